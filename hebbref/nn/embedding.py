@@ -1,0 +1,43 @@
+"""Embedding lookup with a sparse gradient (METHOD §4).
+
+The backward pass never builds a dense (V, E) array: it returns the touched ids (unique, sorted)
+and the summed gradient rows for them, as a :class:`SparseRows`.
+"""
+from typing import NamedTuple
+
+import numpy as np
+
+from hebbref.kernels import coalesce_rows
+from hebbref.validate import check_array, check_labels
+
+
+class SparseRows(NamedTuple):
+    """A gradient that is zero except on some rows.
+
+    ids: (K,) int64, unique and sorted.  rows: (K, E), the gradient of those rows.
+    """
+
+    ids: np.ndarray
+    rows: np.ndarray
+
+
+def embedding_forward(ids, params):
+    """Look up rows of E.
+
+    Inputs:  ids: (...) integer ids in [0, V); params: {"E": (V, E)}.
+    Outputs: out: (..., E) with out[...] = E[ids[...]]; cache for the backward pass.
+    """
+    E = check_array(params.get("E"), "params['E']", ndim=2)
+    ids = check_labels(ids, "ids", E.shape[0])
+    return E[ids], (ids, E.shape)
+
+
+def embedding_backward(dout, cache):
+    """Gradient of the lookup: dE[v] = sum of dout over positions where ids == v.
+
+    Inputs:  dout: (..., E); cache from embedding_forward.
+    Outputs: {"E": SparseRows(ids (K,), rows (K, E))}: only the K touched rows.
+    """
+    ids, (_, E_dim) = cache
+    unique_ids, rows = coalesce_rows(ids.reshape(-1), dout.reshape(-1, E_dim))
+    return {"E": SparseRows(unique_ids, rows)}

@@ -1,0 +1,65 @@
+"""Softmax output layer and cross-entropy loss (METHOD §1).
+
+    z = h θᵀ + b,   p = softmax(z),   L = −(1/N) Σ_t log p_t[y_t]
+    ∂L/∂z = (p − onehot(y)) / N,  ∂L/∂θ = (∂L/∂z)ᵀ h,  ∂L/∂b = Σ_t ∂L/∂z_t,  ∂L/∂h = (∂L/∂z) θ
+"""
+import numpy as np
+
+from hebbref.validate import check_array, check_labels, check_same_dtype
+
+
+def log_softmax(z):
+    """Numerically stable log-softmax over the last axis: z − max − log Σ exp(z − max).
+
+    z: (N, V) -> (N, V).
+    """
+    shifted = z - z.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def softmax_cross_entropy(z, y):
+    """Mean cross-entropy of logits z against labels y, and its gradient.
+
+    Inputs:  z: (N, V) float logits; y: (N,) int labels in [0, V).
+    Outputs: loss: float, −(1/N) Σ_t log p_t[y_t] (0.0 when N = 0);
+             dz: (N, V), (p − onehot(y)) / N.
+    """
+    z = check_array(z, "z", ndim=2)
+    y = check_labels(y, "y", z.shape[1], shape=(z.shape[0],))
+    n = z.shape[0]
+    if n == 0:
+        return 0.0, np.zeros_like(z)
+    logp = log_softmax(z)
+    rows = np.arange(n)
+    loss = -logp[rows, y].mean()
+    dz = np.exp(logp)
+    dz[rows, y] -= 1.0
+    dz /= n
+    return float(loss), dz
+
+
+def nll_per_target(z, y):
+    """−log p_t[y_t] for every row: z: (N, V), y: (N,) -> (N,). Used for perplexity buckets."""
+    logp = log_softmax(z)
+    return -logp[np.arange(z.shape[0]), y]
+
+
+def softmax_layer_forward(h, params):
+    """Logits of the softmax layer.
+
+    Inputs:  h: (N, H); params: {"theta": (V, H), "b": (V,)} (row theta[i] belongs to class i).
+    Outputs: z: (N, V) = h θᵀ + b; cache (h, theta).
+    """
+    theta = check_array(params.get("theta"), "params['theta']", ndim=2)
+    b = check_array(params.get("b"), "params['b']", shape=(theta.shape[0],))
+    h = check_array(h, "h", shape=(None, theta.shape[1]))
+    check_same_dtype("h", h, "params['theta']", theta)
+    return h @ theta.T + b, (h, theta)
+
+
+def softmax_layer_backward(dz, cache):
+    """Inputs: dz: (N, V); cache from softmax_layer_forward.
+    Outputs: dh: (N, H) = dz θ;  grads {"theta": (V, H) = dzᵀ h, "b": (V,) = Σ_t dz_t}.
+    """
+    h, theta = cache
+    return dz @ theta, {"theta": dz.T @ h, "b": dz.sum(axis=0)}
