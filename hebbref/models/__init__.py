@@ -1,0 +1,27 @@
+"""Whole models as (init, forward, backward, loss) functions over flat parameter dicts.
+
+Keys are "<layer>.<name>" (e.g. "lstm1.Wx", "softmax.theta"), so one optimiser call updates every
+parameter and the Hebbian rule finds θ at params["softmax.theta"] (METHOD §2).
+"""
+
+
+def sub(params, prefix):
+    """The parameters of one layer, without the prefix: sub({"mlp.W1": W}, "mlp") == {"W1": W}."""
+    start = len(prefix) + 1
+    return {k[start:]: v for k, v in params.items() if k.startswith(prefix + ".")}
+
+
+def prefixed(prefix, grads):
+    """The inverse of sub: prefixed("mlp", {"W1": dW}) == {"mlp.W1": dW}."""
+    return {f"{prefix}.{k}": v for k, v in grads.items()}
+
+
+def softmax_init(hidden_size, num_classes, rng, *, dtype):
+    """{"softmax.theta": (V, H) ~ U(−1/√H, 1/√H), "softmax.b": zeros (V,)} (METHOD §1)."""
+    import numpy as np
+
+    bound = 1.0 / np.sqrt(hidden_size)
+    return {
+        "softmax.theta": rng.uniform(-bound, bound, (num_classes, hidden_size)).astype(dtype),
+        "softmax.b": np.zeros(num_classes, dtype=dtype),
+    }

@@ -1,0 +1,5 @@
+import sys
+
+from hebbref.cli import main
+
+sys.exit(main())

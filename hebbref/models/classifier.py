@@ -1,0 +1,36 @@
+"""MLP classifier: x → MLP → h → softmax layer (METHOD §1, §4, §5).
+
+    h = mlp(x),   z = h θᵀ + b,   L = cross-entropy(z, y)
+"""
+import numpy as np
+
+from hebbref.models import prefixed, softmax_init, sub
+from hebbref.nn.mlp import mlp_backward, mlp_forward, mlp_init
+from hebbref.nn.softmax import softmax_cross_entropy, softmax_layer_backward, softmax_layer_forward
+
+
+def classifier_init(input_size, hidden_sizes, num_classes, rng, *, dtype=np.float64):
+    """Parameters {"mlp.W1", "mlp.b1", ..., "softmax.theta": (V, H_L), "softmax.b": (V,)}."""
+    params = prefixed("mlp", mlp_init([input_size, *hidden_sizes], rng, dtype=dtype))
+    params.update(softmax_init(hidden_sizes[-1], num_classes, rng, dtype=dtype))
+    return params
+
+
+def classifier_forward(params, x, *, activation="relu"):
+    """Inputs:  x: (N, D).
+    Outputs: z: (N, V) logits; h: (N, H) the features entering the softmax; cache.
+    """
+    h, mlp_cache = mlp_forward(x, sub(params, "mlp"), activation)
+    z, softmax_cache = softmax_layer_forward(h, sub(params, "softmax"))
+    return z, h, (mlp_cache, softmax_cache)
+
+
+def classifier_loss(params, x, y, *, activation="relu"):
+    """Inputs:  x: (N, D); y: (N,) labels.
+    Outputs: loss (mean cross-entropy); grads keyed as params; h: (N, H) for the Hebbian rule.
+    """
+    z, h, (mlp_cache, softmax_cache) = classifier_forward(params, x, activation=activation)
+    loss, dz = softmax_cross_entropy(z, y)
+    dh, softmax_grads = softmax_layer_backward(dz, softmax_cache)
+    _, mlp_grads = mlp_backward(dh, mlp_cache)
+    return loss, {**prefixed("mlp", mlp_grads), **prefixed("softmax", softmax_grads)}, h

@@ -1,0 +1,89 @@
+"""Word-level language model: embedding → LSTM (1 or more layers) → softmax (METHOD §4, §6).
+
+    e_t = E[x_t],   h^1 = lstm_1(dropout(e)), ...,   h = dropout(h^L),   z_t = h_t θᵀ + b
+
+Truncated BPTT: `state` is a list of (h, c) per layer; the returned state is the segment's final
+state, plain arrays, so the next segment starts from it with no gradient flowing back.
+The activations entering the softmax, after dropout, are returned flattened to (T·N, H): the
+Hebbian rule uses exactly these (METHOD §1).
+"""
+import numpy as np
+
+from hebbref.models import prefixed, softmax_init, sub
+from hebbref.nn.dropout import dropout_backward, dropout_forward
+from hebbref.nn.embedding import embedding_backward, embedding_forward
+from hebbref.nn.lstm import lstm_backward, lstm_forward, lstm_init
+from hebbref.nn.softmax import softmax_cross_entropy, softmax_layer_backward, softmax_layer_forward
+
+
+def lm_init(vocab_size, embed_size, hidden_size, rng, *, num_layers=1, forget_bias=1.0,
+            dtype=np.float32):
+    """Parameters {"embed.E": (V, E), "lstm1.Wx", "lstm1.Wh", "lstm1.b", ...,
+    "softmax.theta": (V, H), "softmax.b": (V,)}; E ~ U(−0.1, 0.1)."""
+    params = {"embed.E": rng.uniform(-0.1, 0.1, (vocab_size, embed_size)).astype(dtype)}
+    for layer in range(1, num_layers + 1):
+        input_size = embed_size if layer == 1 else hidden_size
+        layer_params = lstm_init(input_size, hidden_size, rng, forget_bias=forget_bias, dtype=dtype)
+        params.update(prefixed(f"lstm{layer}", layer_params))
+    params.update(softmax_init(hidden_size, vocab_size, rng, dtype=dtype))
+    return params
+
+
+def num_lstm_layers(params):
+    return sum(1 for k in params if k.endswith(".Wh"))
+
+
+def lm_initial_state(params, batch_size):
+    """Zero (h, c) of shape (N, H) for every LSTM layer."""
+    H = params["lstm1.Wh"].shape[0]
+    dtype = params["lstm1.Wh"].dtype
+    return [(np.zeros((batch_size, H), dtype), np.zeros((batch_size, H), dtype))
+            for _ in range(num_lstm_layers(params))]
+
+
+def lm_forward(params, x, state, *, dropout=0.0, rng=None):
+    """Inputs:  x: (T, N) token ids; state: list of (h0, c0), each (N, H), one per layer;
+             dropout probability and a Generator (rng None = evaluation, no dropout).
+    Outputs: z: (T·N, V) logits; h: (T·N, H) activations entering the softmax;
+             new_state: list of (h_T, c_T); cache for lm_backward.
+    """
+    a, embed_cache = embedding_forward(x, sub(params, "embed"))
+    caches, new_state = [], []
+    for layer, (h0, c0) in enumerate(state, start=1):
+        a, drop_cache = dropout_forward(a, dropout, rng)
+        a, lstm_cache = lstm_forward(a, h0, c0, sub(params, f"lstm{layer}"))
+        caches.append((drop_cache, lstm_cache))
+        new_state.append((lstm_cache["hT"], lstm_cache["cT"]))
+    a, out_drop_cache = dropout_forward(a, dropout, rng)
+    T, N, H = a.shape
+    h = a.reshape(T * N, H)
+    z, softmax_cache = softmax_layer_forward(h, sub(params, "softmax"))
+    return z, h, new_state, (embed_cache, caches, out_drop_cache, softmax_cache, (T, N, H))
+
+
+def lm_backward(dz, cache):
+    """Inputs: dz: (T·N, V); cache from lm_forward. Outputs: grads keyed as params
+    ("embed.E" is a SparseRows over the touched rows only)."""
+    embed_cache, caches, out_drop_cache, softmax_cache, shape = cache
+    dh, softmax_grads = softmax_layer_backward(dz, softmax_cache)
+    grads = prefixed("softmax", softmax_grads)
+    da = dropout_backward(dh.reshape(shape), out_drop_cache)
+    for layer in range(len(caches), 0, -1):
+        drop_cache, lstm_cache = caches[layer - 1]
+        da, _, _, lstm_grads = lstm_backward(da, lstm_cache)
+        grads.update(prefixed(f"lstm{layer}", lstm_grads))
+        da = dropout_backward(da, drop_cache)
+    grads.update(prefixed("embed", embedding_backward(da, embed_cache)))
+    return grads
+
+
+def lm_loss(params, x, y, state, *, dropout=0.0, rng=None):
+    """One truncated-BPTT segment.
+
+    Inputs:  x, y: (T, N) input ids and next-token targets; state: list of (h0, c0).
+    Outputs: loss (mean NLL over T·N targets); grads; h: (T·N, H) for the Hebbian rule;
+             new_state (detached).
+    """
+    z, h, new_state, cache = lm_forward(params, x, state, dropout=dropout, rng=rng)
+    loss, dz = softmax_cross_entropy(z, y.reshape(-1))
+    return loss, lm_backward(dz, cache), h, new_state

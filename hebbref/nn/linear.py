@@ -1,0 +1,21 @@
+"""Dense (affine) layer: out = x W + b (METHOD §4)."""
+from hebbref.validate import check_array, check_same_dtype
+
+
+def linear_forward(x, params):
+    """Inputs:  x: (N, D); params: {"W": (D, M), "b": (M,)}.
+    Outputs: out: (N, M) = x W + b; cache (x, W).
+    """
+    W = check_array(params.get("W"), "params['W']", ndim=2)
+    b = check_array(params.get("b"), "params['b']", shape=(W.shape[1],))
+    x = check_array(x, "x", shape=(None, W.shape[0]))
+    check_same_dtype("x", x, "params['W']", W)
+    return x @ W + b, (x, W)
+
+
+def linear_backward(dout, cache):
+    """Inputs:  dout: (N, M); cache from linear_forward.
+    Outputs: dx: (N, D) = dout Wᵀ;  grads {"W": (D, M) = xᵀ dout, "b": (M,) = Σ_n dout_n}.
+    """
+    x, W = cache
+    return dout @ W.T, {"W": x.T @ dout, "b": dout.sum(axis=0)}

@@ -1,0 +1,132 @@
+"""LSTM over a sequence, with truncated BPTT (METHOD §4). Gate order i, f, g, o (as PyTorch).
+
+For each time step t, with a_t the (N, 4H) pre-activations split into four (N, H) blocks:
+
+    a_t = x_t Wx + h_{t−1} Wh + b
+    i_t = σ(a_i)   f_t = σ(a_f)   g_t = tanh(a_g)   o_t = σ(a_o)
+    c_t = f_t ⊙ c_{t−1} + i_t ⊙ g_t
+    h_t = o_t ⊙ tanh(c_t)
+
+Backward, from dh_t (loss at step t plus dh from step t+1) and dc_t (from step t+1):
+
+    dc    = dc_{t+1→t} + dh_t ⊙ o_t ⊙ (1 − tanh²(c_t))
+    do    = dh_t ⊙ tanh(c_t)          da_o = do ⊙ o_t(1 − o_t)
+    di    = dc ⊙ g_t                  da_i = di ⊙ i_t(1 − i_t)
+    df    = dc ⊙ c_{t−1}              da_f = df ⊙ f_t(1 − f_t)
+    dg    = dc ⊙ i_t                  da_g = dg ⊙ (1 − g_t²)
+    dc_{t−1} = dc ⊙ f_t,   dh_{t−1} += da_t Whᵀ,   dx_t = da_t Wxᵀ
+
+Truncated BPTT: the caller passes the last (h_T, c_T) of one segment as (h0, c0) of the next as
+plain arrays, so no gradient flows across the boundary ("detached").
+
+The input projection x_t Wx for all t is one (T·N, D) × (D, 4H) product, and so are dWx, dWh
+and dx in the backward pass; only the recurrent product h_{t−1} Wh runs step by step.
+"""
+import numpy as np
+
+from hebbref.nn.activations import sigmoid
+from hebbref.validate import check_array, check_same_dtype
+
+
+def lstm_init(input_size, hidden_size, rng, *, forget_bias=1.0, dtype=np.float64):
+    """{"Wx": (D, 4H), "Wh": (H, 4H), "b": (4H,)}, weights ~ U(−1/√H, 1/√H) as in PyTorch;
+    the forget-gate block of b starts at forget_bias (1.0 helps gradients flow early on)."""
+    bound = 1.0 / np.sqrt(hidden_size)
+    H = hidden_size
+    params = {
+        "Wx": rng.uniform(-bound, bound, (input_size, 4 * H)).astype(dtype),
+        "Wh": rng.uniform(-bound, bound, (H, 4 * H)).astype(dtype),
+        "b": np.zeros(4 * H, dtype=dtype),
+    }
+    params["b"][H:2 * H] = forget_bias
+    return params
+
+
+def lstm_step_forward(xw_t, h_prev, c_prev, Wh):
+    """One step, given the input projection.
+
+    Inputs:  xw_t: (N, 4H) = x_t Wx + b; h_prev, c_prev: (N, H); Wh: (H, 4H).
+    Outputs: h, c: (N, H); cache (i, f, g, o, c_prev, tanh_c).
+    """
+    H = h_prev.shape[1]
+    a = xw_t + h_prev @ Wh
+    i = sigmoid(a[:, :H])
+    f = sigmoid(a[:, H:2 * H])
+    g = np.tanh(a[:, 2 * H:3 * H])
+    o = sigmoid(a[:, 3 * H:])
+    c = f * c_prev + i * g
+    tanh_c = np.tanh(c)
+    h = o * tanh_c
+    return h, c, (i, f, g, o, c_prev, tanh_c)
+
+
+def lstm_step_backward(dh, dc_next, cache):
+    """Inputs:  dh: (N, H) total gradient into h_t; dc_next: (N, H) gradient into c_t from t+1.
+    Outputs: da: (N, 4H) gradient of the pre-activations; dc_prev: (N, H).
+    """
+    i, f, g, o, c_prev, tanh_c = cache
+    dc = dc_next + dh * o * (1 - tanh_c * tanh_c)
+    da = np.concatenate([
+        dc * g * i * (1 - i),
+        dc * c_prev * f * (1 - f),
+        dc * i * (1 - g * g),
+        dh * tanh_c * o * (1 - o),
+    ], axis=1)
+    return da, dc * f
+
+
+def lstm_forward(x, h0, c0, params):
+    """Run the LSTM over a sequence.
+
+    Inputs:  x: (T, N, D); h0, c0: (N, H); params {"Wx": (D, 4H), "Wh": (H, 4H), "b": (4H,)}.
+    Outputs: hs: (T, N, H), the hidden state at every step; cache for lstm_backward, whose
+             cache["hT"], cache["cT"] are the final state to carry into the next segment.
+    """
+    Wx = check_array(params.get("Wx"), "params['Wx']", ndim=2)
+    H = Wx.shape[1] // 4
+    if Wx.shape[1] != 4 * H or H == 0:
+        raise ValueError(f"params['Wx'] must have shape (D, 4H) with H >= 1, got {Wx.shape}")
+    Wh = check_array(params.get("Wh"), "params['Wh']", shape=(H, 4 * H))
+    b = check_array(params.get("b"), "params['b']", shape=(4 * H,))
+    x = check_array(x, "x", shape=(None, None, Wx.shape[0]))
+    h0 = check_array(h0, "h0", shape=(x.shape[1], H))
+    c0 = check_array(c0, "c0", shape=(x.shape[1], H))
+    for name, arr in (("h0", h0), ("c0", c0), ("params['Wx']", Wx), ("params['Wh']", Wh),
+                      ("params['b']", b)):
+        check_same_dtype("x", x, name, arr)
+    T, N, D = x.shape
+    xw = (x.reshape(T * N, D) @ Wx + b).reshape(T, N, 4 * H)
+    hs = np.empty((T, N, H), dtype=x.dtype)
+    steps = []
+    h, c = h0, c0
+    for t in range(T):
+        h, c, step_cache = lstm_step_forward(xw[t], h, c, Wh)
+        hs[t] = h
+        steps.append(step_cache)
+    return hs, {"x": x, "h0": h0, "hs": hs, "steps": steps, "Wx": Wx, "Wh": Wh, "hT": h, "cT": c}
+
+
+def lstm_backward(dhs, cache):
+    """Backpropagate through the whole segment.
+
+    Inputs:  dhs: (T, N, H), the loss gradient with respect to every hs[t]; cache from lstm_forward.
+    Outputs: dx: (T, N, D); dh0, dc0: (N, H); grads {"Wx", "Wh", "b"} matching params.
+    """
+    x, Wx, Wh, steps = cache["x"], cache["Wx"], cache["Wh"], cache["steps"]
+    T, N, D = x.shape
+    H = Wh.shape[0]
+    das = np.empty((T, N, 4 * H), dtype=x.dtype)
+    dh_next = np.zeros((N, H), dtype=x.dtype)
+    dc_next = np.zeros((N, H), dtype=x.dtype)
+    for t in range(T - 1, -1, -1):
+        das[t], dc_next = lstm_step_backward(dhs[t] + dh_next, dc_next, steps[t])
+        dh_next = das[t] @ Wh.T
+    h_prev = np.concatenate([cache["h0"][None], cache["hs"][:-1]], axis=0) if T else cache["hs"]
+    da_flat = das.reshape(T * N, 4 * H)
+    grads = {
+        "Wx": x.reshape(T * N, D).T @ da_flat,
+        "Wh": h_prev.reshape(T * N, H).T @ da_flat,
+        "b": da_flat.sum(axis=0),
+    }
+    dx = (da_flat @ Wx.T).reshape(T, N, D)
+    return dx, dh_next, dc_next, grads

@@ -1,0 +1,57 @@
+"""Multi-layer perceptron: L dense layers, each followed by the same non-linearity (METHOD §4).
+
+    a_0 = x,   a_l = act(a_{l−1} W_l + b_l)  for l = 1..L;   output h = a_L
+
+h is what enters the softmax layer (METHOD §1), so the Hebbian rule writes its mean into θ.
+"""
+import numpy as np
+
+from hebbref.nn.activations import get_activation
+from hebbref.nn.linear import linear_backward, linear_forward
+
+
+def mlp_init(sizes, rng, *, dtype=np.float64):
+    """Parameters for layer sizes [D, H_1, ..., H_L]: {"W1": (D, H_1), "b1": (H_1,), ...}.
+
+    W_l ~ N(0, 2 / fan_in) (He initialisation, suited to ReLU); biases zero.
+    """
+    params = {}
+    for l, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
+        params[f"W{l}"] = (rng.standard_normal((fan_in, fan_out)) * np.sqrt(2.0 / fan_in)).astype(dtype)
+        params[f"b{l}"] = np.zeros(fan_out, dtype=dtype)
+    return params
+
+
+def num_layers(params):
+    """L, the number of dense layers in an MLP parameter dict."""
+    return sum(1 for k in params if k.startswith("W"))
+
+
+def mlp_forward(x, params, activation="relu"):
+    """Inputs:  x: (N, D); params from mlp_init; activation: "relu" | "tanh" | "sigmoid" | "linear".
+    Outputs: h: (N, H_L); cache for mlp_backward.
+    """
+    act_forward, _ = get_activation(activation)
+    caches = []
+    a = x
+    for l in range(1, num_layers(params) + 1):
+        z, linear_cache = linear_forward(a, {"W": params[f"W{l}"], "b": params[f"b{l}"]})
+        a, act_cache = act_forward(z)
+        caches.append((linear_cache, act_cache))
+    return a, (caches, activation)
+
+
+def mlp_backward(dh, cache):
+    """Inputs:  dh: (N, H_L); cache from mlp_forward.
+    Outputs: dx: (N, D); grads {"W1": ..., "b1": ..., ...} matching params.
+    """
+    caches, activation = cache
+    _, act_backward = get_activation(activation)
+    grads = {}
+    da = dh
+    for l in range(len(caches), 0, -1):
+        linear_cache, act_cache = caches[l - 1]
+        dz = act_backward(da, act_cache)
+        da, layer_grads = linear_backward(dz, linear_cache)
+        grads[f"W{l}"], grads[f"b{l}"] = layer_grads["W"], layer_grads["b"]
+    return da, grads
