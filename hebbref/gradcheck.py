@@ -71,6 +71,15 @@ def _away_from_zero(rng, shape):
     return np.sign(x) * (0.1 + np.abs(x))
 
 
+def _random_biases(params, rng):
+    """Non-zero biases: with zero biases a dead ReLU unit feeds a pre-activation of exactly 0
+    into the next ReLU, whose kink then lies inside ±ε."""
+    for key in params:
+        if key.split(".")[-1].startswith("b"):
+            params[key] = _away_from_zero(rng, params[key].shape)
+    return params
+
+
 def check_linear(rng, N=3, D=4, M=5):
     params = {"W": rng.standard_normal((D, M)), "b": rng.standard_normal(M)}
     x = rng.standard_normal((N, D))
@@ -147,7 +156,7 @@ def check_softmax(rng, N=4, H=3, V=5):
 
 
 def check_mlp(rng, N=3, sizes=(4, 5, 3), activation="tanh"):
-    params = mlp_init(list(sizes), rng)
+    params = _random_biases(mlp_init(list(sizes), rng), rng)
     x = _away_from_zero(rng, (N, sizes[0]))
     w = rng.standard_normal((N, sizes[-1]))
     _, cache = mlp_forward(x, params, activation)
@@ -159,7 +168,7 @@ def check_mlp(rng, N=3, sizes=(4, 5, 3), activation="tanh"):
 
 
 def check_classifier(rng, N=5, D=4, hidden=(6, 5), V=4, activation="relu"):
-    params = classifier_init(D, list(hidden), V, rng)
+    params = _random_biases(classifier_init(D, list(hidden), V, rng), rng)
     x = rng.standard_normal((N, D))
     y = rng.integers(0, V, N)
     _, grads, _ = classifier_loss(params, x, y, activation=activation)

@@ -14,6 +14,7 @@ from hebbref.nn.dropout import dropout_backward, dropout_forward
 from hebbref.nn.embedding import embedding_backward, embedding_forward
 from hebbref.nn.lstm import lstm_backward, lstm_forward, lstm_init
 from hebbref.nn.softmax import softmax_cross_entropy, softmax_layer_backward, softmax_layer_forward
+from hebbref.validate import check_labels
 
 
 def lm_init(vocab_size, embed_size, hidden_size, rng, *, num_layers=1, forget_bias=1.0,
@@ -47,6 +48,12 @@ def lm_forward(params, x, state, *, dropout=0.0, rng=None):
     Outputs: z: (T·N, V) logits; h: (T·N, H) activations entering the softmax;
              new_state: list of (h_T, c_T); cache for lm_backward.
     """
+    check_labels(x, "x", params["embed.E"].shape[0])
+    if x.ndim != 2:
+        raise ValueError(f"x must have shape (T, N), got {x.shape}")
+    if len(state) != num_lstm_layers(params):
+        raise ValueError(f"state must hold one (h, c) pair per LSTM layer "
+                         f"({num_lstm_layers(params)}), got {len(state)}")
     a, embed_cache = embedding_forward(x, sub(params, "embed"))
     caches, new_state = [], []
     for layer, (h0, c0) in enumerate(state, start=1):
@@ -85,5 +92,6 @@ def lm_loss(params, x, y, state, *, dropout=0.0, rng=None):
              new_state (detached).
     """
     z, h, new_state, cache = lm_forward(params, x, state, dropout=dropout, rng=rng)
+    y = check_labels(y, "y", z.shape[1], shape=x.shape)
     loss, dz = softmax_cross_entropy(z, y.reshape(-1))
     return loss, lm_backward(dz, cache), h, new_state
