@@ -1,0 +1,23 @@
+"""One training step in METHOD §2 order, shared by both experiments.
+
+    1. clip the global gradient norm (optional)
+    2. optimiser step on every parameter            → θ'
+    3. Hebbian rule on θ' with the forward pass's h  → θ   (skipped for the plain softmax)
+"""
+from hebbref.optim import OPTIMIZERS, clip_grad_norm
+
+
+def train_step(params, grads, opt_state, h, y, *, optimizer, lr, clip=None, hebbian=None):
+    """Update params (and opt_state, hebbian.counts) in place.
+
+    params, grads: flat dicts; h: (N, H) the activations that entered the softmax in this step's
+    forward pass; y: (N,) its labels; optimizer: a key of OPTIMIZERS; hebbian: a HebbianSoftmax
+    or None for the plain softmax. Returns the gradient norm before clipping (None if no clip).
+    """
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {optimizer!r}")
+    norm = clip_grad_norm(grads, clip) if clip else None
+    OPTIMIZERS[optimizer](params, grads, opt_state, lr=lr)
+    if hebbian is not None:
+        hebbian.update(params["softmax.theta"], h, y)
+    return norm
