@@ -1,0 +1,181 @@
+"""Evaluation metrics for the reproductions (METHOD §5, §6).
+
+Perplexity by training-frequency bucket (METHOD §6)
+---------------------------------------------------
+A target token falls in a bucket by how often its word occurs in the training split, c =
+train_counts[target]. Buckets are half-open count ranges ``low <= c < high``, listed from the
+most to the least frequent, and together they cover every count 0, 1, 2, ... exactly once:
+
+    "default" (METHOD §6, for ~1M-token corpora)   "paper" (WikiText-103, Rae et al. 2018)
+    ">1K"     1000 <= c                             ">10K"    10000 <= c
+    "100–1K"   100 <= c < 1000                      "1K–10K"   1000 <= c < 10000
+    "10–100"    10 <= c < 100                       "100–1K"    100 <= c < 1000
+    "<10"            c < 10                         "<100"            c < 100
+
+So a name's lower figure is included and its upper figure is not (">1K" includes c = 1000).
+Targets equal to ``<unk>`` form a row of their own after the buckets, whatever the count of
+``<unk>``; ``<eos>`` is a word like any other (in the top bucket on any real corpus).
+
+    bucket perplexity  = exp(mean NLL of the targets in the bucket)
+    overall perplexity = exp(Σ NLL / N) = exp(Σ_k n_k · mean_NLL_k / N),
+i.e. the token-weighted mean of the rows' log-perplexities, <unk> row included.
+"""
+import math
+import numbers
+from typing import NamedTuple
+
+import numpy as np
+
+from hebbref.validate import check_array
+
+# ------------------------------------------------------------------------------------------------
+# Perplexity by training-frequency bucket (METHOD §6)
+
+BUCKET_THRESHOLDS = {"default": (10, 100, 1000), "paper": (100, 1000, 10000)}
+
+
+class FrequencyBucket(NamedTuple):
+    """Targets whose training count c satisfies low <= c < high (high = inf for the top bucket)."""
+
+    name: str
+    low: int
+    high: float
+
+    def rule(self):
+        """The bucket's range as text, e.g. "100 <= count < 1000"."""
+        if self.low == 0:
+            return f"count < {int(self.high)}"
+        if math.isinf(self.high):
+            return f"{self.low} <= count"
+        return f"{self.low} <= count < {int(self.high)}"
+
+
+def _short(count):
+    for size, suffix in ((1_000_000, "M"), (1000, "K")):
+        if count >= size and count % size == 0:
+            return f"{count // size}{suffix}"
+    return str(count)
+
+
+def frequency_buckets(spec="default"):
+    """The frequency buckets, most frequent first (module docstring).
+
+    spec: "default", "paper", or increasing positive integer thresholds (t_1 < ... < t_k), which
+    give the buckets c >= t_k, [t_{k-1}, t_k), ..., c < t_1.
+    Returns a tuple of FrequencyBucket(name, low, high).
+    """
+    if isinstance(spec, str):
+        if spec not in BUCKET_THRESHOLDS:
+            raise ValueError(f"spec must be one of {sorted(BUCKET_THRESHOLDS)} or a sequence of "
+                             f"thresholds, got {spec!r}")
+        thresholds = BUCKET_THRESHOLDS[spec]
+    else:
+        thresholds = tuple(spec)
+        if not thresholds or any(isinstance(t, bool) or not isinstance(t, numbers.Integral)
+                                 for t in thresholds):
+            raise ValueError(f"spec thresholds must be a non-empty sequence of ints, got {spec!r}")
+        if thresholds[0] < 1 or any(a >= b for a, b in zip(thresholds, thresholds[1:])):
+            raise ValueError(f"spec thresholds must be positive and increasing, got {spec!r}")
+    edges = [0, *(int(t) for t in thresholds), math.inf]
+    buckets = []
+    for low, high in zip(edges[:-1], edges[1:]):
+        if low == 0:
+            name = f"<{_short(high)}"
+        elif math.isinf(high):
+            name = f">{_short(low)}"
+        else:
+            name = f"{_short(low)}–{_short(high)}"
+        buckets.append(FrequencyBucket(name, low, high))
+    return tuple(reversed(buckets))
+
+
+def _check_buckets(buckets):
+    """The buckets must be FrequencyBuckets that tile [0, inf) from the top down."""
+    buckets = tuple(buckets)
+    if not buckets or not all(isinstance(b, FrequencyBucket) for b in buckets):
+        raise TypeError("buckets must be a non-empty sequence of FrequencyBucket "
+                        "(see frequency_buckets)")
+    tiled = (math.isinf(buckets[0].high) and buckets[-1].low == 0
+             and all(upper.low == lower.high for upper, lower in zip(buckets, buckets[1:]))
+             and all(b.low < b.high for b in buckets))
+    if not tiled:
+        raise ValueError(f"buckets must cover counts [0, inf) without gaps or overlaps, most "
+                         f"frequent first; got {[b.rule() for b in buckets]}")
+    return buckets
+
+
+def _check_targets(targets, train_counts, unk_id):
+    train_counts = check_array(train_counts, "train_counts", ndim=1, dtype_kind="i")
+    vocab_size = train_counts.shape[0]
+    if train_counts.size and train_counts.min() < 0:
+        raise ValueError(f"train_counts must be non-negative, got minimum {train_counts.min()}")
+    targets = check_array(targets, "targets", ndim=1, dtype_kind="i")
+    if targets.size and (targets.min() < 0 or targets.max() >= vocab_size):
+        raise ValueError(f"targets must lie in [0, {vocab_size}) (the length of train_counts), "
+                         f"got values in [{targets.min()}, {targets.max()}]")
+    if isinstance(unk_id, bool) or not isinstance(unk_id, numbers.Integral):
+        raise TypeError(f"unk_id must be an int, got {type(unk_id).__name__}")
+    if not 0 <= unk_id < vocab_size:
+        raise ValueError(f"unk_id must lie in [0, {vocab_size}), got {unk_id}")
+    return targets, train_counts, int(unk_id)
+
+
+def bucket_of_targets(targets, train_counts, unk_id, buckets):
+    """Row of each target: the index of its frequency bucket, or len(buckets) for <unk>.
+
+    targets: (N,) int ids in [0, V); train_counts: (V,) int training counts; unk_id: the id of
+    <unk>; buckets: from frequency_buckets.
+    Returns (N,) int64 in [0, len(buckets)].
+    """
+    targets, train_counts, unk_id = _check_targets(targets, train_counts, unk_id)
+    buckets = _check_buckets(buckets)
+    return _bucket_index(targets, train_counts, unk_id, buckets)
+
+
+def _bucket_index(targets, train_counts, unk_id, buckets):
+    counts = train_counts[targets]
+    index = np.empty(targets.shape[0], dtype=np.int64)
+    for k, bucket in enumerate(buckets):
+        index[(counts >= bucket.low) & (counts < bucket.high)] = k
+    index[targets == unk_id] = len(buckets)
+    return index
+
+
+def perplexity_by_bucket(nll, targets, train_counts, unk_id, buckets):
+    """Perplexity overall and per training-frequency bucket (METHOD §6).
+
+    nll: (N,) float, −log p(target) of each target; targets: (N,) int ids; train_counts: (V,);
+    unk_id: id of <unk>; buckets: from frequency_buckets.
+    Returns {"buckets": [one row per bucket, most frequent first, then the "<unk>" row],
+             "overall": row} where each row is a dict with
+        name, rule (its count range as text), tokens (int), mean_nll and perplexity (floats,
+        or None when tokens == 0, so the result stays valid JSON).
+    Sums are taken in float64 whatever the dtype of nll (a float32 sum over 10^5..10^8 targets
+    would lose digits of the reported perplexity).
+    """
+    nll = check_array(nll, "nll", ndim=1)
+    targets, train_counts, unk_id = _check_targets(targets, train_counts, unk_id)
+    if nll.shape != targets.shape:
+        raise ValueError(f"nll and targets must have the same shape, got {nll.shape} and "
+                         f"{targets.shape}")
+    buckets = _check_buckets(buckets)
+    index = _bucket_index(targets, train_counts, unk_id, buckets)
+    nll = nll.astype(np.float64)
+    tokens = np.bincount(index, minlength=len(buckets) + 1)
+    total_nll = np.bincount(index, weights=nll, minlength=len(buckets) + 1)
+    names = [(b.name, b.rule()) for b in buckets] + [("<unk>", f"target is <unk> (id {unk_id})")]
+    rows = [_row(name, rule, int(n), float(s))
+            for (name, rule), n, s in zip(names, tokens, total_nll)]
+    overall = _row("overall", "all targets", int(nll.shape[0]), float(nll.sum()))
+    return {"buckets": rows, "overall": overall}
+
+
+def _row(name, rule, tokens, total_nll):
+    mean_nll = total_nll / tokens if tokens else None
+    return {
+        "name": name,
+        "rule": rule,
+        "tokens": tokens,
+        "mean_nll": mean_nll,
+        "perplexity": float(np.exp(mean_nll)) if tokens else None,
+    }
