@@ -1,4 +1,4 @@
-"""Evaluation metrics for the reproductions (METHOD §5, §6).
+"""Evaluation metrics for the reproductions (METHOD §5, §6). Accuracy by exposure is at the end.
 
 Perplexity by training-frequency bucket (METHOD §6)
 ---------------------------------------------------
@@ -179,3 +179,43 @@ def _row(name, rule, tokens, total_nll):
         "mean_nll": mean_nll,
         "perplexity": float(np.exp(mean_nll)) if tokens else None,
     }
+
+
+# ------------------------------------------------------------------------------------------------
+# Accuracy by exposure (METHOD §5)
+
+EXPOSURE_BUCKETS = (("0", 0, 0), ("1", 1, 1), ("2", 2, 2), ("3-5", 3, 5), ("6-10", 6, 10),
+                    ("11-20", 11, 20), ("21-50", 21, 50), (">50", 51, None))
+
+
+def exposure_bucket(exposures):
+    """Index into EXPOSURE_BUCKETS of each exposure count (0, 1, 2, 3–5, 6–10, 11–20, 21–50, >50).
+
+    exposures: (N,) non-negative ints -> (N,) int64.
+    """
+    upper = np.array([high for _, _, high in EXPOSURE_BUCKETS[:-1]])
+    return np.searchsorted(upper, np.asarray(exposures), side="left").astype(np.int64)
+
+
+class ExposureTally:
+    """Correct and total test classifications per exposure bucket, summed over evaluations.
+
+    Each evaluation files every test image once, under the bucket of its class's exposure count
+    (training draws of that class so far), so totals count (image, evaluation) pairs.
+    """
+
+    def __init__(self):
+        self.correct = np.zeros(len(EXPOSURE_BUCKETS), np.int64)
+        self.total = np.zeros(len(EXPOSURE_BUCKETS), np.int64)
+
+    def add(self, correct, exposures):
+        """correct: (N,) bool, one per test image; exposures: (N,) its class's exposure count."""
+        index = exposure_bucket(exposures)
+        self.correct += np.bincount(index, weights=correct, minlength=len(EXPOSURE_BUCKETS)).astype(np.int64)
+        self.total += np.bincount(index, minlength=len(EXPOSURE_BUCKETS))
+
+    def as_dict(self):
+        """{bucket name: {"correct", "total", "accuracy" (None when total is 0)}}."""
+        return {name: {"correct": int(c), "total": int(t),
+                       "accuracy": (float(c / t) if t else None)}
+                for (name, _, _), c, t in zip(EXPOSURE_BUCKETS, self.correct, self.total)}

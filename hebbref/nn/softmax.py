@@ -29,13 +29,16 @@ def softmax_cross_entropy(z, y):
     n = z.shape[0]
     if n == 0:
         return 0.0, np.zeros_like(z)
-    logp = log_softmax(z)
     rows = np.arange(n)
-    loss = -logp[rows, y].mean()
-    dz = np.exp(logp)
-    dz[rows, y] -= 1.0
-    dz /= n
-    return float(loss), dz
+    # One exp over the (N, V) logits: dz is built in the buffer that holds exp(z − max).
+    dz = z - z.max(axis=1, keepdims=True)
+    target_shifted = dz[rows, y]
+    np.exp(dz, out=dz)
+    total = dz.sum(axis=1, keepdims=True)
+    loss = float(np.mean(np.log(total[:, 0]) - target_shifted))  # −log p_t[y_t]
+    dz /= total * n
+    dz[rows, y] -= z.dtype.type(1.0 / n)
+    return loss, dz
 
 
 def nll_per_target(z, y):
