@@ -1,0 +1,115 @@
+"""Matplotlib figures for both reproductions (written atomically as PNG).
+
+Every function takes `runs = {model name: [result of one seed, ...]}` and draws the mean across
+seeds with ± one standard deviation where there is more than one seed.
+"""
+import io
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from hebbref.checkpoint import atomic_write  # noqa: E402
+
+COLOURS = {"baseline": "tab:blue", "hebbian": "tab:red", "baseline + cache": "tab:cyan",
+           "hebbian + cache": "tab:orange"}
+
+
+def _save(fig, path):
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    atomic_write(path, lambda f: f.write(buffer.getvalue()))
+
+
+def _mean_std(values):
+    values = np.asarray(values, dtype=float)
+    return np.nanmean(values, axis=0), (np.nanstd(values, axis=0) if len(values) > 1 else None)
+
+
+def plot_accuracy_by_exposure(runs, path, *, title=""):
+    """Test accuracy per exposure bucket (METHOD §5), one bar group per bucket."""
+    buckets = list(next(iter(runs.values()))[0]["by_exposure"])
+    fig, ax = plt.subplots(figsize=(8, 4))
+    width = 0.8 / len(runs)
+    for k, (name, seeds) in enumerate(runs.items()):
+        acc = [[seed["by_exposure"][b]["accuracy"] for b in buckets] for seed in seeds]
+        mean, std = _mean_std([[np.nan if a is None else a for a in row] for row in acc])
+        x = np.arange(len(buckets)) + (k - (len(runs) - 1) / 2) * width
+        ax.bar(x, mean, width, yerr=std, capsize=3, label=f"{name} ({len(seeds)} seed(s))",
+               color=COLOURS.get(name))
+    ax.set_xticks(np.arange(len(buckets)), buckets)
+    ax.set_xlabel("times the class was seen in training (exposures)")
+    ax.set_ylabel("test accuracy")
+    ax.set_ylim(0, 1)
+    ax.set_title(title or "accuracy by exposure")
+    ax.legend()
+    _save(fig, path)
+
+
+def plot_accuracy_over_time(runs, path, *, title=""):
+    """Test accuracy over the introduced classes against training step."""
+    fig, ax = plt.subplots(figsize=(8, 4))
+    for name, seeds in runs.items():
+        steps = [p["step"] for p in seeds[0]["over_time"]]
+        mean, std = _mean_std([[p["accuracy"] for p in seed["over_time"]] for seed in seeds])
+        ax.plot(steps, mean, label=name, color=COLOURS.get(name))
+        if std is not None:
+            ax.fill_between(steps, mean - std, mean + std, alpha=0.2, color=COLOURS.get(name))
+    ax.set_xlabel("training step")
+    ax.set_ylabel("test accuracy (classes introduced so far)")
+    ax.set_title(title or "accuracy over time")
+    ax.legend()
+    _save(fig, path)
+
+
+def plot_lm_curves(runs, path, *, title=""):
+    """Validation perplexity against training tokens."""
+    fig, ax = plt.subplots(figsize=(8, 4))
+    for name, seeds in runs.items():
+        tokens = [p[1] for p in seeds[0]["curve"]]
+        mean, std = _mean_std([[p[2] for p in seed["curve"]] for seed in seeds])
+        ax.plot(tokens, mean, label=name, color=COLOURS.get(name))
+        if std is not None:
+            ax.fill_between(tokens, mean - std, mean + std, alpha=0.2, color=COLOURS.get(name))
+    ax.set_xlabel("training tokens")
+    ax.set_ylabel("validation perplexity")
+    ax.set_yscale("log")
+    ax.set_title(title or "learning curves")
+    ax.legend()
+    _save(fig, path)
+
+
+def plot_lm_buckets(runs, path, *, split="test", title=""):
+    """Perplexity per training-frequency bucket (log scale), with the relative change of every
+    model against the first one written above its bars."""
+    first = next(iter(runs.values()))[0][split]["buckets"]
+    names = [b["name"] for b in first]
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    width = 0.8 / len(runs)
+    means = {}
+    for k, (name, seeds) in enumerate(runs.items()):
+        ppl = [[np.nan if b["perplexity"] is None else b["perplexity"] for b in seed[split]["buckets"]]
+               for seed in seeds]
+        mean, std = _mean_std(ppl)
+        means[name] = mean
+        x = np.arange(len(names)) + (k - (len(runs) - 1) / 2) * width
+        ax.bar(x, mean, width, yerr=std, capsize=3, label=name, color=COLOURS.get(name))
+        if k:
+            reference = next(iter(means.values()))
+            for xi, m, r in zip(x, mean, reference):
+                if np.isfinite(m) and np.isfinite(r):
+                    ax.annotate(f"{100 * (m / r - 1):+.1f}%", (xi, m), ha="center",
+                                va="bottom", fontsize=8)
+    counts = [b["tokens"] for b in first]
+    ax.set_xticks(np.arange(len(names)), [f"{n}\n({c} tokens)" for n, c in zip(names, counts)])
+    ax.set_yscale("log")
+    ax.set_xlabel("training-set frequency of the target word")
+    ax.set_ylabel(f"{split} perplexity")
+    ax.set_title(title or f"{split} perplexity by word frequency")
+    ax.legend()
+    _save(fig, path)

@@ -1,0 +1,143 @@
+"""The language-model experiment: exact resume, Ctrl-C, non-finite loss, and a tiny smoke run."""
+import json
+import os
+import signal
+
+import numpy as np
+import pytest
+
+from hebbref.checkpoint import load_checkpoint
+from hebbref.experiments import lm
+from hebbref.experiments.lm import LMConfig, load_state, run
+
+
+@pytest.fixture(scope="module")
+def corpus_file(tmp_path_factory):
+    """A small Zipfian text: 600 lines of words drawn from a 150-word vocabulary."""
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(150)]
+    p = 1.0 / np.arange(1, 151)
+    lines = [" ".join(rng.choice(words, size=rng.integers(3, 12), p=p / p.sum()))
+             for _ in range(600)]
+    path = tmp_path_factory.mktemp("corpus") / "text.txt"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def tiny(corpus_file, out, **overrides):
+    settings = dict(corpus=f"text:{corpus_file}", embed_size=6, hidden=5, batch_size=4, bptt=5,
+                    curve_every=3, curve_tokens=200, checkpoint_every=2, eval_tokens=300,
+                    gamma=0.1, T=20.0, out=str(out), optimizer="adam", lr=0.01)
+    settings.update(overrides)
+    return LMConfig(**settings)
+
+
+def final_arrays(out):
+    groups, meta = load_checkpoint(os.path.join(out, "checkpoint.npz"))
+    meta.pop("config")
+    return groups, meta
+
+
+@pytest.mark.parametrize("overrides", [dict(), dict(dropout=0.3, layers=2, optimizer="sgd",
+                                                    lr=0.5, hebbian=True),
+                                       dict(hebbian=False, optimizer="rmsprop")])
+def test_resume_is_bit_exact(corpus_file, tmp_path, overrides):
+    """k steps, save, load, k more steps == 2k uninterrupted steps, for every saved array
+    (parameters, optimiser state, Hebbian counts, carried LSTM state) and the RNG/position."""
+    k = 7
+    run(tiny(corpus_file, tmp_path / "straight", max_steps=2 * k, **overrides), progress=False)
+    run(tiny(corpus_file, tmp_path / "split", max_steps=k, **overrides), progress=False)
+    run(tiny(corpus_file, tmp_path / "split", max_steps=2 * k, **overrides),
+        resume=tmp_path / "split" / "checkpoint.npz", progress=False)
+    straight, meta_straight = final_arrays(tmp_path / "straight")
+    split, meta_split = final_arrays(tmp_path / "split")
+    assert meta_straight == meta_split
+    assert meta_split["step"] == 2 * k
+    assert straight.keys() == split.keys()
+    for group in straight:
+        assert straight[group].keys() == split[group].keys()
+        for name, value in straight[group].items():
+            assert np.array_equal(value, split[group][name]), f"{group}/{name} differs"
+
+
+def test_resume_crosses_an_epoch_boundary(corpus_file, tmp_path):
+    config = tiny(corpus_file, tmp_path / "a", epochs=2)
+    state_steps = run(config, progress=False)["steps"]
+    half = state_steps // 2 + 1
+    run(tiny(corpus_file, tmp_path / "b", epochs=2, max_steps=half), progress=False)
+    run(tiny(corpus_file, tmp_path / "b", epochs=2), resume=tmp_path / "b" / "checkpoint.npz",
+        progress=False)
+    a, _ = final_arrays(tmp_path / "a")
+    b, _ = final_arrays(tmp_path / "b")
+    for name, value in a["params"].items():
+        assert np.array_equal(value, b["params"][name])
+
+
+def test_ctrl_c_writes_checkpoint_and_stops_cleanly(corpus_file, tmp_path, monkeypatch):
+    real_step = lm.train_step
+    calls = {"n": 0}
+
+    def step_then_interrupt(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(lm, "train_step", step_then_interrupt)
+    results = run(tiny(corpus_file, tmp_path, checkpoint_every=100), progress=False)
+    assert results["status"] == "interrupted"
+    _, state = load_state(tmp_path / "checkpoint.npz")
+    assert state.step == 3
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_non_finite_loss_stops_with_the_step_and_keeps_last_checkpoint(corpus_file, tmp_path,
+                                                                     monkeypatch):
+    real_loss = lm.lm_loss
+    calls = {"n": 0}
+
+    def loss_goes_nan(*args, **kwargs):
+        calls["n"] += 1
+        loss, grads, h, state = real_loss(*args, **kwargs)
+        return (float("nan") if calls["n"] == 5 else loss), grads, h, state
+
+    monkeypatch.setattr(lm, "lm_loss", loss_goes_nan)
+    with pytest.raises(FloatingPointError, match="step 5"):
+        run(tiny(corpus_file, tmp_path, checkpoint_every=2), progress=False)
+    _, state = load_state(tmp_path / "checkpoint.npz")
+    assert state.step == 4
+    assert all(np.isfinite(v).all() for v in state.params.values())
+
+
+def test_foreign_checkpoint_is_rejected(tmp_path):
+    path = tmp_path / "other.npz"
+    np.savez(path, x=np.zeros(2))
+    with pytest.raises(ValueError, match="not a hebbref checkpoint"):
+        run(resume=path, progress=False)
+
+
+def test_bad_config_is_rejected():
+    with pytest.raises(ValueError, match="gamma"):
+        LMConfig(gamma=1.5).validate()
+    with pytest.raises(ValueError, match="T"):
+        LMConfig(T=-1).validate()
+    with pytest.raises(ValueError, match="hidden"):
+        LMConfig(hidden=0).validate()
+
+
+@pytest.mark.slow
+def test_quick_like_run_on_bbc(tmp_path):
+    """The real corpus end to end at tiny size: every evaluated target is in exactly one row and
+    the overall perplexity is the token-weighted log-mean of the rows."""
+    config = lm.quick_config(hidden=8, embed_size=8, max_steps=4, eval_tokens=1500,
+                             curve_every=2, curve_tokens=500, out=str(tmp_path))
+    results = run(config, progress=False)
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["steps"] == 4 and len(saved["curve"]) == 2
+    for split in ("valid", "test"):
+        rows = saved[split]["buckets"]
+        overall = saved[split]["overall"]
+        assert sum(r["tokens"] for r in rows) == overall["tokens"]
+        weighted = sum(r["tokens"] * r["mean_nll"] for r in rows if r["tokens"]) / overall["tokens"]
+        assert np.isclose(np.log(overall["perplexity"]), weighted)
+    assert results["corpus"]["vocab_size"] > 10000
