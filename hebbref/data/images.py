@@ -1,0 +1,343 @@
+"""Character-image datasets for reproduction 1 (METHOD §5): many classes, few drawers each.
+
+Three sources, chosen by a spec string in :func:`load_dataset`:
+- ``"kanji"``: KanjiVG characters rendered as 20 drawers each (hebbref.data.kanji);
+- ``"omniglot:PATH"``: the official Omniglot folders, PATH/images_background/<alphabet>/
+  <character>/*.png and PATH/images_evaluation/... (either or both);
+- ``"npz:PATH"``: arrays X (n, h, w) or (n, h, w, channels), y (n,), optional drawer (n,) and
+  class_names.
+
+Every source gives the same :class:`ImageDataset`: grey images in [0, 1] with the strokes bright
+on a dark background, integer labels, and each example's drawer. :func:`train_test_split` holds
+out the first drawers of every class, as the paper holds out the first 5 examples per class.
+"""
+import dataclasses
+from pathlib import Path
+
+import matplotlib.image
+import numpy as np
+from tqdm import tqdm
+
+from hebbref.validate import check_array, check_labels
+
+_OMNIGLOT_SPLITS = ("images_background", "images_evaluation")
+
+
+@dataclasses.dataclass
+class ImageDataset:
+    """Labelled grey images.
+
+    X: (n, h, w) float32 in [0, 1], strokes bright.
+    y: (n,) int64 class labels in [0, C), every class present.
+    drawer: (n,) int64 >= 0, who drew the example; (y, drawer) pairs are unique.
+    class_names: list of C str, unique; class_names[i] names label i.
+    """
+    X: np.ndarray
+    y: np.ndarray
+    drawer: np.ndarray
+    class_names: list
+
+    def __post_init__(self):
+        check_array(self.X, "X", ndim=3)
+        if self.X.dtype != np.float32:
+            raise TypeError(f"X must be float32, got dtype {self.X.dtype}")
+        if self.X.size and (self.X.min() < 0.0 or self.X.max() > 1.0):
+            raise ValueError(f"X must lie in [0, 1], got values in "
+                             f"[{self.X.min()}, {self.X.max()}]")
+        if not isinstance(self.class_names, list) or not all(
+                isinstance(name, str) for name in self.class_names):
+            raise TypeError("class_names must be a list of str")
+        if len(set(self.class_names)) != len(self.class_names):
+            raise ValueError("class_names must be unique")
+        n = self.X.shape[0]
+        self.y = check_labels(self.y, "y", len(self.class_names), shape=(n,))
+        if not isinstance(self.drawer, np.ndarray) or self.drawer.dtype.kind not in "iu":
+            raise TypeError("drawer must be a numpy.ndarray of integers")
+        if self.drawer.shape != (n,):
+            raise ValueError(f"drawer must have shape {(n,)}, got {self.drawer.shape}")
+        if n and self.drawer.min() < 0:
+            raise ValueError(f"drawer must be >= 0, got {self.drawer.min()}")
+        self.drawer = self.drawer.astype(np.int64, copy=False)
+        absent = np.flatnonzero(np.bincount(self.y, minlength=self.num_classes) == 0)
+        if absent.size:
+            raise ValueError(f"every class needs at least one example; class "
+                             f"{self.class_names[absent[0]]!r} (label {absent[0]}) has none")
+        if np.unique(np.stack([self.y, self.drawer]), axis=1).shape[1] != n:
+            raise ValueError("(y, drawer) pairs must be unique: one example per drawer and class")
+
+    @property
+    def num_classes(self):
+        return len(self.class_names)
+
+    def __len__(self):
+        return self.X.shape[0]
+
+    def subset(self, mask):
+        """The examples where ``mask`` (n,) bool is True, in their order, with all class names."""
+        return ImageDataset(X=self.X[mask], y=self.y[mask], drawer=self.drawer[mask],
+                            class_names=list(self.class_names))
+
+
+def train_test_split(dataset, test_drawers=5):
+    """Hold out the first ``test_drawers`` examples of every class (lowest drawer indices).
+
+    With drawers numbered 0..19, as for kanji and Omniglot, test = drawers 0..4 (the paper holds
+    out the first 5 examples per class, METHOD §5). Returns (train, test) ImageDatasets, each
+    keeping the original example order and all class names.
+    Raises ValueError if a class has fewer than test_drawers + 1 examples (it would have
+    nothing to train on).
+    """
+    if not isinstance(dataset, ImageDataset):
+        raise TypeError(f"dataset must be an ImageDataset, got {type(dataset).__name__}")
+    if isinstance(test_drawers, bool) or not isinstance(test_drawers, (int, np.integer)):
+        raise TypeError(f"test_drawers must be an int, got {type(test_drawers).__name__}")
+    if test_drawers < 0:
+        raise ValueError(f"test_drawers must be >= 0, got {test_drawers}")
+    counts = np.bincount(dataset.y, minlength=dataset.num_classes)
+    short = np.flatnonzero(counts < test_drawers + 1)
+    if short.size:
+        raise ValueError(f"test_drawers={test_drawers} needs at least {test_drawers + 1} "
+                         f"examples per class; class {dataset.class_names[short[0]]!r} has "
+                         f"{counts[short[0]]} ({short.size} classes are short)")
+    order = np.lexsort((dataset.drawer, dataset.y))        # by class, then drawer
+    first_of_class = np.cumsum(counts) - counts
+    rank = np.empty(len(dataset), dtype=np.int64)
+    rank[order] = np.arange(len(dataset)) - first_of_class[dataset.y[order]]
+    test = rank < test_drawers
+    return dataset.subset(~test), dataset.subset(test)
+
+
+def load_dataset(spec="kanji", *, num_classes, size=28, seed=0):
+    """Load a character-image dataset named by ``spec``.
+
+    spec: "kanji", "omniglot:PATH" or "npz:PATH".
+    num_classes: int >= 1, or None for every class available. Fewer classes than available
+        are chosen by ``seed``.
+    size: images are resized (or rendered) to size × size.
+    Returns an ImageDataset.
+    """
+    if not isinstance(spec, str):
+        raise TypeError(f"spec must be a str, got {type(spec).__name__}")
+    source, _, path = spec.partition(":")
+    if source == "kanji" and not path:
+        from hebbref.data.kanji import render_kanji_dataset  # kanji.py imports this module
+        return render_kanji_dataset(num_classes, size=size, seed=seed)
+    if source in ("omniglot", "npz"):
+        if not path:
+            raise ValueError(f"spec {spec!r} needs a path after the colon, e.g. "
+                             f"'{source}:/data/{source}'")
+        loader = load_omniglot if source == "omniglot" else load_npz
+        return loader(path, num_classes=num_classes, size=size, seed=seed)
+    raise ValueError(f"spec must be 'kanji', 'omniglot:PATH' or 'npz:PATH', got {spec!r}")
+
+
+def _check_options(num_classes, size, seed):
+    for name, value, low in [("num_classes", num_classes, 1), ("size", size, 1),
+                             ("seed", seed, 0)]:
+        if value is None and name == "num_classes":
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+        if value < low:
+            raise ValueError(f"{name} must be >= {low}, got {value}")
+
+
+def choose_classes(num_available, num_classes, seed):
+    """Indices of the classes to keep, ascending: all of them if num_classes is None or equal
+    to num_available, else num_classes drawn without replacement by ``seed``."""
+    if num_classes is None or num_classes == num_available:
+        return np.arange(num_available)
+    if num_classes > num_available:
+        raise ValueError(f"num_classes={num_classes} is more than the {num_available} classes "
+                         f"available")
+    return np.sort(np.random.default_rng(seed).permutation(num_available)[:num_classes])
+
+
+def to_grey(image):
+    """(..., h, w, 1|3|4) in [0, 1] -> (..., h, w) luminance; a (h, w) image is returned as is.
+
+    Colour uses the ITU-R 601 luma weights; an alpha channel composites the image over white
+    (a transparent background is paper).
+    """
+    if image.ndim == 2:
+        return image
+    if image.shape[-1] == 1:
+        return image[..., 0]
+    luminance = image[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=image.dtype)
+    if image.shape[-1] == 4:
+        alpha = image[..., 3]
+        luminance = alpha * luminance + (1 - alpha)
+    return luminance
+
+
+def _area_weights(source, target, dtype):
+    """(target, source) matrix averaging source pixels over each target pixel's footprint.
+
+    Target pixel i covers source interval [i·s, (i+1)·s), s = source/target; each weight is the
+    overlap with source pixel j's interval [j, j+1), divided by s, so every row sums to 1.
+    """
+    step = source / target
+    low = np.arange(target)[:, None] * step
+    pixel = np.arange(source)[None, :]
+    overlap = np.clip(np.minimum(low + step, pixel + 1) - np.maximum(low, pixel), 0.0, None)
+    return (overlap / step).astype(dtype)
+
+
+def resize_area(images, size):
+    """Resize (n, h, w) images to (n, size, size) by area averaging (exact box filter).
+
+    Shrinking averages every source pixel a target pixel covers; enlarging repeats pixels.
+    Values stay within the input range.
+    """
+    n, height, width = images.shape
+    if (height, width) == (size, size):
+        return images
+    rows = _area_weights(height, size, images.dtype)     # (size, h)
+    cols = _area_weights(width, size, images.dtype)      # (size, w)
+    return np.clip(rows @ images @ cols.T, 0.0, 1.0)
+
+
+def load_omniglot(root, *, num_classes=None, size=28, seed=0):
+    """Omniglot in its official layout, strokes made bright and resized to size × size.
+
+    root: folder holding images_background/ and/or images_evaluation/, each holding
+        <alphabet>/<character>/*.png (black strokes on white, 105 × 105).
+    Characters are sorted by (split, alphabet, character) and named "split/alphabet/character";
+    num_classes of them are chosen by ``seed`` (see choose_classes). Within a character the PNG
+    files sorted by name are drawers 0, 1, ... Hidden files (".DS_Store") are ignored; any
+    other non-PNG entry is an error.
+    """
+    _check_options(num_classes, size, seed)
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"omniglot folder {str(root)!r} does not exist")
+    splits = [root / split for split in _OMNIGLOT_SPLITS if (root / split).is_dir()]
+    if not splits:
+        raise FileNotFoundError(f"omniglot folder {str(root)!r} has neither "
+                                f"{' nor '.join(_OMNIGLOT_SPLITS)}")
+    characters = []  # (class name, sorted PNG paths)
+    for split in splits:
+        for alphabet in _visible_entries(split, want_dirs=True):
+            for character in _visible_entries(alphabet, want_dirs=True):
+                files = _visible_entries(character, want_dirs=False)
+                not_png = [f.name for f in files if f.suffix.lower() != ".png"]
+                if not_png:
+                    raise ValueError(f"omniglot character folder {str(character)!r} holds "
+                                     f"non-image files {not_png[:3]}; expected only .png")
+                if not files:
+                    raise ValueError(f"omniglot character folder {str(character)!r} is empty")
+                characters.append((str(character.relative_to(root).as_posix()), files))
+    if not characters:
+        raise ValueError(f"omniglot folder {str(root)!r} holds no character folders")
+
+    chosen = [characters[i] for i in choose_classes(len(characters), num_classes, seed)]
+    images, labels, drawers = [], [], []
+    for label, (_, files) in enumerate(tqdm(chosen, desc="reading omniglot", unit="class",
+                                            disable=None)):
+        for drawer, file in enumerate(files):
+            images.append(resize_area(1.0 - _read_png(file)[None], size)[0])
+            labels.append(label)
+            drawers.append(drawer)
+    return ImageDataset(X=np.stack(images).astype(np.float32, copy=False),
+                        y=np.array(labels, dtype=np.int64),
+                        drawer=np.array(drawers, dtype=np.int64),
+                        class_names=[name for name, _ in chosen])
+
+
+def _visible_entries(folder, *, want_dirs):
+    """Sorted entries of ``folder`` not starting with ".", all folders or all files."""
+    entries = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+    wrong = [p.name for p in entries if p.is_dir() != want_dirs]
+    if wrong:
+        kind = "files" if want_dirs else "sub-folders"
+        raise ValueError(f"omniglot folder {str(folder)!r} holds unexpected {kind} "
+                         f"{wrong[:3]}; expected the layout split/alphabet/character/*.png")
+    return entries
+
+
+def _read_png(file):
+    """(h, w) float32 grey in [0, 1] from a PNG file, with a clear error if it is not one."""
+    try:
+        image = matplotlib.image.imread(file)
+    except Exception as error:  # Pillow raises several types for a corrupt file
+        raise ValueError(f"{str(file)!r} is not a readable PNG image: {error}") from None
+    if image.dtype == np.uint8:
+        image = image / np.float32(255)
+    image = np.asarray(image, dtype=np.float32)
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3, 4)):
+        raise ValueError(f"{str(file)!r} has an unsupported image shape {image.shape}")
+    return to_grey(image)
+
+
+def load_npz(path, *, num_classes=None, size=28, seed=0):
+    """Images from an .npz file, taken as they are (strokes expected bright on dark).
+
+    Arrays: X (n, h, w) or (n, h, w, channels) with channels 1, 3 or 4, float in [0, 1] or
+    uint8 (divided by 255); y (n,) integer labels (any values; sorted distinct values become
+    classes 0..C−1, named str(value), unless class_names (C,) is given, in which case y must
+    lie in [0, C)); drawer (n,) optional, non-negative ints, unique within a class; without it
+    an example's drawer is its order of occurrence within its class.
+    """
+    _check_options(num_classes, size, seed)
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"npz file {str(path)!r} does not exist")
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            arrays = {name: stored[name] for name in stored.files}
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{str(path)!r} is not a readable .npz file: {error}") from None
+    for name in ("X", "y"):
+        if name not in arrays:
+            raise ValueError(f"{str(path)!r} has no array {name!r}; it holds {sorted(arrays)}")
+    X, y = arrays["X"], arrays["y"]
+    if X.shape[:1] != y.shape[:1] or y.ndim != 1:
+        raise ValueError(f"{str(path)!r}: X and y must have the same number of examples, got "
+                         f"X {X.shape} and y {y.shape}")
+    if X.ndim not in (3, 4) or (X.ndim == 4 and X.shape[3] not in (1, 3, 4)):
+        raise ValueError(f"{str(path)!r}: X must have shape (n, h, w) or (n, h, w, 1|3|4), "
+                         f"got {X.shape}")
+    if X.dtype == np.uint8:
+        X = X / np.float32(255)
+    elif X.dtype.kind == "f":
+        if X.size and (not np.isfinite(X).all() or X.min() < 0 or X.max() > 1):
+            raise ValueError(f"{str(path)!r}: float X must be finite and within [0, 1]")
+    else:
+        raise ValueError(f"{str(path)!r}: X must be float or uint8 image data, got dtype "
+                         f"{X.dtype}")
+    if y.dtype.kind not in "iu":
+        raise ValueError(f"{str(path)!r}: y must hold integer labels, got dtype {y.dtype}")
+
+    if "class_names" in arrays:
+        names = [str(name) for name in arrays["class_names"]]
+        y = check_labels(y, "y", len(names))
+    else:
+        values, y = np.unique(y, return_inverse=True)
+        names = [str(value) for value in values]
+    if "drawer" in arrays:
+        drawer = arrays["drawer"]
+        if drawer.dtype.kind not in "iu" or drawer.shape != y.shape:
+            raise ValueError(f"{str(path)!r}: drawer must be integers of shape {y.shape}, got "
+                             f"{drawer.dtype} {drawer.shape}")
+    else:
+        drawer = _occurrence_order(y)
+
+    keep = choose_classes(len(names), num_classes, seed)
+    relabel = np.full(len(names), -1, dtype=np.int64)
+    relabel[keep] = np.arange(len(keep))
+    mask = relabel[y] >= 0
+    X = np.asarray(X[mask], dtype=np.float32)
+    if X.ndim == 4:
+        X = to_grey(X)
+    return ImageDataset(X=resize_area(X, size).astype(np.float32, copy=False),
+                        y=relabel[y[mask]], drawer=drawer[mask].astype(np.int64),
+                        class_names=[names[i] for i in keep])
+
+
+def _occurrence_order(y):
+    """(n,) int64: how many earlier examples share each example's label."""
+    order = np.argsort(y, kind="stable")
+    counts = np.bincount(y)
+    rank = np.empty(len(y), dtype=np.int64)
+    rank[order] = np.arange(len(y)) - (np.cumsum(counts) - counts)[y[order]]
+    return rank

@@ -1,0 +1,191 @@
+"""SVG path data (the ``d`` attribute) to cubic Bézier segments, and sampling them as polylines.
+
+Used to draw KanjiVG strokes (hebbref.data.kanji). Supported commands, absolute and relative:
+M L H V C S Q T Z (moveto, lineto, horizontal, vertical, cubic, smooth cubic, quadratic, smooth
+quadratic, closepath), with implicit repeats ("L1,2 3,4" is two lines; extra pairs after a moveto
+are linetos) and the compact number syntax of the SVG grammar ("1.5-2.3", ".5.5", "1e-3").
+Elliptical arcs (A/a) are not supported; KanjiVG never uses them.
+
+Every segment is returned as a cubic: 4 control points (P0, P1, P2, P3). A line P0→P3 becomes
+the cubic with P1, P2 at one and two thirds of the way, a quadratic (Q0, Q1, Q2) the cubic with
+P1 = Q0 + 2/3 (Q1 − Q0), P2 = Q2 + 2/3 (Q1 − Q2). Both are exact, so any affine warp applied to
+the control points is the same warp applied to the curve.
+"""
+import re
+
+import numpy as np
+
+# Numbers per repeat of each command (upper case; relative forms share the count).
+_ARITY = {"M": 2, "L": 2, "H": 1, "V": 1, "C": 6, "S": 4, "Q": 4, "T": 2, "Z": 0}
+
+_TOKEN = re.compile(
+    r"(?P<command>[MmLlHhVvCcSsQqTtZzAa])"
+    r"|(?P<number>[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
+    r"|(?P<separator>[\s,]+)"
+)
+
+
+def _tokenize(d):
+    """Yield (kind, text, position) for every command letter and number in ``d``."""
+    position = 0
+    while position < len(d):
+        match = _TOKEN.match(d, position)
+        if match is None:
+            raise ValueError(f"path d has an unexpected character {d[position]!r} at position "
+                             f"{position}: {d!r}")
+        if match.lastgroup != "separator":
+            yield match.lastgroup, match.group(), position
+        position = match.end()
+
+
+def _commands(d):
+    """Group the tokens of ``d`` into (letter, numbers, position) with the arity checked."""
+    commands = []
+    for kind, text, position in _tokenize(d):
+        if kind == "number":
+            if not commands:
+                raise ValueError(f"path d must start with a command letter, got number {text!r} "
+                                 f"at position {position}: {d!r}")
+            commands[-1][1].append(float(text))
+        elif text in "Aa":
+            raise ValueError(f"path d uses the arc command {text!r} at position {position}, "
+                             f"which is not supported: {d!r}")
+        else:
+            commands.append((text, [], position))
+    if not commands:
+        raise ValueError(f"path d contains no commands: {d!r}")
+    for letter, numbers, position in commands:
+        arity = _ARITY[letter.upper()]
+        if arity == 0 and numbers:
+            raise ValueError(f"path d: command {letter!r} at position {position} takes no "
+                             f"numbers, got {len(numbers)}: {d!r}")
+        if arity and (not numbers or len(numbers) % arity):
+            raise ValueError(f"path d: command {letter!r} at position {position} needs a "
+                             f"multiple of {arity} numbers, got {len(numbers)}: {d!r}")
+    if commands[0][0] not in "Mm":
+        raise ValueError(f"path d must start with a moveto (M or m), got {commands[0][0]!r}: "
+                         f"{d!r}")
+    return commands
+
+
+def _line(p0, p3):
+    return np.array([p0, p0 + (p3 - p0) / 3.0, p0 + 2.0 * (p3 - p0) / 3.0, p3])
+
+
+def _quadratic(q0, q1, q2):
+    return np.array([q0, q0 + 2.0 * (q1 - q0) / 3.0, q2 + 2.0 * (q1 - q2) / 3.0, q2])
+
+
+def parse_path(d):
+    """Parse an SVG path ``d`` string into its subpaths of cubic Bézier segments.
+
+    d: str, e.g. "M11,54.25c3.19,0.62,6.25,0.75,9.73,0.5".
+    Returns a list with one float64 array of shape (K, 4, 2) per subpath (a subpath starts at
+    each moveto, or after a closepath): K segments, each as 4 control points (x, y), with the
+    end point of segment k equal to the start point of segment k + 1. A subpath that draws
+    nothing (a lone moveto) is left out.
+    Raises ValueError naming the problem and its position for malformed paths.
+    """
+    if not isinstance(d, str):
+        raise TypeError(f"d must be a str, got {type(d).__name__}")
+    subpaths, segments = [], []
+    current = np.zeros(2)
+    start = np.zeros(2)
+    last_cubic_control = None     # second control point of the previous C/S, for S reflection
+    last_quadratic_control = None  # control point of the previous Q/T, for T reflection
+
+    def finish_subpath():
+        if segments:
+            subpaths.append(np.array(segments))
+            segments.clear()
+
+    for letter, numbers, _ in _commands(d):
+        command = letter.upper()
+        relative = letter.islower()
+        arity = _ARITY[command]
+        repeats = [numbers[i:i + arity] for i in range(0, len(numbers), arity)] if arity else [[]]
+        for repeat_index, values in enumerate(repeats):
+            origin = current if relative else np.zeros(2)
+            cubic_control, quadratic_control = None, None
+            if command == "M" and repeat_index == 0:
+                finish_subpath()
+                current = origin + values
+                start = current
+            elif command in "ML":  # pairs after a moveto are implicit linetos
+                end = origin + values
+                segments.append(_line(current, end))
+                current = end
+            elif command == "H":
+                end = np.array([values[0] + (current[0] if relative else 0.0), current[1]])
+                segments.append(_line(current, end))
+                current = end
+            elif command == "V":
+                end = np.array([current[0], values[0] + (current[1] if relative else 0.0)])
+                segments.append(_line(current, end))
+                current = end
+            elif command in "CS":
+                if command == "C":
+                    control1 = origin + values[0:2]
+                    rest = values[2:]
+                else:
+                    control1 = (2.0 * current - last_cubic_control
+                                if last_cubic_control is not None else current)
+                    rest = values
+                control2, end = origin + rest[0:2], origin + rest[2:4]
+                segments.append(np.array([current, control1, control2, end]))
+                cubic_control, current = control2, end
+            elif command in "QT":
+                if command == "Q":
+                    control, end = origin + values[0:2], origin + values[2:4]
+                else:
+                    control = (2.0 * current - last_quadratic_control
+                               if last_quadratic_control is not None else current)
+                    end = origin + values
+                segments.append(_quadratic(current, control, end))
+                quadratic_control, current = control, end
+            else:  # Z: close back to the subpath start; drawing may continue from there
+                if not np.array_equal(current, start):
+                    segments.append(_line(current, start))
+                current = start
+                finish_subpath()
+            last_cubic_control, last_quadratic_control = cubic_control, quadratic_control
+    finish_subpath()
+    return subpaths
+
+
+def sample_path(segments, points_per_segment):
+    """Sample a chain of cubic Bézier segments as one polyline.
+
+    segments: (K, 4, 2) control points, segment k ending where segment k + 1 starts (one
+        subpath from :func:`parse_path`).
+    points_per_segment: int >= 2, points per segment including both end points.
+    Returns (K * (points_per_segment - 1) + 1, 2) points; the joints appear once and every
+    segment's end points are reproduced exactly (Bernstein weights 1 and 0 at t = 0 and t = 1).
+
+    Equations: B(t) = (1−t)³ P0 + 3t(1−t)² P1 + 3t²(1−t) P2 + t³ P3, t = 0, 1/(n−1), ..., 1.
+    """
+    if not isinstance(segments, np.ndarray):
+        raise TypeError(f"segments must be a numpy.ndarray, got {type(segments).__name__}")
+    if segments.ndim != 3 or segments.shape[1:] != (4, 2) or segments.shape[0] < 1:
+        raise ValueError(f"segments must have shape (K >= 1, 4, 2), got {segments.shape}")
+    if isinstance(points_per_segment, bool) or not isinstance(points_per_segment,
+                                                              (int, np.integer)):
+        raise TypeError(f"points_per_segment must be an int, got "
+                        f"{type(points_per_segment).__name__}")
+    if points_per_segment < 2:
+        raise ValueError(f"points_per_segment must be >= 2, got {points_per_segment}")
+    if segments.dtype.kind != "f":
+        segments = segments.astype(np.float64)
+    points = bezier_points(segments, int(points_per_segment))
+    return np.concatenate([points[:, :-1].reshape(-1, 2), points[-1, -1:]], axis=0)
+
+
+def bezier_points(segments, points_per_segment):
+    """Points at t = 0, 1/(n−1), ..., 1 on each of many cubic segments (no checks).
+
+    segments: (..., 4, 2) float control points. Returns (..., points_per_segment, 2), same dtype.
+    """
+    t = np.linspace(0.0, 1.0, points_per_segment, dtype=segments.dtype)[:, None]
+    s = 1.0 - t
+    bernstein = np.hstack([s**3, 3.0 * t * s**2, 3.0 * t**2 * s, t**3])  # (n, 4)
+    return np.einsum("nj,...jc->...nc", bernstein, segments)
