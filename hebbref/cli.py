@@ -1,32 +1,155 @@
 """`hebbref` command line: a thin argparse layer over the library's run functions."""
 import argparse
+import dataclasses
+import math
 import sys
 
 
-def _gradcheck(args):
-    from hebbref.gradcheck import main
+def _float_or_inf(text):
+    """T accepts a number or "inf" (never hand back to gradient descent)."""
+    value = float(text)
+    if math.isnan(value):
+        raise argparse.ArgumentTypeError("T must be a number or 'inf', got nan")
+    return value
 
-    return main(seed=args.seed)
+
+def _hidden_sizes(text):
+    try:
+        sizes = tuple(int(s) for s in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated sizes like 256,256, got {text!r}")
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"hidden sizes must be positive, got {text!r}")
+    return sizes
+
+
+def _print_exposure_table(results):
+    buckets = list(results["baseline"]["by_exposure"])
+    print(f"{'exposures':>10}  {'baseline':>9}  {'hebbian':>9}  {'test images':>11}")
+    for b in buckets:
+        row = [results[m]["by_exposure"][b] for m in ("baseline", "hebbian")]
+        cells = ["      n/a" if r["accuracy"] is None else f"{r['accuracy']:9.3f}" for r in row]
+        print(f"{b:>10}  {cells[0]}  {cells[1]}  {row[0]['total']:>11}")
+
+
+def _curriculum(args, make_config):
+    from hebbref.experiments import curriculum
+
+    overrides = {k: getattr(args, k) for k in ("dataset", "classes", "steps", "seed", "gamma", "T",
+                                               "activation", "hidden_sizes", "lr", "out")
+                 if getattr(args, k, None) is not None}
+    config = make_config(**overrides)
+    results = curriculum.run(config, progress=not args.quiet)
+    _print_exposure_table(results)
+    print(f"results and plots written to {config.out}")
+    return 0
+
+
+def _lm(args):
+    from hebbref.experiments import lm
+
+    fields = {f.name for f in dataclasses.fields(lm.LMConfig)}
+    overrides = {k: v for k, v in vars(args).items() if k in fields}
+    config = lm.quick_config(**overrides) if args.quick else lm.LMConfig(**overrides)
+    results = lm.run(config, resume=args.resume, progress=not args.quiet)
+    if results["status"] == "interrupted":
+        print(f"interrupted at step {results['steps']}; checkpoint written to "
+              f"{config.out}/checkpoint.npz (continue with --resume)", file=sys.stderr)
+        return 130
+    print(f"{results['tokens_per_second']:.0f} tokens/s over {results['steps']} steps")
+    for split in ("valid", "test"):
+        rows = results[split]["buckets"] + [results[split]["overall"]]
+        print(f"{split}: " + ", ".join(
+            f"{r['name']} {r['perplexity']:.1f} ({r['tokens']})" if r["perplexity"] else
+            f"{r['name']} n/a (0)" for r in rows))
+    return 0
 
 
 def build_parser():
+    from hebbref.experiments.curriculum import CurriculumConfig, demo_config
+    from hebbref.experiments.lm import LMConfig, quick_config
+
+    fmt = argparse.ArgumentDefaultsHelpFormatter
     parser = argparse.ArgumentParser(
-        prog="hebbref",
-        description="Hebbian Softmax (Rae et al., ICML 2018) reference implementation.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+        prog="hebbref", formatter_class=fmt,
+        description="Hebbian Softmax (Rae et al., ICML 2018): reference implementation in NumPy.")
     commands = parser.add_subparsers(dest="command", required=True)
-    p = commands.add_parser(
-        "gradcheck", help="check every backward pass against finite differences",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+
+    p = commands.add_parser("gradcheck", formatter_class=fmt,
+                            help="check every backward pass against finite differences")
     p.add_argument("--seed", type=int, default=0, help="seed for the random test inputs")
-    p.set_defaults(func=_gradcheck)
+    p.set_defaults(func=lambda a: __import__("hebbref.gradcheck").gradcheck.main(seed=a.seed))
+
+    demo = demo_config()
+    for name, make, defaults, helptext in (
+            ("demo", demo_config, demo, "small curriculum run: baseline vs Hebbian, plot + table"),
+            ("curriculum", CurriculumConfig, CurriculumConfig(),
+             "class-incremental character curriculum (METHOD §5)")):
+        p = commands.add_parser(name, formatter_class=fmt, help=helptext)
+        p.add_argument("--dataset", default=defaults.dataset,
+                       help="kanji | omniglot:PATH | npz:PATH")
+        p.add_argument("--classes", type=int, default=defaults.classes)
+        p.add_argument("--steps", type=int, default=defaults.steps)
+        p.add_argument("--seed", type=int, default=defaults.seed)
+        p.add_argument("--gamma", type=float, default=defaults.gamma)
+        p.add_argument("--T", type=_float_or_inf, default=defaults.T)
+        p.add_argument("--activation", default=defaults.activation,
+                       choices=["relu", "tanh", "sigmoid", "linear"])
+        p.add_argument("--hidden-sizes", dest="hidden_sizes", type=_hidden_sizes,
+                       default=defaults.hidden_sizes)
+        p.add_argument("--lr", type=float, default=defaults.lr)
+        p.add_argument("--out", default=f"runs/{name}", help="folder for results.json and plots")
+        p.add_argument("--quiet", action="store_true", help="no progress bar")
+        p.set_defaults(func=lambda a, make=make: _curriculum(a, make))
+
+    d, q = LMConfig(), quick_config()
+    p = commands.add_parser("lm", formatter_class=argparse.RawDescriptionHelpFormatter,
+                            help="word-level LSTM LM, perplexity by word frequency (METHOD §6)")
+
+    def option(flag, name, helptext="", **kwargs):
+        """An LM option whose help shows the default and, where it differs, the --quick one."""
+        default, quick = getattr(d, name), getattr(q, name)
+        shown = f"default: {default}" + (f"; with --quick: {quick}" if quick != default else "")
+        p.add_argument(flag, dest=name, default=argparse.SUPPRESS,
+                       help=f"{helptext} ({shown})".strip(), **kwargs)
+
+    option("--corpus", "corpus", "bbc | wikitext:DIR | text:PATH")
+    option("--hebbian", "hebbian", "Hebbian softmax, or plain with --no-hebbian",
+           action=argparse.BooleanOptionalAction)
+    option("--gamma", "gamma", "smallest mixing rate γ", type=float)
+    option("--T", "T", "count at which a class returns to gradient descent", type=_float_or_inf)
+    option("--hidden", "hidden", "LSTM hidden size", type=int)
+    option("--embed-size", "embed_size", "embedding size", type=int)
+    option("--layers", "layers", "LSTM layers", type=int)
+    option("--dropout", "dropout", "dropout probability", type=float)
+    option("--optimizer", "optimizer", "", choices=["sgd", "adam", "rmsprop"])
+    option("--lr", "lr", "learning rate", type=float)
+    option("--clip", "clip", "global gradient-norm clip", type=float)
+    option("--batch-size", "batch_size", "streams per batch", type=int)
+    option("--bptt", "bptt", "truncated-BPTT length", type=int)
+    option("--epochs", "epochs", "", type=int)
+    option("--max-steps", "max_steps", "stop after this many steps", type=int)
+    option("--eval-tokens", "eval_tokens", "evaluate on the first this-many tokens", type=int)
+    option("--dtype", "dtype", "", choices=["float32", "float64"])
+    option("--buckets", "buckets", "frequency buckets", choices=["default", "paper"])
+    option("--seed", "seed", "", type=int)
+    p.add_argument("--out", default="runs/lm",
+                   help="folder for results, plots and checkpoint (default: runs/lm)")
+    p.add_argument("--resume", default=None, help="checkpoint.npz to continue from (default: none)")
+    p.add_argument("--quick", action="store_true",
+                   help="small model, 400 steps, 20K evaluation tokens (a few minutes)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_lm)
     return parser
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except (ValueError, TypeError, FileNotFoundError, FloatingPointError) as error:
+        print(f"hebbref {args.command}: error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

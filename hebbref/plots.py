@@ -5,6 +5,7 @@ seeds with ± one standard deviation where there is more than one seed.
 """
 import io
 import os
+import warnings
 
 import matplotlib
 
@@ -27,8 +28,11 @@ def _save(fig, path):
 
 
 def _mean_std(values):
+    """Mean and std over seeds, ignoring NaN (an empty bucket); all-NaN columns stay NaN."""
     values = np.asarray(values, dtype=float)
-    return np.nanmean(values, axis=0), (np.nanstd(values, axis=0) if len(values) > 1 else None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(values, axis=0), (np.nanstd(values, axis=0) if len(values) > 1 else None)
 
 
 def plot_accuracy_by_exposure(runs, path, *, title=""):

@@ -282,6 +282,12 @@ def run(config=None, *, resume=None, progress=True):
         results.update(evaluate_buckets(config, corpus, state.params))
     if config.out:
         write_json(os.path.join(config.out, "results.json"), results)
+        if status == "done":
+            from hebbref.plots import plot_lm_buckets, plot_lm_curves
+
+            runs = {"hebbian" if config.hebbian else "baseline": [results]}
+            plot_lm_curves(runs, os.path.join(config.out, "learning_curve.png"))
+            plot_lm_buckets(runs, os.path.join(config.out, "buckets.png"))
     results["_state"] = state
     return results
 
