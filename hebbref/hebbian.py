@@ -1,0 +1,245 @@
+"""The Hebbian Softmax update (Rae et al., ICML 2018, Algorithm 1), exactly as METHOD §2.
+
+After the optimiser has turned θ into θ' (METHOD §2 step 1), every class i present in the batch
+mixes the mean of its activations into its row of the softmax weights (step 2):
+
+    n_i   = #{t : y_t = i}                            (only classes with n_i > 0)
+    ĥ_i   = (1/n_i) Σ_{t : y_t = i} h_t               (accumulated in the dtype of h)
+    λ_i   = max(1/c_i, γ)            if c_i < T, else 0   (lam_rule="paper")
+    λ_i   = max(n_i/(c_i − 1 + n_i), γ) if c_i < T, else 0   (lam_rule="exact_mean")
+    θ[i] ← λ_i ĥ_i + (1 − λ_i) θ'[i]
+    c_i  ← c_i + n_i
+
+Rows of absent classes are never written (step 3). The bias is left to the optimiser.
+
+The rule is written twice: :func:`hebbian_update_reference`, a plain loop over classes to read
+beside METHOD §2, and :func:`hebbian_update`, the fast path that sorts the batch once and works
+only on the K classes present (never a dense V×H temporary). Tests check they agree
+(METHOD §3 P7). Both update θ and the counts in place and return None.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from hebbref.validate import check_array, check_labels, check_number, check_same_dtype
+
+LAM_RULES = ("paper", "exact_mean")
+
+# Defaults for HebbianSoftmax; see its docstring for why.
+DEFAULT_GAMMA = 0.1
+DEFAULT_T = 100
+
+
+def init_counts(V):
+    """Per-class counts c ∈ Z^V, all 1 before any training step (METHOD §2). -> (V,) int64."""
+    if isinstance(V, bool) or not isinstance(V, (int, np.integer)) or V < 0:
+        raise ValueError(f"V must be a non-negative integer, got {V!r}")
+    return np.ones(int(V), dtype=np.int64)
+
+
+# ----------------------------------------------------------------------------------------------
+# Validation shared by both implementations (STYLE: validate at the public boundary)
+
+def _check_rule_args(gamma, T, lam_rule):
+    gamma = check_number(gamma, "gamma", low=0.0, high=1.0)
+    T = check_number(T, "T", low=0.0, high=np.inf, allow_inf=True)
+    if not isinstance(lam_rule, str) or lam_rule not in LAM_RULES:
+        raise ValueError(f"lam_rule must be one of {LAM_RULES}, got {lam_rule!r}")
+    return gamma, T, lam_rule
+
+
+def _check_in_place_target(x, name):
+    # Both arrays are updated in place. A non-contiguous or read-only array would need a copy,
+    # and an update written into a copy never reaches the model (METHOD §2: one public
+    # implementation wrote through a boolean-mask copy). Refuse instead of copying.
+    if not x.flags.c_contiguous:
+        raise ValueError(f"{name} must be C-contiguous (it is updated in place), got strides "
+                         f"{x.strides} for shape {x.shape}")
+    if not x.flags.writeable:
+        raise ValueError(f"{name} must be writeable (it is updated in place)")
+
+
+def _check_update_args(theta, counts, h, y, gamma, T, lam_rule):
+    """Validate the arguments of both public update functions; return (y as int64, gamma, T)."""
+    theta = check_array(theta, "theta", ndim=2, finite=False)  # only K rows are read: no O(VH) scan
+    if theta.dtype not in (np.float32, np.float64):
+        raise TypeError(f"theta must be float32 or float64, got dtype {theta.dtype}")
+    _check_in_place_target(theta, "theta")
+    V, H = theta.shape
+    if not isinstance(counts, np.ndarray):
+        raise TypeError(f"counts must be a numpy.ndarray of int64, got {type(counts).__name__}")
+    if counts.dtype != np.int64:
+        raise TypeError(f"counts must have dtype int64, got {counts.dtype}")
+    if counts.shape != (V,):
+        raise ValueError(f"counts must have shape ({V},) to match theta, got {counts.shape}")
+    _check_in_place_target(counts, "counts")
+    if V and counts.min() < 1:
+        raise ValueError(f"counts must be >= 1 (they start at 1, METHOD §2), got min {counts.min()}")
+    h = check_array(h, "h", ndim=2, shape=(None, H))
+    check_same_dtype("h", h, "theta", theta)
+    y = check_labels(y, "y", V, shape=(h.shape[0],))
+    gamma, T, lam_rule = _check_rule_args(gamma, T, lam_rule)
+    return y, gamma, T
+
+
+# ----------------------------------------------------------------------------------------------
+# λ, vectorised over classes
+
+def _lambda(counts_i, n_i, gamma, T, lam_rule):
+    # counts_i are the counts before this batch (METHOD §2).
+    if lam_rule == "paper":
+        rate = 1.0 / counts_i
+    else:  # "exact_mean": weight of the n_i new activations in the running mean of c_i−1+n_i
+        rate = n_i / (counts_i - 1 + n_i)
+    return np.where(counts_i < T, np.maximum(rate, gamma), 0.0)
+
+
+def hebbian_lambda(counts_i, n_i, *, gamma, T, lam_rule="paper"):
+    """Mixing rates λ_i of METHOD §2 for K present classes.
+
+    Inputs:  counts_i: (K,) int counts c_i before this batch (>= 1);
+             n_i: (K,) int occurrences in this batch (>= 1; unused by lam_rule="paper");
+             gamma in [0, 1]; T >= 0 (math.inf allowed); lam_rule "paper" or "exact_mean".
+    Outputs: lam_i: (K,) float64,
+             "paper":      max(1/c_i, γ)                 if c_i < T, else 0
+             "exact_mean": max(n_i / (c_i − 1 + n_i), γ) if c_i < T, else 0
+    """
+    counts_i = check_array(counts_i, "counts_i", ndim=1, dtype_kind="i")
+    n_i = check_array(n_i, "n_i", shape=counts_i.shape, dtype_kind="i")
+    if counts_i.size and counts_i.min() < 1:
+        raise ValueError(f"counts_i must be >= 1, got min {counts_i.min()}")
+    if n_i.size and n_i.min() < 1:
+        raise ValueError(f"n_i must be >= 1 (only classes present in the batch), got min {n_i.min()}")
+    gamma, T, lam_rule = _check_rule_args(gamma, T, lam_rule)
+    return _lambda(counts_i.astype(np.int64), n_i.astype(np.int64), gamma, T, lam_rule)
+
+
+# ----------------------------------------------------------------------------------------------
+# The reference: one class at a time, line by line from METHOD §2
+
+def hebbian_update_reference(theta, counts, h, y, *, gamma, T, lam_rule="paper"):
+    """METHOD §2 step 2 as a plain loop over the classes present. Slow; read it, test against it.
+
+    Inputs:  theta: (V, H) float32/float64, θ' after the optimiser step, C-contiguous, updated
+             in place; counts: (V,) int64 >= 1, updated in place; h: (N, H) same dtype as theta,
+             the activations the forward pass fed to the softmax; y: (N,) int labels in [0, V);
+             gamma in [0, 1]; T >= 0 or math.inf; lam_rule "paper" or "exact_mean".
+    Outputs: None.
+    """
+    y, gamma, T = _check_update_args(theta, counts, h, y, gamma, T, lam_rule)
+    for i in np.unique(y):                           # every class i with n_i > 0
+        members = y == i
+        n_i = int(members.sum())                     # n_i = #{t : y_t = i}
+        h_hat = h[members].sum(axis=0) / n_i         # ĥ_i, in the dtype of h
+        c_i = int(counts[i])                         # the count before this batch
+        if c_i < T:
+            rate = 1.0 / c_i if lam_rule == "paper" else n_i / (c_i - 1 + n_i)
+            lam = max(rate, gamma)
+        else:
+            lam = 0.0
+        if lam > 0.0:
+            # With λ = 0 the row is left unwritten: 0·ĥ + 1·θ' would turn −0.0 into +0.0,
+            # and METHOD §3 P1/P8 ask for θ' bit-identically.
+            lam = theta.dtype.type(lam)
+            theta[i] = lam * h_hat + (1 - lam) * theta[i]  # θ[i] ← λ ĥ_i + (1 − λ) θ'[i]
+        counts[i] = c_i + n_i                        # c_i ← c_i + n_i
+
+
+# ----------------------------------------------------------------------------------------------
+# The fast path: one sort, per-class sums by reduceat, K rows touched
+
+def _class_sums(h, y):
+    """Per-class sums of the rows of h. h: (N, H), y: (N,) int64, N > 0.
+
+    Returns ids: (K,) sorted present classes; n_i: (K,) int64; sums: (K, H) in h.dtype, each
+    summed in batch order (the stable sort keeps the order of t within a class).
+    """
+    order = np.argsort(y, kind="stable")
+    ids, starts, n_i = np.unique(y[order], return_index=True, return_counts=True)
+    sums = np.add.reduceat(h[order], starts, axis=0)
+    return ids, n_i.astype(np.int64), sums
+
+
+def hebbian_update(theta, counts, h, y, *, gamma, T, lam_rule="paper"):
+    """METHOD §2 step 2 for all present classes at once; same arguments and result as
+    :func:`hebbian_update_reference` (METHOD §3 P7).
+
+    Inputs:  theta: (V, H) float32/float64, θ' after the optimiser step, C-contiguous, updated
+             in place; counts: (V,) int64 >= 1, updated in place; h: (N, H) same dtype as theta;
+             y: (N,) int labels in [0, V); gamma in [0, 1]; T >= 0 or math.inf;
+             lam_rule "paper" or "exact_mean".
+    Outputs: None.
+    Cost: O(N log N + N·H) for the sort and sums, O(K·H) for the K present rows.
+    """
+    y, gamma, T = _check_update_args(theta, counts, h, y, gamma, T, lam_rule)
+    if y.shape[0] == 0:
+        return
+    ids, n_i, sums = _class_sums(h, y)
+    h_hat = sums / n_i.astype(h.dtype)[:, None]     # (K, H), stays in the dtype of h
+    lam = _lambda(counts[ids], n_i, gamma, T, lam_rule)
+    write = lam > 0.0                               # λ = 0 rows stay bit-identical (P1, P8)
+    rows = ids[write]
+    lam = lam[write].astype(theta.dtype)[:, None]
+    theta[rows] = lam * h_hat[write] + (1 - lam) * theta[rows]
+    counts[ids] += n_i
+
+
+# ----------------------------------------------------------------------------------------------
+# The layer state a model holds
+
+@dataclass(eq=False)
+class HebbianSoftmax:
+    """The Hebbian Softmax state of one softmax layer: hyperparameters and per-class counts.
+
+    A model holds ``hebbian: HebbianSoftmax | None``; None means a plain softmax. The training
+    loop calls ``hebbian.update(params["softmax.theta"], h, y)`` right after the optimiser step,
+    with the activations h the forward pass fed to the softmax (METHOD §2 steps 1-2). Evaluation
+    never calls it, so counts advance only in training; save ``counts`` with checkpoints.
+
+    Fields: num_classes V; gamma in [0, 1]; T >= 0 or math.inf; lam_rule "paper" or
+    "exact_mean"; counts (V,) int64, all ones when not given (METHOD §2).
+
+    Defaults, gamma = 0.1 and T = 100. These are this project's choice, not the paper's: the
+    paper's own values could not be retrieved here (a search of stored pages found the abstract
+    and Algorithm 1's name, not the hyperparameters), so nothing is claimed about them. Reasons:
+    - For c_i < 1/γ = 10, λ_i = 1/c_i, so the first ten sightings of a class make θ[i] their exact
+      running mean (METHOD §3 P3): one sighting is enough to bind a class (P2).
+    - For 10 <= c_i < T = 100, λ_i = γ: θ[i] becomes an exponential average over roughly the last
+      1/γ = 10 batches containing the class, so it follows the features as the network below
+      changes, instead of averaging in activations from long ago.
+    - From c_i = 100 on, the class is handed back to gradient descent (P8), which by then has
+      seen it often enough to do better than a mean.
+    Both are levers to study (METHOD §5); with γ <= 1/T, γ has no effect at all.
+    """
+
+    num_classes: int
+    gamma: float = DEFAULT_GAMMA
+    T: float = DEFAULT_T
+    lam_rule: str = "paper"
+    counts: np.ndarray | None = None
+
+    def __post_init__(self):
+        self.gamma, self.T, self.lam_rule = _check_rule_args(self.gamma, self.T, self.lam_rule)
+        if self.counts is None:
+            self.counts = init_counts(self.num_classes)
+        elif not (isinstance(self.counts, np.ndarray) and self.counts.dtype == np.int64
+                  and self.counts.shape == (self.num_classes,)):
+            raise ValueError(f"counts must be an int64 array of shape ({self.num_classes},), got "
+                             f"{getattr(self.counts, 'dtype', type(self.counts).__name__)} "
+                             f"{getattr(self.counts, 'shape', '')}")
+        elif self.num_classes and self.counts.min() < 1:
+            raise ValueError(f"counts must be >= 1, got min {self.counts.min()}")
+
+    @classmethod
+    def disabled(cls, num_classes):
+        """T = 0: θ is never touched, counts still advance (METHOD §3 P1)."""
+        return cls(num_classes, T=0)
+
+    @property
+    def enabled(self):
+        return self.T > 0
+
+    def update(self, theta, h, y):
+        """Apply METHOD §2 step 2 to theta (V, H) in place, with h: (N, H), y: (N,). -> None."""
+        hebbian_update(theta, self.counts, h, y, gamma=self.gamma, T=self.T,
+                       lam_rule=self.lam_rule)
