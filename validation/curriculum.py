@@ -9,6 +9,7 @@ curriculum_over_time.png, and the tables in validation/README.md. About 10 minut
 """
 import argparse
 import dataclasses
+import json
 import os
 import sys
 import time
@@ -78,7 +79,13 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, to check the script")
+    parser.add_argument("--report-only", action="store_true",
+                        help="redo plots and tables from results/curriculum.json without training")
     args = parser.parse_args(argv)
+    if args.report_only:
+        with open(os.path.join(RESULTS, "curriculum.json"), encoding="utf-8") as f:
+            report(json.load(f))
+        return
     main_config = MAIN if not args.quick else dataclasses.replace(MAIN, classes=20, steps=200)
     start = time.time()
     seeds = []
@@ -94,27 +101,32 @@ def main(argv=None):
     results = {"config": dataclasses.asdict(main_config), "seeds": args.seeds,
                "summary": summaries, "per_seed": seeds, "levers": levers,
                "seconds": time.time() - start}
-    suffix = "_quick" if args.quick else ""
+    report(results, suffix="_quick" if args.quick else "")
+
+
+def report(results, suffix=""):
+    """Write the JSON, the two plots and (full runs only) the README section from results."""
     write_json(f"curriculum{suffix}.json", results)
+    config = CurriculumConfig(**{**results["config"],
+                                 "hidden_sizes": tuple(results["config"]["hidden_sizes"])})
+    seeds, levers, summaries = results["per_seed"], results["levers"], results["summary"]
     runs = {m: [s[m] for s in seeds] for m in ("baseline", "hebbian")}
-    title = f"{describe(main_config)}, {len(seeds)} seeds"
+    title = f"{describe(config)}, {len(seeds)} seeds"
     plot_accuracy_by_exposure(runs, os.path.join(RESULTS, f"curriculum_by_exposure{suffix}.png"),
                               title=title)
     plot_accuracy_over_time(runs, os.path.join(RESULTS, f"curriculum_over_time{suffix}.png"),
                             title=title)
-    if not args.quick:
-        update_readme_section("curriculum", f"Configuration: {title}; "
-                              f"{main_config.steps} steps of batch {main_config.batch_size}, "
-                              f"{main_config.initial_classes} classes at first, "
-                              f"{main_config.add_count} more every {main_config.add_every} steps "
-                              f"(Adam, lr {main_config.lr:g}).\n\n"
-                              f"Accuracy by exposure, mean ± std over seeds {args.seeds}:\n\n"
-                              + main_table(summaries, len(seeds))
-                              + f"\n\nLevers (seed {args.seeds[0]}; accuracy per exposure bucket):\n\n"
-                              + lever_table(levers))
-    print(main_table(summaries, len(seeds)))
-    print(lever_table(levers))
-    print(f"{time.time() - start:.0f} s")
+    text = (f"Configuration: {title}; {config.steps} steps of batch {config.batch_size}, "
+            f"{config.initial_classes} classes at first, {config.add_count} more every "
+            f"{config.add_every} steps (Adam, lr {config.lr:g}); {results['seconds']:.0f} s in "
+            f"all.\n\nAccuracy by exposure, mean ± std over seeds {results['seeds']} (each test "
+            "image counted once per evaluation, every 25 steps):\n\n"
+            + main_table(summaries, len(seeds))
+            + f"\n\nLevers (seed {results['seeds'][0]}; accuracy per exposure bucket; the "
+            "baseline does not depend on γ and T):\n\n" + lever_table(levers))
+    if not suffix:
+        update_readme_section("curriculum", text)
+    print(text)
 
 
 if __name__ == "__main__":
