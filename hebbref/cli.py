@@ -80,6 +80,10 @@ def build_parser():
     p.add_argument("--seed", type=int, default=0, help="seed for the random test inputs")
     p.set_defaults(func=lambda a: __import__("hebbref.gradcheck").gradcheck.main(seed=a.seed))
 
+    p = commands.add_parser("explain", formatter_class=fmt,
+                            help="walk through three Hebbian updates on a hand-sized example")
+    p.set_defaults(func=lambda a: __import__("hebbref.explain").explain.main([]))
+
     demo = demo_config()
     for name, make, defaults, helptext in (
             ("demo", demo_config, demo, "small curriculum run: baseline vs Hebbian, plot + table"),

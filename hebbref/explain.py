@@ -1,0 +1,224 @@
+"""`hebbref explain`: the Hebbian Softmax update worked through by hand (METHOD §2).
+
+A softmax layer with V = 4 classes and H = 3 features sees three batches of N = 5 activations
+whose entries are multiples of 0.5. Each batch runs the two steps of training
+(hebbref.train.train_step): plain SGD on θ and b gives θ' (METHOD §2 step 1), then the Hebbian
+rule mixes the mean activation ĥ_i of every class present into its row (step 2), while the rows
+of absent classes keep θ' (step 3). With γ = 0.3 and T = 6 the three batches reach every branch of
+
+    λ_i = max(1/c_i, γ)  if c_i < T,  else 0        (c_i: the count before the batch)
+
+- batch 1: every class present is new (c_i = 1), so λ_i = 1 and θ[i] = ĥ_i (METHOD §3 P2);
+- batch 2: class 0 has c_0 = 4 and 1/4 < γ, so λ_0 = γ; class 3 is seen for the first time;
+- batch 3: class 0 has c_0 = 6 = T, so λ_0 = 0: the class is handed back to gradient descent and
+  θ[0] = θ'[0] (METHOD §3 P8); class 1 has reached the floor γ.
+
+`walkthrough()` returns every number that `main()` prints, so tests can check each one.
+"""
+import argparse
+import sys
+
+import numpy as np
+
+from hebbref.hebbian import hebbian_lambda, hebbian_update, init_counts
+from hebbref.nn.softmax import softmax_cross_entropy, softmax_layer_backward, softmax_layer_forward
+from hebbref.optim import sgd
+
+V, H = 4, 3
+GAMMA = 0.3
+T = 6
+LR = 0.1
+
+
+def _constant(values, dtype):
+    array = np.array(values, dtype=dtype)
+    array.flags.writeable = False
+    return array
+
+
+# θ (V, H) and b (V,) before the first batch.
+THETA0 = _constant([[0.5, 0.0, -0.5],
+                    [0.0, 0.5, 0.0],
+                    [-0.5, 0.0, 0.5],
+                    [0.0, -0.5, 0.5]], np.float64)
+B0 = _constant([0.0, 0.0, 0.0, 0.0], np.float64)
+
+# (h: (N, H), y: (N,)) per batch. Each batch repeats one class or two and leaves one class out.
+BATCHES = (
+    (_constant([[1.0, 0.5, 0.0],
+                [0.0, 0.0, 1.5],
+                [1.5, 0.5, 0.5],
+                [0.0, 1.0, 0.0],
+                [0.5, 0.5, 1.0]], np.float64), _constant([0, 2, 0, 1, 0], np.int64)),
+    (_constant([[1.0, 0.0, 0.5],
+                [0.0, 1.5, 0.0],
+                [0.5, 0.5, 0.5],
+                [0.5, 1.0, 0.5],
+                [1.0, 1.0, 0.5]], np.float64), _constant([0, 1, 3, 1, 0], np.int64)),
+    (_constant([[1.5, 0.5, 0.0],
+                [0.0, 1.0, 0.5],
+                [0.0, 0.5, 1.5],
+                [0.5, 0.5, 1.0],
+                [0.5, 0.0, 1.0]], np.float64), _constant([0, 1, 2, 0, 2], np.int64)),
+)
+
+
+def _rule(count_before, present):
+    """Which branch of λ_i applies, in words."""
+    if not present:
+        return "absent"
+    if count_before >= T:
+        return "handed back"
+    if count_before == 1:
+        return "first sight"
+    return "floor γ" if 1.0 / count_before < GAMMA else "1/c"
+
+
+def walkthrough():
+    """Run the three batches. Returns one record (dict) per batch per class, in that order:
+
+    batch (1-based), class, present (bool), n (n_i), count_before (c_i), inv_count (1/c_i),
+    lam (λ_i; None if absent), rule (the branch of λ_i in words), h_hat ((H,) or None if absent),
+    theta_before, grad_theta (∂L/∂θ[i]), theta_prime (θ'[i]), theta_new (θ[i] after the rule),
+    all (H,) float64; b_before, b_prime (floats); count_after; loss (the batch's mean loss).
+    """
+    params = {"theta": THETA0.copy(), "b": B0.copy()}
+    counts = init_counts(V)
+    opt_state = {}
+    records = []
+    for batch, (h, y) in enumerate(BATCHES, start=1):
+        theta_before, b_before = params["theta"].copy(), params["b"].copy()
+        z, cache = softmax_layer_forward(h, params)
+        loss, dz = softmax_cross_entropy(z, y)
+        _, grads = softmax_layer_backward(dz, cache)
+        sgd(params, grads, opt_state, lr=LR)                   # METHOD §2 step 1: θ' and b'
+        theta_prime = params["theta"].copy()
+        counts_before = counts.copy()
+        n = np.bincount(y, minlength=V)
+        present = np.flatnonzero(n)
+        lam = dict(zip(present.tolist(),
+                       hebbian_lambda(counts_before[present], n[present], gamma=GAMMA, T=T)))
+        hebbian_update(params["theta"], counts, h, y, gamma=GAMMA, T=T)  # steps 2 and 3
+        for i in range(V):
+            is_present = bool(n[i])
+            records.append({
+                "batch": batch,
+                "class": i,
+                "present": is_present,
+                "n": int(n[i]),
+                "count_before": int(counts_before[i]),
+                "inv_count": 1.0 / int(counts_before[i]),
+                "lam": float(lam[i]) if is_present else None,
+                "rule": _rule(counts_before[i], is_present),
+                "h_hat": h[y == i].mean(axis=0) if is_present else None,
+                "theta_before": theta_before[i],
+                "grad_theta": grads["theta"][i].copy(),
+                "theta_prime": theta_prime[i],
+                "theta_new": params["theta"][i].copy(),
+                "b_before": float(b_before[i]),
+                "b_prime": float(params["b"][i]),
+                "count_after": int(counts[i]),
+                "loss": loss,
+            })
+    return records
+
+
+# ----------------------------------------------------------------------------------------------
+# Printing: fixed width, 3 decimals
+
+def format_number(x):
+    return f"{x:.3f}"
+
+
+def format_vector(v):
+    return "[" + " ".join(f"{x:6.3f}" for x in v) + "]"
+
+
+def _notes(r):
+    """Why λ_i took its value, for one present class (lines of text)."""
+    i, c, n = r["class"], r["count_before"], r["n"]
+    inv = format_number(r["inv_count"])
+    if r["rule"] == "first sight":
+        return [f"→ class {i}: c_i = 1, 1/c_i = {inv}: λ_i = 1, θ[i] = ĥ_i exactly (P2)"]
+    if r["rule"] == "handed back":
+        return [f"→ class {i}: c_i = {c} >= T = {T} (1/c_i = {inv} unused): λ_i = 0, "
+                f"θ[i] = θ'[i]",
+                "    handed back: from now on gradient descent alone trains this row (P8)"]
+    if r["rule"] == "floor γ":
+        return [f"→ class {i}: 1/c_i = {inv} < γ = {format_number(GAMMA)}: λ_i = γ, the floor"]
+    notes = [f"→ class {i}: 1/c_i = {inv} >= γ = {format_number(GAMMA)}: λ_i = 1/c_i"]
+    if n > 1:
+        notes.append(f"    the mean of its {n} rows weighs like one activation; "
+                     f"lam_rule=\"exact_mean\"")
+        notes.append(f"    would use n_i/(c_i − 1 + n_i) = {format_number(n / (c - 1 + n))}")
+    return notes
+
+
+def format_walkthrough(records):
+    """The text main() prints, built from the records of walkthrough()."""
+    out = [
+        "The Hebbian Softmax, one batch at a time (METHOD §2)",
+        f"V = {V} classes, H = {H} features, N = {BATCHES[0][1].shape[0]} per batch, "
+        f"γ = {format_number(GAMMA)}, T = {T},",
+        f"plain SGD with lr = {format_number(LR)}. Counts c_i start at 1. Every batch:",
+        "(1) optimiser step: θ' = θ − lr·∂L/∂θ, b' = b − lr·∂L/∂b;",
+        "(2) each class i in the batch: λ_i = max(1/c_i, γ) if c_i < T else 0,",
+        "    θ[i] = λ_i·ĥ_i + (1 − λ_i)·θ'[i],  c_i = c_i + n_i;",
+        "(3) each class absent from the batch keeps θ'[i] and c_i.",
+        "",
+    ]
+    for batch, (h, y) in enumerate(BATCHES, start=1):
+        rows = [r for r in records if r["batch"] == batch]
+        absent = [r["class"] for r in rows if not r["present"]]
+        out.append(f"Batch {batch} of {len(BATCHES)}: y = {y.tolist()}, absent: class "
+                   + ", ".join(str(i) for i in absent))
+        out.append("  t  y_t  h_t")
+        for t in range(h.shape[0]):
+            out.append(f"  {t}  {y[t]:3d}  {format_vector(h[t])}")
+        out.append("")
+        out.append(f"  (1) optimiser step: loss = {format_number(rows[0]['loss'])}, "
+                   f"θ' = θ − {format_number(LR)}·∂L/∂θ")
+        out.append(f"  i  {'θ[i] before':<22}  {'∂L/∂θ[i]':<22}  θ'[i]")
+        for r in rows:
+            out.append(f"  {r['class']}  {format_vector(r['theta_before'])}  "
+                       f"{format_vector(r['grad_theta'])}  {format_vector(r['theta_prime'])}")
+        out.append("  b' = [" + " ".join(f"{r['b_prime']:6.3f}" for r in rows)
+                   + "]  (the bias follows the gradient only)")
+        out.append("")
+        out.append("  (2) Hebbian rule, using the counts from before this batch")
+        out.append(f"  i  n_i  c_i    λ_i  {'ĥ_i':<22}  {'θ[i] new':<22}  c_i new")
+        for r in rows:
+            if r["present"]:
+                out.append(f"  {r['class']}  {r['n']:3d}  {r['count_before']:3d}  "
+                           f"{format_number(r['lam'])}  {format_vector(r['h_hat'])}  "
+                           f"{format_vector(r['theta_new'])}  {r['count_after']:7d}")
+            else:
+                out.append(f"  {r['class']}  {r['n']:3d}  {r['count_before']:3d}  {'-':>5}  "
+                           f"{'absent: θ[i] = θ' + chr(39) + '[i]':<22}  "
+                           f"{format_vector(r['theta_new'])}  {r['count_after']:7d}")
+        for r in rows:
+            if r["present"]:
+                out.extend("  " + line for line in _notes(r))
+        out.append("")
+    out.append("λ_i by batch (- = class absent)")
+    out.append("  batch  " + "  ".join(f"class {i}" for i in range(V)))
+    for batch in range(1, len(BATCHES) + 1):
+        cells = [format_number(r["lam"]) if r["present"] else "-"
+                 for r in records if r["batch"] == batch]
+        out.append(f"  {batch:5d}  " + "  ".join(f"{c:>7}" for c in cells))
+    return "\n".join(out)
+
+
+def main(argv=None):
+    """Print the walkthrough. argv: command-line arguments (none are taken besides --help)."""
+    argparse.ArgumentParser(
+        prog="hebbref explain",
+        description="Work through the Hebbian Softmax update on a hand-sized example "
+                    "(V = 4, H = 3, three batches of 5; METHOD §2).",
+    ).parse_args(argv)
+    print(format_walkthrough(walkthrough()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,159 @@
+"""docs/MATH.md (and README.md) name real code: every backticked `hebbref.…` dotted path imports.
+
+MATH.md pairs each equation with the function that computes it; a renamed or deleted function
+must fail here, naming the stale reference. The file must also keep covering the whole step
+(data → model → loss → optimiser → Hebbian rule → metrics), so emptying it fails too.
+"""
+import importlib
+import inspect
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+MATH = ROOT / "docs" / "MATH.md"
+README = ROOT / "README.md"
+
+# `hebbref.a.b` in backticks: a dotted path of identifiers, nothing else inside the backticks.
+REFERENCE = re.compile(r"`(hebbref(?:\.[A-Za-z_][A-Za-z0-9_]*)+)`")
+
+MIN_DISTINCT_CALLABLES = 30
+
+# The functions the brief asks MATH.md to document, one or more per equation group.
+REQUIRED = [
+    "hebbref.data.text.batchify",
+    "hebbref.data.text.bptt_segments",
+    "hebbref.nn.linear.linear_forward",
+    "hebbref.nn.embedding.embedding_backward",
+    "hebbref.nn.dropout.dropout_forward",
+    "hebbref.nn.lstm.lstm_step_forward",
+    "hebbref.nn.lstm.lstm_step_backward",
+    "hebbref.nn.lstm.lstm_forward",
+    "hebbref.nn.lstm.lstm_backward",
+    "hebbref.nn.softmax.softmax_layer_forward",
+    "hebbref.nn.softmax.softmax_cross_entropy",
+    "hebbref.nn.softmax.softmax_layer_backward",
+    "hebbref.optim.sgd",
+    "hebbref.optim.adam",
+    "hebbref.optim.rmsprop",
+    "hebbref.optim.clip_grad_norm",
+    "hebbref.hebbian.init_counts",
+    "hebbref.hebbian.hebbian_lambda",
+    "hebbref.hebbian.hebbian_update",
+    "hebbref.hebbian.hebbian_update_reference",
+    "hebbref.metrics.perplexity_by_bucket",
+    "hebbref.metrics.ExposureTally.add",
+]
+
+# Reading order: the first reference of each stage comes after the first of the stage before.
+STAGES = [
+    ("data", "hebbref.data."),
+    ("model", "hebbref.nn."),
+    ("loss", "hebbref.nn.softmax.softmax_cross_entropy"),
+    ("optimiser", "hebbref.optim."),
+    ("Hebbian rule", "hebbref.hebbian."),
+    ("metrics", "hebbref.metrics."),
+]
+
+
+def _references(path):
+    """(reference, line number) for each backticked dotted path in path, in order."""
+    if not path.exists():
+        return []
+    found = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        found.extend((ref, number) for ref in REFERENCE.findall(line))
+    return found
+
+
+def resolve(dotted):
+    """Import the longest module prefix of `dotted`, then getattr the rest; return the object.
+
+    Raises ImportError or AttributeError when the reference is stale."""
+    parts = dotted.split(".")
+    for k in range(len(parts), 0, -1):
+        module_name = ".".join(parts[:k])
+        try:
+            obj = importlib.import_module(module_name)
+        except ModuleNotFoundError as error:
+            # Only "this prefix is not a module" moves on to a shorter prefix; a module that
+            # exists but fails to import (a missing dependency, say) is an error.
+            if error.name and (module_name == error.name or module_name.startswith(error.name + ".")):
+                continue
+            raise
+        for attribute in parts[k:]:
+            obj = getattr(obj, attribute)
+        return obj
+    raise ImportError(f"no importable module prefix in {dotted!r}")
+
+
+def _stale(path):
+    """["file:line: `ref`: why"] for every reference in path that does not resolve."""
+    stale = []
+    for ref, line in _references(path):
+        try:
+            resolve(ref)
+        except (ImportError, AttributeError) as error:
+            stale.append(f"{path.name}:{line}: `{ref}`: {type(error).__name__}: {error}")
+    return stale
+
+
+def test_math_md_exists():
+    assert MATH.exists(), f"{MATH} is missing"
+
+
+def test_every_math_md_reference_imports():
+    stale = _stale(MATH)
+    assert not stale, "stale references in docs/MATH.md:\n" + "\n".join(stale)
+
+
+def test_every_readme_reference_imports():
+    stale = _stale(README)
+    assert not stale, "stale references in README.md:\n" + "\n".join(stale)
+
+
+def test_resolve_rejects_stale_references():
+    """The checker itself can fail: a missing module, a missing attribute, a missing method."""
+    assert resolve("hebbref.nn.lstm.lstm_step_forward").__name__ == "lstm_step_forward"
+    assert resolve("hebbref.metrics.ExposureTally.add").__qualname__ == "ExposureTally.add"
+    for stale in ("hebbref.nn.no_such_module.f", "hebbref.nn.lstm.no_such_function",
+                  "hebbref.metrics.ExposureTally.no_such_method"):
+        with pytest.raises((ImportError, AttributeError)):
+            resolve(stale)
+
+
+def test_math_md_documents_enough_functions():
+    callables = set()
+    for ref, _ in _references(MATH):
+        try:
+            obj = resolve(ref)
+        except (ImportError, AttributeError):
+            continue  # reported by test_every_math_md_reference_imports
+        if callable(obj) and not inspect.ismodule(obj):
+            callables.add(ref)
+    callables = sorted(callables)
+    assert len(callables) >= MIN_DISTINCT_CALLABLES, (
+        f"docs/MATH.md references {len(callables)} distinct functions or classes, expected at "
+        f"least {MIN_DISTINCT_CALLABLES}: {callables}")
+
+
+def test_math_md_documents_every_required_function():
+    distinct = {ref for ref, _ in _references(MATH)}
+    missing = [ref for ref in REQUIRED if ref not in distinct]
+    assert not missing, f"docs/MATH.md does not reference: {missing}"
+
+
+def test_math_md_follows_the_data_flow():
+    """data → model → loss → optimiser → Hebbian rule → metrics (STYLE: data flows one way)."""
+    refs = [ref for ref, _ in _references(MATH)]
+    first = {}
+    for stage, prefix in STAGES:
+        positions = [k for k, ref in enumerate(refs) if ref.startswith(prefix)]
+        assert positions, f"docs/MATH.md has no reference for the {stage} stage ({prefix}…)"
+        first[stage] = positions[0]
+    order = [stage for stage, _ in STAGES]
+    for earlier, later in zip(order, order[1:]):
+        assert first[earlier] < first[later], (
+            f"docs/MATH.md mentions {later} (`{refs[first[later]]}`) before {earlier} "
+            f"(`{refs[first[earlier]]}`)")
