@@ -5,7 +5,8 @@ non-linearity, γ and T) on one seed.
     python validation/curriculum.py [--seeds 0 1 2] [--quick]
 
 Writes validation/results/curriculum.json, curriculum_by_exposure.png (mean ± std over seeds),
-curriculum_over_time.png, and the tables in validation/README.md. About 10 minutes on 2 cores.
+curriculum_over_time.png, and the tables in validation/README.md. About 5 minutes on 2 cores
+(--jobs 2).
 """
 import argparse
 import dataclasses
@@ -21,6 +22,7 @@ from common import RESULTS, update_readme_section, write_json  # noqa: E402
 
 from hebbref.experiments.curriculum import CurriculumConfig, describe, run  # noqa: E402
 from hebbref.plots import plot_accuracy_by_exposure, plot_accuracy_over_time  # noqa: E402
+from hebbref.sweep import run_sweep  # noqa: E402
 
 MAIN = CurriculumConfig(classes=200, initial_classes=10, add_every=20, add_count=5, steps=3000,
                         eval_every=25, activation="relu", gamma=0.1, T=100.0)
@@ -79,6 +81,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, to check the script")
+    parser.add_argument("--jobs", type=int, default=2,
+                        help="runs side by side, one BLAS thread each (joblib; -1: all cores)")
     parser.add_argument("--report-only", action="store_true",
                         help="redo plots and tables from results/curriculum.json without training")
     args = parser.parse_args(argv)
@@ -88,15 +92,16 @@ def main(argv=None):
         return
     main_config = MAIN if not args.quick else dataclasses.replace(MAIN, classes=20, steps=200)
     start = time.time()
-    seeds = []
-    for seed in args.seeds:
-        print(f"main configuration, seed {seed}", flush=True)
-        seeds.append(run(dataclasses.replace(main_config, seed=seed)))
-    levers = []
-    for lever in LEVERS if not args.quick else LEVERS[:2]:
-        print(f"lever study, seed {args.seeds[0]}: {lever}", flush=True)
-        result = run(dataclasses.replace(main_config, seed=args.seeds[0], **lever), progress=False)
-        levers.append({**lever, "result": {m: result[m] for m in ("baseline", "hebbian")}})
+    lever_settings = LEVERS if not args.quick else LEVERS[:2]
+    configs = ([dataclasses.replace(main_config, seed=seed) for seed in args.seeds]
+               + [dataclasses.replace(main_config, seed=args.seeds[0], **lever)
+                  for lever in lever_settings])
+    print(f"{len(configs)} runs ({len(args.seeds)} seeds + {len(lever_settings)} levers), "
+          f"{args.jobs} at a time", flush=True)
+    done = run_sweep(run, configs, jobs=args.jobs)
+    seeds = done[:len(args.seeds)]
+    levers = [{**lever, "result": {m: r[m] for m in ("baseline", "hebbian")}}
+              for lever, r in zip(lever_settings, done[len(args.seeds):])]
     summaries = {m: summary(seeds, m) for m in ("baseline", "hebbian")}
     results = {"config": dataclasses.asdict(main_config), "seeds": args.seeds,
                "summary": summaries, "per_seed": seeds, "levers": levers,

@@ -15,16 +15,15 @@ import dataclasses
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import HERE, RESULTS, update_readme_section, write_json  # noqa: E402
 
 from hebbref.experiments.lm import LMConfig, run  # noqa: E402
 from hebbref.plots import plot_lm_buckets, plot_lm_curves  # noqa: E402
+from hebbref.sweep import run_sweep  # noqa: E402
 
 BASE = LMConfig(embed_size=128, hidden=128, batch_size=32, bptt=35, epochs=1, optimizer="sgd",
                 lr=20.0, clip=0.25, curve_every=100, curve_tokens=20000)
@@ -37,17 +36,12 @@ def strip(result):
 
 
 def train_one(config):
-    """One run in a worker process pinned to one BLAS thread, so two runs share two cores."""
-    with threadpool_limits(1):
-        return strip(run(config, progress=False))
+    return strip(run(config, progress=False))
 
 
 def run_all(configs, jobs):
-    """Run configs `jobs` at a time; results in the order of configs."""
-    if jobs == 1:
-        return [train_one(c) for c in configs]
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        return list(pool.map(train_one, configs))
+    """Run configs `jobs` at a time (one BLAS thread each); results in the order of configs."""
+    return run_sweep(train_one, configs, jobs=jobs)
 
 
 def bucket_table(runs, split):

@@ -1,0 +1,31 @@
+"""Run many independent experiment configurations side by side (seeds, γ, T sweeps).
+
+Each worker is pinned to one BLAS thread (threadpoolctl), so `jobs` runs share `jobs` cores
+without their thread pools fighting over them. The work goes through joblib, so a sweep that
+outgrows one machine runs unchanged on a cluster by choosing joblib's backend, e.g.
+
+    from joblib import parallel_config
+    with parallel_config(backend="dask"):      # or "ray", after `import ray.util.joblib`
+        results = run_sweep(run, configs, jobs=64)
+"""
+from joblib import Parallel, delayed
+from threadpoolctl import threadpool_limits
+
+
+def _one_thread(run, config):
+    with threadpool_limits(1):
+        return run(config)
+
+
+def run_sweep(run, configs, *, jobs=1):
+    """[run(c) for c in configs], `jobs` at a time (each with one BLAS thread), in order.
+
+    run: a picklable function of one config (e.g. hebbref.experiments.curriculum.run);
+    jobs: number of parallel workers (1: in this process, no pool; -1: one per core).
+    """
+    configs = list(configs)
+    if not isinstance(jobs, int) or jobs == 0 or jobs < -1:
+        raise ValueError(f"jobs must be a positive integer or -1, got {jobs!r}")
+    if jobs == 1:
+        return [_one_thread(run, c) for c in configs]
+    return Parallel(n_jobs=jobs)(delayed(_one_thread)(run, c) for c in configs)
