@@ -1,0 +1,362 @@
+"""Neural cache of Grave et al. (2017) for evaluating the language model (METHOD §7).
+
+At evaluation time every stream column keeps the last W pairs (h_j, x_{j+1}): the activation that
+entered the softmax at step j and the word that followed it. The next word is predicted by
+
+    p_cache(w | h_t) = Σ_{j in window, x_{j+1} = w} exp(θ_c h_t·h_j)  /  Σ_{j in window} exp(θ_c h_t·h_j)
+    p(w | h_t)       = (1 − λ_c) p_model(w | h_t) + λ_c p_cache(w | h_t)
+
+with the window taken *before* the pair (h_t, x_{t+1}) of the current step is added, so a target
+never sees itself. W, θ_c and λ_c are tuned on validation (`grid_search`).
+
+Conventions fixed here (the formula leaves them open)
+- Empty window (the first step of each column): p_cache is zero everywhere, log p_cache = −inf
+  for every word, so the mixture is (1 − λ_c) p_model. A word absent from the window likewise has
+  p_cache = 0. With λ_c = 1 such a target has probability 0 and NLL = inf.
+- λ_c = 0 returns the model's log-probabilities bit for bit, so `evaluate_with_cache(...,
+  lambda_c=0)` equals `experiments.lm.evaluate` exactly; λ_c = 1 returns log p_cache.
+- Each batchify column is its own stream with its own window: the window holds the pairs of that
+  column only, and it carries across BPTT segments exactly as the LSTM state does.
+- Everything is in log space with a max shift (log-sum-exp), per word in the vocabulary version
+  and separately for numerator and denominator in the target version, so θ_c = 1e3 neither
+  overflows nor underflows a word's probability to zero.
+- Precision. In the stream functions the dot products h_t·h_j and the cache log-sum-exp are in
+  the model's dtype (float32 stays float32: its exp is ~5x faster and the h_t·h_j products carry
+  float32 precision anyway); the log p_cache of each target is then cast to float64 and mixed
+  with the model's float64 log-probability, so NLLs are float64 as `experiments.lm.evaluate`
+  returns them. The one-step vocabulary functions compute in float64 whatever their input.
+
+Functions
+- `cache_log_probs_reference` (a plain loop over the window, straight from the formula) and
+  `cache_log_probs` (vectorised) give log p_cache over the whole vocabulary for one step.
+- `mix_log_probs` mixes model and cache log-probabilities.
+- `evaluate_with_cache`, `cache_nll_grid` and `grid_search` run the model over a token stream the
+  way `experiments.lm.evaluate` does and return per-target NLLs; these only ever compute the
+  cache probability of the target (O(W·H) per target), never the cache distribution over V.
+"""
+import math
+import numbers
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided, sliding_window_view
+
+from hebbref.data.text import batchify, bptt_segments
+from hebbref.models.lm import lm_forward, lm_initial_state
+from hebbref.nn.softmax import nll_per_target
+from hebbref.validate import check_array, check_number
+
+# Default grid. Window sizes: Grave et al. (2017) report WikiText-103 caches of 100 and 2,000
+# words. θ_c: LSTM outputs are tanh-bounded, so |h_t·h_j| <= H (128 for the validation model) and
+# θ_c in {0.1, 0.3, 1} runs from a flat to a sharply peaked cache; the public AWD-LSTM pointer
+# script (a cache of this form) defaults to θ_c ≈ 0.66, λ_c ≈ 0.13, window 3,785 on WikiText-2.
+DEFAULT_WINDOWS = (100, 500, 2000)
+DEFAULT_THETA_CS = (0.1, 0.3, 1.0)
+DEFAULT_LAMBDA_CS = (0.05, 0.1, 0.2, 0.3)
+
+# ------------------------------------------------------------------------------------------------
+# Argument checks (public boundary)
+
+def check_window(window, name="window"):
+    """W: an integer >= 1 (bool is refused)."""
+    if isinstance(window, bool) or not isinstance(window, numbers.Integral) or window < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {window!r}")
+    return int(window)
+
+
+def check_theta_c(theta_c, name="theta_c"):
+    """θ_c: a finite real number >= 0."""
+    return check_number(theta_c, name, low=0.0)
+
+
+def check_lambda_c(lambda_c, name="lambda_c"):
+    """λ_c: a real number in [0, 1]."""
+    return check_number(lambda_c, name, low=0.0, high=1.0)
+
+
+def _check_grid_values(values, name, check):
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__len__") or len(values) == 0:
+        raise ValueError(f"{name} must be a non-empty sequence, got {values!r}")
+    checked = (check(value, f"{name}[{i}]") for i, value in enumerate(values))
+    return tuple(dict.fromkeys(checked))        # repeated values dropped, order kept
+
+
+def _check_step(h_t, window_h, window_next, vocab_size, theta_c):
+    if isinstance(vocab_size, bool) or not isinstance(vocab_size, numbers.Integral) or vocab_size < 1:
+        raise ValueError(f"V must be an integer >= 1, got {vocab_size!r}")
+    h_t = check_array(h_t, "h_t", ndim=1)
+    window_h = check_array(window_h, "window_h", shape=(None, h_t.shape[0]))
+    window_next = check_array(window_next, "window_next", shape=(window_h.shape[0],),
+                              dtype_kind="i")
+    if window_next.size and (window_next.min() < 0 or window_next.max() >= vocab_size):
+        raise ValueError(f"window_next must lie in [0, {vocab_size}), got values in "
+                         f"[{window_next.min()}, {window_next.max()}]")
+    return h_t, window_h, window_next.astype(np.int64), int(vocab_size), check_theta_c(theta_c)
+
+
+# ------------------------------------------------------------------------------------------------
+# One step, the whole vocabulary: reference loop and vectorised twin
+
+def cache_log_probs_reference(h_t, window_h, window_next, V, *, theta_c):
+    """log p_cache(w | h_t) for every word w, by a plain loop over the window (METHOD §7).
+
+    Inputs:  h_t: (H,) the current activation entering the softmax; window_h: (W, H) earlier
+             activations h_j; window_next: (W,) int, the word x_{j+1} that followed each h_j;
+             V: vocabulary size; theta_c >= 0. W = 0 is allowed.
+    Output:  (V,) float64 log p_cache; −inf for words not in the window, all −inf if W = 0.
+
+    Each word's log Σ exp(θ_c h_t·h_j) is accumulated one entry at a time with log-add-exp,
+    so large θ_c does not overflow.
+    """
+    h_t, window_h, window_next, V, theta_c = _check_step(h_t, window_h, window_next, V, theta_c)
+    log_unnormalised = np.full(V, -np.inf)
+    for j in range(window_h.shape[0]):
+        a_j = theta_c * float(np.dot(h_t.astype(np.float64), window_h[j].astype(np.float64)))
+        word = window_next[j]
+        log_unnormalised[word] = np.logaddexp(log_unnormalised[word], a_j)
+    log_total = -np.inf
+    for word in range(V):
+        log_total = np.logaddexp(log_total, log_unnormalised[word])
+    if log_total == -np.inf:
+        return log_unnormalised
+    return log_unnormalised - log_total
+
+
+def cache_log_probs(h_t, window_h, window_next, V, *, theta_c):
+    """Vectorised twin of `cache_log_probs_reference` (same inputs and output).
+
+    a_j = θ_c h_t·h_j for the whole window at once (O(W·H)); per word w, with m_w the largest
+    a_j among its entries, log Σ_{j→w} exp(a_j) = m_w + log Σ_{j→w} exp(a_j − m_w), the sums
+    scattered into the vocabulary with np.bincount; then normalised by log-sum-exp over words.
+    """
+    h_t, window_h, window_next, V, theta_c = _check_step(h_t, window_h, window_next, V, theta_c)
+    out = np.full(V, -np.inf)
+    if window_h.shape[0] == 0:
+        return out
+    a = theta_c * (window_h.astype(np.float64) @ h_t.astype(np.float64))           # (W,)
+    words, slot = np.unique(window_next, return_inverse=True)
+    word_max = np.full(words.shape[0], -np.inf)
+    np.maximum.at(word_max, slot, a)
+    word_sum = np.bincount(slot, weights=np.exp(a - word_max[slot]), minlength=words.shape[0])
+    log_word = word_max + np.log(word_sum)                                          # each sum >= 1
+    top = log_word.max()
+    out[words] = log_word - (top + np.log(np.exp(log_word - top).sum()))
+    return out
+
+
+def mix_log_probs(log_p_model, log_p_cache, lambda_c):
+    """log((1 − λ_c) p_model + λ_c p_cache), elementwise, in log space (METHOD §7).
+
+    log_p_model, log_p_cache: arrays of one shape (−inf allowed in log_p_cache); lambda_c in
+    [0, 1]. λ_c = 0 returns log_p_model unchanged (a float64 copy) and λ_c = 1 returns
+    log_p_cache; otherwise np.logaddexp(log(1 − λ_c) + log p_model, log λ_c + log p_cache).
+    """
+    lambda_c = check_lambda_c(lambda_c)
+    log_p_model = np.asarray(log_p_model, dtype=np.float64)
+    log_p_cache = np.asarray(log_p_cache, dtype=np.float64)
+    if log_p_model.shape != log_p_cache.shape:
+        raise ValueError(f"log_p_model and log_p_cache must have the same shape, got "
+                         f"{log_p_model.shape} and {log_p_cache.shape}")
+    return _mix(log_p_model, log_p_cache, lambda_c)
+
+
+def _mix(log_p_model, log_p_cache, lambda_c):
+    if lambda_c == 0.0:
+        return log_p_model.copy()
+    if lambda_c == 1.0:
+        return log_p_cache.copy()
+    return np.logaddexp(math.log1p(-lambda_c) + log_p_model, math.log(lambda_c) + log_p_cache)
+
+
+# ------------------------------------------------------------------------------------------------
+# Many steps, the target only
+
+def _log_cache_prob_of_targets(scores, valid, match, theta_c):
+    """log p_cache(target) for n steps at once, in the dtype of scores.
+
+    scores: (n, W) h_t·h_j; valid: (n, W) bool, the entry holds a pair (the window is not yet
+    full at the start of a column), or None when every entry does; match: (n, W) bool,
+    x_{j+1} equals the target (only where valid). Returns (n,), −inf where no valid entry
+    matches.
+    """
+    a = scores * scores.dtype.type(theta_c)
+    if valid is not None:
+        a[~valid] = -np.inf
+    top = a.max(axis=1)                                    # −inf for an empty window
+    shift = np.where(np.isfinite(top), top, 0)
+    a -= shift[:, None]
+    weights = np.exp(a, out=a)                             # 0 outside the window; the max gives 1
+    total = weights.sum(axis=1)                            # >= 1 for a non-empty window
+    matched = np.sum(weights, axis=1, where=match)
+    log_total = np.log(np.where(total > 0, total, 1))      # empty window: matched = 0 too
+    with np.errstate(divide="ignore"):
+        log_p = np.log(matched) - log_total                # log 0 = −inf: target not in the window
+    # A target whose entries all lie far below the window's max underflows (or loses digits to
+    # subnormals) with the shared shift; redo its numerator shifted by its own max.
+    info = np.finfo(scores.dtype)
+    redo = (matched < info.tiny / info.eps) & match.any(axis=1)
+    if redo.any():
+        a_match = scores[redo] * scores.dtype.type(theta_c)
+        a_match[~match[redo]] = -np.inf
+        top_match = a_match.max(axis=1)
+        log_matched = top_match + np.log(np.exp(a_match - top_match[:, None]).sum(axis=1))
+        log_p[redo] = log_matched - (shift[redo] + log_total[redo])
+    return log_p
+
+
+def _cache_segments(params, tokens, batch_size, bptt, max_window):
+    """Run the model exactly as `experiments.lm.evaluate` does (same batchify columns, BPTT
+    segments, carried state and target order) and yield, for each segment of n = t·N targets:
+
+        log_p_model: (n,) float64, log p_model(target), = −nll of `evaluate` bit for bit;
+        targets: (n,) int64;
+        scores: (n, max_window) in the model's dtype, h_t·h_j over the column's window,
+                oldest first;
+        match: (n, max_window) bool, x_{j+1} == target;
+        history: (n,) int64, number of earlier pairs in the target's column (entries
+                 k < max_window − history of its window are empty).
+
+    The window of each column is a buffer of its last max_window pairs (oldest first) that
+    slides forward by t rows per segment: the segment's pairs are appended and the oldest
+    dropped. The window of step i of a segment is then the rows [i, i + max_window) of
+    buffer+segment, so all t windows come out of one (t, max_window + t) product per column,
+    of which the band [i, i + max_window) of row i is kept.
+    """
+    data = batchify(tokens, batch_size)
+    columns = data.shape[1]
+    state = lm_initial_state(params, columns)
+    theta = params["softmax.theta"]
+    hidden = theta.shape[1]
+    window_h = np.zeros((columns, max_window, hidden), dtype=theta.dtype)
+    window_next = np.full((columns, max_window), -1, dtype=np.int64)   # −1 matches no word
+    for start, x, y in bptt_segments(data, bptt):
+        t = x.shape[0]
+        z, h, state, _ = lm_forward(params, x, state)
+        targets = y.reshape(-1)
+        log_p_model = -(nll_per_target(z, targets).astype(np.float64))
+        # contiguous, so that the batched product below goes to BLAS
+        h_by_column = np.ascontiguousarray(h.reshape(t, columns, hidden).transpose(1, 0, 2))
+        past_h = np.concatenate([window_h, h_by_column], axis=1)                 # (N, W + t, H)
+        past_next = np.concatenate([window_next, y.T], axis=1)                   # (N, W + t)
+        products = h_by_column @ past_h.transpose(0, 2, 1)                       # (N, t, W + t)
+        # scores[n, i, k] = products[n, i, i + k]: a view that steps one row and one column
+        # at a time along i (no copy; the reshape below makes the one copy).
+        row_stride, col_stride = products.strides[1:]
+        scores = as_strided(products, shape=(columns, t, max_window),
+                            strides=(products.strides[0], row_stride + col_stride, col_stride),
+                            writeable=False)                                     # (N, t, W)
+        next_words = sliding_window_view(past_next, max_window, axis=1)[:, :t]   # (N, t, W)
+        match = next_words == y.T[:, :, None]
+        # target order of evaluate(): row-major over (t, N)
+        scores = scores.transpose(1, 0, 2).reshape(t * columns, max_window)
+        match = match.transpose(1, 0, 2).reshape(t * columns, max_window)
+        history = np.repeat(start + np.arange(t, dtype=np.int64), columns)
+        window_h = past_h[:, t:].copy()
+        window_next = past_next[:, t:].copy()
+        yield log_p_model, targets, scores, match, history
+
+
+def _grid(params, tokens, batch_size, bptt, windows, theta_cs, lambda_cs):
+    """NLL of every target at every grid point from one model pass.
+
+    The window of size W is the newest W entries of the largest window, so one set of dot
+    products serves every W and θ_c; each (W, θ_c) costs one log-sum-exp pass over W entries per
+    target, and each λ_c one log-add-exp per target.
+    Returns ({(W, θ_c, λ_c): nll (K,)}, model nll (K,), targets (K,)).
+    """
+    max_window = max(windows)
+    pieces = {}
+    model_nll, all_targets = [], []
+    for log_p_model, targets, scores, match, history in _cache_segments(
+            params, tokens, batch_size, bptt, max_window):
+        model_nll.append(-log_p_model)
+        all_targets.append(targets)
+        for W in windows:
+            recent = slice(max_window - W, max_window)
+            if history.min() >= W:             # every window full: skip the mask
+                valid, match_W = None, match[:, recent]
+            else:
+                filled = np.minimum(history, W)
+                valid = np.arange(W)[None, :] >= (W - filled)[:, None]
+                match_W = match[:, recent] & valid
+            for theta_c in theta_cs:
+                log_p_cache = _log_cache_prob_of_targets(scores[:, recent], valid, match_W,
+                                                         theta_c).astype(np.float64)
+                for lambda_c in lambda_cs:
+                    nll = -_mix(log_p_model, log_p_cache, lambda_c)
+                    pieces.setdefault((W, theta_c, lambda_c), []).append(nll)
+    nll_by_point = {point: np.concatenate(parts) for point, parts in pieces.items()}
+    return nll_by_point, np.concatenate(model_nll), np.concatenate(all_targets)
+
+
+def _check_run(bptt):
+    if isinstance(bptt, bool) or not isinstance(bptt, numbers.Integral) or bptt < 1:
+        raise ValueError(f"bptt must be an integer >= 1, got {bptt!r}")
+    return int(bptt)
+
+
+def evaluate_with_cache(params, tokens, *, batch_size, bptt, window, theta_c, lambda_c):
+    """NLL of every target of a token stream under the model mixed with a neural cache (METHOD §7).
+
+    params: language-model parameters (models.lm.lm_init); tokens: (M,) int ids;
+    batch_size, bptt: as for experiments.lm.evaluate; window: W >= 1; theta_c >= 0;
+    lambda_c in [0, 1].
+    Returns (nll (K,) float64, targets (K,) int64), targets in the order of
+    experiments.lm.evaluate(params, tokens, batch_size=..., bptt=...), whose NLLs these equal
+    bit for bit when lambda_c = 0.
+    """
+    window = check_window(window)
+    theta_c = check_theta_c(theta_c)
+    lambda_c = check_lambda_c(lambda_c)
+    bptt = _check_run(bptt)
+    nll_by_point, _, targets = _grid(params, tokens, batch_size, bptt, (window,), (theta_c,),
+                                     (lambda_c,))
+    return nll_by_point[(window, theta_c, lambda_c)], targets
+
+
+def cache_nll_grid(params, tokens, *, batch_size, bptt, windows=DEFAULT_WINDOWS,
+                   theta_cs=DEFAULT_THETA_CS, lambda_cs=DEFAULT_LAMBDA_CS):
+    """Per-target NLL at every (W, θ_c, λ_c) of a grid, from one pass of the model.
+
+    windows, theta_cs, lambda_cs: non-empty sequences of values valid for evaluate_with_cache.
+    Returns {(W, θ_c, λ_c): nll (K,) float64} with int W and float θ_c, λ_c; each array equals
+    evaluate_with_cache(..., window=W, theta_c=θ_c, lambda_c=λ_c)[0] (same targets, same order).
+    Cost: one model pass, one (t, W_max + t) product per column and segment, then for every
+    (W, θ_c) one log-sum-exp over W entries per target. Memory: the grid's NLL arrays,
+    len(grid)·K float64.
+    """
+    windows = _check_grid_values(windows, "windows", check_window)
+    theta_cs = _check_grid_values(theta_cs, "theta_cs", check_theta_c)
+    lambda_cs = _check_grid_values(lambda_cs, "lambda_cs", check_lambda_c)
+    bptt = _check_run(bptt)
+    nll_by_point, _, _ = _grid(params, tokens, batch_size, bptt, windows, theta_cs, lambda_cs)
+    return nll_by_point
+
+
+def grid_search(params, tokens, *, batch_size, bptt, windows=DEFAULT_WINDOWS,
+                theta_cs=DEFAULT_THETA_CS, lambda_cs=DEFAULT_LAMBDA_CS):
+    """Choose (W, θ_c, λ_c) minimising the mean NLL on `tokens` (use the validation split).
+
+    Arguments as for cache_nll_grid. Ties go to the earliest point in the order
+    windows × theta_cs × lambda_cs. Pass 0.0 among lambda_cs to let "no cache" win.
+    Returns a JSON-ready dict:
+        window, theta_c, lambda_c: the chosen point; mean_nll, perplexity: its score;
+        model_mean_nll, model_perplexity: the model alone on the same targets;
+        tokens: K; grid: [{window, theta_c, lambda_c, mean_nll, perplexity}, ...] in grid order.
+    """
+    windows = _check_grid_values(windows, "windows", check_window)
+    theta_cs = _check_grid_values(theta_cs, "theta_cs", check_theta_c)
+    lambda_cs = _check_grid_values(lambda_cs, "lambda_cs", check_lambda_c)
+    bptt = _check_run(bptt)
+    nll_by_point, model_nll, targets = _grid(params, tokens, batch_size, bptt, windows,
+                                             theta_cs, lambda_cs)
+    grid = []
+    for (W, theta_c, lambda_c), nll in nll_by_point.items():
+        mean_nll = float(nll.mean())
+        grid.append({"window": W, "theta_c": theta_c, "lambda_c": lambda_c,
+                     "mean_nll": mean_nll, "perplexity": float(np.exp(mean_nll))})
+    best = min(grid, key=lambda row: row["mean_nll"])       # min keeps the first of equal rows
+    model_mean_nll = float(model_nll.mean())
+    return {"window": best["window"], "theta_c": best["theta_c"], "lambda_c": best["lambda_c"],
+            "mean_nll": best["mean_nll"], "perplexity": best["perplexity"],
+            "model_mean_nll": model_mean_nll, "model_perplexity": float(np.exp(model_mean_nll)),
+            "tokens": int(targets.shape[0]), "grid": grid}
