@@ -105,7 +105,7 @@ def main(argv=None):
     sweep_rows = ["| γ | T | validation perplexity (seed {}) |".format(args.seeds[0]), "|---|---|---|"]
     sweep_rows += [f"| {s['gamma']:g} | {s['T']:g} | {s['valid_perplexity']:.2f} |" for s in sweep]
     tokens_per_s = {m: np.mean([r["tokens_per_second"] for r in rs]) for m, rs in runs.items()}
-    text = (f"Configuration: {title}; Adam lr {base.lr:g}, clip {base.clip:g}, batch "
+    text = (f"Configuration: {title}; {base.optimizer.upper()} lr {base.lr:g}, clip {base.clip:g}, batch "
             f"{base.batch_size} × BPTT {base.bptt}, float32. Throughput: baseline "
             f"{tokens_per_s['baseline']:.0f} tokens/s, Hebbian {tokens_per_s['hebbian']:.0f} tokens/s.\n\n"
             "Hyperparameter sweep (validation only):\n\n" + "\n".join(sweep_rows) +
