@@ -80,6 +80,10 @@ def build_parser():
     p.add_argument("--seed", type=int, default=0, help="seed for the random test inputs")
     p.set_defaults(func=lambda a: __import__("hebbref.gradcheck").gradcheck.main(seed=a.seed))
 
+    p = commands.add_parser("bench", add_help=False,
+                            help="benchmark against torch and the BLAS peak (hebbref bench --help)")
+    p.set_defaults(func=None)
+
     p = commands.add_parser("explain", formatter_class=fmt,
                             help="walk through three Hebbian updates on a hand-sized example")
     p.set_defaults(func=lambda a: __import__("hebbref.explain").explain.main([]))
@@ -148,6 +152,11 @@ def build_parser():
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["bench"]:  # bench owns its options (hebbref.bench.main)
+        from hebbref.bench import main as bench_main
+
+        return bench_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
