@@ -57,8 +57,12 @@ def _lm(args):
               f"{config.out}/checkpoint.npz (continue with --resume)", file=sys.stderr)
         return 130
     print(f"{results['tokens_per_second']:.0f} tokens/s over {results['steps']} steps")
-    for split in ("valid", "test"):
-        rows = results[split]["buckets"] + [results[split]["overall"]]
+    sections = [(split, results[split]) for split in ("valid", "test")]
+    if "cache" in results:
+        print(f"cache chosen on valid: {results['cache']['chosen']}")
+        sections += [(f"{split} + cache", results["cache"][split]) for split in ("valid", "test")]
+    for split, result in sections:
+        rows = result["buckets"] + [result["overall"]]
         print(f"{split}: " + ", ".join(
             f"{r['name']} {r['perplexity']:.1f} ({r['tokens']})" if r["perplexity"] else
             f"{r['name']} n/a (0)" for r in rows))
@@ -141,6 +145,8 @@ def build_parser():
     option("--dtype", "dtype", "", choices=["float32", "float64"])
     option("--buckets", "buckets", "frequency buckets", choices=["default", "paper"])
     option("--seed", "seed", "", type=int)
+    option("--cache", "cache", "also evaluate with a neural cache tuned on validation (METHOD §7)",
+           action="store_true")
     p.add_argument("--out", default="runs/lm",
                    help="folder for results, plots and checkpoint (default: runs/lm)")
     p.add_argument("--resume", default=None, help="checkpoint.npz to continue from (default: none)")

@@ -56,6 +56,7 @@ class LMConfig:
     curve_every: int = 100             # validation perplexity for the learning curve, in steps
     curve_tokens: int = 20000          # ... on the first this-many validation tokens
     checkpoint_every: int = 200
+    cache: bool = False                # also evaluate with a neural cache (METHOD §7)
     out: str | None = None
 
     def validate(self):
@@ -247,6 +248,29 @@ def evaluate_buckets(config, corpus, params):
     return results
 
 
+def evaluate_cache(config, corpus, params):
+    """METHOD §7: choose (W, θ_c, λ_c) on the validation split, then report validation and test
+    perplexity by bucket with the cache at the chosen values."""
+    from hebbref.cache import evaluate_with_cache, grid_search
+
+    def split_tokens(split):
+        tokens = getattr(corpus, split)
+        return tokens if config.eval_tokens is None else tokens[:config.eval_tokens + 1]
+
+    chosen = grid_search(params, split_tokens("valid"), batch_size=config.eval_batch_size,
+                         bptt=config.bptt)
+    results = {"chosen": {k: chosen[k] for k in ("window", "theta_c", "lambda_c")},
+               "grid": chosen["grid"]}
+    buckets = frequency_buckets(config.buckets)
+    for split in ("valid", "test"):
+        nll, targets = evaluate_with_cache(params, split_tokens(split),
+                                           batch_size=config.eval_batch_size, bptt=config.bptt,
+                                           **results["chosen"])
+        results[split] = perplexity_by_bucket(nll, targets, corpus.train_counts,
+                                              corpus.word_to_id["<unk>"], buckets)
+    return results
+
+
 def run(config=None, *, resume=None, progress=True):
     """Train (or resume) and evaluate one model; write results to config.out if set.
 
@@ -280,13 +304,18 @@ def run(config=None, *, resume=None, progress=True):
     }
     if status == "done":
         results.update(evaluate_buckets(config, corpus, state.params))
+        if config.cache:
+            results["cache"] = evaluate_cache(config, corpus, state.params)
     if config.out:
         write_json(os.path.join(config.out, "results.json"), results)
         if status == "done":
             from hebbref.plots import plot_lm_buckets, plot_lm_curves
 
-            runs = {"hebbian" if config.hebbian else "baseline": [results]}
-            plot_lm_curves(runs, os.path.join(config.out, "learning_curve.png"))
+            name = "hebbian" if config.hebbian else "baseline"
+            runs = {name: [results]}
+            if config.cache:
+                runs[f"{name} + cache"] = [results["cache"]]
+            plot_lm_curves({name: [results]}, os.path.join(config.out, "learning_curve.png"))
             plot_lm_buckets(runs, os.path.join(config.out, "buckets.png"))
     results["_state"] = state
     return results

@@ -141,3 +141,17 @@ def test_quick_like_run_on_bbc(tmp_path):
         weighted = sum(r["tokens"] * r["mean_nll"] for r in rows if r["tokens"]) / overall["tokens"]
         assert np.isclose(np.log(overall["perplexity"]), weighted)
     assert results["corpus"]["vocab_size"] > 10000
+
+
+def test_cache_evaluation_rows(corpus_file, tmp_path):
+    """--cache adds validation/test bucket tables with the cache at values chosen on validation;
+    every evaluated target is counted in both the plain and the cache tables."""
+    results = run(tiny(corpus_file, tmp_path, max_steps=6, cache=True), progress=False)
+    cache = results["cache"]
+    assert set(cache["chosen"]) == {"window", "theta_c", "lambda_c"}
+    best = min(cache["grid"], key=lambda g: g["mean_nll"])
+    assert (best["window"], best["theta_c"], best["lambda_c"]) == tuple(
+        cache["chosen"][k] for k in ("window", "theta_c", "lambda_c"))
+    for split in ("valid", "test"):
+        assert cache[split]["overall"]["tokens"] == results[split]["overall"]["tokens"]
+    assert (tmp_path / "buckets.png").exists()
