@@ -10,6 +10,7 @@ outgrows one machine runs unchanged on a cluster by choosing joblib's backend, e
 """
 from joblib import Parallel, delayed
 from threadpoolctl import threadpool_limits
+from tqdm import tqdm
 
 
 def _one_thread(run, config):
@@ -17,15 +18,20 @@ def _one_thread(run, config):
         return run(config)
 
 
-def run_sweep(run, configs, *, jobs=1):
+def run_sweep(run, configs, *, jobs=1, progress=True):
     """[run(c) for c in configs], `jobs` at a time (each with one BLAS thread), in order.
 
     run: a picklable function of one config (e.g. hebbref.experiments.curriculum.run);
-    jobs: number of parallel workers (1: in this process, no pool; -1: one per core).
+    jobs: number of parallel workers (1: in this process, no pool; -1: one per core);
+    progress: a bar over finished runs (only on a terminal).
     """
     configs = list(configs)
     if not isinstance(jobs, int) or jobs == 0 or jobs < -1:
         raise ValueError(f"jobs must be a positive integer or -1, got {jobs!r}")
     if jobs == 1:
-        return [_one_thread(run, c) for c in configs]
-    return Parallel(n_jobs=jobs)(delayed(_one_thread)(run, c) for c in configs)
+        results = (_one_thread(run, c) for c in configs)
+    else:
+        results = Parallel(n_jobs=jobs, return_as="generator")(
+            delayed(_one_thread)(run, c) for c in configs)
+    return list(tqdm(results, total=len(configs), desc="sweep", unit="run",
+                     disable=None if progress else True))

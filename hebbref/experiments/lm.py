@@ -139,15 +139,18 @@ def load_state(path):
     return config, state
 
 
-def evaluate(params, tokens, *, batch_size, bptt):
+def evaluate(params, tokens, *, batch_size, bptt, progress=False, desc="evaluate"):
     """NLL of every target of a token stream, state carried across segments (no dropout).
 
     tokens: (M,) -> (nll (K,), targets (K,)), K = targets covered after batchify.
+    progress: show a bar (only on a terminal).
     """
     data = batchify(tokens, batch_size)
     state = lm_initial_state(params, data.shape[1])
     nll, targets = [], []
-    for start in range(0, data.shape[0] - 1, bptt):
+    starts = range(0, data.shape[0] - 1, bptt)
+    for start in tqdm(starts, desc=desc, unit="segment", leave=False,
+                      disable=None if progress else True):
         x = data[start:start + bptt]
         y = data[start + 1:start + 1 + x.shape[0]]
         x = x[:y.shape[0]]
@@ -233,7 +236,7 @@ def train(config, corpus, state, *, checkpoint_path=None, progress=True):
     return "done"
 
 
-def evaluate_buckets(config, corpus, params):
+def evaluate_buckets(config, corpus, params, progress=False):
     """Validation and test perplexity, overall and per training-frequency bucket (METHOD §6)."""
     buckets = frequency_buckets(config.buckets)
     results = {}
@@ -242,7 +245,7 @@ def evaluate_buckets(config, corpus, params):
         if config.eval_tokens is not None:
             tokens = tokens[:config.eval_tokens + 1]
         nll, targets = evaluate(params, tokens, batch_size=config.eval_batch_size,
-                                bptt=config.bptt)
+                                bptt=config.bptt, progress=progress, desc=f"evaluate {split}")
         results[split] = perplexity_by_bucket(nll, targets, corpus.train_counts,
                                               corpus.word_to_id["<unk>"], buckets)
     return results
@@ -303,7 +306,7 @@ def run(config=None, *, resume=None, progress=True):
         "curve": state.curve,
     }
     if status == "done":
-        results.update(evaluate_buckets(config, corpus, state.params))
+        results.update(evaluate_buckets(config, corpus, state.params, progress=progress))
         if config.cache:
             results["cache"] = evaluate_cache(config, corpus, state.params)
     if config.out:
