@@ -59,3 +59,12 @@ def check_number(x, name, *, low=None, high=None, allow_inf=False):
     if (low is not None and x < low) or (high is not None and x > high):
         raise ValueError(f"{name} must lie in [{low}, {high}], got {x}")
     return x
+
+
+def check_int(x, name, low=None):
+    """Return int(x) after checking it is an integer (not bool) and at least `low`."""
+    if isinstance(x, bool) or not isinstance(x, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(x).__name__}")
+    if low is not None and x < low:
+        raise ValueError(f"{name} must be >= {low}, got {x}")
+    return int(x)

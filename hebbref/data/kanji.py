@@ -36,7 +36,7 @@ from tqdm import tqdm
 
 from hebbref.data.images import ImageDataset
 from hebbref.data.svg import bezier_points, parse_path
-from hebbref.validate import check_number
+from hebbref.validate import check_int, check_number
 
 # Bump whenever a change to this module changes the pixels: it is part of the cache key.
 RENDERER_VERSION = 1
@@ -249,14 +249,6 @@ def cache_dir():
     return Path(os.environ.get("HEBBREF_CACHE_DIR") or Path.home() / ".cache" / "hebbref")
 
 
-def _check_int(value, name, low):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
-    return int(value)
-
-
 def render_kanji_dataset(num_classes, *, drawers=20, size=28, seed=0, stroke_width=6.0,
                          width_jitter=0.15, jitter=1.2, stroke_shift=1.5, rotation=5.0,
                          scale=0.06, aspect=0.06, shear=0.1, translate=3.0, supersample=1,
@@ -282,13 +274,13 @@ def render_kanji_dataset(num_classes, *, drawers=20, size=28, seed=0, stroke_wid
     black), y and drawer int64, example i = class i // drawers, drawer i % drawers.
     """
     if num_classes is not None:
-        num_classes = _check_int(num_classes, "num_classes", 1)
-    drawers = _check_int(drawers, "drawers", 1)
-    size = _check_int(size, "size", 1)
-    seed = _check_int(seed, "seed", 0)
-    supersample = _check_int(supersample, "supersample", 1)
+        num_classes = check_int(num_classes, "num_classes", 1)
+    drawers = check_int(drawers, "drawers", 1)
+    size = check_int(size, "size", 1)
+    seed = check_int(seed, "seed", 0)
+    supersample = check_int(supersample, "supersample", 1)
     if max_strokes is not None:
-        max_strokes = _check_int(max_strokes, "max_strokes", 1)
+        max_strokes = check_int(max_strokes, "max_strokes", 1)
     style = {"stroke_width": check_number(stroke_width, "stroke_width", low=0.0)}
     for name, value in [("width_jitter", width_jitter), ("jitter", jitter),
                         ("stroke_shift", stroke_shift), ("rotation", rotation), ("scale", scale),

@@ -23,7 +23,7 @@ from hebbref.hebbian import HebbianSoftmax
 from hebbref.metrics import ExposureTally
 from hebbref.models.classifier import classifier_forward, classifier_init, classifier_loss
 from hebbref.train import train_step
-from hebbref.validate import check_number
+from hebbref.validate import check_int, check_number
 
 
 @dataclass
@@ -55,9 +55,7 @@ class CurriculumConfig:
         check_number(self.lr, "lr", low=0.0)
         for name in ("classes", "size", "initial_classes", "add_every", "add_count", "steps",
                      "batch_size", "eval_every"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            check_int(getattr(self, name), name, 1)
         if self.initial_classes > self.classes:
             raise ValueError(f"initial_classes ({self.initial_classes}) must not exceed classes "
                              f"({self.classes})")

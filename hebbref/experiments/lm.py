@@ -24,7 +24,7 @@ from hebbref.metrics import frequency_buckets, perplexity_by_bucket
 from hebbref.models.lm import lm_forward, lm_init, lm_initial_state, lm_loss
 from hebbref.nn.softmax import nll_per_target
 from hebbref.train import train_step
-from hebbref.validate import check_number
+from hebbref.validate import check_int, check_number
 
 
 @dataclass
@@ -66,9 +66,7 @@ class LMConfig:
         check_number(self.lr, "lr", low=0.0)
         for name in ("embed_size", "hidden", "layers", "batch_size", "bptt", "epochs",
                      "eval_batch_size", "curve_every", "checkpoint_every", "min_count"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            check_int(getattr(self, name), name, 1)
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
         return self
