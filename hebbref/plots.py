@@ -55,15 +55,22 @@ def plot_accuracy_by_exposure(runs, path, *, title=""):
     _save(fig, path)
 
 
+def _lines_with_band(ax, runs, points, x_of, y_of):
+    """One line per model: the mean over seeds of y_of(point) against x_of(point), with a
+    ± std band when there are several seeds. points(seed) -> the seed's list of points."""
+    for name, seeds in runs.items():
+        x = [x_of(p) for p in points(seeds[0])]
+        mean, std = _mean_std([[y_of(p) for p in points(seed)] for seed in seeds])
+        ax.plot(x, mean, label=name, color=COLOURS.get(name))
+        if std is not None:
+            ax.fill_between(x, mean - std, mean + std, alpha=0.2, color=COLOURS.get(name))
+
+
 def plot_accuracy_over_time(runs, path, *, title=""):
     """Test accuracy over the introduced classes against training step."""
     fig, ax = plt.subplots(figsize=(8, 4))
-    for name, seeds in runs.items():
-        steps = [p["step"] for p in seeds[0]["over_time"]]
-        mean, std = _mean_std([[p["accuracy"] for p in seed["over_time"]] for seed in seeds])
-        ax.plot(steps, mean, label=name, color=COLOURS.get(name))
-        if std is not None:
-            ax.fill_between(steps, mean - std, mean + std, alpha=0.2, color=COLOURS.get(name))
+    _lines_with_band(ax, runs, lambda seed: seed["over_time"], lambda p: p["step"],
+                     lambda p: p["accuracy"])
     ax.set_xlabel("training step")
     ax.set_ylabel("test accuracy (classes introduced so far)")
     ax.set_title(title or "accuracy over time")
@@ -72,14 +79,9 @@ def plot_accuracy_over_time(runs, path, *, title=""):
 
 
 def plot_lm_curves(runs, path, *, title=""):
-    """Validation perplexity against training tokens."""
+    """Validation perplexity against training tokens (curve points are (step, tokens, ppl))."""
     fig, ax = plt.subplots(figsize=(8, 4))
-    for name, seeds in runs.items():
-        tokens = [p[1] for p in seeds[0]["curve"]]
-        mean, std = _mean_std([[p[2] for p in seed["curve"]] for seed in seeds])
-        ax.plot(tokens, mean, label=name, color=COLOURS.get(name))
-        if std is not None:
-            ax.fill_between(tokens, mean - std, mean + std, alpha=0.2, color=COLOURS.get(name))
+    _lines_with_band(ax, runs, lambda seed: seed["curve"], lambda p: p[1], lambda p: p[2])
     ax.set_xlabel("training tokens")
     ax.set_ylabel("validation perplexity")
     ax.set_yscale("log")
