@@ -318,18 +318,27 @@ def _torch_lm_step(torch, V, H, sizes, seed=0):
     return step
 
 
+def _mlp_batches(sizes, rng, count=64):
+    """`count` random (x, y) batches, cycled through so that neither model can memorise one
+    batch (whose gradients would then shrink towards denormal numbers and slow both down)."""
+    D, *_, classes = sizes.mlp_sizes
+    return [(rng.random((sizes.mlp_batch, D), dtype=np.float32),
+             rng.integers(0, classes, sizes.mlp_batch)) for _ in range(count)]
+
+
 def _hebbref_mlp_step(sizes, seed=0):
     D, *hidden, classes = sizes.mlp_sizes
     rng = np.random.default_rng(seed)
     params = classifier_init(D, hidden, classes, rng, dtype=np.float32)
-    x = rng.random((sizes.mlp_batch, D), dtype=np.float32)
-    y = rng.integers(0, classes, sizes.mlp_batch)
+    batches = _mlp_batches(sizes, rng)
     rule = HebbianSoftmax(classes)
-    opt_state = {}
+    state = {"opt": {}, "step": 0}
 
     def step():
+        x, y = batches[state["step"] % len(batches)]
+        state["step"] += 1
         _, grads, h = classifier_loss(params, x, y, activation="relu")
-        train_step(params, grads, opt_state, h, y, optimizer="adam", lr=MLP_LR, hebbian=rule)
+        train_step(params, grads, state["opt"], h, y, optimizer="adam", lr=MLP_LR, hebbian=rule)
 
     return step
 
@@ -341,11 +350,13 @@ def _torch_mlp_step(torch, sizes, seed=0):
     model = nn.Sequential(nn.Linear(D, H1), nn.ReLU(), nn.Linear(H1, H2), nn.ReLU(),
                           nn.Linear(H2, classes))
     optimizer = torch.optim.Adam(model.parameters(), lr=MLP_LR)
-    rng = np.random.default_rng(seed)
-    x = torch.from_numpy(rng.random((sizes.mlp_batch, D), dtype=np.float32))
-    y = torch.from_numpy(rng.integers(0, classes, sizes.mlp_batch))
+    batches = [(torch.from_numpy(x), torch.from_numpy(y))
+               for x, y in _mlp_batches(sizes, np.random.default_rng(seed))]
+    state = {"step": 0}
 
     def step():
+        x, y = batches[state["step"] % len(batches)]
+        state["step"] += 1
         loss = torch.nn.functional.cross_entropy(model(x), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -604,8 +615,13 @@ def _run_sections(sizes, torch, quick, started):
 # ----------------------------------------------------------------------------------------------
 # Output
 
+# Progress lines go to stderr when it is a terminal; main() sets this for each run (--quiet).
+_show_progress = sys.stderr.isatty()
+
+
 def _progress(text):
-    print(f"  measuring {text} ...", file=sys.stderr, flush=True)
+    if _show_progress:
+        print(f"  measuring {text} ...", file=sys.stderr, flush=True)
 
 
 def _times(x):
@@ -744,8 +760,9 @@ def plot_scaling(results, path):
 
 
 def main(argv=None):
-    """`hebbref bench [--quick] [--json OUT] [--plot OUT] [--threads K]`. Returns the exit
-    status (0)."""
+    """`hebbref bench [--quick] [--json OUT] [--plot OUT] [--threads K] [--quiet]`. Returns the
+    exit status (0)."""
+    global _show_progress
     parser = argparse.ArgumentParser(
         prog="hebbref bench",
         description="Time hebbref's training steps, sparse kernels and Hebbian rule beside "
@@ -759,7 +776,11 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=None,
                         help="BLAS threads for numpy, and so for torch (default: numpy's own "
                              "count; 1 with --quick)")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress lines on stderr (default: shown when stderr is a "
+                             "terminal)")
     args = parser.parse_args(argv)
+    _show_progress = sys.stderr.isatty() and not args.quiet
     if args.threads is not None and args.threads < 1:
         parser.error(f"--threads must be >= 1, got {args.threads}")
     # --quick is a smoke test and runs on one thread: small matmuls split over threads stall

@@ -38,6 +38,7 @@ import math
 
 import numpy as np
 
+from hebbref.kernels import adam_delta
 from hebbref.nn.embedding import SparseRows
 from hebbref.validate import check_array, check_number, check_same_dtype
 
@@ -115,8 +116,10 @@ def _check_lr(lr):
 def _apply(params, grads, state, buffer_prefixes, rule):
     """Run ``rule`` on every (param, grad) pair, dense or on the touched rows only.
 
-    rule(p_rows, g_rows, buffer_rows, step) -> (delta, new_buffer_rows): the step is
-    ``p_rows - delta``. buffer_rows is a tuple with one row block per prefix.
+    rule(p_rows, g_rows, buffer_rows, step) -> delta: updates each block of buffer_rows (a tuple
+    with one row block per prefix) in place and returns the step, applied as p_rows − delta.
+    Dense: the blocks are the state arrays themselves, so nothing is copied back.
+    Sparse: the blocks are copies of rows ``ids``, written back after the rule.
     """
     for name, g in grads.items():
         p = params[name]
@@ -134,16 +137,14 @@ def _apply(params, grads, state, buffer_prefixes, rule):
             ids = g.ids
             if ids.size == 0:
                 continue  # the step counter still advances, as in torch.optim.SparseAdam
-            delta, new_rows = rule(p[ids], g.rows, tuple(b[ids] for b in buffers), step)
-            for buffer, rows in zip(buffers, new_rows):
-                buffer[ids] = rows
+            rows = tuple(b[ids] for b in buffers)
+            delta = rule(p[ids], g.rows, rows, step)
+            for buffer, block in zip(buffers, rows):
+                buffer[ids] = block
             # ids are unique, so fancy-index assignment writes each row once (no scatter-add).
             p[ids] = p[ids] - delta
         else:
-            delta, new_buffers = rule(p, g, tuple(buffers), step)
-            for buffer, values in zip(buffers, new_buffers):
-                buffer[...] = values
-            p -= delta
+            p -= rule(p, g, tuple(buffers), step)
 
 
 # --------------------------------------------------------------------------------------------
@@ -173,10 +174,11 @@ def sgd(params, grads, state, *, lr, momentum=0.0):
 
     def rule(p, g, buffers, step):
         if momentum == 0.0:
-            return lr * g, ()
+            return lr * g
         (buf,) = buffers
-        buf = momentum * buf + g
-        return lr * buf, (buf,)
+        buf *= momentum
+        buf += g                      # buf ← momentum · buf + g
+        return lr * buf
 
     _apply(params, grads, state, prefixes, rule)
 
@@ -211,12 +213,12 @@ def adam(params, grads, state, *, lr, beta1=0.9, beta2=0.999, eps=1e-8):
 
     def rule(p, g, buffers, step):
         m, v = buffers
-        m = beta1 * m + (1.0 - beta1) * g
-        v = beta2 * v + (1.0 - beta2) * (g * g)
         bias_correction1 = 1.0 - beta1**step
         bias_correction2 = 1.0 - beta2**step
-        denom = np.sqrt(v) / math.sqrt(bias_correction2) + eps
-        return (lr / bias_correction1) * (m / denom), (m, v)
+        # The equations above, fused into one pass over memory (twin: adam_delta_numpy).
+        return adam_delta(g, m, v, beta1=beta1, beta2=beta2, eps=eps,
+                          step_size=lr / bias_correction1,
+                          sqrt_bias_correction2=math.sqrt(bias_correction2))
 
     _apply(params, grads, state, prefixes, rule)
 
@@ -242,8 +244,11 @@ def rmsprop(params, grads, state, *, lr, alpha=0.99, eps=1e-8):
 
     def rule(p, g, buffers, step):
         (v,) = buffers
-        v = alpha * v + (1.0 - alpha) * (g * g)
-        return lr * (g / (np.sqrt(v) + eps)), (v,)
+        v *= alpha
+        v += (1.0 - alpha) * (g * g)  # v ← alpha · v + (1 − alpha) · g²
+        denom = np.sqrt(v)
+        denom += eps
+        return lr * (g / denom)
 
     _apply(params, grads, state, prefixes, rule)
 

@@ -17,20 +17,37 @@ from hebbref import bench
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
+class _Terminal(io.StringIO):
+    """A stderr that says it is a terminal, so only --quiet can silence the progress lines."""
+
+    def isatty(self):
+        return True
+
+
 def _run_main(argv):
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
+    out, err = io.StringIO(), _Terminal()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         status = bench.main(argv)
-    return status, out.getvalue()
+    return status, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory):
     folder = tmp_path_factory.mktemp("bench")
     json_path, png_path = folder / "bench.json", folder / "scaling.png"
-    status, stdout = _run_main(["--quick", "--json", str(json_path), "--plot", str(png_path)])
-    return {"status": status, "stdout": stdout, "json": json.loads(json_path.read_text()),
-            "png": png_path}
+    status, stdout, stderr = _run_main(["--quick", "--quiet", "--json", str(json_path),
+                                        "--plot", str(png_path)])
+    return {"status": status, "stdout": stdout, "stderr": stderr,
+            "json": json.loads(json_path.read_text()), "png": png_path}
+
+
+def test_quiet_silences_progress_on_a_terminal(quick, monkeypatch):
+    assert quick["stderr"] == ""
+    err = _Terminal()
+    monkeypatch.setattr(bench, "_show_progress", True)
+    with contextlib.redirect_stderr(err):
+        bench._progress("BLAS peak")
+    assert "measuring BLAS peak" in err.getvalue()
 
 
 def _positive(x):
@@ -154,8 +171,10 @@ def test_without_torch_rows_say_so(tmp_path, monkeypatch):
                                scaling_vocabs=(20, 40), scaling_hiddens=(4, 8))
     monkeypatch.setattr(bench, "QUICK", tiny)
     json_path, png_path = tmp_path / "b.json", tmp_path / "p.png"
-    status, stdout = _run_main(["--quick", "--json", str(json_path), "--plot", str(png_path)])
+    status, stdout, stderr = _run_main(["--quick", "--json", str(json_path),
+                                        "--plot", str(png_path)])
     assert status == 0 and png_path.read_bytes()[:8] == PNG_MAGIC
+    assert "measuring BLAS peak" in stderr  # not --quiet, and stderr is a terminal
     assert bench.TORCH_MISSING in stdout
     data = json.loads(json_path.read_text())
     assert data["machine"]["torch"] == bench.TORCH_MISSING

@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hebbref.kernels import coalesce_rows, scatter_add_rows, scatter_add_rows_numpy
+from hebbref.kernels import (adam_delta, adam_delta_numpy, coalesce_rows, scatter_add_rows,
+                             scatter_add_rows_numpy)
 
 DTYPES = [np.float32, np.float64]
 
@@ -109,3 +110,66 @@ def test_coalesce_rows_equals_dense_loop(dtype, data):
     np.testing.assert_array_equal(summed, dense[unique_ids])
     untouched = np.setdiff1d(np.arange(V), unique_ids)
     assert not dense[untouched].any()
+
+
+@st.composite
+def adam_problems(draw, dtype):
+    """g, m, v of one drawn shape (1-D or 2-D, possibly empty) and Adam's coefficients."""
+    shape = tuple(draw(st.lists(st.integers(0, 5), min_size=1, max_size=2)))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    scale = 10.0 ** rng.integers(-6, 4, size=shape)   # gradients over many decades
+    g = (rng.standard_normal(shape) * scale).astype(dtype)
+    m = (rng.standard_normal(shape) * scale).astype(dtype)
+    v = (rng.random(shape) * scale**2).astype(dtype)
+    step = draw(st.integers(1, 10_000))
+    beta1 = draw(st.sampled_from([0.0, 0.5, 0.9]))
+    beta2 = draw(st.sampled_from([0.0, 0.99, 0.999]))
+    coefficients = dict(beta1=beta1, beta2=beta2, eps=draw(st.sampled_from([1e-8, 1e-3])),
+                        step_size=1e-3 / (1.0 - beta1**step),
+                        sqrt_bias_correction2=float(np.sqrt(1.0 - beta2**step)))
+    return g, m, v, coefficients
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_adam_delta_numba_equals_numpy(dtype, data):
+    """The fused Adam kernel == its NumPy twin bit for bit (delta, m and v), float32 and float64.
+
+    Both round every coefficient to the dtype and apply the same IEEE operations in the same
+    order (no fused multiply-add), so exact equality is the right test.
+    """
+    g, m, v, coefficients = data.draw(adam_problems(dtype))
+    m_twin, v_twin = m.copy(), v.copy()
+    delta_twin = adam_delta_numpy(g, m_twin, v_twin, **coefficients)
+    delta = adam_delta(g, m, v, **coefficients)
+    for ours, theirs in ((delta, delta_twin), (m, m_twin), (v, v_twin)):
+        assert ours.dtype == dtype and ours.shape == theirs.shape
+        np.testing.assert_array_equal(ours, theirs)
+
+
+def test_adam_delta_numpy_matches_the_written_formula():
+    """The twin computes the Adam equations of hebbref.optim.adam (float64, one hand example)."""
+    g, m, v = np.array([0.5, -2.0]), np.array([0.1, 0.2]), np.array([0.01, 0.04])
+    beta1, beta2, eps, step = 0.9, 0.999, 1e-8, 3
+    m_new = beta1 * m + (1 - beta1) * g
+    v_new = beta2 * v + (1 - beta2) * g**2
+    m_hat, v_hat = m_new / (1 - beta1**step), v_new / (1 - beta2**step)
+    expected = 1e-3 * m_hat / (np.sqrt(v_hat) + eps)
+    delta = adam_delta_numpy(g, m, v, beta1=beta1, beta2=beta2, eps=eps,
+                             step_size=1e-3 / (1 - beta1**step),
+                             sqrt_bias_correction2=np.sqrt(1 - beta2**step))
+    np.testing.assert_allclose(delta, expected, rtol=1e-12)
+    np.testing.assert_allclose(m, m_new, rtol=1e-15)
+    np.testing.assert_allclose(v, v_new, rtol=1e-15)
+
+
+def test_adam_delta_falls_back_to_the_twin_on_strided_state():
+    """Non-contiguous m, v cannot be updated by the flat kernel; the twin runs and they update."""
+    rng = np.random.default_rng(0)
+    g = rng.standard_normal((4, 3))
+    m, v = np.zeros((4, 6))[:, ::2], np.zeros((4, 6))[:, ::2]
+    delta = adam_delta(g, m, v, beta1=0.9, beta2=0.999, eps=1e-8, step_size=1e-2,
+                       sqrt_bias_correction2=np.sqrt(1e-3))
+    np.testing.assert_allclose(m, 0.1 * g, rtol=1e-15)
+    assert delta.shape == g.shape and np.all(np.sign(delta) == np.sign(g))

@@ -93,5 +93,5 @@ def lm_loss(params, x, y, state, *, dropout=0.0, rng=None):
     """
     z, h, new_state, cache = lm_forward(params, x, state, dropout=dropout, rng=rng)
     y = check_labels(y, "y", z.shape[1], shape=x.shape)
-    loss, dz = softmax_cross_entropy(z, y.reshape(-1))
+    loss, dz = softmax_cross_entropy(z, y.reshape(-1), overwrite_z=True)
     return loss, lm_backward(dz, cache), h, new_state

@@ -17,21 +17,29 @@ def log_softmax(z):
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
-def softmax_cross_entropy(z, y):
+def softmax_cross_entropy(z, y, *, overwrite_z=False):
     """Mean cross-entropy of logits z against labels y, and its gradient.
 
     Inputs:  z: (N, V) float logits; y: (N,) int labels in [0, V).
+             overwrite_z: if True, dz is built in z's own buffer (z is destroyed) and z is not
+             scanned for NaN/Inf; a non-finite logit then shows as a non-finite loss, which the
+             caller checks. The models use this on logits they own: it saves one (N, V) array
+             and two passes over it per step (at V = 33,278 and N = 1,120 that is 150 MB).
     Outputs: loss: float, −(1/N) Σ_t log p_t[y_t] (0.0 when N = 0);
              dz: (N, V), (p − onehot(y)) / N.
     """
-    z = check_array(z, "z", ndim=2)
+    z = check_array(z, "z", ndim=2, finite=not overwrite_z)
     y = check_labels(y, "y", z.shape[1], shape=(z.shape[0],))
     n = z.shape[0]
     if n == 0:
         return 0.0, np.zeros_like(z)
     rows = np.arange(n)
     # One exp over the (N, V) logits: dz is built in the buffer that holds exp(z − max).
-    dz = z - z.max(axis=1, keepdims=True)
+    if overwrite_z:
+        dz = z
+        dz -= z.max(axis=1, keepdims=True)
+    else:
+        dz = z - z.max(axis=1, keepdims=True)
     target_shifted = dz[rows, y]
     np.exp(dz, out=dz)
     total = dz.sum(axis=1, keepdims=True)
@@ -57,7 +65,9 @@ def softmax_layer_forward(h, params):
     b = check_array(params.get("b"), "params['b']", shape=(theta.shape[0],))
     h = check_array(h, "h", shape=(None, theta.shape[1]))
     check_same_dtype("h", h, "params['theta']", theta)
-    return h @ theta.T + b, (h, theta)
+    z = h @ theta.T
+    z += b  # in place: a second (N, V) array would cost as much as the bias add itself
+    return z, (h, theta)
 
 
 def softmax_layer_backward(dz, cache):

@@ -1,0 +1,10 @@
+"""Hypothesis profiles. The default draws the same examples on every run (derandomize), so a
+CI result can be reproduced exactly; HEBBREF_HYPOTHESIS=explore draws fresh random examples
+on every run, to hunt for new counterexamples during development."""
+import os
+
+from hypothesis import settings
+
+settings.register_profile("default", derandomize=True, print_blob=True)
+settings.register_profile("explore", derandomize=False, print_blob=True)
+settings.load_profile(os.environ.get("HEBBREF_HYPOTHESIS", "default"))
