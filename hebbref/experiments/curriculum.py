@@ -114,6 +114,9 @@ def run_model(config, data, stream, *, hebbian, progress=True):
                                       disable=None if progress else True, unit="step")):
         x, y = train_x[batch], train_y[batch]
         loss, grads, h = classifier_loss(params, x, y, activation=config.activation)
+        if not np.isfinite(loss):
+            raise FloatingPointError(f"non-finite training loss {loss} at step {step + 1} "
+                                     f"({'Hebbian' if hebbian else 'baseline'} model)")
         train_step(params, grads, opt_state, h, y, optimizer=config.optimizer, lr=config.lr,
                    hebbian=rule)
         np.add.at(exposures, y, 1)

@@ -86,3 +86,11 @@ def test_cli_rejects_bad_gamma(tmp_path, capsys):
     code = cli.main(["curriculum", "--gamma", "2", "--out", str(tmp_path), "--quiet"])
     assert code == 2
     assert "gamma" in capsys.readouterr().err
+
+
+def test_non_finite_loss_stops_with_the_step(tmp_path):
+    """A diverging run (lr = 1e30) raises FloatingPointError naming the step, not a NaN table."""
+    config = tiny(tmp_path, optimizer="sgd", lr=1e30)
+    with np.errstate(all="ignore"), pytest.raises(FloatingPointError,
+                                                  match=r"non-finite training loss .* at step \d+"):
+        run(config, progress=False)
