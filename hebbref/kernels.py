@@ -11,8 +11,11 @@ import numpy as np
 
 @numba.njit(cache=True, nogil=True)
 def _scatter_add_rows_numba(target, ids, rows):
+    # Element by element: `target[ids[k]] += rows[k]` would build a temporary row per k.
     for k in range(ids.shape[0]):
-        target[ids[k]] += rows[k]
+        i = ids[k]
+        for j in range(rows.shape[1]):
+            target[i, j] += rows[k, j]
 
 
 def scatter_add_rows_numpy(target, ids, rows):
