@@ -291,6 +291,37 @@ def _hebbref_lm_step(V, H, sizes, seed=0, *, hebbian=True):
     return step
 
 
+def lm_step_products(tokens, batch, embed_size, hidden_size, vocab_size):
+    """Every matrix product of one LM training step as (m, k, n, count): count products of an
+    (m, k) by a (k, n) matrix. Their 2·m·k·n·count FLOPs sum to lm_step_flops (tested)."""
+    N, B, E, H, V = tokens, batch, embed_size, hidden_size, vocab_size
+    return [(N, H, V, 1),          # softmax: z = h θᵀ
+            (N, V, H, 1),          # softmax: dh = dz θ
+            (V, N, H, 1),          # softmax: dθ = dzᵀ h
+            (N, E, 4 * H, 1),      # LSTM: input projection x Wx
+            (E, N, 4 * H, 1),      # dWx = xᵀ da
+            (H, N, 4 * H, 1),      # dWh = h_prevᵀ da
+            (N, 4 * H, E, 1),      # dx = da Wxᵀ
+            (B, H, 4 * H, N // B),   # h_{t−1} Wh, one per time step
+            (B, 4 * H, H, N // B)]   # da_t Whᵀ, one per time step
+
+
+def _lm_matrix_products(V, H, sizes, seed=0):
+    """A closure running only the matrix products of one LM step (lm_step_products), float32:
+    the step's time if all element-wise work cost nothing."""
+    rng = np.random.default_rng(seed)
+    products = [(rng.standard_normal((m, k)).astype(np.float32),
+                 rng.standard_normal((k, n)).astype(np.float32), count)
+                for m, k, n, count in lm_step_products(sizes.lm_tokens, sizes.lm_batch, H, H, V)]
+
+    def run_products():
+        for a, b, count in products:
+            for _ in range(count):
+                a @ b
+
+    return run_products
+
+
 def _torch_lm_step(torch, V, H, sizes, seed=0):
     """A closure running one torch LM training step per call (same model, no Hebbian rule)."""
     nn = torch.nn
@@ -399,7 +430,8 @@ def bench_lm(sizes, torch, peak_gflops):
     rows = []
     for V in sizes.lm_vocabs:
         _progress(f"LM step V = {V}")
-        contenders = {"hebbref": _hebbref_lm_step(V, H, sizes)}
+        contenders = {"hebbref": _hebbref_lm_step(V, H, sizes),
+                      "products": _lm_matrix_products(V, H, sizes)}
         if torch:
             contenders["torch"] = _torch_lm_step(torch, V, H, sizes)
         timed = _measure(contenders, sizes)
@@ -411,6 +443,11 @@ def bench_lm(sizes, torch, peak_gflops):
             "hebbref": hebbref, "torch": torch_row,
             "speedup_vs_torch": _ratio(torch_row.get("median_s"), hebbref["median_s"]),
             "blas_peak_fraction": hebbref["gflops"] / peak_gflops,
+            # The ceiling: torch against the products alone, as if nothing else took time.
+            "matrix_products": timed["products"],
+            "products_share_of_step": timed["products"]["median_s"] / hebbref["median_s"],
+            "speedup_ceiling_vs_torch": _ratio(torch_row.get("median_s"),
+                                               timed["products"]["median_s"]),
         })
     return {"batch": sizes.lm_batch, "bptt": sizes.lm_bptt, "embed": H, "hidden": H,
             "optimizer": f"sgd lr={LM_LR}", "clip": LM_CLIP,
@@ -669,6 +706,12 @@ def format_report(results):
                      f"{_times(r['speedup_vs_torch']):>13}  {r['hebbref']['gflops']:>7.1f}  "
                      f"{100 * r['blas_peak_fraction']:>10.1f}%")
     lines.append(f"   FLOPs per step = {lm['flops_formula']}")
+    for r in lm["by_vocab"]:
+        lines.append(f"   V = {r['V']}: the step's matrix products alone take "
+                     f"{_seconds(r['matrix_products'])} ({100 * r['products_share_of_step']:.0f}% "
+                     f"of the hebbref step); torch/products = "
+                     f"{_times(r['speedup_ceiling_vs_torch'])}, the ceiling with free "
+                     f"element-wise work")
     mlp = results["mlp"]
     lines += ["", f"3. MLP step {' → '.join(map(str, mlp['sizes']))}, batch {mlp['batch']}, "
               f"{mlp['optimizer']} (hebbref includes the Hebbian rule)"]

@@ -107,6 +107,11 @@ def test_json_measurements_are_positive_and_consistent(quick):
                                                           sizes.lm_hidden, r["V"])
         assert r["blas_peak_fraction"] == pytest.approx(
             r["flops_per_step"] / r["hebbref"]["median_s"] / 1e9 / blas["float32"]["gflops"])
+        _check_timed(r["matrix_products"], repeats)
+        assert r["products_share_of_step"] == pytest.approx(
+            r["matrix_products"]["median_s"] / r["hebbref"]["median_s"])
+        assert r["speedup_ceiling_vs_torch"] == pytest.approx(
+            r["torch"]["median_s"] / r["matrix_products"]["median_s"])
 
     for key in ("threads_numpy", "threads_one"):
         _check_timed(data["mlp"][key]["hebbref"], repeats)
@@ -180,6 +185,7 @@ def test_without_torch_rows_say_so(tmp_path, monkeypatch):
     assert data["machine"]["torch"] == bench.TORCH_MISSING
     for r in data["lm"]["by_vocab"]:
         assert r["torch"] == {"status": bench.TORCH_MISSING} and r["speedup_vs_torch"] is None
+        assert r["speedup_ceiling_vs_torch"] is None
     assert data["scatter"]["torch index_add_"] == {"status": bench.TORCH_MISSING}
     assert data["mlp"]["threads_one"]["speedup_vs_torch"] is None
     targets = {t["key"]: t for t in data["targets"]}
@@ -205,6 +211,10 @@ def test_lm_step_flops_counts_every_matmul(T, B, E, H, V):
         (N, 4 * H, E),                 # lstm_backward: da Wxᵀ
     ]
     assert bench.lm_step_flops(N, E, H, V) == sum(2 * m * k * n for m, k, n in products)
+    # ... and the products the bench times as the step's matmul-only floor are the same ones.
+    listed = [(m, k, n) for m, k, n, count in bench.lm_step_products(N, B, E, H, V)
+              for _ in range(count)]
+    assert sorted(listed) == sorted(products)
 
 
 def test_zipf_ids_follow_the_rank_frequency_law():
