@@ -5,9 +5,11 @@ checked against independent counts.
 """
 import contextlib
 import dataclasses
+import importlib.util
 import io
 import json
 import math
+import os
 
 import numpy as np
 import pytest
@@ -191,6 +193,7 @@ def test_without_torch_rows_say_so(tmp_path, monkeypatch):
     targets = {t["key"]: t for t in data["targets"]}
     assert targets["lm_speedup_small_vocab"]["met"] is None
     assert targets["scatter_speedup_add_at"]["met"] is not None
+    assert "n/a (no torch)" in _validation_bench().markdown(data)
 
 
 @pytest.mark.parametrize("T, B, E, H, V", [(35, 32, 256, 256, 10000), (5, 4, 3, 7, 11),
@@ -233,3 +236,21 @@ def test_measure_interleaves_and_reverses_order():
     result = bench._measure({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, sizes)
     assert calls == ["a", "a", "b", "b"] + ["a", "b", "b", "a", "a", "b", "b", "a"]
     assert all(len(r["runs_s"]) == 4 and r["calls_per_run"] == 1 for r in result.values())
+
+
+def _validation_bench():
+    """validation/bench.py, imported by path (validation/ is a folder of scripts, not a package)."""
+    path = os.path.join(os.path.dirname(__file__), os.pardir, "validation", "bench.py")
+    spec = importlib.util.spec_from_file_location("validation_bench", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_validation_readme_table_has_every_target(quick):
+    """The README table built from a bench JSON has a row per target, marked missed iff missed."""
+    data = quick["json"]
+    table = _validation_bench().markdown(data)
+    rows = [line for line in table.splitlines() if line.startswith("| ")]
+    assert len(rows) == 1 + 1 + 2 * len(data["lm"]["by_vocab"]) + 5  # header, BLAS, LM ×2, rest
+    assert table.count("(missed)") == sum(1 for t in data["targets"] if t["met"] is False)
