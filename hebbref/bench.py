@@ -51,7 +51,7 @@ from hebbref.models.classifier import classifier_init, classifier_loss
 from hebbref.models.lm import lm_init, lm_initial_state, lm_loss
 from hebbref.train import train_step
 
-DEFAULT_PLOT = os.path.join("validation", "results", "bench_scaling.png")
+DEFAULT_PLOT = os.path.join("runs", "bench", "bench_scaling.png")
 TORCH_MISSING = "torch not installed"
 
 LM_LR, LM_CLIP = 1.0, 0.25     # SGD with clipping, as in the usual word-LM recipe
@@ -802,16 +802,14 @@ def plot_scaling(results, path):
     atomic_write(path, lambda f: f.write(buffer.getvalue()))
 
 
-def main(argv=None):
-    """`hebbref bench [--quick] [--json OUT] [--plot OUT] [--threads K] [--quiet]`. Returns the
-    exit status (0)."""
-    global _show_progress
+def build_parser():
+    """The `hebbref bench` options; every help text shows its default."""
     parser = argparse.ArgumentParser(
         prog="hebbref bench",
         description="Time hebbref's training steps, sparse kernels and Hebbian rule beside "
                     "torch and the machine's BLAS peak; print a table, write JSON and a plot.")
     parser.add_argument("--quick", action="store_true",
-                        help="tiny sizes, 2 repeats (a smoke test, well under 20 s)")
+                        help="tiny sizes, 2 repeats: a smoke test, well under 20 s (default: off)")
     parser.add_argument("--json", metavar="OUT", default=None,
                         help="write every measurement to this JSON file (default: none)")
     parser.add_argument("--plot", metavar="OUT", default=DEFAULT_PLOT,
@@ -822,6 +820,14 @@ def main(argv=None):
     parser.add_argument("--quiet", action="store_true",
                         help="no progress lines on stderr (default: shown when stderr is a "
                              "terminal)")
+    return parser
+
+
+def main(argv=None):
+    """`hebbref bench [--quick] [--json OUT] [--plot OUT] [--threads K] [--quiet]`. Returns the
+    exit status (0)."""
+    global _show_progress
+    parser = build_parser()
     args = parser.parse_args(argv)
     _show_progress = sys.stderr.isatty() and not args.quiet
     if args.threads is not None and args.threads < 1:

@@ -100,18 +100,24 @@ def build_parser():
         p = commands.add_parser(name, formatter_class=fmt, help=helptext)
         p.add_argument("--dataset", default=defaults.dataset,
                        help="kanji | omniglot:PATH | npz:PATH")
-        p.add_argument("--classes", type=int, default=defaults.classes)
-        p.add_argument("--steps", type=int, default=defaults.steps)
-        p.add_argument("--seed", type=int, default=defaults.seed)
-        p.add_argument("--gamma", type=float, default=defaults.gamma)
-        p.add_argument("--T", type=_float_or_inf, default=defaults.T)
+        p.add_argument("--classes", type=int, default=defaults.classes,
+                       help="classes in the curriculum")
+        p.add_argument("--steps", type=int, default=defaults.steps, help="training steps")
+        p.add_argument("--seed", type=int, default=defaults.seed,
+                       help="seed for the classes drawn, the weights and the stream")
+        p.add_argument("--gamma", type=float, default=defaults.gamma,
+                       help="smallest mixing rate γ, in [0, 1]")
+        p.add_argument("--T", type=_float_or_inf, default=defaults.T,
+                       help="count at which a class returns to gradient descent ('inf': never)")
         p.add_argument("--activation", default=defaults.activation,
-                       choices=["relu", "tanh", "sigmoid", "linear"])
+                       choices=["relu", "tanh", "sigmoid", "linear"],
+                       help="non-linearity of the hidden layers")
         p.add_argument("--hidden-sizes", dest="hidden_sizes", type=_hidden_sizes,
-                       default=defaults.hidden_sizes)
-        p.add_argument("--lr", type=float, default=defaults.lr)
+                       default=defaults.hidden_sizes, help="hidden layer sizes, e.g. 256,256")
+        p.add_argument("--lr", type=float, default=defaults.lr, help="Adam learning rate")
         p.add_argument("--out", default=f"runs/{name}", help="folder for results.json and plots")
-        p.add_argument("--quiet", action="store_true", help="no progress bar")
+        p.add_argument("--quiet", action="store_true",
+                       help="no progress bar (shown only when stderr is a terminal)")
         p.set_defaults(func=lambda a, make=make: _curriculum(a, make))
 
     d, q = LMConfig(), quick_config()
@@ -134,25 +140,27 @@ def build_parser():
     option("--embed-size", "embed_size", "embedding size", type=int)
     option("--layers", "layers", "LSTM layers", type=int)
     option("--dropout", "dropout", "dropout probability", type=float)
-    option("--optimizer", "optimizer", "", choices=["sgd", "adam", "rmsprop"])
+    option("--optimizer", "optimizer", "optimiser", choices=["sgd", "adam", "rmsprop"])
     option("--lr", "lr", "learning rate", type=float)
     option("--clip", "clip", "global gradient-norm clip", type=float)
     option("--batch-size", "batch_size", "streams per batch", type=int)
     option("--bptt", "bptt", "truncated-BPTT length", type=int)
-    option("--epochs", "epochs", "", type=int)
+    option("--epochs", "epochs", "passes over the training split", type=int)
     option("--max-steps", "max_steps", "stop after this many steps", type=int)
     option("--eval-tokens", "eval_tokens", "evaluate on the first this-many tokens", type=int)
-    option("--dtype", "dtype", "", choices=["float32", "float64"])
+    option("--dtype", "dtype", "floating-point type of every array", choices=["float32", "float64"])
     option("--buckets", "buckets", "frequency buckets", choices=["default", "paper"])
-    option("--seed", "seed", "", type=int)
+    option("--seed", "seed", "seed for the corpus split, the weights and dropout", type=int)
     option("--cache", "cache", "also evaluate with a neural cache tuned on validation (METHOD §7)",
            action="store_true")
     p.add_argument("--out", default="runs/lm",
                    help="folder for results, plots and checkpoint (default: runs/lm)")
     p.add_argument("--resume", default=None, help="checkpoint.npz to continue from (default: none)")
     p.add_argument("--quick", action="store_true",
-                   help="small model, 400 steps, 20K evaluation tokens (a few minutes)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+                   help="small model, 400 steps, 20K evaluation tokens: about a minute "
+                        "(default: off)")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bar (default: shown when stderr is a terminal)")
     p.set_defaults(func=_lm)
     return parser
 

@@ -34,8 +34,8 @@ class LMConfig:
     corpus: str = "bbc"
     min_count: int = 2
     hebbian: bool = True
-    gamma: float = 0.01
-    T: float = 1000.0
+    gamma: float = 0.01      # γ and T chosen on BBC validation perplexity (validation/README.md)
+    T: float = 100.0
     lam_rule: str = "paper"
     embed_size: int = 128
     hidden: int = 256
