@@ -4,9 +4,15 @@ Each worker is pinned to one BLAS thread (threadpoolctl), so `jobs` runs share `
 without their thread pools fighting over them. The work goes through joblib, so a sweep that
 outgrows one machine runs unchanged on a cluster by choosing joblib's backend, e.g.
 
+    from dask.distributed import Client
     from joblib import parallel_config
-    with parallel_config(backend="dask"):      # or "ray", after `import ray.util.joblib`
-        results = run_sweep(run, configs, jobs=64)
+    client = Client("scheduler-address:8786")  # Dask: connect to the cluster first
+    with parallel_config(backend="dask"):
+        results = run_sweep(run, configs, jobs=-1)
+
+    # Ray: from ray.util.joblib import register_ray; register_ray(), then backend="ray".
+
+Neither dask nor ray is a dependency of hebbref; install them on the cluster.
 """
 from joblib import Parallel, delayed
 from threadpoolctl import threadpool_limits
