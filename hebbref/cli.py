@@ -35,9 +35,11 @@ def _print_exposure_table(results):
 def _curriculum(args, make_config):
     from hebbref.experiments import curriculum
 
-    overrides = {k: getattr(args, k) for k in ("dataset", "classes", "steps", "seed", "gamma", "T",
-                                               "activation", "hidden_sizes", "lr", "out")
-                 if getattr(args, k, None) is not None}
+    names = ("dataset", "classes", "initial_classes", "add_every", "add_count", "steps",
+             "batch_size", "seed", "gamma", "T", "activation", "hidden_sizes", "lr", "out")
+    overrides = {k: getattr(args, k) for k in names if getattr(args, k, None) is not None}
+    if "initial_classes" not in overrides:  # a small --classes alone should just work
+        overrides["initial_classes"] = min(make_config().initial_classes, args.classes)
     config = make_config(**overrides)
     results = curriculum.run(config, progress=not args.quiet)
     _print_exposure_table(results)
@@ -102,7 +104,17 @@ def build_parser():
                        help="kanji | omniglot:PATH | npz:PATH")
         p.add_argument("--classes", type=int, default=defaults.classes,
                        help="classes in the curriculum")
+        p.add_argument("--initial-classes", dest="initial_classes", type=int,
+                       default=argparse.SUPPRESS,
+                       help=f"classes present from the start (default: "
+                            f"{defaults.initial_classes}, or --classes if fewer)")
+        p.add_argument("--add-every", dest="add_every", type=int, default=defaults.add_every,
+                       help="steps between introductions of new classes")
+        p.add_argument("--add-count", dest="add_count", type=int, default=defaults.add_count,
+                       help="classes introduced each time")
         p.add_argument("--steps", type=int, default=defaults.steps, help="training steps")
+        p.add_argument("--batch-size", dest="batch_size", type=int, default=defaults.batch_size,
+                       help="images per training batch")
         p.add_argument("--seed", type=int, default=defaults.seed,
                        help="seed for the classes drawn, the weights and the stream")
         p.add_argument("--gamma", type=float, default=defaults.gamma,

@@ -32,7 +32,8 @@ def _x(ratio):
 def _target(targets, key):
     t = targets[key]
     sign = "≥" if t["kind"] == "min" else "≤"
-    return f"{sign} {t['threshold']:g}" + ("" if t["met"] else " (missed)")
+    verdict = {True: "", False: " (missed)", None: " (not measured: no torch)"}[t["met"]]
+    return f"{sign} {t['threshold']:g}{verdict}"
 
 
 def markdown(results):

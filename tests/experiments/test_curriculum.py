@@ -82,6 +82,21 @@ def test_cli_demo_prints_table(tmp_path, capsys):
     assert "exposures" in out and "hebbian" in out and ">50" in out
 
 
+def test_cli_small_class_count_and_schedule_options(tmp_path, capsys):
+    """--classes below the default initial count just works (initial = classes); the schedule
+    options reach the run's config."""
+    out = tmp_path / "small"
+    assert cli.main(["curriculum", "--classes", "3", "--steps", "4", "--hidden-sizes", "8",
+                     "--out", str(out), "--quiet"]) == 0
+    assert json.loads((out / "results.json").read_text())["config"]["initial_classes"] == 3
+    assert cli.main(["curriculum", "--classes", "4", "--initial-classes", "1", "--add-every", "2",
+                     "--add-count", "3", "--batch-size", "7", "--steps", "4", "--hidden-sizes",
+                     "8", "--out", str(out), "--quiet"]) == 0
+    config = json.loads((out / "results.json").read_text())["config"]
+    assert (config["initial_classes"], config["add_every"], config["add_count"],
+            config["batch_size"]) == (1, 2, 3, 7)
+
+
 def test_cli_rejects_bad_gamma(tmp_path, capsys):
     code = cli.main(["curriculum", "--gamma", "2", "--out", str(tmp_path), "--quiet"])
     assert code == 2
