@@ -1,0 +1,45 @@
+"""Row blocks on the BLAS threads: element-wise work over a large (N, V) array, split by rows.
+
+NumPy's element-wise functions run on one core while its matrix products use every BLAS thread.
+For work that is independent per row (the cross-entropy over the logits), the rows can be cut
+into blocks and the blocks run on threads (NumPy releases the GIL inside its loops). Each row is
+computed by the same operations whatever the split, so the result is bit-identical to one block.
+
+The thread count follows the BLAS thread count that threadpoolctl reports, so code run under
+`threadpool_limits(1)` (the validation sweeps: one core per worker) stays on one thread.
+"""
+from concurrent.futures import ThreadPoolExecutor
+
+MIN_BLOCK = 1 << 19   # elements; below this a thread hand-off costs more than it saves
+_pool = None
+_blas = None
+
+
+def blas_threads():
+    """The smallest thread count among the loaded BLAS libraries (1 if none is found)."""
+    global _blas
+    if _blas is None:
+        from threadpoolctl import ThreadpoolController
+
+        _blas = ThreadpoolController().select(user_api="blas")
+    return min((lib["num_threads"] for lib in _blas.info()), default=1)
+
+
+def row_blocks(n_rows, row_size, threads):
+    """Cut range(n_rows) into at most `threads` contiguous slices of at least MIN_BLOCK
+    elements each (rows of row_size elements); one slice when the array is small."""
+    blocks = max(1, min(threads, n_rows * row_size // MIN_BLOCK, n_rows))
+    edges = [n_rows * k // blocks for k in range(blocks + 1)]
+    return [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
+
+
+def map_row_blocks(fn, n_rows, row_size, threads=None):
+    """[fn(block) for block in row_blocks(...)], the blocks on `threads` threads (default: the
+    BLAS thread count). fn must only touch its own rows."""
+    blocks = row_blocks(n_rows, row_size, blas_threads() if threads is None else threads)
+    if len(blocks) == 1:
+        return [fn(blocks[0])]
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(thread_name_prefix="hebbref-rows")
+    return list(_pool.map(fn, blocks))
