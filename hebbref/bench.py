@@ -82,6 +82,7 @@ class BenchSizes:
     repeats: int
     warmup: int
     min_seconds: float
+    settle_seconds: float       # idle pause before each timed run (see _measure)
 
     @property
     def lm_tokens(self):
@@ -92,13 +93,13 @@ FULL = BenchSizes(blas_n=2048, lm_batch=32, lm_bptt=35, lm_hidden=256, lm_vocabs
                   mlp_sizes=(784, 256, 256, 200), mlp_batch=16,
                   scaling_vocabs=(1000, 4000, 16000, 64000), scaling_hidden=256,
                   scaling_hiddens=(64, 128, 256, 512), scaling_vocab=10000,
-                  repeats=5, warmup=1, min_seconds=0.05)
+                  repeats=7, warmup=1, min_seconds=0.05, settle_seconds=0.3)
 
 QUICK = BenchSizes(blas_n=128, lm_batch=4, lm_bptt=5, lm_hidden=32, lm_vocabs=(300, 500),
                    mlp_sizes=(64, 32, 32, 20), mlp_batch=4,
                    scaling_vocabs=(100, 200, 400, 800), scaling_hidden=16,
                    scaling_hiddens=(8, 16, 32, 64), scaling_vocab=200,
-                   repeats=2, warmup=1, min_seconds=0.002)
+                   repeats=2, warmup=1, min_seconds=0.002, settle_seconds=0.0)
 
 # The issue's targets: (key, description, threshold, "min" = measured must be >= threshold,
 # "max" = measured must be <= threshold).
@@ -122,7 +123,11 @@ def _measure(contenders, sizes):
 
     contenders: {name: callable}. Each is called sizes.warmup times untimed; the last warm-up
     call fixes how many calls make one run (at least sizes.min_seconds). Then sizes.repeats
-    rounds, every contender one run per round, order reversed on odd rounds.
+    rounds, every contender one run per round, order reversed on odd rounds. Before each run
+    the process sleeps sizes.settle_seconds: BLAS and OpenMP worker threads keep spinning for a
+    while after a call returns, and without the pause one contender's spinning threads would
+    take cores from the next one's run (measured here: torch's LM step ran 10–20 % slower right
+    after hebbref's than after a pause).
     Returns {name: {"median_s": seconds per call, "runs_s": [per call, one per round],
     "calls_per_run": k, "spread": (max − min)/median over the runs}}.
     """
@@ -138,6 +143,7 @@ def _measure(contenders, sizes):
     for round_ in range(sizes.repeats):
         for name in (names if round_ % 2 == 0 else names[::-1]):
             fn, k = contenders[name], calls[name]
+            time.sleep(sizes.settle_seconds)
             start = time.perf_counter()
             for _ in range(k):
                 fn()

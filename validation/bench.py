@@ -3,7 +3,7 @@ size, keep its JSON and scaling plot, and regenerate the table in validation/REA
 
     python validation/bench.py [--report-only]
 
-About 80 s on an idle 2-CPU machine. Run it on an idle machine: every ratio is measured in the
+About 3 minutes on an idle 2-CPU machine. Run it on an idle machine: every ratio is measured in the
 same process, but another busy process still widens the spreads. --report-only rebuilds the
 README table from the committed results/bench.json without measuring.
 """
