@@ -66,9 +66,10 @@ def _check(rows, layer, arrays, f, analytic):
     """Append (layer, name, error) for each (name, array) against its analytic gradient.
 
     A central difference carries rounding error ≈ u·|f|/ε (u = 1.1e-16, times the rounding
-    accumulated inside f), about 1e-11·|f| at ε = 1e-5. A gradient far below that is all
-    noise relative to itself, so the error is measured against at least ROUNDING_FLOOR·|f|:
-    for such gradients the check becomes absolute, |a − n| ≤ threshold · 1e-3 · |f|.
+    accumulated inside f), about 1e-11·|f| at ε = 1e-5. For a 1e-6 relative threshold to
+    measure the gradient rather than that noise, the gradient must be well above ~1e-5·|f|;
+    so the error is measured against at least ROUNDING_FLOOR·|f|, and for smaller gradients
+    the check becomes absolute, |a − n| ≤ threshold · 1e-3 · |f|.
     """
     floor = ROUNDING_FLOOR * abs(f())
     for name, array in arrays.items():
