@@ -53,7 +53,8 @@ def markdown(results):
         "",
         "| measurement | result | target |",
         "|---|---|---|",
-        f"| BLAS peak float32 / float64 (2048³ matmul) | {results['blas']['float32']['gflops']:.1f} "
+        f"| BLAS peak float32 / float64 ({results['blas']['n']}³ matmul) | "
+        f"{results['blas']['float32']['gflops']:.1f} "
         f"/ {results['blas']['float64']['gflops']:.1f} GFLOP/s | — |",
     ]
     keys = {0: "lm_speedup_small_vocab", 1: "lm_speedup_large_vocab"}
