@@ -33,13 +33,14 @@ def row_blocks(n_rows, row_size, threads):
     return [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
 
 
-def map_row_blocks(fn, n_rows, row_size, threads=None):
-    """[fn(block) for block in row_blocks(...)], the blocks on `threads` threads (default: the
-    BLAS thread count). fn must only touch its own rows."""
+def map_row_blocks(fn, args, n_rows, row_size, threads=None):
+    """[fn(block, *args) for block in row_blocks(...)], the blocks on `threads` threads (default:
+    the BLAS thread count). fn must only touch the rows of its block."""
     blocks = row_blocks(n_rows, row_size, blas_threads() if threads is None else threads)
     if len(blocks) == 1:
-        return [fn(blocks[0])]
+        return [fn(blocks[0], *args)]
     global _pool
     if _pool is None:
         _pool = ThreadPoolExecutor(thread_name_prefix="hebbref-rows")
-    return list(_pool.map(fn, blocks))
+    futures = [_pool.submit(fn, block, *args) for block in blocks]
+    return [future.result() for future in futures]

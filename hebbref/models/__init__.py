@@ -15,13 +15,3 @@ def prefixed(prefix, grads):
     """The inverse of sub: prefixed("mlp", {"W1": dW}) == {"mlp.W1": dW}."""
     return {f"{prefix}.{k}": v for k, v in grads.items()}
 
-
-def softmax_init(hidden_size, num_classes, rng, *, dtype):
-    """{"softmax.theta": (V, H) ~ U(−1/√H, 1/√H), "softmax.b": zeros (V,)} (METHOD §1)."""
-    import numpy as np
-
-    bound = 1.0 / np.sqrt(hidden_size)
-    return {
-        "softmax.theta": rng.uniform(-bound, bound, (num_classes, hidden_size)).astype(dtype),
-        "softmax.b": np.zeros(num_classes, dtype=dtype),
-    }

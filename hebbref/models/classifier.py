@@ -4,15 +4,17 @@
 """
 import numpy as np
 
-from hebbref.models import prefixed, softmax_init, sub
+from hebbref.models import prefixed, sub
 from hebbref.nn.mlp import mlp_backward, mlp_forward, mlp_init
-from hebbref.nn.softmax import softmax_cross_entropy, softmax_layer_backward, softmax_layer_forward
+from hebbref.nn.softmax import (softmax_cross_entropy, softmax_init, softmax_layer_backward,
+                                 softmax_layer_forward)
 
 
 def classifier_init(input_size, hidden_sizes, num_classes, rng, *, dtype=np.float64):
     """Parameters {"mlp.W1", "mlp.b1", ..., "softmax.theta": (V, H_L), "softmax.b": (V,)}."""
     params = prefixed("mlp", mlp_init([input_size, *hidden_sizes], rng, dtype=dtype))
-    params.update(softmax_init(hidden_sizes[-1], num_classes, rng, dtype=dtype))
+    softmax = softmax_init(hidden_sizes[-1], num_classes, rng, dtype=dtype)
+    params.update(prefixed("softmax", softmax))
     return params
 
 

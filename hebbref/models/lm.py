@@ -9,11 +9,12 @@ Hebbian rule uses exactly these (METHOD §1).
 """
 import numpy as np
 
-from hebbref.models import prefixed, softmax_init, sub
+from hebbref.models import prefixed, sub
 from hebbref.nn.dropout import dropout_backward, dropout_forward
 from hebbref.nn.embedding import embedding_backward, embedding_forward
 from hebbref.nn.lstm import lstm_backward, lstm_forward, lstm_init
-from hebbref.nn.softmax import softmax_cross_entropy, softmax_layer_backward, softmax_layer_forward
+from hebbref.nn.softmax import (softmax_cross_entropy, softmax_init, softmax_layer_backward,
+                                 softmax_layer_forward)
 from hebbref.validate import check_labels
 
 
@@ -26,7 +27,7 @@ def lm_init(vocab_size, embed_size, hidden_size, rng, *, num_layers=1, forget_bi
         input_size = embed_size if layer == 1 else hidden_size
         layer_params = lstm_init(input_size, hidden_size, rng, forget_bias=forget_bias, dtype=dtype)
         params.update(prefixed(f"lstm{layer}", layer_params))
-    params.update(softmax_init(hidden_size, vocab_size, rng, dtype=dtype))
+    params.update(prefixed("softmax", softmax_init(hidden_size, vocab_size, rng, dtype=dtype)))
     return params
 
 

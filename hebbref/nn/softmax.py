@@ -2,62 +2,22 @@
 
     z = h θᵀ + b,   p = softmax(z),   L = −(1/N) Σ_t log p_t[y_t]
     ∂L/∂z = (p − onehot(y)) / N,  ∂L/∂θ = (∂L/∂z)ᵀ h,  ∂L/∂b = Σ_t ∂L/∂z_t,  ∂L/∂h = (∂L/∂z) θ
+
+The cross-entropy is written twice: `softmax_cross_entropy_reference`, the equations above line
+by line (read this one), and `softmax_cross_entropy`, its fast twin, which the models call: in
+place in the logits' buffer and over row blocks on the BLAS threads. Tests check they agree.
 """
 import numpy as np
 
-from hebbref.threads import map_row_blocks
+from hebbref import threads
 from hebbref.validate import check_array, check_labels, check_same_dtype
 
 
-def log_softmax(z):
-    """Numerically stable log-softmax over the last axis: z − max − log Σ exp(z − max).
-
-    z: (N, V) -> (N, V).
-    """
-    shifted = z - z.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-
-
-def softmax_cross_entropy(z, y, *, overwrite_z=False):
-    """Mean cross-entropy of logits z against labels y, and its gradient.
-
-    Inputs:  z: (N, V) float logits; y: (N,) int labels in [0, V).
-             overwrite_z: if True, dz is built in z's own buffer (z is destroyed) and z is not
-             scanned for NaN/Inf; a non-finite logit then shows as a non-finite loss, which the
-             caller checks. The models use this on logits they own: it saves one (N, V) array
-             and two passes over it per step (at V = 33,278 and N = 1,120 that is 150 MB).
-    Outputs: loss: float, −(1/N) Σ_t log p_t[y_t] (0.0 when N = 0);
-             dz: (N, V), (p − onehot(y)) / N.
-    Large inputs are processed in row blocks on the BLAS threads (hebbref.threads); every row
-    is computed the same way, so the result does not depend on the split.
-    """
-    z = check_array(z, "z", ndim=2, finite=not overwrite_z)
-    y = check_labels(y, "y", z.shape[1], shape=(z.shape[0],))
-    n = z.shape[0]
-    if n == 0:
-        return 0.0, np.zeros_like(z)
-    dz = z if overwrite_z else z.copy()
-    nll = map_row_blocks(lambda rows: _cross_entropy_rows(dz[rows], y[rows], n), n, z.shape[1])
-    return float(np.mean(np.concatenate(nll))), dz
-
-
-def _cross_entropy_rows(z, y, n):
-    """On a block of rows, in place: z ← (softmax(z) − onehot(y)) / n, with one exp (dz is built
-    in the buffer that holds exp(z − max)). z: (M, V); y: (M,). Returns −log p_t[y_t]: (M,)."""
-    rows = np.arange(z.shape[0])
-    z -= z.max(axis=1, keepdims=True)
-    target_shifted = z[rows, y]
-    np.exp(z, out=z)
-    total = z.sum(axis=1, keepdims=True)
-    z /= total * n
-    z[rows, y] -= z.dtype.type(1.0 / n)
-    return np.log(total[:, 0]) - target_shifted
-
-
-def nll_per_target(z, y):
-    """−log p_t[y_t] for every row: z: (N, V), y: (N,) -> (N,). Used for perplexity buckets."""
-    logp = log_softmax(z)
-    return -logp[np.arange(z.shape[0]), y]
+def softmax_init(hidden_size, num_classes, rng, *, dtype):
+    """{"theta": (V, H) ~ U(−1/√H, 1/√H), "b": zeros (V,)} (METHOD §1)."""
+    bound = 1.0 / np.sqrt(hidden_size)
+    return {"theta": rng.uniform(-bound, bound, (num_classes, hidden_size)).astype(dtype),
+            "b": np.zeros(num_classes, dtype=dtype)}
 
 
 def softmax_layer_forward(h, params):
@@ -81,3 +41,73 @@ def softmax_layer_backward(dz, cache):
     """
     h, theta = cache
     return dz @ theta, {"theta": dz.T @ h, "b": dz.sum(axis=0)}
+
+
+def log_softmax(z):
+    """Numerically stable log-softmax over the last axis: z − max − log Σ exp(z − max).
+
+    z: (N, V) -> (N, V).
+    """
+    shifted = z - z.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def nll_per_target(z, y):
+    """−log p_t[y_t] for every row: z: (N, V), y: (N,) -> (N,). Used for perplexity buckets."""
+    logp = log_softmax(z)
+    return -logp[np.arange(z.shape[0]), y]
+
+
+def softmax_cross_entropy_reference(z, y):
+    """Mean cross-entropy of logits z against labels y, and its gradient, as METHOD §1 writes them.
+
+    Inputs:  z: (N, V) float logits; y: (N,) int labels in [0, V).
+    Outputs: loss: float, −(1/N) Σ_t log p_t[y_t] (0.0 when N = 0);
+             dz: (N, V), (p − onehot(y)) / N, a new array (z is not modified).
+    """
+    z = check_array(z, "z", ndim=2)
+    y = check_labels(y, "y", z.shape[1], shape=(z.shape[0],))
+    n = z.shape[0]
+    if n == 0:
+        return 0.0, np.zeros_like(z)
+    rows = np.arange(n)
+    logp = log_softmax(z)
+    loss = -logp[rows, y].mean()
+    dz = np.exp(logp)            # p
+    dz[rows, y] -= 1.0           # p − onehot(y)
+    dz /= n
+    return float(loss), dz
+
+
+def softmax_cross_entropy(z, y, *, overwrite_z=False):
+    """Fast twin of softmax_cross_entropy_reference: same inputs and outputs, one exp per logit.
+
+    overwrite_z: if True, dz is built in z's own buffer (z is destroyed) and z is not scanned
+    for NaN/Inf; a non-finite logit then shows as a non-finite loss, which the caller checks.
+    The models use this on logits they own: it saves one (N, V) array and two passes over it
+    per step (at V = 33,278 and N = 1,120 that is 150 MB).
+    Large inputs are processed in row blocks on the BLAS threads (hebbref.threads); every row
+    is computed the same way, so the result does not depend on the split.
+    """
+    z = check_array(z, "z", ndim=2, finite=not overwrite_z)
+    y = check_labels(y, "y", z.shape[1], shape=(z.shape[0],))
+    n = z.shape[0]
+    if n == 0:
+        return 0.0, np.zeros_like(z)
+    dz = z if overwrite_z else z.copy()
+    nll = threads.map_row_blocks(_cross_entropy_rows, (dz, y, n), n, z.shape[1])
+    return float(np.mean(np.concatenate(nll))), dz
+
+
+def _cross_entropy_rows(rows, dz, y, n):
+    """On the rows `rows` (a slice) of dz, in place: dz ← (softmax(dz) − onehot(y)) / n, with one
+    exp (the buffer that holds exp(z − max) becomes dz). Returns −log p_t[y_t] for those rows."""
+    z, y = dz[rows], y[rows]
+    index = np.arange(z.shape[0])
+    z -= z.max(axis=1, keepdims=True)
+    target_shifted = z[index, y]
+    np.exp(z, out=z)
+    total = z.sum(axis=1, keepdims=True)
+    z /= total * n
+    z[index, y] -= z.dtype.type(1.0 / n)
+    return np.log(total[:, 0]) - target_shifted

@@ -1,0 +1,103 @@
+"""Softmax layer and cross-entropy (hebbref/nn/softmax.py, METHOD §1): gradients against finite
+differences, the fast cross-entropy against its plain twin, and the layer's initialisation."""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hebbref import gradcheck, threads
+from hebbref.models.classifier import classifier_init
+from hebbref.nn.softmax import (softmax_cross_entropy, softmax_cross_entropy_reference,
+                                softmax_init)
+
+seeds = st.integers(0, 2**32 - 1)
+# The twins compute p as exp(z − m) / Σ (fast) and as exp(z − m − log Σ) (plain): the same
+# quantity rounded differently, a few units in the last place apart.
+TOLERANCE = {np.float32: 1e-5, np.float64: 1e-12}
+
+
+@settings(max_examples=12, deadline=None)
+@given(seed=seeds, N=st.integers(1, 4), H=st.integers(1, 4), V=st.integers(1, 6))
+def test_softmax_gradients(seed, N, H, V):
+    rows = gradcheck.check_softmax(np.random.default_rng(seed), N, H, V)
+    assert not gradcheck.failures(rows), gradcheck.format_table(rows)
+
+
+def run_fast(z, y, blocks):
+    """The fast cross-entropy on a copy of z, with every row block worth a thread and `blocks`
+    threads."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(threads, "MIN_BLOCK", 1)
+        patch.setattr(threads, "blas_threads", lambda: blocks)
+        return softmax_cross_entropy(z.copy(), y, overwrite_z=True)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@settings(max_examples=30, deadline=None)
+@given(N=st.integers(1, 40), V=st.integers(1, 30), blocks=st.integers(2, 5), scale=st.sampled_from(
+    [1.0, 5.0, 1e3]), seed=seeds)
+def test_fast_equals_plain_twin_on_any_number_of_threads(dtype, N, V, blocks, scale, seed):
+    """Fast == plain: the in-place, row-blocked cross-entropy gives the plain twin's loss and dz
+    (within TOLERANCE, see there), on one thread and on several; and since each row is computed
+    by the same operations whatever the split, several threads equal one bit for bit."""
+    rng = np.random.default_rng(seed)
+    z = (rng.standard_normal((N, V)) * scale).astype(dtype)
+    y = rng.integers(0, V, N)
+    loss_one, dz_one = run_fast(z, y, 1)
+    loss_many, dz_many = run_fast(z, y, blocks)
+    assert loss_many == loss_one
+    np.testing.assert_array_equal(dz_many, dz_one)
+    loss, dz = softmax_cross_entropy_reference(z, y)
+    tol = TOLERANCE[dtype]
+    assert loss_one == pytest.approx(loss, rel=tol, abs=tol)
+    np.testing.assert_allclose(dz_one, dz, rtol=tol, atol=tol / N)
+    assert dz.dtype == dz_one.dtype == dtype
+
+
+def test_plain_twin_is_the_formula_by_hand():
+    """One row, two classes: p = (1/(1 + e), e/(1 + e)) for z = (0, 1), label 0."""
+    loss, dz = softmax_cross_entropy_reference(np.array([[0.0, 1.0]]), np.array([0]))
+    e = np.e
+    assert loss == pytest.approx(np.log(1 + e), rel=1e-15)
+    np.testing.assert_allclose(dz, [[1 / (1 + e) - 1, e / (1 + e)]], rtol=1e-15)
+
+
+def test_overwrite_z_builds_dz_in_place_and_plain_leaves_z_alone():
+    rng = np.random.default_rng(0)
+    z, y = rng.standard_normal((5, 7)), rng.integers(0, 7, 5)
+    original = z.copy()
+    _, dz = softmax_cross_entropy_reference(z, y)
+    _, dz_copy = softmax_cross_entropy(z, y)
+    np.testing.assert_array_equal(z, original)
+    _, dz_inplace = softmax_cross_entropy(z, y, overwrite_z=True)
+    assert dz_inplace is z and dz_copy is not z
+    np.testing.assert_array_equal(dz_inplace, dz_copy)
+    np.testing.assert_allclose(dz_copy, dz, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("fn", [softmax_cross_entropy, softmax_cross_entropy_reference])
+def test_empty_batch_has_zero_loss(fn):
+    loss, dz = fn(np.zeros((0, 4), np.float32), np.zeros(0, np.int64))
+    assert loss == 0.0 and dz.shape == (0, 4) and dz.dtype == np.float32
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softmax_init_bounds_shapes_and_dtype(dtype):
+    """θ ~ U(−1/√H, 1/√H) of shape (V, H), b = 0 of shape (V,), both in dtype."""
+    params = softmax_init(16, 50, np.random.default_rng(0), dtype=dtype)
+    assert set(params) == {"theta", "b"}
+    assert params["theta"].shape == (50, 16) and params["b"].shape == (50,)
+    assert params["theta"].dtype == params["b"].dtype == dtype
+    assert np.abs(params["theta"]).max() <= 0.25 and np.abs(params["theta"]).max() > 0.2
+    assert not params["b"].any()
+
+
+def test_models_take_the_softmax_layer_from_softmax_init():
+    """classifier_init draws the MLP first, then the softmax layer from the same generator."""
+    rng = np.random.default_rng(3)
+    params = classifier_init(4, [5], 6, rng, dtype=np.float32)
+    replay = np.random.default_rng(3)
+    replay.standard_normal((4, 5))                     # the MLP's one weight matrix
+    expected = softmax_init(5, 6, replay, dtype=np.float32)
+    np.testing.assert_array_equal(params["softmax.theta"], expected["theta"])
+    np.testing.assert_array_equal(params["softmax.b"], expected["b"])
