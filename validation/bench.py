@@ -1,11 +1,13 @@
-"""Speed (issue: hebbref against PyTorch CPU and the BLAS limit): run `hebbref bench` at full
-size, keep its JSON and scaling plot, and regenerate the table in validation/README.md.
+"""Speed (hebbref against PyTorch CPU and the BLAS limit): run `hebbref bench` at full size, keep
+its JSON and scaling plot, check the measurements against the project's targets
+(validation/bench_targets.json), and regenerate the table in validation/README.md.
 
     python validation/bench.py [--report-only]
 
 About 3 minutes on an idle 2-CPU machine. Run it on an idle machine: every ratio is measured in the
 same process, but another busy process still widens the spreads. --report-only rebuilds the
-README table from the committed results/bench.json without measuring.
+README table from the committed results/bench.json without measuring. The targets are checked
+here, not in the library: results/bench.json carries them as its "targets" list.
 """
 import argparse
 import json
@@ -13,12 +15,61 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import RESULTS, update_readme_section  # noqa: E402
+from common import HERE, RESULTS, update_readme_section, write_json  # noqa: E402
 
 from hebbref import bench  # noqa: E402
 
 JSON = os.path.join(RESULTS, "bench.json")
 PLOT = os.path.join(RESULTS, "bench_scaling.png")
+TARGETS = os.path.join(HERE, "bench_targets.json")
+
+
+def measured(results):
+    """The value each target is checked against, by target key (None where torch was missing)."""
+    lm = results["lm"]["by_vocab"]
+    return {
+        "lm_speedup_small_vocab": lm[0]["speedup_vs_torch"],
+        "lm_speedup_large_vocab": lm[-1]["speedup_vs_torch"],
+        "lm_blas_fraction_large_vocab": lm[-1]["blas_peak_fraction"],
+        "mlp_speedup": results["mlp"]["threads_numpy"]["speedup_vs_torch"],
+        "mlp_speedup_one_thread": results["mlp"]["threads_one"]["speedup_vs_torch"],
+        "scatter_speedup_add_at": results["scatter"]["speedup_vs_add_at"],
+        "hebbian_percent_of_lm_step": results["hebbian"]["percent_of_lm_step"],
+    }
+
+
+def evaluate_targets(results):
+    """One row per target of bench_targets.json: key, description (with the vocabulary sizes
+    filled in), threshold, kind ("min": measured must be >= threshold, "max": <=), measured,
+    met (None when not measured)."""
+    with open(TARGETS, encoding="utf-8") as f:
+        targets = json.load(f)
+    values = measured(results)
+    lm = results["lm"]["by_vocab"]
+    names = {"V0": lm[0]["V"], "V1": lm[-1]["V"]}
+    rows = []
+    for t in targets:
+        value = values[t["key"]]
+        if value is None:
+            met = None
+        else:
+            met = value >= t["threshold"] if t["kind"] == "min" else value <= t["threshold"]
+        rows.append({**t, "description": t["description"].format(**names), "measured": value,
+                     "met": met})
+    return rows
+
+
+def target_lines(rows):
+    """The targets as text: description, measured value, threshold, verdict."""
+    lines = ["Targets"]
+    for t in rows:
+        verdict = ("n/a (torch not installed)" if t["met"] is None
+                   else "met" if t["met"] else "MISSED")
+        value = "n/a" if t["measured"] is None else f"{t['measured']:.3g}"
+        sign = "≥" if t["kind"] == "min" else "≤"
+        lines.append(f"   {t['description']:<58} {value:>8}  (target {sign} {t['threshold']:g})  "
+                     f"{verdict}")
+    return lines
 
 
 def _ms(row):
@@ -41,7 +92,7 @@ def markdown(results):
     m, lm, mlp = results["machine"], results["lm"]["by_vocab"], results["mlp"]
     sc, hb = results["scatter"], results["hebbian"]
     mem = hb["memory"]
-    targets = {t["key"]: t for t in results["targets"]}
+    targets = {t["key"]: t for t in evaluate_targets(results)}
     load = m["load_average_start"][0]
     lines = [
         f"Machine: {m['cpu_model']}, {m['cpus_available']} CPUs, {m['blas_library']} "
@@ -100,7 +151,12 @@ def main(argv=None):
     if not args.report_only:
         bench.main(["--json", JSON, "--plot", PLOT])
     with open(JSON, encoding="utf-8") as f:
-        update_readme_section("bench", markdown(json.load(f)))
+        results = json.load(f)
+    results["targets"] = evaluate_targets(results)
+    print("\n".join(target_lines(results["targets"])))
+    if not args.report_only:
+        write_json("bench.json", results)
+    update_readme_section("bench", markdown(results))
     return 0
 
 

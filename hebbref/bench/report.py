@@ -1,0 +1,124 @@
+"""The text `hebbref bench` prints: every measurement and every ratio, section by section."""
+
+
+def format_report(results):
+    """The stdout table: the machine, then sections 1–6, then the total time."""
+    lines = _header(results)
+    for section in (_blas, _lm, _mlp, _scatter, _hebbian, _scaling):
+        lines += [""] + section(results)
+    lines.append(f"total {results['total_seconds']:.1f} s")
+    return "\n".join(lines)
+
+
+def _times(x):
+    return "n/a" if x is None else f"{x:.2f}×"
+
+
+def _seconds(row):
+    if "median_s" not in row:
+        return row.get("status", "n/a")
+    t = row["median_s"]
+    text = f"{t * 1e3:.3f} ms" if t < 1 else f"{t:.3f} s"
+    return text + (f" ±{row['spread'] * 50:.0f}%" if row["spread"] > 0.2 else "")
+
+
+def _header(results):
+    m, s = results["machine"], results["settings"]
+    return [
+        f"hebbref bench{' --quick' if results['quick'] else ''}: {m['cpu_model']}, "
+        f"{m['cpus_available']} of {m['logical_cpus']} CPUs; numpy {m['numpy']} on "
+        f"{m['blas_library']} {m['blas_version']} ({m['blas_threads']} threads); numba "
+        f"{m['numba']}; torch {m['torch']}"
+        + (f" ({m['torch_threads']} threads, BLAS {m['torch_blas']})"
+           if "torch_threads" in m else ""),
+        f"load average at start {m['load_average_start'][0]:.2f}, at end "
+        f"{m['load_average_end'][0]:.2f}; median of {s['repeats']} interleaved runs after "
+        f"{s['warmup']} warm-up call(s); '±x%' marks runs whose half-range exceeds 10%",
+        f"numba scatter kernel first call: {results['numba']['first_call_s']:.3f} s "
+        f"({results['numba']['how']}), excluded from all timings",
+    ]
+
+
+def _blas(results):
+    b = results["blas"]
+    return [f"1. BLAS peak, {b['n']}³ matmul: float32 {b['float32']['gflops']:.1f} GFLOP/s, "
+            f"float64 {b['float64']['gflops']:.1f} GFLOP/s"]
+
+
+def _lm(results):
+    lm = results["lm"]
+    lines = [f"2. LM training step (batch {lm['batch']}, BPTT {lm['bptt']}, "
+             f"E = H = {lm['hidden']}, float32, {lm['optimizer']}, clip {lm['clip']}; "
+             "hebbref includes the Hebbian rule)",
+             f"   {'V':>7}  {'hebbref step':>16}  {'torch step':>16}  {'hebbref tok/s':>13}  "
+             f"{'torch tok/s':>11}  {'hebbref/torch':>13}  {'GFLOP/s':>7}  {'of f32 peak':>11}"]
+    for r in lm["by_vocab"]:
+        torch_tps = r["torch"].get("tokens_per_s")
+        lines.append(f"   {r['V']:>7}  {_seconds(r['hebbref']):>16}  {_seconds(r['torch']):>16}  "
+                     f"{r['hebbref']['tokens_per_s']:>13.0f}  "
+                     f"{'n/a' if torch_tps is None else f'{torch_tps:.0f}':>11}  "
+                     f"{_times(r['speedup_vs_torch']):>13}  {r['hebbref']['gflops']:>7.1f}  "
+                     f"{100 * r['blas_peak_fraction']:>10.1f}%")
+    lines.append(f"   FLOPs per step = {lm['flops_formula']}")
+    for r in lm["by_vocab"]:
+        lines.append(f"   V = {r['V']}: the step's matrix products alone take "
+                     f"{_seconds(r['matrix_products'])} ({100 * r['products_share_of_step']:.0f}% "
+                     f"of the hebbref step); torch/products = "
+                     f"{_times(r['speedup_ceiling_vs_torch'])}, the ceiling with free "
+                     f"element-wise work")
+    return lines
+
+
+def _mlp(results):
+    mlp = results["mlp"]
+    lines = [f"3. MLP step {' → '.join(map(str, mlp['sizes']))}, batch {mlp['batch']}, "
+             f"{mlp['optimizer']} (hebbref includes the Hebbian rule)"]
+    for key in ("threads_numpy", "threads_one"):
+        r = mlp[key]
+        lines.append(f"   {r['threads']} thread(s): hebbref {_seconds(r['hebbref'])}, torch "
+                     f"{_seconds(r['torch'])}, hebbref/torch {_times(r['speedup_vs_torch'])}")
+    return lines
+
+
+def _scatter(results):
+    sc = results["scatter"]
+    return [f"4. Scatter-add {sc['rows']} Zipf rows ({sc['distinct_ids']} distinct) of "
+            f"{sc['width']} into {sc['target_rows']}, float32",
+            f"   numba {_seconds(sc['numba'])}, np.add.at {_seconds(sc['np.add.at'])}, torch "
+            f"index_add_ {_seconds(sc['torch index_add_'])}",
+            f"   numba/np.add.at {_times(sc['speedup_vs_add_at'])}, numba/torch "
+            f"{_times(sc['speedup_vs_torch'])}"]
+
+
+def _hebbian(results):
+    hb = results["hebbian"]
+    mem = hb["memory"]
+    return [f"5. Hebbian rule (V = {hb['V']}, H = {hb['H']}, N = {hb['N']}, "
+            f"{hb['distinct_labels']} distinct Zipf labels, γ = {hb['gamma']}, T = ∞)",
+            f"   hebbian_update {_seconds(hb['fast'])} = {hb['percent_of_lm_step']:.2f}% of the "
+            f"LM step ({hb['lm_step_s'] * 1e3:.1f} ms); reference loop "
+            f"{_seconds(hb['reference'])}; fast/reference "
+            f"{_times(hb['fast_speedup_over_reference'])}",
+            f"   LM step peak memory (tracemalloc): with Hebbian "
+            f"{mem['lm_step_peak_bytes_with_hebbian'] / 2**20:.2f} MiB, without "
+            f"{mem['lm_step_peak_bytes_without_hebbian'] / 2**20:.2f} MiB (difference "
+            f"{mem['extra_peak_bytes'] / 2**20:+.3f} MiB); the update alone peaks at "
+            f"{mem['hebbian_update_peak_bytes'] / 2**20:.3f} MiB; counts hold "
+            f"{mem['counts_bytes'] / 2**10:.1f} KiB"]
+
+
+def _scaling(results):
+    lines = ["6. Scaling: LM step time per token (µs)"]
+    for axis, curve in results["scaling"].items():
+        fixed = ", ".join(f"{k} = {v}" for k, v in curve["fixed"].items())
+        lines.append(f"   over {axis} ({fixed}); log-log slope hebbref "
+                     f"{curve['log_log_slope']['hebbref']:.2f}, torch "
+                     + ("n/a" if curve["log_log_slope"]["torch"] is None
+                        else f"{curve['log_log_slope']['torch']:.2f}"))
+        for p in curve["points"]:
+            torch_us = ("n/a" if p["torch_s_per_token"] is None
+                        else f"{p['torch_s_per_token'] * 1e6:.2f}")
+            lines.append(f"     V = {p['V']:>6}, H = {p['H']:>4}: hebbref "
+                         f"{p['hebbref_s_per_token'] * 1e6:8.2f}, torch {torch_us:>8}, "
+                         f"hebbref/torch {_times(p['speedup_vs_torch'])}")
+    return lines

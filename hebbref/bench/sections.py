@@ -1,0 +1,235 @@
+"""The six sections of `hebbref bench` and `run`, which measures them all into one results dict."""
+import math
+import os
+import time
+from dataclasses import asdict
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from hebbref.bench import machine
+from hebbref.bench.contenders import (hebbref_lm_step, hebbref_mlp_step, lm_matrix_products,
+                                      torch_lm_step, torch_mlp_step)
+from hebbref.bench.timing import measure, progress, ratio, traced_peak
+from hebbref.bench.workloads import LM_CLIP, LM_LR, MLP_LR, lm_step_flops, zipf_ids
+from hebbref.hebbian import hebbian_update, hebbian_update_reference
+from hebbref.kernels import scatter_add_rows, scatter_add_rows_numpy
+
+
+def bench_blas(sizes):
+    """Section 1: GFLOP/s of an n×n by n×n matmul (2n³ FLOPs) in float32 and float64."""
+    n = sizes.blas_n
+    rng = np.random.default_rng(0)
+    operands = {}
+    for dtype in (np.float32, np.float64):
+        a, b = rng.standard_normal((2, n, n)).astype(dtype)
+        operands[np.dtype(dtype).name] = (a, b, np.empty((n, n), dtype))
+    timed = measure({name: (lambda a=a, b=b, c=c: np.matmul(a, b, out=c))
+                      for name, (a, b, c) in operands.items()}, sizes)
+    result = {"n": n}
+    for name, t in timed.items():
+        result[name] = {**t, "gflops": 2 * n**3 / t["median_s"] / 1e9}
+    return result
+
+
+def _contender_row(timed, name, tokens=None):
+    if name not in timed:
+        return {"status": machine.TORCH_MISSING}
+    row = dict(timed[name])
+    if tokens:
+        row["tokens_per_s"] = tokens / row["median_s"]
+    return row
+
+
+def bench_lm(sizes, torch, peak_gflops):
+    """Section 2: LM training step, hebbref vs torch, at each vocabulary of sizes.lm_vocabs."""
+    H, N = sizes.lm_hidden, sizes.lm_tokens
+    rows = []
+    for V in sizes.lm_vocabs:
+        progress(f"LM step V = {V}")
+        contenders = {"hebbref": hebbref_lm_step(V, H, sizes),
+                      "products": lm_matrix_products(V, H, sizes)}
+        if torch:
+            contenders["torch"] = torch_lm_step(torch, V, H, sizes)
+        timed = measure(contenders, sizes)
+        flops = lm_step_flops(N, H, H, V)
+        hebbref, torch_row = _contender_row(timed, "hebbref", N), _contender_row(timed, "torch", N)
+        hebbref["gflops"] = flops / hebbref["median_s"] / 1e9
+        rows.append({
+            "V": V, "tokens_per_step": N, "flops_per_step": flops,
+            "hebbref": hebbref, "torch": torch_row,
+            "speedup_vs_torch": ratio(torch_row.get("median_s"), hebbref["median_s"]),
+            "blas_peak_fraction": hebbref["gflops"] / peak_gflops,
+            # The ceiling: torch against the products alone, as if nothing else took time.
+            "matrix_products": timed["products"],
+            "products_share_of_step": timed["products"]["median_s"] / hebbref["median_s"],
+            "speedup_ceiling_vs_torch": ratio(torch_row.get("median_s"),
+                                               timed["products"]["median_s"]),
+        })
+    return {"batch": sizes.lm_batch, "bptt": sizes.lm_bptt, "embed": H, "hidden": H,
+            "optimizer": f"sgd lr={LM_LR}", "clip": LM_CLIP,
+            "hebbref_includes_hebbian_rule": True,
+            "flops_formula": "6·N·H·V + 24·N·H·(E + H), N = batch·bptt (see lm_step_flops)",
+            "by_vocab": rows}
+
+
+def bench_mlp(sizes, torch, threads):
+    """Section 3: MLP step with Adam, hebbref (with the Hebbian rule) vs torch, at numpy's
+    thread count and at one thread."""
+    result = {"sizes": list(sizes.mlp_sizes), "batch": sizes.mlp_batch,
+              "optimizer": f"adam lr={MLP_LR}", "hebbref_includes_hebbian_rule": True}
+    saved = torch.get_num_threads() if torch else None
+    for key, count in (("threads_numpy", threads), ("threads_one", 1)):
+        progress(f"MLP step, {count} thread(s)")
+        if torch:
+            torch.set_num_threads(count)
+        with threadpool_limits(limits=count, user_api="blas"):
+            contenders = {"hebbref": hebbref_mlp_step(sizes)}
+            if torch:
+                contenders["torch"] = torch_mlp_step(torch, sizes)
+            timed = measure(contenders, sizes)
+        hebbref, torch_row = _contender_row(timed, "hebbref"), _contender_row(timed, "torch")
+        result[key] = {"threads": count, "hebbref": hebbref, "torch": torch_row,
+                       "speedup_vs_torch": ratio(torch_row.get("median_s"), hebbref["median_s"])}
+    if torch:
+        torch.set_num_threads(saved)
+    return result
+
+
+def bench_scatter(sizes, torch):
+    """Section 4: target[ids[k]] += rows[k] with Zipf ids (the embedding backward's work)."""
+    progress("scatter-add")
+    V, K, E = sizes.lm_vocabs[-1], sizes.lm_tokens, sizes.lm_hidden
+    rng = np.random.default_rng(0)
+    ids = zipf_ids(rng, V, K)
+    rows = rng.standard_normal((K, E)).astype(np.float32) * np.float32(1e-3)
+    targets = {name: np.zeros((V, E), np.float32) for name in ("numba", "np.add.at")}
+    contenders = {
+        "numba": lambda: scatter_add_rows(targets["numba"], ids, rows),
+        "np.add.at": lambda: scatter_add_rows_numpy(targets["np.add.at"], ids, rows),
+    }
+    if torch:
+        target_t, ids_t, rows_t = torch.zeros((V, E)), torch.from_numpy(ids), torch.from_numpy(rows)
+        contenders["torch index_add_"] = lambda: target_t.index_add_(0, ids_t, rows_t)
+    timed = measure(contenders, sizes)
+    numba_s = timed["numba"]["median_s"]
+    torch_row = _contender_row(timed, "torch index_add_")
+    return {"target_rows": V, "rows": K, "width": E, "distinct_ids": int(np.unique(ids).size),
+            "numba": timed["numba"], "np.add.at": timed["np.add.at"], "torch index_add_": torch_row,
+            "speedup_vs_add_at": ratio(timed["np.add.at"]["median_s"], numba_s),
+            "speedup_vs_torch": ratio(torch_row.get("median_s"), numba_s)}
+
+
+def bench_hebbian(sizes, lm_step_s):
+    """Section 5: cost of hebbian_update at the LM's sizes, as a share of the LM step; fast vs
+    reference; memory of an LM step with and without the Hebbian softmax."""
+    progress("Hebbian rule")
+    V, H, N = sizes.lm_vocabs[0], sizes.lm_hidden, sizes.lm_tokens
+    rng = np.random.default_rng(0)
+    h = rng.standard_normal((N, H)).astype(np.float32)
+    y = zipf_ids(rng, V, N)
+    theta = rng.standard_normal((V, H)).astype(np.float32)
+    # T = ∞ and γ > 0: every class present in the batch is written on every call (the most
+    # work the rule can do), however many calls the timing makes.
+    rule = {"gamma": 0.01, "T": math.inf}
+    states = {name: (theta.copy(), np.ones(V, np.int64)) for name in ("fast", "reference")}
+    timed = measure({
+        "fast": lambda: hebbian_update(*states["fast"], h, y, **rule),
+        "reference": lambda: hebbian_update_reference(*states["reference"], h, y, **rule),
+    }, sizes)
+    fast_s = timed["fast"]["median_s"]
+    counts = np.ones(V, np.int64)
+    return {
+        "V": V, "H": H, "N": N, "distinct_labels": int(np.unique(y).size), **rule,
+        "T": "inf",
+        "fast": timed["fast"], "reference": timed["reference"],
+        "fast_speedup_over_reference": ratio(timed["reference"]["median_s"], fast_s),
+        "lm_step_s": lm_step_s,
+        "percent_of_lm_step": 100.0 * fast_s / lm_step_s,
+        "memory": _hebbian_memory(sizes, lambda: hebbian_update(theta, counts, h, y, **rule)),
+    }
+
+
+def _hebbian_memory(sizes, update):
+    """Peak bytes of an LM step with and without the Hebbian softmax, and of `update` alone."""
+    progress("memory (tracemalloc)")
+    V, H = sizes.lm_vocabs[0], sizes.lm_hidden
+    peaks = {}
+    for name, hebbian in (("with_hebbian", True), ("without_hebbian", False)):
+        step = hebbref_lm_step(V, H, sizes, hebbian=hebbian)
+        step()  # optimiser state and the carried LSTM state exist before tracing starts
+        peaks[name] = traced_peak(step)
+    return {
+        "method": "tracemalloc peak of the arrays allocated during one LM step (NumPy "
+                  "reports its buffers to tracemalloc); the persistent extra state, the "
+                  "counts, is V·8 bytes (int64), computed analytically",
+        "lm_step_peak_bytes_with_hebbian": peaks["with_hebbian"],
+        "lm_step_peak_bytes_without_hebbian": peaks["without_hebbian"],
+        "extra_peak_bytes": peaks["with_hebbian"] - peaks["without_hebbian"],
+        "hebbian_update_peak_bytes": traced_peak(update),
+        "counts_bytes": V * 8,
+    }
+
+
+def bench_scaling(sizes, torch):
+    """Section 6: LM step seconds per token over vocabulary sizes and over hidden sizes."""
+    curves = {}
+    for axis, points in (("vocab", [(V, sizes.scaling_hidden) for V in sizes.scaling_vocabs]),
+                         ("hidden", [(sizes.scaling_vocab, H) for H in sizes.scaling_hiddens])):
+        rows = []
+        for V, H in points:
+            progress(f"scaling V = {V}, H = {H}")
+            contenders = {"hebbref": hebbref_lm_step(V, H, sizes)}
+            if torch:
+                contenders["torch"] = torch_lm_step(torch, V, H, sizes)
+            timed = measure(contenders, sizes)
+            row = {"V": V, "H": H}
+            for name in ("hebbref", "torch"):
+                row[f"{name}_s_per_token"] = (timed[name]["median_s"] / sizes.lm_tokens
+                                              if name in timed else None)
+            row["speedup_vs_torch"] = ratio(row["torch_s_per_token"], row["hebbref_s_per_token"])
+            rows.append(row)
+        x = [row["V" if axis == "vocab" else "H"] for row in rows]
+        slopes = {}
+        for name in ("hebbref", "torch"):
+            y = [row[f"{name}_s_per_token"] for row in rows]
+            slopes[name] = (float(np.polyfit(np.log(x), np.log(y), 1)[0])
+                            if None not in y else None)
+        curves[axis] = {"fixed": ({"H": sizes.scaling_hidden} if axis == "vocab"
+                                  else {"V": sizes.scaling_vocab}),
+                        "points": rows, "log_log_slope": slopes}
+    return curves
+
+
+def run(sizes, *, quick=False):
+    """Run every section; returns the results dict that main() prints and writes as JSON."""
+    started = time.perf_counter()
+    torch = machine.import_torch()
+    saved_torch_threads = torch.get_num_threads() if torch else None
+    try:
+        return _run_sections(sizes, torch, quick, started)
+    finally:
+        if torch:
+            torch.set_num_threads(saved_torch_threads)
+
+
+def _run_sections(sizes, torch, quick, started):
+    info = machine.machine_info(torch)
+    threads = info["blas_threads"]
+    if torch:
+        torch.set_num_threads(threads)
+        info["torch_threads"] = torch.get_num_threads()
+    results = {"format": "hebbref-bench", "version": 1, "quick": quick, "machine": info,
+               "settings": asdict(sizes), "numba": machine.numba_first_call()}
+    progress("BLAS peak")
+    results["blas"] = bench_blas(sizes)
+    peak = results["blas"]["float32"]["gflops"]
+    results["lm"] = bench_lm(sizes, torch, peak)
+    results["mlp"] = bench_mlp(sizes, torch, threads)
+    results["scatter"] = bench_scatter(sizes, torch)
+    results["hebbian"] = bench_hebbian(sizes, results["lm"]["by_vocab"][0]["hebbref"]["median_s"])
+    results["scaling"] = bench_scaling(sizes, torch)
+    info["load_average_end"] = list(os.getloadavg())
+    results["total_seconds"] = time.perf_counter() - started
+    return results
+

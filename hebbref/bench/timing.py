@@ -1,0 +1,72 @@
+"""Timing for `hebbref bench`: interleaved rounds of zero-argument callables, memory peaks and
+the progress lines on stderr."""
+import math
+import statistics
+import sys
+import time
+import tracemalloc
+
+# Progress lines go to stderr when it is a terminal; main() sets this for each run (--quiet).
+show_progress = sys.stderr.isatty()
+
+
+def progress(text):
+    if show_progress:
+        print(f"  measuring {text} ...", file=sys.stderr, flush=True)
+
+
+def measure(contenders, sizes):
+    """Time zero-argument callables in interleaved rounds.
+
+    contenders: {name: callable}. Each is called sizes.warmup times untimed; the last warm-up
+    call fixes how many calls make one run (at least sizes.min_seconds). Then sizes.repeats
+    rounds, every contender one run per round, order reversed on odd rounds. Before each run
+    the process sleeps sizes.settle_seconds: BLAS and OpenMP worker threads keep spinning for a
+    while after a call returns, and without the pause one contender's spinning threads would
+    take cores from the next one's run (measured here: torch's LM step ran 10–20 % slower right
+    after hebbref's than after a pause).
+    Returns {name: {"median_s": seconds per call, "runs_s": [per call, one per round],
+    "calls_per_run": k, "spread": (max − min)/median over the runs}}.
+    """
+    calls = {}
+    for name, fn in contenders.items():
+        for _ in range(max(sizes.warmup, 1)):
+            start = time.perf_counter()
+            fn()
+            elapsed = time.perf_counter() - start
+        calls[name] = max(1, math.ceil(sizes.min_seconds / max(elapsed, 1e-9)))
+    runs = {name: [] for name in contenders}
+    names = list(contenders)
+    for round_ in range(sizes.repeats):
+        for name in (names if round_ % 2 == 0 else names[::-1]):
+            fn, k = contenders[name], calls[name]
+            time.sleep(sizes.settle_seconds)
+            start = time.perf_counter()
+            for _ in range(k):
+                fn()
+            runs[name].append((time.perf_counter() - start) / k)
+    results = {}
+    for name, times in runs.items():
+        median = statistics.median(times)
+        results[name] = {"median_s": median, "runs_s": times, "calls_per_run": calls[name],
+                         "spread": (max(times) - min(times)) / median}
+    return results
+
+
+def ratio(slower_s, faster_s):
+    """How many times faster: slower_s / faster_s (None when either side is missing)."""
+    if slower_s is None or faster_s is None:
+        return None
+    return slower_s / faster_s
+
+
+def traced_peak(fn):
+    """Peak bytes allocated (and not yet freed) while fn() runs, by tracemalloc. NumPy reports
+    every array buffer it allocates to tracemalloc, so this covers the arrays of the step."""
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+

@@ -1,0 +1,167 @@
+"""Smoke tests of `hebbref bench --quick` (hebbref/bench/): the JSON has every field with sane
+values, the plot is written, a missing torch gives "torch not installed" rows instead of a crash.
+No timed assertions (the machine's speed is not under test).
+"""
+import contextlib
+import dataclasses
+import json
+import math
+
+import numpy as np
+import pytest
+
+from bench.conftest import PNG_MAGIC, Terminal, run_main, validation_bench
+from hebbref.bench import machine, timing, workloads
+from hebbref.bench.workloads import lm_step_flops
+
+def test_quiet_silences_progress_on_a_terminal(quick, monkeypatch):
+    assert quick["stderr"] == ""
+    err = Terminal()
+    monkeypatch.setattr(timing, "show_progress", True)
+    with contextlib.redirect_stderr(err):
+        timing.progress("BLAS peak")
+    assert "measuring BLAS peak" in err.getvalue()
+
+
+def _positive(x):
+    return isinstance(x, (int, float)) and math.isfinite(x) and x > 0
+
+
+def _check_timed(row, repeats):
+    assert _positive(row["median_s"]), row
+    assert len(row["runs_s"]) == repeats and all(_positive(t) for t in row["runs_s"]), row
+    assert min(row["runs_s"]) <= row["median_s"] <= max(row["runs_s"])
+    assert row["calls_per_run"] >= 1
+
+
+def test_quick_exits_zero_and_writes_png(quick):
+    assert quick["status"] == 0
+    assert quick["png"].read_bytes()[:8] == PNG_MAGIC
+
+
+def test_stdout_shows_every_section_and_ratio(quick):
+    for text in ("BLAS peak", "LM training step", "hebbref/torch", "of f32 peak", "MLP step",
+                 "numba/np.add.at", "numba/torch", "fast/reference", "% of the LM step",
+                 "peak memory", "Scaling"):
+        assert text in quick["stdout"], text
+
+
+def test_json_machine_and_settings(quick):
+    data = quick["json"]
+    assert data["format"] == "hebbref-bench" and data["quick"] is True
+    m = data["machine"]
+    assert isinstance(m["cpu_model"], str) and m["cpu_model"]
+    assert m["logical_cpus"] >= 1 and 1 <= m["cpus_available"] <= m["logical_cpus"]
+    assert m["numpy"] == np.__version__
+    assert isinstance(m["numba"], str) and m["numba"] and isinstance(m["torch"], str)
+    assert m["blas_threads"] >= 1
+    assert data["settings"] == json.loads(json.dumps(dataclasses.asdict(workloads.QUICK)))
+    assert data["numba"]["first_call_s"] >= 0 and data["numba"]["how"]
+    assert _positive(data["total_seconds"])
+
+
+def test_json_measurements_are_positive_and_consistent(quick):
+    data, sizes = quick["json"], workloads.QUICK
+    repeats = sizes.repeats
+    blas = data["blas"]
+    for dtype in ("float32", "float64"):
+        _check_timed(blas[dtype], repeats)
+        flops = 2 * sizes.blas_n**3
+        assert blas[dtype]["gflops"] == pytest.approx(flops / blas[dtype]["median_s"] / 1e9)
+
+    rows = data["lm"]["by_vocab"]
+    assert [r["V"] for r in rows] == list(sizes.lm_vocabs)
+    for r in rows:
+        _check_timed(r["hebbref"], repeats)
+        assert r["tokens_per_step"] == sizes.lm_batch * sizes.lm_bptt
+        assert r["hebbref"]["tokens_per_s"] == pytest.approx(
+            r["tokens_per_step"] / r["hebbref"]["median_s"])
+        assert r["flops_per_step"] == lm_step_flops(r["tokens_per_step"], sizes.lm_hidden,
+                                                          sizes.lm_hidden, r["V"])
+        assert r["blas_peak_fraction"] == pytest.approx(
+            r["flops_per_step"] / r["hebbref"]["median_s"] / 1e9 / blas["float32"]["gflops"])
+        _check_timed(r["matrix_products"], repeats)
+        assert r["products_share_of_step"] == pytest.approx(
+            r["matrix_products"]["median_s"] / r["hebbref"]["median_s"])
+        if "median_s" in r["torch"]:
+            assert r["speedup_ceiling_vs_torch"] == pytest.approx(
+                r["torch"]["median_s"] / r["matrix_products"]["median_s"])
+        else:
+            assert r["torch"] == {"status": machine.TORCH_MISSING}
+            assert r["speedup_ceiling_vs_torch"] is None
+
+    for key in ("threads_numpy", "threads_one"):
+        _check_timed(data["mlp"][key]["hebbref"], repeats)
+    assert data["mlp"]["threads_one"]["threads"] == 1
+
+    scatter = data["scatter"]
+    for name in ("numba", "np.add.at"):
+        _check_timed(scatter[name], repeats)
+    assert scatter["speedup_vs_add_at"] == pytest.approx(
+        scatter["np.add.at"]["median_s"] / scatter["numba"]["median_s"])
+    assert 1 <= scatter["distinct_ids"] <= scatter["rows"]
+
+    hebbian = data["hebbian"]
+    _check_timed(hebbian["fast"], repeats)
+    _check_timed(hebbian["reference"], repeats)
+    assert hebbian["lm_step_s"] == rows[0]["hebbref"]["median_s"]
+    assert hebbian["percent_of_lm_step"] == pytest.approx(
+        100 * hebbian["fast"]["median_s"] / hebbian["lm_step_s"])
+    assert _positive(hebbian["fast_speedup_over_reference"])
+    memory = hebbian["memory"]
+    assert memory["lm_step_peak_bytes_with_hebbian"] > 0
+    assert memory["lm_step_peak_bytes_without_hebbian"] > 0
+    assert memory["hebbian_update_peak_bytes"] > 0
+    assert memory["counts_bytes"] == 8 * hebbian["V"]
+
+    for axis, values, key in (("vocab", sizes.scaling_vocabs, "V"),
+                              ("hidden", sizes.scaling_hiddens, "H")):
+        points = data["scaling"][axis]["points"]
+        assert [p[key] for p in points] == list(values)
+        assert all(_positive(p["hebbref_s_per_token"]) for p in points)
+        assert math.isfinite(data["scaling"][axis]["log_log_slope"]["hebbref"])
+
+
+def test_json_torch_rows_have_finite_ratios(quick):
+    pytest.importorskip("torch", reason="torch is an optional extra (pip install -e '.[torch]')")
+    data, repeats = quick["json"], workloads.QUICK.repeats
+    for r in data["lm"]["by_vocab"]:
+        _check_timed(r["torch"], repeats)
+        assert r["speedup_vs_torch"] == pytest.approx(
+            r["torch"]["median_s"] / r["hebbref"]["median_s"])
+    for key in ("threads_numpy", "threads_one"):
+        _check_timed(data["mlp"][key]["torch"], repeats)
+        assert _positive(data["mlp"][key]["speedup_vs_torch"])
+    _check_timed(data["scatter"]["torch index_add_"], repeats)
+    assert _positive(data["scatter"]["speedup_vs_torch"])
+    for curve in data["scaling"].values():
+        assert all(_positive(p["speedup_vs_torch"]) for p in curve["points"])
+    assert all(t["met"] is not None for t in validation_bench().evaluate_targets(data))
+
+
+def test_without_torch_rows_say_so(tmp_path, monkeypatch):
+    """With torch unimportable the benchmark still runs; torch rows carry the status string."""
+    monkeypatch.setattr(machine, "import_torch", lambda: None)
+    tiny = dataclasses.replace(workloads.QUICK, repeats=1, lm_vocabs=(50, 80),
+                               scaling_vocabs=(20, 40), scaling_hiddens=(4, 8))
+    monkeypatch.setattr(workloads, "QUICK", tiny)
+    json_path, png_path = tmp_path / "b.json", tmp_path / "p.png"
+    status, stdout, stderr = run_main(["--quick", "--json", str(json_path),
+                                        "--plot", str(png_path)])
+    assert status == 0 and png_path.read_bytes()[:8] == PNG_MAGIC
+    assert "measuring BLAS peak" in stderr  # not --quiet, and stderr is a terminal
+    assert machine.TORCH_MISSING in stdout
+    data = json.loads(json_path.read_text())
+    assert data["machine"]["torch"] == machine.TORCH_MISSING
+    for r in data["lm"]["by_vocab"]:
+        assert r["torch"] == {"status": machine.TORCH_MISSING} and r["speedup_vs_torch"] is None
+        assert r["speedup_ceiling_vs_torch"] is None
+    assert data["scatter"]["torch index_add_"] == {"status": machine.TORCH_MISSING}
+    assert data["mlp"]["threads_one"]["speedup_vs_torch"] is None
+    assert "targets" not in data and "Targets" not in stdout
+    targets = {t["key"]: t for t in validation_bench().evaluate_targets(data)}
+    assert targets["lm_speedup_small_vocab"]["met"] is None
+    assert targets["scatter_speedup_add_at"]["met"] is not None
+    assert "n/a (no torch)" in validation_bench().markdown(data)
+
+

@@ -1,0 +1,40 @@
+"""The project's speed targets (validation/bench_targets.json), checked by validation/bench.py
+against a benchmark's results, and the README table built from them."""
+import json
+import os
+
+from bench.conftest import validation_bench
+
+RESULTS = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "validation", "results",
+                       "bench.json")
+
+
+def test_validation_readme_table_has_every_target(quick):
+    """The README table built from a bench JSON has a row per target, marked missed iff missed."""
+    data = quick["json"]
+    table = validation_bench().markdown(data)
+    rows = [line for line in table.splitlines() if line.startswith("| ")]
+    assert len(rows) == 1 + 1 + 2 * len(data["lm"]["by_vocab"]) + 5  # header, BLAS, LM ×2, rest
+    assert table.count("(missed)") == sum(
+        1 for t in validation_bench().evaluate_targets(data) if t["met"] is False)
+
+
+def test_targets_reproduce_the_committed_results():
+    """The targets file, applied to the committed measurements, gives the committed verdicts."""
+    with open(RESULTS, encoding="utf-8") as f:
+        committed = json.load(f)
+    assert validation_bench().evaluate_targets(committed) == committed["targets"]
+
+
+def test_a_target_is_met_only_on_its_side_of_the_threshold(quick):
+    """"min" targets are met at or above the threshold, "max" targets at or below; a missing
+    measurement (no torch) is neither."""
+    module = validation_bench()
+    rows = module.evaluate_targets(quick["json"])
+    assert [t["key"] for t in rows] == list(module.measured(quick["json"]))
+    for t in rows:
+        if t["measured"] is None:
+            assert t["met"] is None
+        else:
+            assert t["met"] == (t["measured"] >= t["threshold"] if t["kind"] == "min"
+                                else t["measured"] <= t["threshold"])

@@ -1,0 +1,50 @@
+"""The benchmark's workloads (hebbref/bench/workloads.py) and timing (hebbref/bench/timing.py):
+the FLOP formula and the Zipf ids against independent counts, the interleaved rounds."""
+import dataclasses
+
+import numpy as np
+import pytest
+
+from hebbref.bench import timing, workloads
+
+
+@pytest.mark.parametrize("T, B, E, H, V", [(35, 32, 256, 256, 10000), (5, 4, 3, 7, 11),
+                                           (1, 1, 1, 1, 1)])
+def test_lm_step_flops_counts_every_matmul(T, B, E, H, V):
+    """lm_step_flops equals the sum of 2·m·k·n over the matrix products that
+    hebbref/nn/lstm.py and hebbref/nn/softmax.py compute, listed here one by one."""
+    N = T * B
+    products = [
+        (N, E, 4 * H),                 # lstm_forward: x Wx
+        *[(B, H, 4 * H)] * T,          # lstm_step_forward: h_{t−1} Wh
+        (N, H, V),                     # softmax_layer_forward: h θᵀ
+        (N, V, H),                     # softmax_layer_backward: dz θ
+        (V, N, H),                     # softmax_layer_backward: dzᵀ h
+        *[(B, 4 * H, H)] * T,          # lstm_backward: das[t] Whᵀ
+        (E, N, 4 * H),                 # lstm_backward: xᵀ da
+        (H, N, 4 * H),                 # lstm_backward: h_prevᵀ da
+        (N, 4 * H, E),                 # lstm_backward: da Wxᵀ
+    ]
+    assert workloads.lm_step_flops(N, E, H, V) == sum(2 * m * k * n for m, k, n in products)
+    # ... and the products the bench times as the step's matmul-only floor are the same ones.
+    listed = [(m, k, n) for m, k, n, count in workloads.lm_step_products(N, B, E, H, V)
+              for _ in range(count)]
+    assert sorted(listed) == sorted(products)
+
+
+def test_zipf_ids_follow_the_rank_frequency_law():
+    """P(k) ∝ 1/(k+1): id 0 is about twice as frequent as id 1 and three times id 2."""
+    ids = workloads.zipf_ids(np.random.default_rng(0), 50, 200_000)
+    assert ids.dtype == np.int64 and ids.min() >= 0 and ids.max() < 50
+    counts = np.bincount(ids, minlength=50)
+    assert counts[0] / counts[1] == pytest.approx(2.0, rel=0.05)
+    assert counts[0] / counts[2] == pytest.approx(3.0, rel=0.05)
+
+
+def test_measure_interleaves_and_reverses_order():
+    """Warm-up calls come first; then each round calls every contender, reversed on odd rounds."""
+    calls = []
+    sizes = dataclasses.replace(workloads.QUICK, repeats=4, warmup=2, min_seconds=0.0)
+    result = timing.measure({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, sizes)
+    assert calls == ["a", "a", "b", "b"] + ["a", "b", "b", "a", "a", "b", "b", "a"]
+    assert all(len(r["runs_s"]) == 4 and r["calls_per_run"] == 1 for r in result.values())
