@@ -7,7 +7,7 @@ from dataclasses import asdict
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from hebbref.bench import machine
+import hebbref.bench.machine as machine
 from hebbref.bench.contenders import (hebbref_lm_step, hebbref_mlp_step, lm_matrix_products,
                                       torch_lm_step, torch_mlp_step)
 from hebbref.bench.timing import measure, progress, ratio, traced_peak

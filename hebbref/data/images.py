@@ -11,71 +11,17 @@ Every source gives the same :class:`ImageDataset`: grey images in [0, 1] with th
 on a dark background, integer labels, and each example's drawer. :func:`train_test_split` holds
 out the first drawers of every class, as the paper holds out the first 5 examples per class.
 """
-import dataclasses
 from pathlib import Path
 
 import matplotlib.image
 import numpy as np
 from tqdm import tqdm
 
-from hebbref.validate import check_array, check_labels
+from hebbref.data.dataset import ImageDataset
+from hebbref.data.kanji import render_kanji_dataset
+from hebbref.validate import check_labels
 
 _OMNIGLOT_SPLITS = ("images_background", "images_evaluation")
-
-
-@dataclasses.dataclass
-class ImageDataset:
-    """Labelled grey images.
-
-    X: (n, h, w) float32 in [0, 1], strokes bright.
-    y: (n,) int64 class labels in [0, C), every class present.
-    drawer: (n,) int64 >= 0, who drew the example; (y, drawer) pairs are unique.
-    class_names: list of C str, unique; class_names[i] names label i.
-    """
-    X: np.ndarray
-    y: np.ndarray
-    drawer: np.ndarray
-    class_names: list
-
-    def __post_init__(self):
-        check_array(self.X, "X", ndim=3)
-        if self.X.dtype != np.float32:
-            raise TypeError(f"X must be float32, got dtype {self.X.dtype}")
-        if self.X.size and (self.X.min() < 0.0 or self.X.max() > 1.0):
-            raise ValueError(f"X must lie in [0, 1], got values in "
-                             f"[{self.X.min()}, {self.X.max()}]")
-        if not isinstance(self.class_names, list) or not all(
-                isinstance(name, str) for name in self.class_names):
-            raise TypeError("class_names must be a list of str")
-        if len(set(self.class_names)) != len(self.class_names):
-            raise ValueError("class_names must be unique")
-        n = self.X.shape[0]
-        self.y = check_labels(self.y, "y", len(self.class_names), shape=(n,))
-        if not isinstance(self.drawer, np.ndarray) or self.drawer.dtype.kind not in "iu":
-            raise TypeError("drawer must be a numpy.ndarray of integers")
-        if self.drawer.shape != (n,):
-            raise ValueError(f"drawer must have shape {(n,)}, got {self.drawer.shape}")
-        if n and self.drawer.min() < 0:
-            raise ValueError(f"drawer must be >= 0, got {self.drawer.min()}")
-        self.drawer = self.drawer.astype(np.int64, copy=False)
-        absent = np.flatnonzero(np.bincount(self.y, minlength=self.num_classes) == 0)
-        if absent.size:
-            raise ValueError(f"every class needs at least one example; class "
-                             f"{self.class_names[absent[0]]!r} (label {absent[0]}) has none")
-        if np.unique(np.stack([self.y, self.drawer]), axis=1).shape[1] != n:
-            raise ValueError("(y, drawer) pairs must be unique: one example per drawer and class")
-
-    @property
-    def num_classes(self):
-        return len(self.class_names)
-
-    def __len__(self):
-        return self.X.shape[0]
-
-    def subset(self, mask):
-        """The examples where ``mask`` (n,) bool is True, in their order, with all class names."""
-        return ImageDataset(X=self.X[mask], y=self.y[mask], drawer=self.drawer[mask],
-                            class_names=list(self.class_names))
 
 
 def train_test_split(dataset, test_drawers=5):
@@ -120,7 +66,6 @@ def load_dataset(spec="kanji", *, num_classes, size=28, seed=0):
         raise TypeError(f"spec must be a str, got {type(spec).__name__}")
     source, _, path = spec.partition(":")
     if source == "kanji" and not path:
-        from hebbref.data.kanji import render_kanji_dataset  # kanji.py imports this module
         return render_kanji_dataset(num_classes, size=size, seed=seed)
     if source in ("omniglot", "npz"):
         if not path:

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from hebbref.data.images import ImageDataset
+from hebbref.data.dataset import ImageDataset
 from hebbref.data.svg import bezier_points, parse_path
 from hebbref.validate import check_int, check_number
 
