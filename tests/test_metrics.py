@@ -10,7 +10,6 @@ from hypothesis.extra import numpy as hnp
 
 from hebbref.metrics import (
     FrequencyBucket,
-    bucket_of_targets,
     frequency_buckets,
     perplexity_by_bucket,
 )
@@ -37,16 +36,26 @@ def test_bad_bucket_specs(spec, error):
         frequency_buckets(spec)
 
 
+def bucket_rows(targets, counts, unk_id, buckets):
+    """The row perplexity_by_bucket files each target under: its bucket's index, or
+    len(buckets) for the <unk> row."""
+    rows = []
+    for target in targets:
+        result = perplexity_by_bucket(np.zeros(1), np.array([target]), counts, unk_id, buckets)
+        rows.append([row["tokens"] for row in result["buckets"]].index(1))
+    return rows
+
+
 def test_boundaries_on_hand_picked_counts():
     # id:            0 (<unk>)  1     2    3    4   5   6  7  8     9        10
     counts = np.array([5000, 1000, 999, 100, 99, 10, 9, 0, 1001, 10**6, 10000])
     targets = np.arange(counts.size)
-    default = bucket_of_targets(targets, counts, 0, frequency_buckets("default"))
-    assert default.tolist() == [4, 0, 1, 1, 2, 2, 3, 3, 0, 0, 0]
-    paper = bucket_of_targets(targets, counts, 0, frequency_buckets("paper"))
-    assert paper.tolist() == [4, 1, 2, 2, 3, 3, 3, 3, 1, 0, 0]
+    default = bucket_rows(targets, counts, 0, frequency_buckets("default"))
+    assert default == [4, 0, 1, 1, 2, 2, 3, 3, 0, 0, 0]
+    paper = bucket_rows(targets, counts, 0, frequency_buckets("paper"))
+    assert paper == [4, 1, 2, 2, 3, 3, 3, 3, 1, 0, 0]
     # <unk> is its own row wherever its id is and whatever its count.
-    assert bucket_of_targets(targets, counts, 7, frequency_buckets()).tolist()[:8] == [
+    assert bucket_rows(targets, counts, 7, frequency_buckets())[:8] == [
         0, 0, 1, 1, 2, 2, 3, 4]
 
 
@@ -94,7 +103,7 @@ def test_bucket_bookkeeping(data, vocab_size, n, dtype, spec):
     nll = data.draw(hnp.arrays(dtype, n, elements=st.floats(0, 20, width=32)))
     unk_id = data.draw(st.integers(0, vocab_size - 1))
 
-    index = bucket_of_targets(targets, counts, unk_id, buckets)
+    index = np.array(bucket_rows(targets, counts, unk_id, buckets))
     for t, k in zip(targets, index):
         member = [t != unk_id and b.low <= counts[t] < b.high for b in buckets] + [t == unk_id]
         assert sum(member) == 1 and member[k]
@@ -120,17 +129,17 @@ def test_bad_inputs():
     counts, buckets = np.array([1, 5, 50]), frequency_buckets()
     targets, nll = np.array([0, 1, 2]), np.array([1.0, 2.0, 3.0])
     with pytest.raises(ValueError, match="targets must lie"):
-        bucket_of_targets(np.array([0, 3]), counts, 0, buckets)
+        perplexity_by_bucket(np.zeros(2), np.array([0, 3]), counts, 0, buckets)
     with pytest.raises(TypeError, match="targets"):
-        bucket_of_targets(np.array([0.0]), counts, 0, buckets)
+        perplexity_by_bucket(np.zeros(1), np.array([0.0]), counts, 0, buckets)
     with pytest.raises(ValueError, match="train_counts must be non-negative"):
-        bucket_of_targets(targets, np.array([1, -1, 2]), 0, buckets)
+        perplexity_by_bucket(nll, targets, np.array([1, -1, 2]), 0, buckets)
     with pytest.raises(ValueError, match="unk_id"):
-        bucket_of_targets(targets, counts, 3, buckets)
+        perplexity_by_bucket(nll, targets, counts, 3, buckets)
     with pytest.raises(ValueError, match="buckets must cover"):
-        bucket_of_targets(targets, counts, 0, buckets[:2] + buckets[3:])
+        perplexity_by_bucket(nll, targets, counts, 0, buckets[:2] + buckets[3:])
     with pytest.raises(TypeError, match="buckets"):
-        bucket_of_targets(targets, counts, 0, [("<10", 0, 10)])
+        perplexity_by_bucket(nll, targets, counts, 0, [("<10", 0, 10)])
     with pytest.raises(ValueError, match="same shape"):
         perplexity_by_bucket(nll[:2], targets, counts, 0, buckets)
     with pytest.raises(ValueError, match="nll must be finite"):

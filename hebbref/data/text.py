@@ -442,12 +442,6 @@ def _check_data(data, bptt):
     return data, _check_positive_int(bptt, "bptt")
 
 
-def num_segments(data, bptt):
-    """Number of segments ``bptt_segments(data, bptt)`` yields: ⌈(L − 1) / bptt⌉ for data (L, B)."""
-    data, bptt = _check_data(data, bptt)
-    return -(-max(data.shape[0] - 1, 0) // bptt)
-
-
 def bptt_segments(data, bptt, *, start=0):
     """Walk down the columns of ``batchify`` output in segments of ``bptt`` steps.
 
