@@ -1,4 +1,5 @@
-"""Perplexity by training-frequency bucket (METHOD §6; hebbref/metrics.py)."""
+"""hebbref/metrics.py: perplexity by training-frequency bucket (METHOD §6) and accuracy by
+exposure (METHOD §5)."""
 import json
 import math
 
@@ -9,7 +10,10 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from hebbref.metrics import (
+    EXPOSURE_BUCKETS,
+    ExposureTally,
     FrequencyBucket,
+    exposure_bucket,
     frequency_buckets,
     perplexity_by_bucket,
 )
@@ -144,3 +148,23 @@ def test_bad_inputs():
         perplexity_by_bucket(nll[:2], targets, counts, 0, buckets)
     with pytest.raises(ValueError, match="nll must be finite"):
         perplexity_by_bucket(np.array([1.0, np.nan, 2.0]), targets, counts, 0, buckets)
+
+
+def test_exposure_buckets_boundaries():
+    names = [name for name, _, _ in EXPOSURE_BUCKETS]
+    assert names == ["0", "1", "2", "3-5", "6-10", "11-20", "21-50", ">50"]
+    counts = [0, 1, 2, 3, 5, 6, 10, 11, 20, 21, 50, 51, 10**6]
+    expected = ["0", "1", "2", "3-5", "3-5", "6-10", "6-10", "11-20", "11-20", "21-50", "21-50",
+                ">50", ">50"]
+    assert [names[i] for i in exposure_bucket(counts)] == expected
+
+
+def test_tally_counts_each_image_once():
+    tally = ExposureTally()
+    tally.add(np.array([True, False, True]), np.array([1, 1, 60]))
+    tally.add(np.array([False]), np.array([0]))
+    d = tally.as_dict()
+    assert (d["1"]["correct"], d["1"]["total"], d["1"]["accuracy"]) == (1, 2, 0.5)
+    assert (d[">50"]["correct"], d[">50"]["total"]) == (1, 1)
+    assert (d["0"]["correct"], d["0"]["total"]) == (0, 1)
+    assert d["2"]["accuracy"] is None

@@ -6,7 +6,6 @@ import pytest
 
 from hebbref import cli
 from hebbref.experiments.curriculum import CurriculumConfig, introduced, make_stream, run
-from hebbref.metrics import EXPOSURE_BUCKETS, ExposureTally, exposure_bucket
 
 
 @pytest.fixture(autouse=True)
@@ -19,26 +18,6 @@ def tiny(tmp_path, **overrides):
                     batch_size=5, hidden_sizes=(8,), eval_every=3, out=str(tmp_path / "out"))
     settings.update(overrides)
     return CurriculumConfig(**settings)
-
-
-def test_exposure_buckets_boundaries():
-    names = [name for name, _, _ in EXPOSURE_BUCKETS]
-    assert names == ["0", "1", "2", "3-5", "6-10", "11-20", "21-50", ">50"]
-    counts = [0, 1, 2, 3, 5, 6, 10, 11, 20, 21, 50, 51, 10**6]
-    expected = ["0", "1", "2", "3-5", "3-5", "6-10", "6-10", "11-20", "11-20", "21-50", "21-50",
-                ">50", ">50"]
-    assert [names[i] for i in exposure_bucket(counts)] == expected
-
-
-def test_tally_counts_each_image_once():
-    tally = ExposureTally()
-    tally.add(np.array([True, False, True]), np.array([1, 1, 60]))
-    tally.add(np.array([False]), np.array([0]))
-    d = tally.as_dict()
-    assert (d["1"]["correct"], d["1"]["total"], d["1"]["accuracy"]) == (1, 2, 0.5)
-    assert (d[">50"]["correct"], d[">50"]["total"]) == (1, 1)
-    assert (d["0"]["correct"], d["0"]["total"]) == (0, 1)
-    assert d["2"]["accuracy"] is None
 
 
 def test_schedule_and_stream_draw_only_introduced_classes(tmp_path):
