@@ -1,3 +1,39 @@
-"""hebbref: the Hebbian Softmax (Rae et al., ICML 2018) in plain NumPy, as a reference to read."""
+"""hebbref: the Hebbian Softmax (Rae et al., ICML 2018) in plain NumPy, as a reference to read.
+
+The main API, importable from here:
+
+    HebbianSoftmax            the rule's state (γ, T, counts) and its update   hebbref.hebbian
+    hebbian_update            METHOD §2, fast path                              hebbref.hebbian
+    hebbian_update_reference  METHOD §2, the readable loop                      hebbref.hebbian
+    CurriculumConfig, run_curriculum   reproduction 1 (METHOD §5)   hebbref.experiments.curriculum
+    LMConfig, run_lm                   reproduction 2 (METHOD §6)   hebbref.experiments.lm
+
+Each name is imported on first use, so `import hebbref` stays cheap: the experiments pull in
+numba and matplotlib, which take most of a second to load.
+"""
+import importlib
 
 __version__ = "0.1.0"
+
+# public name -> (module, name in that module)
+_API = {
+    "HebbianSoftmax": ("hebbref.hebbian", "HebbianSoftmax"),
+    "hebbian_update": ("hebbref.hebbian", "hebbian_update"),
+    "hebbian_update_reference": ("hebbref.hebbian", "hebbian_update_reference"),
+    "CurriculumConfig": ("hebbref.experiments.curriculum", "CurriculumConfig"),
+    "run_curriculum": ("hebbref.experiments.curriculum", "run"),
+    "LMConfig": ("hebbref.experiments.lm", "LMConfig"),
+    "run_lm": ("hebbref.experiments.lm", "run"),
+}
+__all__ = sorted(_API)
+
+
+def __getattr__(name):
+    if name not in _API:
+        raise AttributeError(f"module 'hebbref' has no attribute {name!r}")
+    module, attribute = _API[name]
+    return getattr(importlib.import_module(module), attribute)
+
+
+def __dir__():
+    return sorted([*globals(), *_API])
