@@ -33,6 +33,7 @@ Functions
 - `evaluate_with_cache`, `cache_nll_grid` and `grid_search` run the model over a token stream the
   way `experiments.lm.evaluate` does and return per-target NLLs; these only ever compute the
   cache probability of the target (O(W·H) per target), never the cache distribution over V.
+  `evaluate_with_cache_reference` is their plain twin: the one-step reference at every target.
 """
 import math
 import numbers
@@ -42,7 +43,7 @@ from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
 from hebbref.data.text import batchify, bptt_segments
 from hebbref.models.lm import lm_forward, lm_initial_state
-from hebbref.nn.softmax import nll_per_target
+from hebbref.nn.softmax import log_softmax, nll_per_target
 from hebbref.validate import check_array, check_number
 
 # Default grid. Window sizes: Grave et al. (2017) report WikiText-103 caches of 100 and 2,000
@@ -292,6 +293,27 @@ def _check_run(bptt):
     if isinstance(bptt, bool) or not isinstance(bptt, numbers.Integral) or bptt < 1:
         raise ValueError(f"bptt must be an integer >= 1, got {bptt!r}")
     return int(bptt)
+
+
+def evaluate_with_cache_reference(params, tokens, *, batch_size, window, theta_c, lambda_c):
+    """Plain twin of `evaluate_with_cache`, straight from METHOD §7: one lm_forward over each
+    whole column (the carried state makes BPTT segments unnecessary), then for every step t the
+    reference cache over the pairs (h_j, x_{j+1}), j = t − W .. t − 1 of the same column.
+    Returns the NLLs (K,) float64 in the target order of `evaluate_with_cache`."""
+    data = batchify(tokens, batch_size)
+    steps, columns = data.shape[0] - 1, data.shape[1]
+    z, h, _, _ = lm_forward(params, data[:-1], lm_initial_state(params, columns))
+    V = z.shape[1]
+    z, h = z.reshape(steps, columns, V), h.reshape(steps, columns, -1)
+    nll = np.empty((steps, columns))
+    for t in range(steps):
+        for b in range(columns):
+            first = max(0, t - window)
+            log_cache = cache_log_probs_reference(h[t, b], h[first:t, b], data[first + 1:t + 1, b],
+                                                  V, theta_c=theta_c)
+            log_model = log_softmax(z[t, b][None, :].astype(np.float64))[0]
+            nll[t, b] = -mix_log_probs(log_model, log_cache, lambda_c)[data[t + 1, b]]
+    return nll.reshape(-1)        # row-major over (step, column), as evaluate() orders targets
 
 
 def evaluate_with_cache(params, tokens, *, batch_size, bptt, window, theta_c, lambda_c):

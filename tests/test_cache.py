@@ -19,13 +19,13 @@ from hebbref.cache import (
     cache_log_probs_reference,
     cache_nll_grid,
     evaluate_with_cache,
+    evaluate_with_cache_reference,
     grid_search,
     mix_log_probs,
 )
 from hebbref.data.text import batchify
 from hebbref.experiments.lm import evaluate
-from hebbref.models.lm import lm_forward, lm_init, lm_initial_state
-from hebbref.nn.softmax import log_softmax
+from hebbref.models.lm import lm_init
 
 PROPERTY = settings(max_examples=60, deadline=None)
 IMPLEMENTATIONS = [cache_log_probs, cache_log_probs_reference]
@@ -150,25 +150,6 @@ def test_mix_is_the_linear_interpolation(log_model, log_cache, lambda_c):
 # ------------------------------------------------------------------------------------------------
 # Over a token stream
 
-def reference_stream_nll(params, tokens, batch_size, window, theta_c, lambda_c):
-    """Straight from METHOD §7: one lm_forward over each whole column, then for every step t the
-    reference cache over the pairs (h_j, x_{j+1}), j = t − W .. t − 1 of the same column."""
-    data = batchify(tokens, batch_size)
-    steps_, columns = data.shape[0] - 1, data.shape[1]
-    z, h, _, _ = lm_forward(params, data[:-1], lm_initial_state(params, columns))
-    V = z.shape[1]
-    z, h = z.reshape(steps_, columns, V), h.reshape(steps_, columns, -1)
-    nll = np.empty((steps_, columns))
-    for t in range(steps_):
-        for b in range(columns):
-            first = max(0, t - window)
-            log_cache = cache_log_probs_reference(h[t, b], h[first:t, b], data[first + 1:t + 1, b],
-                                                  V, theta_c=theta_c)
-            log_model = log_softmax(z[t, b][None, :].astype(np.float64))[0]
-            nll[t, b] = -mix_log_probs(log_model, log_cache, lambda_c)[data[t + 1, b]]
-    return nll.reshape(-1)        # the target order of evaluate(): row-major over (step, column)
-
-
 @settings(max_examples=60, deadline=None)
 @given(seed=st.integers(0, 2**16), length=st.integers(8, 60), batch_size=st.integers(1, 4),
        bptt=st.integers(1, 9), window=st.integers(1, 25), theta_c=THETAS, lambda_c=LAMBDAS)
@@ -183,7 +164,8 @@ def test_stream_equals_reference_loop(seed, length, batch_size, bptt, window, th
     tokens = np.random.default_rng(seed).integers(0, 11, length)
     nll, targets = evaluate_with_cache(params, tokens, batch_size=batch_size, bptt=bptt,
                                        window=window, theta_c=theta_c, lambda_c=lambda_c)
-    expected = reference_stream_nll(params, tokens, batch_size, window, theta_c, lambda_c)
+    expected = evaluate_with_cache_reference(params, tokens, batch_size=batch_size,
+                                             window=window, theta_c=theta_c, lambda_c=lambda_c)
     assert nll.dtype == np.float64 and targets.dtype == np.int64
     assert np.array_equal(targets, batchify(tokens, batch_size)[1:].reshape(-1))
     np.testing.assert_allclose(nll, expected, rtol=0, atol=1e-9 * (1 + 36 * theta_c))
@@ -198,7 +180,8 @@ def test_float32_model_close_to_float64_reference():
                                  lambda_c=0.4)
     assert nll.dtype == np.float64
     params64 = {k: v.astype(np.float64) for k, v in params.items()}
-    expected = reference_stream_nll(params64, tokens, 3, 10, 2.0, 0.4)
+    expected = evaluate_with_cache_reference(params64, tokens, batch_size=3, window=10,
+                                             theta_c=2.0, lambda_c=0.4)
     np.testing.assert_allclose(nll, expected, rtol=1e-4, atol=1e-4)
 
 
@@ -256,7 +239,8 @@ def test_large_theta_in_a_stream_does_not_underflow():
                            for b in range(2)] for t in range(data.shape[0] - 1)]).reshape(-1)
     assert np.array_equal(np.isfinite(nll), in_window)
     assert nll[in_window].max() > 745      # some probabilities below exp(−745), the float64 floor
-    expected = reference_stream_nll(params, tokens, 2, 6, 1e4, 1.0)
+    expected = evaluate_with_cache_reference(params, tokens, batch_size=2, window=6,
+                                             theta_c=1e4, lambda_c=1.0)
     # dot-product rounding times θ_c: about 1e4 · 6 · 1e-16 absolute
     np.testing.assert_allclose(nll[in_window], expected[in_window], rtol=1e-9, atol=1e-10)
 
