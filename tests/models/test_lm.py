@@ -1,11 +1,17 @@
 """The LSTM language model as a whole (hebbref/models/lm.py): the loss gradient of every
 parameter against central finite differences in float64, through several BPTT segments that
-carry the detached state (METHOD §1, §6)."""
+carry the detached state (METHOD §1, §6), and one segment against torch embedding → nn.LSTM →
+linear → cross-entropy."""
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hebbref import gradcheck
+from hebbref.models.lm import lm_init, lm_loss
+
+from torch_gold import (assert_lstm_grads_match, assert_matches, copy_lstm_weights, densify, leaf,
+                        randomised)
 
 small = st.integers(1, 4)
 
@@ -17,3 +23,46 @@ def test_lm_gradients_through_carried_bptt_segments(seed, T, N, V, E, H, num_lay
     rows = gradcheck.check_lm(np.random.default_rng(seed), 3, T, N, V, E, H, num_layers)
     assert {layer for layer, _, _ in rows} == {f"model: lm segment {s}/3" for s in (1, 2, 3)}
     assert not gradcheck.failures(rows), gradcheck.format_table(rows)
+
+
+@pytest.mark.parametrize("num_layers", [1, 2])
+@pytest.mark.parametrize("T, N, V, E, H", [(1, 1, 3, 1, 1), (4, 3, 7, 5, 4), (3, 2, 5, 2, 3),
+                                           (1, 4, 6, 3, 2), (5, 1, 4, 2, 1)])
+def test_lm_loss_matches_torch(torch, num_layers, T, N, V, E, H):
+    """Whole language model, one truncated-BPTT segment from a non-zero initial state, dropout 0
+    (METHOD §4, §6): loss, h entering the softmax, the carried final state, and the gradient of
+    every parameter (embedding densified) against torch embedding → nn.LSTM → linear → CE."""
+    F = torch.nn.functional
+    rng = np.random.default_rng(10000 * num_layers + 1000 * T + 100 * N + 10 * V + H)
+    params = randomised(lm_init(V, E, H, rng, num_layers=num_layers, dtype=np.float64), rng)
+    x = rng.integers(0, V, (T, N))
+    y = rng.integers(0, V, (T, N))
+    state = [(0.5 * rng.standard_normal((N, H)), rng.standard_normal((N, H)))
+             for _ in range(num_layers)]
+    loss, grads, h, new_state = lm_loss(params, x, y, state, dropout=0.0)
+
+    lstm = torch.nn.LSTM(E, H, num_layers=num_layers, dtype=torch.float64)
+    for layer in range(num_layers):
+        copy_lstm_weights(lstm, layer, *(params[f"lstm{layer + 1}.{k}"] for k in ("Wx", "Wh", "b")))
+    ttable = leaf(params["embed.E"])
+    ttheta, tb = leaf(params["softmax.theta"]), leaf(params["softmax.b"])
+    h0 = torch.tensor(np.stack([h0 for h0, _ in state]))
+    c0 = torch.tensor(np.stack([c0 for _, c0 in state]))
+    out, (hT, cT) = lstm(F.embedding(torch.tensor(x), ttable), (h0, c0))
+    th = out.reshape(T * N, H)
+    gold = F.cross_entropy(F.linear(th, ttheta, tb), torch.tensor(y.reshape(-1)))
+    gold.backward()
+
+    assert_matches("loss", loss, gold)
+    assert_matches("h", h, th)
+    assert len(new_state) == num_layers
+    for layer, (h_last, c_last) in enumerate(new_state):
+        assert_matches(f"final h, layer {layer + 1}", h_last, hT[layer])
+        assert_matches(f"final c, layer {layer + 1}", c_last, cT[layer])
+    assert set(grads) == set(params), f"grad keys {sorted(grads)} != param keys {sorted(params)}"
+    assert_matches("d[embed.E] (densified)", densify(grads["embed.E"], V), ttable.grad)
+    assert_matches("d[softmax.theta]", grads["softmax.theta"], ttheta.grad)
+    assert_matches("d[softmax.b]", grads["softmax.b"], tb.grad)
+    for layer in range(num_layers):
+        layer_grads = {k: grads[f"lstm{layer + 1}.{k}"] for k in ("Wx", "Wh", "b")}
+        assert_lstm_grads_match(f"lstm{layer + 1}: ", layer_grads, lstm, layer)

@@ -1,10 +1,14 @@
 """Dense layer (hebbref/nn/linear.py) against central finite differences in float64 (METHOD §1),
-at hypothesis-drawn shapes that include batch 1."""
+at hypothesis-drawn shapes that include batch 1, and against torch autograd."""
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hebbref import gradcheck
+from hebbref.nn.linear import linear_backward, linear_forward
+
+from torch_gold import assert_matches, leaf
 
 small = st.integers(1, 4)
 
@@ -14,3 +18,24 @@ small = st.integers(1, 4)
 def test_linear_gradients(seed, N, D, M):
     rows = gradcheck.check_linear(np.random.default_rng(seed), N, D, M)
     assert not gradcheck.failures(rows), gradcheck.format_table(rows)
+
+
+@pytest.mark.parametrize("N, D, M", [(1, 1, 1), (1, 4, 3), (5, 2, 1), (6, 3, 4)])
+def test_linear_matches_torch(torch, N, D, M):
+    """out = x W + b with W (D, M), i.e. torch's F.linear with weight Wᵀ; dx, dW, db
+    (METHOD §4)."""
+    F = torch.nn.functional
+    rng = np.random.default_rng(100 * N + 10 * D + M)
+    params = {"W": rng.standard_normal((D, M)), "b": rng.standard_normal(M)}
+    x = rng.standard_normal((N, D))
+    upstream = rng.standard_normal((N, M))
+    out, cache = linear_forward(x, params)
+    dx, grads = linear_backward(upstream, cache)
+
+    tx, tW, tb = leaf(x), leaf(params["W"]), leaf(params["b"])
+    tout = F.linear(tx, tW.T, tb)
+    (tout * torch.tensor(upstream)).sum().backward()
+    assert_matches("out", out, tout)
+    assert_matches("dx", dx, tx.grad)
+    assert_matches("dW", grads["W"], tW.grad)
+    assert_matches("db", grads["b"], tb.grad)

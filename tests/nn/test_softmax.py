@@ -1,5 +1,6 @@
 """Softmax layer and cross-entropy (hebbref/nn/softmax.py, METHOD §1): gradients against finite
-differences, the fast cross-entropy against its plain twin, and the layer's initialisation."""
+differences and against torch, the fast cross-entropy against its plain twin, and the layer's
+initialisation."""
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -8,7 +9,9 @@ from hypothesis import strategies as st
 from hebbref import gradcheck, threads
 from hebbref.models.classifier import classifier_init
 from hebbref.nn.softmax import (softmax_cross_entropy, softmax_cross_entropy_reference,
-                                softmax_init)
+                                softmax_init, softmax_layer_backward, softmax_layer_forward)
+
+from torch_gold import assert_matches, leaf
 
 seeds = st.integers(0, 2**32 - 1)
 # The twins compute p as exp(z − m) / Σ (fast) and as exp(z − m − log Σ) (plain): the same
@@ -101,3 +104,67 @@ def test_models_take_the_softmax_layer_from_softmax_init():
     expected = softmax_init(5, 6, replay, dtype=np.float32)
     np.testing.assert_array_equal(params["softmax.theta"], expected["theta"])
     np.testing.assert_array_equal(params["softmax.b"], expected["b"])
+
+
+@pytest.mark.parametrize("cross_entropy", [softmax_cross_entropy_reference,
+                                           softmax_cross_entropy])
+@pytest.mark.parametrize("N, V", [(1, 1), (1, 5), (4, 1), (4, 3), (7, 10)])
+def test_softmax_cross_entropy_matches_torch(torch, cross_entropy, N, V):
+    """Mean cross-entropy and dz = (p − onehot(y)) / N (METHOD §1)."""
+    F = torch.nn.functional
+    rng = np.random.default_rng(10 * N + V)
+    z = 3.0 * rng.standard_normal((N, V))
+    y = rng.integers(0, V, N)
+    loss, dz = cross_entropy(z, y)
+
+    tz = leaf(z)
+    gold = F.cross_entropy(tz, torch.tensor(y), reduction="mean")
+    gold.backward()
+    assert_matches("loss", loss, gold)
+    assert_matches("dz", dz, tz.grad)
+
+
+@pytest.mark.parametrize("cross_entropy", [softmax_cross_entropy_reference,
+                                           softmax_cross_entropy])
+def test_softmax_cross_entropy_extreme_logits_match_torch(torch, cross_entropy):
+    """Logits of ±1000 (exp overflows without the max shift): finite, and equal to torch's
+    loss (≈ 2000 where the label's logit is −1000 and another is +1000) and dz (METHOD §1)."""
+    F = torch.nn.functional
+    z = np.array([
+        [1000.0, -1000.0, 0.0, 1.0],
+        [1000.0, -1000.0, 0.0, 1.0],
+        [-1000.0, -1000.0, -1000.0, -1000.0],
+        [1000.0, 1000.0, -1000.0, 999.0],
+        [-1000.0, 1000.0, 0.5, -0.5],
+        [1000.0, 1000.0, 1000.0, 1000.0],
+    ])
+    y = np.array([0, 1, 2, 3, 0, 3])
+    loss, dz = cross_entropy(z, y)
+    assert np.isfinite(loss) and np.all(np.isfinite(dz)), f"loss {loss}, dz {dz}"
+
+    tz = leaf(z)
+    gold = F.cross_entropy(tz, torch.tensor(y), reduction="mean")
+    gold.backward()
+    assert_matches("loss (extreme logits)", loss, gold)
+    assert_matches("dz (extreme logits)", dz, tz.grad)
+
+
+@pytest.mark.parametrize("N, H, V", [(1, 1, 1), (1, 3, 4), (5, 1, 2), (6, 4, 7)])
+def test_softmax_layer_matches_torch(torch, N, H, V):
+    """z = h θᵀ + b with θ (V, H) (torch's Linear weight layout), and dh, dθ, db
+    (METHOD §1)."""
+    F = torch.nn.functional
+    rng = np.random.default_rng(100 * N + 10 * H + V)
+    params = {"theta": rng.standard_normal((V, H)), "b": rng.standard_normal(V)}
+    h = rng.standard_normal((N, H))
+    upstream = rng.standard_normal((N, V))
+    z, cache = softmax_layer_forward(h, params)
+    dh, grads = softmax_layer_backward(upstream, cache)
+
+    th, ttheta, tb = leaf(h), leaf(params["theta"]), leaf(params["b"])
+    tz = F.linear(th, ttheta, tb)
+    (tz * torch.tensor(upstream)).sum().backward()
+    assert_matches("z", z, tz)
+    assert_matches("dh", dh, th.grad)
+    assert_matches("dtheta", grads["theta"], ttheta.grad)
+    assert_matches("db", grads["b"], tb.grad)
