@@ -43,6 +43,15 @@ def leaf(array):
     return torch.tensor(np.array(array, dtype=np.float64), requires_grad=True)
 
 
+def assert_backward_matches(upstream, out, gold_out, grads, gold_leaves):
+    """Backpropagate Σ upstream ⊙ gold_out through torch, then compare our output with gold_out
+    and our gradients {name: array} with the .grad of the torch leaves {name: leaf tensor}."""
+    (gold_out * torch.tensor(upstream)).sum().backward()
+    assert_matches("out", out, gold_out)
+    for name, gold_leaf in gold_leaves.items():
+        assert_matches(f"d{name}", grads[name], gold_leaf.grad)
+
+
 def densify(sparse, num_rows):
     """The dense (V, E) array of a SparseRows, after checking its ids are unique and sorted."""
     assert isinstance(sparse, SparseRows), f"expected SparseRows, got {type(sparse).__name__}"
