@@ -41,8 +41,9 @@ def run_fast(z, y, blocks):
     [1.0, 5.0, 1e3]), seed=seeds)
 def test_fast_equals_plain_twin_on_any_number_of_threads(dtype, N, V, blocks, scale, seed):
     """Fast == plain (METHOD §1): the in-place, row-blocked cross-entropy gives the plain twin's
-    loss and dz (within TOLERANCE, see there), on one thread and on several; and since each row is computed
-    by the same operations whatever the split, several threads equal one bit for bit."""
+    loss and dz (within TOLERANCE, see there), on one thread and on several; and since each row
+    is computed by the same operations whatever the split, several threads equal one bit for
+    bit."""
     rng = np.random.default_rng(seed)
     z = (rng.standard_normal((N, V)) * scale).astype(dtype)
     y = rng.integers(0, V, N)
