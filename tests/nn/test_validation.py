@@ -13,7 +13,8 @@ from hebbref.nn.embedding import embedding_forward
 from hebbref.nn.linear import linear_forward
 from hebbref.nn.lstm import lstm_forward, lstm_init
 from hebbref.nn.mlp import mlp_forward, mlp_init
-from hebbref.nn.softmax import softmax_cross_entropy, softmax_layer_forward
+from hebbref.nn.softmax import (softmax_cross_entropy, softmax_cross_entropy_reference,
+                                softmax_layer_forward)
 
 rng = np.random.default_rng(0)
 
@@ -89,7 +90,7 @@ def lstm_case():
     return lambda a: lstm_forward(**a), args, bad
 
 
-def softmax_ce_case():
+def softmax_ce_case(cross_entropy=softmax_cross_entropy):
     args = {"z": rng.standard_normal((4, 3)), "y": np.array([0, 2, 1, 1])}
     bad = [
         ("y", np.array([0, 3, 1, 1]), ValueError, "y"),
@@ -99,7 +100,7 @@ def softmax_ce_case():
         ("z", with_nan(args["z"]), ValueError, "z"),
         ("z", rng.standard_normal(4), ValueError, "z"),
     ]
-    return lambda a: softmax_cross_entropy(**a), args, bad
+    return lambda a: cross_entropy(**a), args, bad
 
 
 def softmax_layer_case():
@@ -160,6 +161,7 @@ CASES = {
     "tanh_forward": activation_case(tanh_forward),
     "sigmoid_forward": activation_case(sigmoid_forward), "embedding_forward": embedding_case,
     "lstm_forward": lstm_case, "softmax_cross_entropy": softmax_ce_case,
+    "softmax_cross_entropy_reference": lambda: softmax_ce_case(softmax_cross_entropy_reference),
     "softmax_layer_forward": softmax_layer_case, "mlp_forward": mlp_case,
     "classifier_loss": classifier_case, "lm_loss": lm_case,
 }
