@@ -20,8 +20,9 @@ import sys
 
 import numpy as np
 
-from hebbref.hebbian import hebbian_lambda, hebbian_update, init_counts
-from hebbref.nn.softmax import softmax_cross_entropy, softmax_layer_backward, softmax_layer_forward
+from hebbref.hebbian import hebbian_lambda, hebbian_update_reference, init_counts
+from hebbref.nn.softmax import (softmax_cross_entropy_reference, softmax_layer_backward,
+                                softmax_layer_forward)
 from hebbref.optim import sgd
 
 V, H = 4, 3
@@ -89,7 +90,7 @@ def walkthrough():
     for batch, (h, y) in enumerate(BATCHES, start=1):
         theta_before, b_before = params["theta"].copy(), params["b"].copy()
         z, cache = softmax_layer_forward(h, params)
-        loss, dz = softmax_cross_entropy(z, y)
+        loss, dz = softmax_cross_entropy_reference(z, y)
         _, grads = softmax_layer_backward(dz, cache)
         sgd(params, grads, opt_state, lr=LR)                   # METHOD §2 step 1: θ' and b'
         theta_prime = params["theta"].copy()
@@ -98,7 +99,7 @@ def walkthrough():
         present = np.flatnonzero(n)
         lam = dict(zip(present.tolist(),
                        hebbian_lambda(counts_before[present], n[present], gamma=GAMMA, T=T)))
-        hebbian_update(params["theta"], counts, h, y, gamma=GAMMA, T=T)  # steps 2 and 3
+        hebbian_update_reference(params["theta"], counts, h, y, gamma=GAMMA, T=T)  # steps 2, 3
         for i in range(V):
             is_present = bool(n[i])
             records.append({

@@ -7,7 +7,7 @@ import numpy as np
 from hebbref.models import prefixed, sub
 from hebbref.nn.mlp import mlp_backward, mlp_forward, mlp_init
 from hebbref.nn.softmax import (softmax_cross_entropy, softmax_init, softmax_layer_backward,
-                                 softmax_layer_forward)
+                                softmax_layer_forward)
 
 
 def classifier_init(input_size, hidden_sizes, num_classes, rng, *, dtype=np.float64):

@@ -14,7 +14,7 @@ from hebbref.nn.dropout import dropout_backward, dropout_forward
 from hebbref.nn.embedding import embedding_backward, embedding_forward
 from hebbref.nn.lstm import lstm_backward, lstm_forward, lstm_init
 from hebbref.nn.softmax import (softmax_cross_entropy, softmax_init, softmax_layer_backward,
-                                 softmax_layer_forward)
+                                softmax_layer_forward)
 from hebbref.validate import check_labels
 
 
