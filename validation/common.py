@@ -3,7 +3,7 @@ import json
 import os
 import re
 
-from hebbref.checkpoint import atomic_write
+from hebbref.files import atomic_write
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "results")
