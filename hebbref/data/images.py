@@ -18,7 +18,7 @@ import matplotlib.image
 import numpy as np
 from tqdm import tqdm
 
-from hebbref.validate import check_array, check_labels
+from hebbref.validate import check_array, check_int, check_labels
 
 _OMNIGLOT_SPLITS = ("images_background", "images_evaluation")
 
@@ -89,10 +89,7 @@ def train_test_split(dataset, test_drawers=5):
     """
     if not isinstance(dataset, ImageDataset):
         raise TypeError(f"dataset must be an ImageDataset, got {type(dataset).__name__}")
-    if isinstance(test_drawers, bool) or not isinstance(test_drawers, (int, np.integer)):
-        raise TypeError(f"test_drawers must be an int, got {type(test_drawers).__name__}")
-    if test_drawers < 0:
-        raise ValueError(f"test_drawers must be >= 0, got {test_drawers}")
+    check_int(test_drawers, "test_drawers", 0)
     counts = np.bincount(dataset.y, minlength=dataset.num_classes)
     short = np.flatnonzero(counts < test_drawers + 1)
     if short.size:
@@ -136,10 +133,7 @@ def _check_options(num_classes, size, seed):
                              ("seed", seed, 0)]:
         if value is None and name == "num_classes":
             continue
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-        if value < low:
-            raise ValueError(f"{name} must be >= {low}, got {value}")
+        check_int(value, name, low)
 
 
 def choose_classes(num_available, num_classes, seed):

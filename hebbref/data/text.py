@@ -65,7 +65,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hebbref.validate import check_array
+from hebbref.validate import check_array, check_int
 
 UNK = "<unk>"
 EOS = "<eos>"
@@ -336,13 +336,9 @@ def load_corpus(spec="bbc", *, min_count=2, split=(0.8, 0.1, 0.1), seed=0, dedup
     min_count < 1, TypeError for arguments of the wrong type.
     """
     kind, path = _parse_spec(spec)
-    if isinstance(min_count, bool) or not isinstance(min_count, numbers.Integral):
-        raise TypeError(f"min_count must be an int, got {type(min_count).__name__}")
-    if min_count < 1:
-        raise ValueError(f"min_count must be >= 1, got {min_count}")
+    min_count = check_int(min_count, "min_count", 1)
     split = _check_split(split)
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    seed = check_int(seed, "seed")
     if not isinstance(deduplicate, bool):
         raise TypeError(f"deduplicate must be a bool, got {type(deduplicate).__name__}")
 
@@ -410,14 +406,6 @@ def load_corpus(spec="bbc", *, min_count=2, split=(0.8, 0.1, 0.1), seed=0, dedup
 # ------------------------------------------------------------------------------------------------
 # Truncated-BPTT batching (METHOD §4, §6)
 
-def _check_positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
-    return int(value)
-
-
 def batchify(tokens, batch_size):
     """Cut a token stream into B contiguous columns.
 
@@ -426,7 +414,7 @@ def batchify(tokens, batch_size):
     M − L·B tokens are dropped. Raises ValueError if L < 2 (no input-target pair would remain).
     """
     tokens = check_array(tokens, "tokens", ndim=1, dtype_kind="i")
-    batch_size = _check_positive_int(batch_size, "batch_size")
+    batch_size = check_int(batch_size, "batch_size", 1)
     length = tokens.size // batch_size
     if length < 2:
         raise ValueError(
@@ -439,7 +427,7 @@ def batchify(tokens, batch_size):
 
 def _check_data(data, bptt):
     data = check_array(data, "data", ndim=2, dtype_kind="i")
-    return data, _check_positive_int(bptt, "bptt")
+    return data, check_int(bptt, "bptt", 1)
 
 
 def num_segments(data, bptt):
@@ -458,8 +446,7 @@ def bptt_segments(data, bptt, *, start=0):
     x and y are (t, B) views into data. Consecutive segments tile data[:-1] (x) and data[1:] (y).
     """
     data, bptt = _check_data(data, bptt)
-    if isinstance(start, bool) or not isinstance(start, numbers.Integral):
-        raise TypeError(f"start must be an int, got {type(start).__name__}")
+    check_int(start, "start")
     last = data.shape[0] - 1
     if not 0 <= start <= max(last, 0):
         raise ValueError(f"start must lie in [0, {max(last, 0)}] for data of shape "
