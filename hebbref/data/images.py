@@ -18,6 +18,7 @@ import matplotlib.image
 import numpy as np
 from tqdm import tqdm
 
+from hebbref.files import read_npz
 from hebbref.validate import check_array, check_int, check_labels
 
 _OMNIGLOT_SPLITS = ("images_background", "images_evaluation")
@@ -241,6 +242,11 @@ def load_omniglot(root, *, num_classes=None, size=28, seed=0):
 def _visible_entries(folder, *, want_dirs):
     """Sorted entries of ``folder`` not starting with ".", all folders or all files."""
     entries = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+    # Only folders and regular files: a FIFO named *.png would block the reader forever.
+    special = [p.name for p in entries if not (p.is_dir() or p.is_file())]
+    if special:
+        raise ValueError(f"omniglot folder {str(folder)!r} holds {special[:3]}, which are "
+                         f"neither folders nor regular files")
     wrong = [p.name for p in entries if p.is_dir() != want_dirs]
     if wrong:
         kind = "files" if want_dirs else "sub-folders"
@@ -274,13 +280,7 @@ def load_npz(path, *, num_classes=None, size=28, seed=0):
     """
     _check_options(num_classes, size, seed)
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"npz file {str(path)!r} does not exist")
-    try:
-        with np.load(path, allow_pickle=False) as stored:
-            arrays = {name: stored[name] for name in stored.files}
-    except (OSError, ValueError) as error:
-        raise ValueError(f"{str(path)!r} is not a readable .npz file: {error}") from None
+    arrays = read_npz(path, "npz file")
     for name in ("X", "y"):
         if name not in arrays:
             raise ValueError(f"{str(path)!r} has no array {name!r}; it holds {sorted(arrays)}")
