@@ -55,6 +55,7 @@ BPTT batching
 ``bptt`` rows at a time, and the row where a segment starts is all that is needed to resume an
 epoch exactly (``bptt_segments(data, bptt, start=...)``).
 """
+import itertools
 import math
 import numbers
 import re
@@ -241,15 +242,23 @@ def _split_folder(folder, split, seed, fallback_encoding, deduplicate):
     return lines, documents, len(relative_paths), dropped, fallbacks_used
 
 
+def _nonempty_lines(path):
+    return (line for line in _stream_lines(path) if line.strip())
+
+
 def _split_file(path, split):
-    """Lines of each split of one file: three contiguous blocks of its non-empty lines."""
-    lines = [line for line in _split_lines(_read_text(path, path.name)) if line.strip()]
-    if not lines:
+    """Lines of each split of one file: three contiguous blocks of its non-empty lines.
+
+    The file is streamed, never held whole (a 1 GB file would take several GB as str): one
+    pass counts the lines, then each block is read lazily when it is encoded."""
+    count = sum(1 for _ in _nonempty_lines(path))
+    if not count:
         raise ValueError(f"empty corpus: {path} contains no text")
-    n_train, n_valid, _ = _document_counts(len(lines), split)
+    n_train, n_valid, _ = _document_counts(count, split)
     bounds = {"train": (0, n_train), "valid": (n_train, n_train + n_valid),
-              "test": (n_train + n_valid, len(lines))}
-    blocks = {name: lines[lo:hi] for name, (lo, hi) in bounds.items()}
+              "test": (n_train + n_valid, count)}
+    blocks = {name: itertools.islice(_nonempty_lines(path), lo, hi)
+              for name, (lo, hi) in bounds.items()}
     documents = {name: [f"{path.name} non-empty lines [{lo}, {hi})"]
                  for name, (lo, hi) in bounds.items()}
     return blocks, documents

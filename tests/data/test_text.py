@@ -1,5 +1,6 @@
 """Text corpora, vocabulary and truncated-BPTT batching (METHOD §6; hebbref/data/text.py)."""
 import math
+import pathlib
 
 import numpy as np
 import pytest
@@ -87,6 +88,23 @@ def test_text_file_contiguous_line_blocks(tmp_path):
     assert words(corpus, corpus.valid) == ["line", "<unk>", "word", "<eos>"]
     assert words(corpus, corpus.test) == ["line", "<unk>", "word", "<eos>"]
     assert load_corpus(f"text:{path}", min_count=1, seed=5).train.tolist() == corpus.train.tolist()
+
+
+def test_a_single_text_file_is_streamed_not_read_whole(tmp_path, monkeypatch):
+    """Issue #12 case 8: text:PATH read the whole file into memory (a 1 GB file took 3.7 GB).
+    Any whole-file read now fails the test; the split must still be the contiguous blocks."""
+    path = tmp_path / "big.txt"
+    path.write_text("".join(f"w{i % 7} w{i % 3}\r\n\n" for i in range(50)), encoding="utf-8")
+
+    def whole_file(*args, **kwargs):
+        raise AssertionError("read the whole file")
+
+    monkeypatch.setattr(pathlib.Path, "read_bytes", whole_file)
+    monkeypatch.setattr(pathlib.Path, "read_text", whole_file)
+    corpus = load_corpus(f"text:{path}", min_count=1)
+    # "w5" is two tokens, "w" and "5": five per line with <eos>; 40/5/5 lines.
+    assert (corpus.train.size, corpus.valid.size, corpus.test.size) == (40 * 5, 5 * 5, 5 * 5)
+    assert words(corpus, corpus.valid[:5]) == ["w", "5", "w", "1", "<eos>"]  # line 40
 
 
 def write_folder(folder):
