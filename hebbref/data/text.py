@@ -55,6 +55,7 @@ BPTT batching
 ``bptt`` rows at a time, and the row where a segment starts is all that is needed to resume an
 epoch exactly (``bptt_segments(data, bptt, start=...)``).
 """
+import hashlib
 import itertools
 import math
 import numbers
@@ -330,6 +331,20 @@ def _parse_spec(spec):
     if sep and kind in ("wikitext", "text") and rest:
         return kind, Path(rest).expanduser()
     raise ValueError(f"spec must be 'bbc', 'wikitext:DIR' or 'text:PATH', got {spec!r}")
+
+
+def absolute_spec(spec):
+    """The spec with its path made absolute, so that it names the same files from any folder."""
+    kind, path = _parse_spec(spec)
+    return spec if path is None else f"{kind}:{path.resolve()}"
+
+
+def corpus_identity(corpus):
+    """What a checkpoint records to recognise its corpus: the vocabulary's SHA-256 and the token
+    count of each split (a changed, shrunk or swapped file changes one of them)."""
+    vocab = "\n".join(corpus.vocab).encode("utf-8")
+    return {"vocab_sha256": hashlib.sha256(vocab).hexdigest(), "vocab_size": corpus.vocab_size,
+            "tokens": {name: int(getattr(corpus, name).size) for name in SPLITS}}
 
 
 def load_corpus(spec="bbc", *, min_count=2, split=(0.8, 0.1, 0.1), seed=0, deduplicate=True):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from hebbref.checkpoint import load_checkpoint
-from hebbref.experiments import lm
+from hebbref.experiments import lm, lm_train
 from hebbref.experiments.lm import LMConfig, load_state, run
 
 
@@ -73,37 +73,51 @@ def test_resume_crosses_an_epoch_boundary(corpus_file, tmp_path):
         assert np.array_equal(value, b["params"][name])
 
 
-def test_ctrl_c_writes_checkpoint_and_stops_cleanly(corpus_file, tmp_path, monkeypatch):
-    real_step = lm.train_step
+@pytest.mark.parametrize("stop", ["SIGINT", "SIGTERM", "SIGHUP"])
+def test_stop_signal_writes_checkpoint_and_stops_cleanly(corpus_file, tmp_path, monkeypatch,
+                                                         stop):
+    """Ctrl-C, and (issue #12 case 6) SIGTERM and SIGHUP, which used to lose every step since
+    the last checkpoint: the step in flight completes, a checkpoint is written, and the run
+    resumes to the same final state as an uninterrupted one."""
+    real_step = lm.lm_train_step
     calls = {"n": 0}
 
-    def step_then_interrupt(*args, **kwargs):
+    def step_then_signal(*args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 3:
-            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), getattr(signal, stop))
         return real_step(*args, **kwargs)
 
-    monkeypatch.setattr(lm, "train_step", step_then_interrupt)
-    # Whatever handled SIGINT before (Python's default, or SIG_IGN in a background job) is back.
-    before = signal.getsignal(signal.SIGINT)
-    results = run(tiny(corpus_file, tmp_path, checkpoint_every=100), progress=False)
-    assert results["status"] == "interrupted"
-    _, state = load_state(tmp_path / "checkpoint.npz")
+    monkeypatch.setattr(lm, "lm_train_step", step_then_signal)
+    # Whatever handled each signal before (the default, or SIG_IGN in a background job) is back.
+    before = {number: signal.getsignal(number) for number in lm.STOP_SIGNALS}
+    results = run(tiny(corpus_file, tmp_path / "stopped", checkpoint_every=100, max_steps=6),
+                  progress=False)
+    assert (results["status"], results["signal"]) == ("interrupted", stop)
+    _, state = load_state(tmp_path / "stopped" / "checkpoint.npz")
     assert state.step == 3
-    assert signal.getsignal(signal.SIGINT) is before
+    assert {number: signal.getsignal(number) for number in lm.STOP_SIGNALS} == before
+    monkeypatch.setattr(lm, "lm_train_step", real_step)
+    run(resume=tmp_path / "stopped" / "checkpoint.npz", progress=False)
+    run(tiny(corpus_file, tmp_path / "straight", checkpoint_every=100, max_steps=6),
+        progress=False)
+    stopped, straight = final_arrays(tmp_path / "stopped"), final_arrays(tmp_path / "straight")
+    assert stopped[1] == straight[1]
+    for name, value in straight[0]["params"].items():
+        assert np.array_equal(value, stopped[0]["params"][name])
 
 
 def test_non_finite_loss_stops_with_the_step_and_keeps_last_checkpoint(corpus_file, tmp_path,
                                                                      monkeypatch):
-    real_loss = lm.lm_loss
+    real_loss = lm_train.softmax_cross_entropy
     calls = {"n": 0}
 
     def loss_goes_nan(*args, **kwargs):
         calls["n"] += 1
-        loss, grads, h, state = real_loss(*args, **kwargs)
-        return (float("nan") if calls["n"] == 5 else loss), grads, h, state
+        loss, dz = real_loss(*args, **kwargs)
+        return (float("nan") if calls["n"] == 5 else loss), dz
 
-    monkeypatch.setattr(lm, "lm_loss", loss_goes_nan)
+    monkeypatch.setattr(lm_train, "softmax_cross_entropy", loss_goes_nan)
     with pytest.raises(FloatingPointError, match="step 5"):
         run(tiny(corpus_file, tmp_path, checkpoint_every=2), progress=False)
     _, state = load_state(tmp_path / "checkpoint.npz")
