@@ -22,8 +22,8 @@ from tqdm import tqdm
 from hebbref.data.text import batchify, bptt_segments, corpus_identity, load_corpus, num_segments
 from hebbref.experiments.lm_checkpoint import (check_resumable, load_state, resumed_config,
                                                save_state)
-from hebbref.experiments.lm_train import (LMConfig, TrainState, init_state, lm_train_step,  # noqa: F401
-                                          quick_config)
+from hebbref.experiments.lm_train import (DEFAULT_LR, QUICK_SETTINGS, LMConfig,  # noqa: F401
+                                          TrainState, init_state, lm_train_step, quick_config)
 from hebbref.files import check_writable_folder
 from hebbref.metrics import frequency_buckets, perplexity_by_bucket
 from hebbref.models.lm import lm_forward, lm_initial_state

@@ -83,12 +83,15 @@ class LMConfig:
         return dataclasses.replace(self, lr=float(lr), corpus=absolute_spec(self.corpus))
 
 
+# `hebbref lm --quick`: a small model on part of the corpus, a few minutes on 2 cores.
+QUICK_SETTINGS = dict(embed_size=64, hidden=64, batch_size=20, bptt=20, max_steps=400,
+                      eval_tokens=20000, curve_every=100, curve_tokens=5000,
+                      checkpoint_every=100)
+
+
 def quick_config(**overrides):
-    """`hebbref lm --quick`: a small model on part of the corpus, a few minutes on 2 cores."""
-    settings = dict(embed_size=64, hidden=64, batch_size=20, bptt=20, max_steps=400,
-                    eval_tokens=20000, curve_every=100, curve_tokens=5000, checkpoint_every=100)
-    settings.update(overrides)
-    return LMConfig(**settings)
+    """The --quick config, with overrides."""
+    return LMConfig(**{**QUICK_SETTINGS, **overrides})
 
 
 @dataclass
