@@ -1,4 +1,6 @@
 """Hypothesis profiles, and a small text corpus shared by the CLI and language-model tests.
+
+The default Hypothesis profile draws the same examples on every run (derandomize), so a
 CI result can be reproduced exactly; HEBBREF_HYPOTHESIS=explore draws fresh random examples
 on every run, to hunt for new counterexamples during development."""
 import os
