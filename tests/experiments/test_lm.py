@@ -56,8 +56,8 @@ def test_resume_crosses_an_epoch_boundary(tiny, tmp_path):
 def test_stop_signal_writes_checkpoint_and_stops_cleanly(tiny, tmp_path, monkeypatch,
                                                          stop):
     """Ctrl-C, and (issue #12 case 6) SIGTERM and SIGHUP, which used to lose every step since
-    the last checkpoint: the step in flight completes, a checkpoint is written, and the run
-    resumes to the same final state as an uninterrupted one."""
+    the last checkpoint: the step in flight completes and a checkpoint is written (that a
+    checkpoint resumes exactly is test_resume_is_bit_exact)."""
     real_step = lm.lm_train_step
     calls = {"n": 0}
 
@@ -70,20 +70,11 @@ def test_stop_signal_writes_checkpoint_and_stops_cleanly(tiny, tmp_path, monkeyp
     monkeypatch.setattr(lm, "lm_train_step", step_then_signal)
     # Whatever handled each signal before (the default, or SIG_IGN in a background job) is back.
     before = {number: signal.getsignal(number) for number in lm.STOP_SIGNALS}
-    results = run(tiny(tmp_path / "stopped", checkpoint_every=100, max_steps=6),
-                  progress=False)
+    results = run(tiny(tmp_path, checkpoint_every=100, max_steps=6), progress=False)
     assert (results["status"], results["signal"]) == ("interrupted", stop)
-    _, state = load_state(tmp_path / "stopped" / "checkpoint.npz")
+    _, state = load_state(tmp_path / "checkpoint.npz")
     assert state.step == 3
     assert {number: signal.getsignal(number) for number in lm.STOP_SIGNALS} == before
-    monkeypatch.setattr(lm, "lm_train_step", real_step)
-    run(resume=tmp_path / "stopped" / "checkpoint.npz", progress=False)
-    run(tiny(tmp_path / "straight", checkpoint_every=100, max_steps=6),
-        progress=False)
-    stopped, straight = final_arrays(tmp_path / "stopped"), final_arrays(tmp_path / "straight")
-    assert stopped[1] == straight[1]
-    for name, value in straight[0]["params"].items():
-        assert np.array_equal(value, stopped[0]["params"][name])
 
 
 def test_non_finite_loss_stops_with_the_step_and_keeps_last_checkpoint(tiny, tmp_path,
