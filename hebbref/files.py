@@ -6,6 +6,7 @@ temporary ``.tmp-*`` file in the same folder, flushed to disk, then renamed onto
 import glob
 import math
 import os
+import socket
 import stat
 import tempfile
 import time
@@ -15,6 +16,12 @@ import numpy as np
 
 TMP_PREFIX = ".tmp-"
 STALE_SECONDS = 3600  # a write in flight never lasts this long; an older .tmp-* is an orphan
+
+
+def _writer_tag():
+    # Temporary names carry host and process id, so that a later run can tell a write killed
+    # mid-way (its process is gone) from one in flight (on a shared folder, maybe on another host).
+    return f"{socket.gethostname()}-{os.getpid()}-"
 
 
 def _umask():
@@ -34,7 +41,8 @@ def atomic_write(path, write):
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     remove_orphans(path)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=TMP_PREFIX, suffix=os.path.basename(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=TMP_PREFIX + _writer_tag(),
+                               suffix=os.path.basename(path))
     try:
         with os.fdopen(fd, "wb") as f:
             os.fchmod(f.fileno(), 0o666 & ~_umask())
@@ -48,15 +56,34 @@ def atomic_write(path, write):
         raise
 
 
-def remove_orphans(path, *, older_than=STALE_SECONDS):
+def _process_gone(pid):
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # it exists, under another user
+        pass
+    return False
+
+
+def _is_orphan(tmp_name, age_seconds):
+    """A temporary file is an orphan if the process on this host that wrote it is gone, or, for
+    a writer on another host (a shared folder), if it is older than STALE_SECONDS."""
+    ours = f"{TMP_PREFIX}{socket.gethostname()}-"
+    pid, dash, _ = tmp_name[len(ours):].partition("-")
+    if tmp_name.startswith(ours) and dash and pid.isdigit():
+        return _process_gone(int(pid))
+    return age_seconds > STALE_SECONDS
+
+
+def remove_orphans(path):
     """Delete ``.tmp-*<name>`` files beside `path` left by a write that was killed (kill -9,
-    power loss) more than `older_than` seconds ago. Younger ones may belong to a write in flight
-    in another process and are left alone."""
+    power loss); writes in flight in other processes are left alone (see _is_orphan)."""
     folder, name = os.path.split(os.path.abspath(os.fspath(path)))
     now = time.time()
     for orphan in glob.glob(os.path.join(glob.escape(folder), f"{TMP_PREFIX}*{glob.escape(name)}")):
         try:
-            if now - os.stat(orphan).st_mtime > older_than:
+            if _is_orphan(os.path.basename(orphan), now - os.stat(orphan).st_mtime):
                 os.unlink(orphan)
         except OSError:  # already gone, or not ours to delete
             pass

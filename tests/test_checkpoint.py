@@ -2,7 +2,10 @@
 files."""
 import io
 import os
+import socket
 import stat
+import subprocess
+import sys
 import time
 import zipfile
 
@@ -143,12 +146,18 @@ def test_files_respect_the_umask(tmp_path):
 
 
 def test_orphaned_temporary_files_are_removed_on_the_next_write(tmp_path):
-    """Issue #12 case 5: a write killed by kill -9 leaves .tmp-*; the next write cleans it up,
-    but leaves a fresh one (another process's write in flight) alone."""
-    old = tmp_path / ".tmp-abc123ck.npz"
-    fresh = tmp_path / ".tmp-def456ck.npz"
-    old.write_bytes(b"partial")
-    fresh.write_bytes(b"partial")
-    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    """Issue #12 case 5: a write killed by kill -9 leaves .tmp-*; the next write removes it
+    (its process is gone), but leaves writes in flight alone: a live process's, and a fresh one
+    from another host."""
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    host = socket.gethostname()
+    killed = tmp_path / f".tmp-{host}-{dead}-abc123ck.npz"
+    in_flight = tmp_path / f".tmp-{host}-{os.getpid()}-def456ck.npz"
+    other_host = tmp_path / ".tmp-elsewhere-1-ghi789ck.npz"
+    old_other_host = tmp_path / ".tmp-elsewhere-2-jkl012ck.npz"
+    for path in (killed, in_flight, other_host, old_other_host):
+        path.write_bytes(b"partial")
+    os.utime(old_other_host, (time.time() - 7200, time.time() - 7200))
     save_checkpoint(tmp_path / "ck.npz", sample_groups(), {"step": 1})
-    assert sorted(os.listdir(tmp_path)) == [fresh.name, "ck.npz"]
+    assert sorted(os.listdir(tmp_path)) == sorted([in_flight.name, other_host.name, "ck.npz"])
