@@ -57,7 +57,7 @@ def _state_from(groups, meta):
         raise TypeError("config must be a dict")
     config = LMConfig(**meta["config"]).validate()
     params = groups["params"]
-    _check_arrays("params", params, _param_shapes(config, meta["corpus"]["vocab_size"]),
+    _check_arrays("params", params, _param_shapes(config, _vocab_size(meta, params)),
                   config.dtype)
     _check_optimizer(groups.get("optimizer", {}), params)
     lstm = groups["lstm_state"]
@@ -74,8 +74,21 @@ def _state_from(groups, meta):
         rng=rng_from_state(meta["rng"]), epoch=check_int(meta["epoch"], "epoch", 0),
         position=check_int(meta["position"], "position", 0),
         step=check_int(meta["step"], "step", 0), curve=[tuple(p) for p in curve],
-        corpus=meta["corpus"])
+        corpus=meta.get("corpus"))
     return config, state
+
+
+def _vocab_size(meta, params):
+    """V from the recorded corpus identity; checkpoints of older versions have none, and then
+    the embedding's rows give V (every other array is checked against it)."""
+    corpus = meta.get("corpus")
+    if corpus is None:
+        embed = params.get("embed.E")
+        return embed.shape[0] if isinstance(embed, np.ndarray) and embed.ndim == 2 else 0
+    if not (isinstance(corpus, dict) and isinstance(corpus.get("vocab_sha256"), str)
+            and isinstance(corpus.get("tokens"), dict)):
+        raise ValueError("corpus must record vocab_sha256, vocab_size and tokens")
+    return corpus.get("vocab_size")
 
 
 def _param_shapes(config, vocab_size):

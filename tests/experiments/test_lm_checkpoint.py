@@ -108,6 +108,7 @@ def set_counts(value):
     (lambda groups, meta: groups.pop("lstm_state"), "missing 'lstm_state'"),
     (set_counts(2**63 - 10), r"counts must lie in \[1, 2\*\*62\]"),
     (set_counts(0), "counts must lie in"),
+    (set_meta("corpus", {"vocab_size": 10}), "corpus must record"),
 ])
 def test_malformed_checkpoint_fields_are_named(saved_run, tmp_path, change, message):
     """Case 4 (and case 8's int64 counts): missing fields raised KeyError/AttributeError, and
@@ -117,6 +118,16 @@ def test_malformed_checkpoint_fields_are_named(saved_run, tmp_path, change, mess
     rewrite(checkpoint, change)
     with pytest.raises(ValueError, match=message):
         load_state(checkpoint)
+
+
+def test_checkpoint_without_corpus_identity_still_loads(saved_run, tmp_path):
+    """Checkpoints written before the corpus identity was recorded load (for evaluation)."""
+    checkpoint = copy_of(saved_run, tmp_path)
+    rewrite(checkpoint, lambda groups, meta: meta.pop("corpus"))
+    config, state = load_state(checkpoint)
+    assert state.corpus is None and state.step == 4
+    with pytest.warns(UserWarning, match="no corpus identity"):
+        run(resume=checkpoint, progress=False)
 
 
 @pytest.mark.parametrize("step, position", [(4, 10**6), (3, 4), (10**6, 4)])
