@@ -44,12 +44,8 @@ def evaluate(params, tokens, *, batch_size, bptt, progress=False, desc="evaluate
     data = batchify(tokens, batch_size)
     state = lm_initial_state(params, data.shape[1])
     nll, targets = [], []
-    starts = range(0, data.shape[0] - 1, bptt)
-    for start in tqdm(starts, desc=desc, unit="segment", leave=False,
-                      disable=None if progress else True):
-        x = data[start:start + bptt]
-        y = data[start + 1:start + 1 + x.shape[0]]
-        x = x[:y.shape[0]]
+    for _, x, y in tqdm(bptt_segments(data, bptt), total=num_segments(data, bptt), desc=desc,
+                        unit="segment", leave=False, disable=None if progress else True):
         z, _, state, _ = lm_forward(params, x, state)
         nll.append(nll_per_target(z, y.reshape(-1)))
         targets.append(y.reshape(-1))
