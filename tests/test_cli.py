@@ -102,3 +102,19 @@ def test_ctrl_c_outside_training_is_a_clean_exit(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(lm, "load_corpus", interrupted)
     assert cli.main(["lm", "--quiet", "--out", str(tmp_path)]) == 130
     assert capsys.readouterr().err.strip() == "hebbref lm: interrupted"
+
+
+def test_config_file_restores_tuples_and_infinity(tmp_path):
+    """A curriculum results.json gives back the config it was run with (out aside)."""
+    import dataclasses
+
+    from hebbref.experiments.curriculum import CurriculumConfig
+    from hebbref.record import write_results
+
+    config = CurriculumConfig(T=float("inf"), hidden_sizes=(32, 16), out="runs/x")
+    write_results(tmp_path / "results.json", {"config": dataclasses.asdict(config)})
+    fields = cli.config_file_fields(str(tmp_path / "results.json"), CurriculumConfig)
+    assert CurriculumConfig(**fields, out="runs/x") == config
+    (tmp_path / "other.json").write_text('{"config": {"surprise": 1}}')
+    with pytest.raises(ValueError, match="surprise"):
+        cli.config_file_fields(str(tmp_path / "other.json"), CurriculumConfig)
