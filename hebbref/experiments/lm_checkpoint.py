@@ -173,8 +173,11 @@ def check_resumable(state, corpus, segments_per_epoch, path):
         warnings.warn(f"{where} records no corpus identity (an older hebbref); the corpus "
                       f"cannot be checked", stacklevel=3)
     elif state.corpus != corpus_identity(corpus):
-        raise ValueError(f"{where} was trained on a different corpus: saved "
-                         f"{state.corpus}, now {corpus_identity(corpus)}")
+        now = corpus_identity(corpus)
+        changed = [f"{key} {state.corpus.get(key)} -> {now[key]}"
+                   for key in ("vocab_size", "tokens") if state.corpus.get(key) != now[key]]
+        raise ValueError(f"{where} was trained on a different corpus: "
+                         f"{'; '.join(changed) or 'same sizes, other words'}")
     if (state.position > segments_per_epoch
             or state.step != state.epoch * segments_per_epoch + state.position):
         raise ValueError(f"{where} holds step {state.step}, epoch {state.epoch} and position "
