@@ -12,8 +12,12 @@ Each name is imported on first use, so `import hebbref` stays cheap: the experim
 numba and matplotlib, which take most of a second to load.
 """
 import importlib
+import importlib.metadata
 
-__version__ = "0.1.0"
+try:  # one source for the version: pyproject.toml, through the installed package's metadata
+    __version__ = importlib.metadata.version("hebbref")
+except importlib.metadata.PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "unknown"
 
 # public name -> (module, name in that module)
 _API = {

@@ -36,7 +36,6 @@ Functions
   `evaluate_with_cache_reference` is their plain twin: the one-step reference at every target.
 """
 import math
-import numbers
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided, sliding_window_view
@@ -44,7 +43,7 @@ from numpy.lib.stride_tricks import as_strided, sliding_window_view
 from hebbref.data.text import batchify, bptt_segments
 from hebbref.models.lm import lm_forward, lm_initial_state
 from hebbref.nn.softmax import log_softmax, nll_per_target
-from hebbref.validate import check_array, check_number
+from hebbref.validate import check_array, check_int, check_number
 
 # Default grid. Window sizes: Grave et al. (2017) report WikiText-103 caches of 100 and 2,000
 # words. θ_c: LSTM outputs are tanh-bounded, so |h_t·h_j| <= H (128 for the validation model) and
@@ -59,9 +58,7 @@ DEFAULT_LAMBDA_CS = (0.05, 0.1, 0.2, 0.3)
 
 def check_window(window, name="window"):
     """W: an integer >= 1 (bool is refused)."""
-    if isinstance(window, bool) or not isinstance(window, numbers.Integral) or window < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {window!r}")
-    return int(window)
+    return check_int(window, name, 1)
 
 
 def check_theta_c(theta_c, name="theta_c"):
@@ -82,8 +79,7 @@ def _check_grid_values(values, name, check):
 
 
 def _check_step(h_t, window_h, window_next, vocab_size, theta_c):
-    if isinstance(vocab_size, bool) or not isinstance(vocab_size, numbers.Integral) or vocab_size < 1:
-        raise ValueError(f"V must be an integer >= 1, got {vocab_size!r}")
+    check_int(vocab_size, "V", 1)
     h_t = check_array(h_t, "h_t", ndim=1)
     window_h = check_array(window_h, "window_h", shape=(None, h_t.shape[0]))
     window_next = check_array(window_next, "window_next", shape=(window_h.shape[0],),
@@ -290,9 +286,7 @@ def _grid(params, tokens, batch_size, bptt, windows, theta_cs, lambda_cs):
 
 
 def _check_run(bptt):
-    if isinstance(bptt, bool) or not isinstance(bptt, numbers.Integral) or bptt < 1:
-        raise ValueError(f"bptt must be an integer >= 1, got {bptt!r}")
-    return int(bptt)
+    return check_int(bptt, "bptt", 1)
 
 
 def evaluate_with_cache_reference(params, tokens, *, batch_size, window, theta_c, lambda_c):

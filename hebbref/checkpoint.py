@@ -7,31 +7,13 @@ place, so a crash mid-write never leaves a half-written checkpoint under the rea
 """
 import json
 import os
-import tempfile
-import zipfile
 
 import numpy as np
 
+from hebbref.files import atomic_write, read_npz
+
 FORMAT = "hebbref-checkpoint"
 VERSION = 1
-
-
-def atomic_write(path, write):
-    """Call write(file_object) on a temporary file beside `path`, then rename it onto `path`."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def save_checkpoint(path, groups, meta):
@@ -47,30 +29,28 @@ def load_checkpoint(path):
     """Return (groups, meta) as saved. 0-d integer arrays come back as Python ints.
 
     Raises FileNotFoundError for a missing file and ValueError for a truncated, corrupt or
-    foreign file (anything not written by save_checkpoint).
+    foreign file (anything not written by save_checkpoint). The file is untrusted: callers check
+    the meta fields and array shapes they use.
     """
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"checkpoint {path!r} does not exist")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {key: data[key] for key in data.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as error:
-        raise ValueError(f"checkpoint {path!r} is truncated or not a hebbref checkpoint "
-                         f"({type(error).__name__}: {error})") from None
+    arrays = read_npz(path, "checkpoint")
     try:
         record = json.loads(str(arrays.pop("__meta__")))
-        if record["format"] != FORMAT:
-            raise KeyError("format")
-    except (KeyError, TypeError, json.JSONDecodeError):
+    except (KeyError, json.JSONDecodeError):
+        record = None
+    if not isinstance(record, dict) or record.get("format") != FORMAT:
         raise ValueError(f"checkpoint {path!r} is not a hebbref checkpoint "
-                         f"(no {FORMAT!r} metadata record)") from None
-    if record["version"] != VERSION:
-        raise ValueError(f"checkpoint {path!r} has format version {record['version']}, "
+                         f"(no {FORMAT!r} metadata record)")
+    if record.get("version") != VERSION:
+        raise ValueError(f"checkpoint {path!r} has format version {record.get('version')!r}, "
                          f"this hebbref reads version {VERSION}")
+    if not isinstance(record.get("meta"), dict):
+        raise ValueError(f"checkpoint {path!r} has no metadata dict")
     groups = {}
     for key, value in arrays.items():
-        group, name = key.split("/", 1)
+        group, slash, name = key.partition("/")
+        if not slash:
+            raise ValueError(f"checkpoint {path!r} holds an array {key!r} outside any group")
         if value.ndim == 0 and value.dtype.kind in "iu":
             value = int(value)
         groups.setdefault(group, {})[name] = value
@@ -82,8 +62,25 @@ def rng_state(rng):
     return rng.bit_generator.state
 
 
+# The bit generator is named in the file, so only these names are looked up: a name such as
+# "test" would otherwise call numpy.random.test() and run code from the current folder.
+BIT_GENERATORS = {"PCG64": np.random.PCG64, "PCG64DXSM": np.random.PCG64DXSM,
+                  "MT19937": np.random.MT19937, "Philox": np.random.Philox,
+                  "SFC64": np.random.SFC64}
+
+
 def rng_from_state(state):
-    """A new Generator continuing exactly where the saved one stopped."""
-    bit_generator = getattr(np.random, state["bit_generator"])()
-    bit_generator.state = state
+    """A new Generator continuing exactly where the saved one stopped.
+
+    Raises ValueError for a state that is not a saved NumPy bit-generator state."""
+    name = state.get("bit_generator") if isinstance(state, dict) else None
+    if not isinstance(name, str) or name not in BIT_GENERATORS:
+        raise ValueError(f"rng state must name one of {sorted(BIT_GENERATORS)} as its "
+                         f"bit_generator, got {name!r}")
+    bit_generator = BIT_GENERATORS[name]()
+    try:
+        bit_generator.state = state
+    except (TypeError, ValueError, KeyError, OverflowError) as error:
+        raise ValueError(f"rng state for {name} is malformed ({type(error).__name__}: "
+                         f"{error})") from None
     return np.random.Generator(bit_generator)

@@ -1,11 +1,21 @@
-"""`hebbref` command line: a thin argparse layer over the library's run functions."""
+"""`hebbref` command line: a thin argparse layer over the library's run functions.
+
+Options are absent from the parsed arguments unless typed (argparse.SUPPRESS), so a command
+knows what the user asked for: typed options override a `--config results.json` or, for a
+resumed LM run, must agree with the checkpoint. Each help text states the default.
+"""
 import argparse
 import dataclasses
+import functools
 import math
+import os
+import signal
 import sys
 
+import hebbref
 
-def _float_or_inf(text):
+
+def float_or_inf(text):
     """T accepts a number or "inf" (never hand back to gradient descent)."""
     value = float(text)
     if math.isnan(value):
@@ -13,7 +23,7 @@ def _float_or_inf(text):
     return value
 
 
-def _hidden_sizes(text):
+def hidden_sizes(text):
     try:
         sizes = tuple(int(s) for s in text.split(","))
     except ValueError:
@@ -23,7 +33,59 @@ def _hidden_sizes(text):
     return sizes
 
 
-def _print_exposure_table(results):
+def option(parser, flag, dest, default, helptext, **kwargs):
+    """An option that is absent from the arguments unless typed; its help states the default."""
+    parser.add_argument(flag, dest=dest, default=argparse.SUPPRESS,
+                        help=f"{helptext} (default: {default})", **kwargs)
+
+
+def typed_options(args, config_class):
+    """{field: value} of the config fields the user typed (--out is handled by each command)."""
+    names = {f.name for f in dataclasses.fields(config_class)} - {"out"}
+    return {k: v for k, v in vars(args).items() if k in names}
+
+
+def config_file_fields(path, config_class):
+    """The config fields of a results JSON (`--config`), floats such as T = "inf" decoded."""
+    from hebbref.record import read_config
+
+    fields = {f.name: f for f in dataclasses.fields(config_class)}
+    saved = read_config(path)
+    saved.pop("out", None)  # a rerun writes to its own --out, never over the original
+    unknown = sorted(set(saved) - set(fields))
+    if unknown:
+        raise ValueError(f"--config {path!r} has fields {unknown} that {config_class.__name__} "
+                         f"does not know")
+    decoded = {}
+    for name, value in saved.items():
+        if isinstance(fields[name].default, float) and isinstance(value, str):
+            value = float(value)
+        decoded[name] = tuple(value) if isinstance(value, list) else value
+    return decoded
+
+
+# ------------------------------------------------------------------------------------------------
+# Commands
+
+def run_gradcheck(args):
+    from hebbref.gradcheck import main
+
+    return main(seed=args.seed)
+
+
+def run_bench(args):
+    from hebbref.bench import main  # bench has its own options, parsed by its own parser
+
+    return main(args.bench_args)
+
+
+def run_explain(args):
+    from hebbref.explain import main
+
+    return main([])
+
+
+def print_exposure_table(results):
     buckets = list(results["baseline"]["by_exposure"])
     print(f"{'exposures':>10}  {'baseline':>9}  {'hebbian':>9}  {'test images':>11}")
     for b in buckets:
@@ -32,33 +94,39 @@ def _print_exposure_table(results):
         print(f"{b:>10}  {cells[0]}  {cells[1]}  {row[0]['total']:>11}")
 
 
-def _curriculum(args, make_config):
+def run_curriculum(args, make_config):
     from hebbref.experiments import curriculum
 
-    names = ("dataset", "classes", "initial_classes", "add_every", "add_count", "steps",
-             "batch_size", "seed", "gamma", "T", "activation", "hidden_sizes", "lr", "out")
-    overrides = {k: getattr(args, k) for k in names if getattr(args, k, None) is not None}
-    if "initial_classes" not in overrides:  # a small --classes alone should just work
-        overrides["initial_classes"] = min(make_config().initial_classes, args.classes)
-    config = make_config(**overrides)
+    fields = config_file_fields(args.config, curriculum.CurriculumConfig) if args.config else {}
+    fields.update(typed_options(args, curriculum.CurriculumConfig))
+    fields["out"] = args.out or f"runs/{args.command}"
+    if "initial_classes" not in fields:  # a small --classes alone should just work
+        default = make_config()
+        fields["initial_classes"] = min(default.initial_classes,
+                                        fields.get("classes", default.classes))
+    config = make_config(**fields)
+    print(f"results and plots go to {config.out}")
     results = curriculum.run(config, progress=not args.quiet)
-    _print_exposure_table(results)
-    print(f"results and plots written to {config.out}")
+    print_exposure_table(results)
     return 0
 
 
-def _lm(args):
+def lm_config(args):
+    """The LMConfig to run: --config file, then --quick, then typed options; on --resume the
+    checkpoint's config with the typed options (lm.run refuses those that contradict it)."""
     from hebbref.experiments import lm
 
-    fields = {f.name for f in dataclasses.fields(lm.LMConfig)}
-    overrides = {k: v for k, v in vars(args).items() if k in fields}
-    config = lm.quick_config(**overrides) if args.quick else lm.LMConfig(**overrides)
-    results = lm.run(config, resume=args.resume, progress=not args.quiet)
-    if results["status"] == "interrupted":
-        print(f"interrupted at step {results['steps']}; checkpoint written to "
-              f"{config.out}/checkpoint.npz (continue with --resume)", file=sys.stderr)
-        return 130
-    print(f"{results['tokens_per_second']:.0f} tokens/s over {results['steps']} steps")
+    fields = config_file_fields(args.config, lm.LMConfig) if args.config else {}
+    fields.update(lm.QUICK_SETTINGS if args.quick else {})
+    fields.update(typed_options(args, lm.LMConfig))
+    if args.resume:
+        saved, _ = lm.load_state(args.resume)
+        folder = os.path.dirname(os.path.abspath(args.resume))
+        return dataclasses.replace(saved, **fields, out=args.out or folder)
+    return lm.LMConfig(**fields, out=args.out or "runs/lm")
+
+
+def print_perplexities(results):
     sections = [(split, results[split]) for split in ("valid", "test")]
     if "cache" in results:
         print(f"cache chosen on valid: {results['cache']['chosen']}")
@@ -68,125 +136,162 @@ def _lm(args):
         print(f"{split}: " + ", ".join(
             f"{r['name']} {r['perplexity']:.1f} ({r['tokens']})" if r["perplexity"] else
             f"{r['name']} n/a (0)" for r in rows))
+
+
+def run_lm(args):
+    from hebbref.experiments import lm
+
+    config = lm_config(args)
+    print(f"results, plots and checkpoint go to {config.out}")
+    results = lm.run(config, resume=args.resume, progress=not args.quiet)
+    if results["status"] == "interrupted":
+        print(f"stopped by {results['signal']} at step {results['steps']}; checkpoint written to "
+              f"{config.out}/checkpoint.npz (continue with --resume)", file=sys.stderr)
+        return 128 + signal.Signals[results["signal"]]
+    print(f"{results['tokens_per_second']:.0f} tokens/s over {results['steps']} steps")
+    print_perplexities(results)
     return 0
+
+
+# ------------------------------------------------------------------------------------------------
+# The parser
+
+def add_curriculum_options(p, defaults, name):
+    option(p, "--dataset", "dataset", defaults.dataset, "kanji | omniglot:PATH | npz:PATH")
+    option(p, "--classes", "classes", defaults.classes, "classes in the curriculum", type=int)
+    option(p, "--initial-classes", "initial_classes",
+           f"{defaults.initial_classes}, or --classes if fewer", "classes present from the start",
+           type=int)
+    option(p, "--add-every", "add_every", defaults.add_every,
+           "steps between introductions of new classes", type=int)
+    option(p, "--add-count", "add_count", defaults.add_count, "classes introduced each time",
+           type=int)
+    option(p, "--steps", "steps", defaults.steps, "training steps", type=int)
+    option(p, "--batch-size", "batch_size", defaults.batch_size, "images per training batch",
+           type=int)
+    option(p, "--seed", "seed", defaults.seed,
+           "seed for the classes drawn, the weights and the stream", type=int)
+    option(p, "--gamma", "gamma", defaults.gamma, "smallest mixing rate γ, in [0, 1]", type=float)
+    option(p, "--T", "T", defaults.T,
+           "count at which a class returns to gradient descent ('inf': never)", type=float_or_inf)
+    option(p, "--activation", "activation", defaults.activation,
+           "non-linearity of the hidden layers", choices=["relu", "tanh", "sigmoid", "linear"])
+    option(p, "--hidden-sizes", "hidden_sizes", ",".join(map(str, defaults.hidden_sizes)),
+           "hidden layer sizes, e.g. 256,256", type=hidden_sizes)
+    option(p, "--lr", "lr", defaults.lr, "Adam learning rate", type=float)
+    p.add_argument("--out", default=None,
+                   help=f"folder for results.json and plots (default: runs/{name})")
+
+
+def add_lm_options(p):
+    from hebbref.experiments.lm import DEFAULT_LR, LMConfig, quick_config
+
+    d, q = LMConfig(), quick_config()
+
+    def lm_option(flag, name, helptext, **kwargs):
+        default, quick = getattr(d, name), getattr(q, name)
+        shown = f"{default}" + (f"; with --quick: {quick}" if quick != default else "")
+        option(p, flag, name, shown, helptext, **kwargs)
+
+    lm_option("--corpus", "corpus", "bbc | wikitext:DIR | text:PATH")
+    lm_option("--hebbian", "hebbian", "Hebbian softmax, or plain with --no-hebbian",
+              action=argparse.BooleanOptionalAction)
+    lm_option("--gamma", "gamma", "smallest mixing rate γ", type=float)
+    lm_option("--T", "T", "count at which a class returns to gradient descent", type=float_or_inf)
+    lm_option("--hidden", "hidden", "LSTM hidden size", type=int)
+    lm_option("--embed-size", "embed_size", "embedding size", type=int)
+    lm_option("--layers", "layers", "LSTM layers", type=int)
+    lm_option("--dropout", "dropout", "dropout probability", type=float)
+    lm_option("--optimizer", "optimizer", "optimiser", choices=sorted(DEFAULT_LR))
+    option(p, "--lr", "lr", ", ".join(f"{k} {v:g}" for k, v in DEFAULT_LR.items()),
+           "learning rate", type=float)
+    lm_option("--clip", "clip", "global gradient-norm clip (0: none)", type=float)
+    lm_option("--batch-size", "batch_size", "streams per batch", type=int)
+    lm_option("--bptt", "bptt", "truncated-BPTT length", type=int)
+    lm_option("--epochs", "epochs", "passes over the training split", type=int)
+    lm_option("--max-steps", "max_steps", "stop after this many steps", type=int)
+    lm_option("--eval-tokens", "eval_tokens", "evaluate on the first this-many tokens", type=int)
+    lm_option("--dtype", "dtype", "floating-point type of every array",
+              choices=["float32", "float64"])
+    lm_option("--buckets", "buckets", "frequency buckets", choices=["default", "paper"])
+    lm_option("--seed", "seed", "seed for the corpus split, the weights and dropout", type=int)
+    lm_option("--cache", "cache", "also evaluate with a neural cache tuned on validation "
+              "(METHOD §7)", action="store_true")
+    p.add_argument("--out", default=None, help="folder for results, plots and checkpoint "
+                   "(default: runs/lm, or the checkpoint's folder with --resume)")
+    p.add_argument("--resume", default=None, help="checkpoint.npz to continue from; its run "
+                   "continues with its own options (default: none)")
+    p.add_argument("--quick", action="store_true",
+                   help="small model, 400 steps, 20K evaluation tokens: about a minute "
+                        "(default: off)")
 
 
 def build_parser():
     from hebbref.experiments.curriculum import CurriculumConfig, demo_config
-    from hebbref.experiments.lm import LMConfig, quick_config
 
-    fmt = argparse.ArgumentDefaultsHelpFormatter
+    fmt = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(
-        prog="hebbref", formatter_class=fmt,
+        prog="hebbref",
         description="Hebbian Softmax (Rae et al., ICML 2018): reference implementation in NumPy.")
+    parser.add_argument("--version", action="version", version=f"hebbref {hebbref.__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     p = commands.add_parser("gradcheck", formatter_class=fmt,
                             help="check every backward pass against finite differences")
-    p.add_argument("--seed", type=int, default=0, help="seed for the random test inputs")
-    p.set_defaults(func=lambda a: __import__("hebbref.gradcheck").gradcheck.main(seed=a.seed))
+    p.add_argument("--seed", type=int, default=0, help="seed for the random test inputs "
+                   "(default: 0)")
+    p.set_defaults(func=run_gradcheck)
 
     p = commands.add_parser("bench", add_help=False,
                             help="benchmark against torch and the BLAS peak (hebbref bench --help)")
-    p.set_defaults(func=None)
+    p.set_defaults(func=run_bench)
 
     p = commands.add_parser("explain", formatter_class=fmt,
                             help="walk through three Hebbian updates on a hand-sized example")
-    p.set_defaults(func=lambda a: __import__("hebbref.explain").explain.main([]))
+    p.set_defaults(func=run_explain)
 
-    demo = demo_config()
-    for name, make, defaults, helptext in (
-            ("demo", demo_config, demo, "small curriculum run: baseline vs Hebbian, plot + table"),
-            ("curriculum", CurriculumConfig, CurriculumConfig(),
+    for name, make, helptext in (
+            ("demo", demo_config, "small curriculum run: baseline vs Hebbian, plot + table"),
+            ("curriculum", CurriculumConfig,
              "class-incremental character curriculum (METHOD §5)")):
         p = commands.add_parser(name, formatter_class=fmt, help=helptext)
-        p.add_argument("--dataset", default=defaults.dataset,
-                       help="kanji | omniglot:PATH | npz:PATH")
-        p.add_argument("--classes", type=int, default=defaults.classes,
-                       help="classes in the curriculum")
-        p.add_argument("--initial-classes", dest="initial_classes", type=int,
-                       default=argparse.SUPPRESS,
-                       help=f"classes present from the start (default: "
-                            f"{defaults.initial_classes}, or --classes if fewer)")
-        p.add_argument("--add-every", dest="add_every", type=int, default=defaults.add_every,
-                       help="steps between introductions of new classes")
-        p.add_argument("--add-count", dest="add_count", type=int, default=defaults.add_count,
-                       help="classes introduced each time")
-        p.add_argument("--steps", type=int, default=defaults.steps, help="training steps")
-        p.add_argument("--batch-size", dest="batch_size", type=int, default=defaults.batch_size,
-                       help="images per training batch")
-        p.add_argument("--seed", type=int, default=defaults.seed,
-                       help="seed for the classes drawn, the weights and the stream")
-        p.add_argument("--gamma", type=float, default=defaults.gamma,
-                       help="smallest mixing rate γ, in [0, 1]")
-        p.add_argument("--T", type=_float_or_inf, default=defaults.T,
-                       help="count at which a class returns to gradient descent ('inf': never)")
-        p.add_argument("--activation", default=defaults.activation,
-                       choices=["relu", "tanh", "sigmoid", "linear"],
-                       help="non-linearity of the hidden layers")
-        p.add_argument("--hidden-sizes", dest="hidden_sizes", type=_hidden_sizes,
-                       default=defaults.hidden_sizes, help="hidden layer sizes, e.g. 256,256")
-        p.add_argument("--lr", type=float, default=defaults.lr, help="Adam learning rate")
-        p.add_argument("--out", default=f"runs/{name}", help="folder for results.json and plots")
-        p.add_argument("--quiet", action="store_true",
-                       help="no progress bar (shown only when stderr is a terminal)")
-        p.set_defaults(func=lambda a, make=make: _curriculum(a, make))
+        add_curriculum_options(p, make(), name)
+        p.set_defaults(func=functools.partial(run_curriculum, make_config=make))
 
-    d, q = LMConfig(), quick_config()
-    p = commands.add_parser("lm", formatter_class=argparse.RawDescriptionHelpFormatter,
+    p = commands.add_parser("lm", formatter_class=fmt,
                             help="word-level LSTM LM, perplexity by word frequency (METHOD §6)")
+    add_lm_options(p)
+    p.set_defaults(func=run_lm)
 
-    def option(flag, name, helptext="", **kwargs):
-        """An LM option whose help shows the default and, where it differs, the --quick one."""
-        default, quick = getattr(d, name), getattr(q, name)
-        shown = f"default: {default}" + (f"; with --quick: {quick}" if quick != default else "")
-        p.add_argument(flag, dest=name, default=argparse.SUPPRESS,
-                       help=f"{helptext} ({shown})".strip(), **kwargs)
-
-    option("--corpus", "corpus", "bbc | wikitext:DIR | text:PATH")
-    option("--hebbian", "hebbian", "Hebbian softmax, or plain with --no-hebbian",
-           action=argparse.BooleanOptionalAction)
-    option("--gamma", "gamma", "smallest mixing rate γ", type=float)
-    option("--T", "T", "count at which a class returns to gradient descent", type=_float_or_inf)
-    option("--hidden", "hidden", "LSTM hidden size", type=int)
-    option("--embed-size", "embed_size", "embedding size", type=int)
-    option("--layers", "layers", "LSTM layers", type=int)
-    option("--dropout", "dropout", "dropout probability", type=float)
-    option("--optimizer", "optimizer", "optimiser", choices=["sgd", "adam", "rmsprop"])
-    option("--lr", "lr", "learning rate", type=float)
-    option("--clip", "clip", "global gradient-norm clip", type=float)
-    option("--batch-size", "batch_size", "streams per batch", type=int)
-    option("--bptt", "bptt", "truncated-BPTT length", type=int)
-    option("--epochs", "epochs", "passes over the training split", type=int)
-    option("--max-steps", "max_steps", "stop after this many steps", type=int)
-    option("--eval-tokens", "eval_tokens", "evaluate on the first this-many tokens", type=int)
-    option("--dtype", "dtype", "floating-point type of every array", choices=["float32", "float64"])
-    option("--buckets", "buckets", "frequency buckets", choices=["default", "paper"])
-    option("--seed", "seed", "seed for the corpus split, the weights and dropout", type=int)
-    option("--cache", "cache", "also evaluate with a neural cache tuned on validation (METHOD §7)",
-           action="store_true")
-    p.add_argument("--out", default="runs/lm",
-                   help="folder for results, plots and checkpoint (default: runs/lm)")
-    p.add_argument("--resume", default=None, help="checkpoint.npz to continue from (default: none)")
-    p.add_argument("--quick", action="store_true",
-                   help="small model, 400 steps, 20K evaluation tokens: about a minute "
-                        "(default: off)")
-    p.add_argument("--quiet", action="store_true",
-                   help="no progress bar (default: shown when stderr is a terminal)")
-    p.set_defaults(func=_lm)
+    for p in (commands.choices["demo"], commands.choices["curriculum"], commands.choices["lm"]):
+        p.add_argument("--config", default=None, help="results.json of an earlier run: rerun "
+                       "its config; typed options override it (default: none)")
+        p.add_argument("--quiet", action="store_true",
+                       help="no progress bar (default: shown when stderr is a terminal)")
     return parser
 
 
-def main(argv=None):
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["bench"]:  # bench owns its options (hebbref.bench.main)
-        from hebbref.bench import main as bench_main
+def describe_os_error(error):
+    if error.strerror and error.filename:
+        return f"{error.filename}: {error.strerror}"
+    return str(error)
 
-        return bench_main(argv[1:])
-    args = build_parser().parse_args(argv)
+
+def main(argv=None):
+    parser = build_parser()
+    args, rest = parser.parse_known_args(sys.argv[1:] if argv is None else list(argv))
+    if rest and args.command != "bench":
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    args.bench_args = rest
     try:
         return args.func(args)
-    except (ValueError, TypeError, FileNotFoundError, FloatingPointError) as error:
+    except KeyboardInterrupt:  # outside training (loading, evaluation, demo): no traceback
+        print(f"hebbref {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except OSError as error:  # disk full, read-only, unreadable corpus
+        print(f"hebbref {args.command}: error: {describe_os_error(error)}", file=sys.stderr)
+        return 1
+    except (ValueError, TypeError, FloatingPointError) as error:
         print(f"hebbref {args.command}: error: {error}", file=sys.stderr)
         return 2
 

@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from hebbref.validate import check_array
+from hebbref.validate import check_array, check_int
 
 # ------------------------------------------------------------------------------------------------
 # Perplexity by training-frequency bucket (METHOD §6)
@@ -113,10 +113,7 @@ def _check_targets(targets, train_counts, unk_id):
     if targets.size and (targets.min() < 0 or targets.max() >= vocab_size):
         raise ValueError(f"targets must lie in [0, {vocab_size}) (the length of train_counts), "
                          f"got values in [{targets.min()}, {targets.max()}]")
-    if isinstance(unk_id, bool) or not isinstance(unk_id, numbers.Integral):
-        raise TypeError(f"unk_id must be an int, got {type(unk_id).__name__}")
-    if not 0 <= unk_id < vocab_size:
-        raise ValueError(f"unk_id must lie in [0, {vocab_size}), got {unk_id}")
+    check_int(unk_id, "unk_id", 0, vocab_size - 1)
     return targets, train_counts, int(unk_id)
 
 

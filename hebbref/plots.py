@@ -13,7 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from hebbref.checkpoint import atomic_write  # noqa: E402
+from hebbref.files import atomic_write  # noqa: E402
 
 COLOURS = {"baseline": "tab:blue", "hebbian": "tab:red", "baseline + cache": "tab:cyan",
            "hebbian + cache": "tab:orange"}

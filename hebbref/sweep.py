@@ -12,9 +12,12 @@ outgrows one machine runs unchanged on a cluster by choosing joblib's backend, e
 
     # Ray: from ray.util.joblib import register_ray; register_ray(), then backend="ray".
 
-Neither dask nor ray is a dependency of hebbref; install them on the cluster.
+Dask comes with the `cluster` extra (pip install 'hebbref[cluster]'); ray is not a dependency.
+Backends that cannot stream results back one by one (Ray's refuses return_as="generator") get
+the whole list at the end instead.
 """
 from joblib import Parallel, delayed
+from joblib.parallel import get_active_backend
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
@@ -37,7 +40,9 @@ def run_sweep(run, configs, *, jobs=1, progress=True):
     if jobs == 1:
         results = (_one_thread(run, c) for c in configs)
     else:
-        results = Parallel(n_jobs=jobs, return_as="generator")(
+        backend, _ = get_active_backend()
+        streams = getattr(backend, "supports_return_generator", False)
+        results = Parallel(n_jobs=jobs, return_as="generator" if streams else "list")(
             delayed(_one_thread)(run, c) for c in configs)
     return list(tqdm(results, total=len(configs), desc="sweep", unit="run",
                      disable=None if progress else True))

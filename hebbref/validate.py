@@ -61,10 +61,12 @@ def check_number(x, name, *, low=None, high=None, allow_inf=False):
     return x
 
 
-def check_int(x, name, low=None):
-    """Return int(x) after checking it is an integer (not bool) and at least `low`."""
-    if isinstance(x, bool) or not isinstance(x, (int, np.integer)):
+def check_int(x, name, low=None, high=None):
+    """Return int(x) after checking it is an integer (not bool) within [low, high]."""
+    if isinstance(x, bool) or not isinstance(x, numbers.Integral):
         raise TypeError(f"{name} must be an int, got {type(x).__name__}")
+    if high is not None and not (low or 0) <= x <= high:
+        raise ValueError(f"{name} must lie in [{low or 0}, {high}], got {x}")
     if low is not None and x < low:
         raise ValueError(f"{name} must be >= {low}, got {x}")
     return int(x)

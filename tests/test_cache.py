@@ -293,7 +293,7 @@ def test_bad_arguments_raise_value_error(bad, message):
     tokens = np.arange(20) % 11
     kwargs = dict(batch_size=2, bptt=5, window=3, theta_c=0.5, lambda_c=0.1)
     kwargs.update(bad)
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises((ValueError, TypeError), match=message):
         evaluate_with_cache(params, tokens, **kwargs)
 
 

@@ -1,5 +1,10 @@
-"""The `hebbref` command line: every option of every subcommand says what its default is."""
+"""The `hebbref` command line: every option states its default, --version, --config reruns,
+and clean one-line errors (issue #12 cases 5, 6)."""
 import argparse
+import errno
+import importlib.metadata
+import json
+import os
 
 import pytest
 
@@ -32,3 +37,84 @@ def test_every_subcommand_is_listed_in_the_top_level_help():
     text = cli.build_parser().format_help()
     for name in ("gradcheck", "bench", "explain", "demo", "curriculum", "lm"):
         assert name in text
+
+
+def test_version_comes_from_the_package_metadata(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"hebbref {importlib.metadata.version('hebbref')}"
+
+
+def lm_argv(corpus_file, out, *extra):
+    return ["lm", "--corpus", f"text:{corpus_file}", "--hidden", "5", "--embed-size", "6",
+            "--batch-size", "4", "--bptt", "5", "--max-steps", "4", "--eval-tokens", "300",
+            "--optimizer", "adam", "--T", "inf", "--out", str(out), "--quiet", *extra]
+
+
+def test_config_reruns_a_run_exactly(corpus_file, tmp_path):
+    """--config results.json reruns the saved config (T = ∞ included) into a new --out."""
+    assert cli.main(lm_argv(corpus_file, tmp_path / "a")) == 0
+    first = json.loads((tmp_path / "a" / "results.json").read_text())
+    assert first["config"]["T"] == "inf" and first["config"]["lr"] == 2e-3
+    assert cli.main(["lm", "--config", str(tmp_path / "a" / "results.json"),
+                     "--out", str(tmp_path / "b"), "--quiet"]) == 0
+    again = json.loads((tmp_path / "b" / "results.json").read_text())
+    assert {**first["config"], "out": None} == {**again["config"], "out": None}
+    assert first["test"] == again["test"] and first["curve"] == again["curve"]
+
+
+def test_out_that_is_a_file_fails_before_any_work(tmp_path, monkeypatch, capsys):
+    """Issue #12 case 5: the curriculum trained both models, then died on --out."""
+    from hebbref.experiments import curriculum
+
+    def work(*args, **kwargs):
+        raise AssertionError("work started before --out was checked")
+
+    monkeypatch.setattr(curriculum, "prepare_data", work)
+    (tmp_path / "taken").write_text("a file")
+    assert cli.main(["curriculum", "--out", str(tmp_path / "taken"), "--quiet"]) == 2
+    assert "is a file, expected a folder" in capsys.readouterr().err
+
+
+def test_os_error_is_one_line_naming_the_path(corpus_file, tmp_path, monkeypatch, capsys):
+    """Issue #12 case 5: a full disk gave a traceback; the last checkpoint survives."""
+    from hebbref.experiments import lm
+
+    def disk_full(path, results):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    monkeypatch.setattr(lm, "write_results", disk_full)
+    assert cli.main(lm_argv(corpus_file, tmp_path)) == 1
+    error = capsys.readouterr().err.strip()
+    assert error == (f"hebbref lm: error: {tmp_path / 'results.json'}: "
+                     f"{os.strerror(errno.ENOSPC)}")
+    assert lm.load_state(tmp_path / "checkpoint.npz")[1].step == 4
+
+
+def test_ctrl_c_outside_training_is_a_clean_exit(tmp_path, monkeypatch, capsys):
+    """Issue #12 case 6: Ctrl-C while the corpus loads printed a traceback."""
+    from hebbref.experiments import lm
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(lm, "load_corpus", interrupted)
+    assert cli.main(["lm", "--quiet", "--out", str(tmp_path)]) == 130
+    assert capsys.readouterr().err.strip() == "hebbref lm: interrupted"
+
+
+def test_config_file_restores_tuples_and_infinity(tmp_path):
+    """A curriculum results.json gives back the config it was run with (out aside)."""
+    import dataclasses
+
+    from hebbref.experiments.curriculum import CurriculumConfig
+    from hebbref.record import write_results
+
+    config = CurriculumConfig(T=float("inf"), hidden_sizes=(32, 16), out="runs/x")
+    write_results(tmp_path / "results.json", {"config": dataclasses.asdict(config)})
+    fields = cli.config_file_fields(str(tmp_path / "results.json"), CurriculumConfig)
+    assert CurriculumConfig(**fields, out="runs/x") == config
+    (tmp_path / "other.json").write_text('{"config": {"surprise": 1}}')
+    with pytest.raises(ValueError, match="surprise"):
+        cli.config_file_fields(str(tmp_path / "other.json"), CurriculumConfig)

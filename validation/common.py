@@ -1,17 +1,18 @@
 """Shared bits of the validation scripts: JSON output and the generated README sections."""
-import json
 import os
 import re
 
-from hebbref.checkpoint import atomic_write
+from hebbref.files import atomic_write
+from hebbref.record import write_results
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "results")
 
 
 def write_json(name, data):
+    """results/name as strict JSON with a run record (hebbref.record.write_results)."""
     path = os.path.join(RESULTS, name)
-    atomic_write(path, lambda f: f.write(json.dumps(data, indent=1, default=float).encode()))
+    write_results(path, data)
     return path
 
 

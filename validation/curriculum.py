@@ -66,13 +66,14 @@ def lever_table(levers):
     rows = ["| features | γ | T | model | " + " | ".join(buckets) + " | final |",
             "|---|---|---|---|" + "---|" * (len(buckets) + 1)]
     for lever in levers:
+        T = float(lever["T"])  # strict JSON (hebbref.record) stores ∞ as the string "inf"
         for model in ("baseline", "hebbian"):
-            if model == "baseline" and (lever["gamma"], lever["T"]) != (LEVERS[0]["gamma"], LEVERS[0]["T"]):
+            if model == "baseline" and (lever["gamma"], T) != (LEVERS[0]["gamma"], LEVERS[0]["T"]):
                 continue  # the baseline does not depend on γ and T: one row per non-linearity
             r = lever["result"][model]
             cells = [("n/a" if r["by_exposure"][b]["accuracy"] is None
                       else f"{r['by_exposure'][b]['accuracy']:.2f}") for b in buckets]
-            rows.append(f"| {lever['activation']} | {lever['gamma']:g} | {lever['T']:g} | {model} | "
+            rows.append(f"| {lever['activation']} | {lever['gamma']:g} | {T:g} | {model} | "
                         + " | ".join(cells) + f" | {r['over_time'][-1]['accuracy']:.2f} |")
     return "\n".join(rows)
 

@@ -44,7 +44,7 @@ from threadpoolctl import threadpool_limits
 
 from hebbref.bench import report, sections, timing, workloads
 from hebbref.bench.plot import plot_scaling
-from hebbref.checkpoint import atomic_write
+from hebbref.files import atomic_write
 
 DEFAULT_PLOT = os.path.join("runs", "bench", "bench_scaling.png")
 

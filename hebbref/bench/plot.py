@@ -1,7 +1,7 @@
 """The scaling plot of `hebbref bench`: time per token over vocabulary and hidden size."""
 import io
 
-from hebbref.checkpoint import atomic_write
+from hebbref.files import atomic_write
 
 
 def plot_scaling(results, path):

@@ -19,7 +19,8 @@ from tqdm import tqdm
 
 from hebbref.data.dataset import ImageDataset
 from hebbref.data.kanji import render_kanji_dataset
-from hebbref.validate import check_labels
+from hebbref.files import read_npz
+from hebbref.validate import check_array, check_int, check_labels
 
 _OMNIGLOT_SPLITS = ("images_background", "images_evaluation")
 
@@ -35,10 +36,7 @@ def train_test_split(dataset, test_drawers=5):
     """
     if not isinstance(dataset, ImageDataset):
         raise TypeError(f"dataset must be an ImageDataset, got {type(dataset).__name__}")
-    if isinstance(test_drawers, bool) or not isinstance(test_drawers, (int, np.integer)):
-        raise TypeError(f"test_drawers must be an int, got {type(test_drawers).__name__}")
-    if test_drawers < 0:
-        raise ValueError(f"test_drawers must be >= 0, got {test_drawers}")
+    check_int(test_drawers, "test_drawers", 0)
     counts = np.bincount(dataset.y, minlength=dataset.num_classes)
     short = np.flatnonzero(counts < test_drawers + 1)
     if short.size:
@@ -81,10 +79,7 @@ def _check_options(num_classes, size, seed):
                              ("seed", seed, 0)]:
         if value is None and name == "num_classes":
             continue
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-        if value < low:
-            raise ValueError(f"{name} must be >= {low}, got {value}")
+        check_int(value, name, low)
 
 
 def choose_classes(num_available, num_classes, seed):
@@ -192,6 +187,11 @@ def load_omniglot(root, *, num_classes=None, size=28, seed=0):
 def _visible_entries(folder, *, want_dirs):
     """Sorted entries of ``folder`` not starting with ".", all folders or all files."""
     entries = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+    # Only folders and regular files: a FIFO named *.png would block the reader forever.
+    special = [p.name for p in entries if not (p.is_dir() or p.is_file())]
+    if special:
+        raise ValueError(f"omniglot folder {str(folder)!r} holds {special[:3]}, which are "
+                         f"neither folders nor regular files")
     wrong = [p.name for p in entries if p.is_dir() != want_dirs]
     if wrong:
         kind = "files" if want_dirs else "sub-folders"
@@ -225,13 +225,7 @@ def load_npz(path, *, num_classes=None, size=28, seed=0):
     """
     _check_options(num_classes, size, seed)
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"npz file {str(path)!r} does not exist")
-    try:
-        with np.load(path, allow_pickle=False) as stored:
-            arrays = {name: stored[name] for name in stored.files}
-    except (OSError, ValueError) as error:
-        raise ValueError(f"{str(path)!r} is not a readable .npz file: {error}") from None
+    arrays = read_npz(path, "npz file")
     for name in ("X", "y"):
         if name not in arrays:
             raise ValueError(f"{str(path)!r} has no array {name!r}; it holds {sorted(arrays)}")

@@ -18,17 +18,14 @@ ideograph are used; variant drawings (``-Kaisho``, ``-HzFst`` ...), kana, Latin 
 punctuation and radical-supplement glyphs are skipped so the class list is fixed by the package
 version alone.
 """
-import contextlib
 import functools
 import hashlib
 import importlib.metadata
 import json
 import os
 import re
-import tempfile
 import warnings
 import xml.etree.ElementTree as ElementTree
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +33,7 @@ from tqdm import tqdm
 
 from hebbref.data.dataset import ImageDataset
 from hebbref.data.svg import bezier_points, parse_path
+from hebbref.files import atomic_write, read_npz
 from hebbref.validate import check_int, check_number
 
 # Bump whenever a change to this module changes the pixels: it is part of the cache key.
@@ -320,26 +318,17 @@ def render_kanji_dataset(num_classes, *, drawers=20, size=28, seed=0, stroke_wid
 
 def _read_cache(path):
     """The cached dataset at ``path``, or None if absent or unreadable (it is then rebuilt)."""
-    if not path.is_file():
+    if not path.exists():
         return None
-    try:
-        with np.load(path, allow_pickle=False) as stored:
-            return ImageDataset(X=stored["X"], y=stored["y"], drawer=stored["drawer"],
-                                class_names=[str(name) for name in stored["class_names"]])
-    except (OSError, ValueError, TypeError, KeyError, zipfile.BadZipFile):
+    try:  # a zero-byte, truncated or foreign file (a killed write, a full disk) is rebuilt
+        stored = read_npz(path, "kanji cache")
+        return ImageDataset(X=stored["X"], y=stored["y"], drawer=stored["drawer"],
+                            class_names=[str(name) for name in stored["class_names"]])
+    except (OSError, ValueError, TypeError, KeyError):
         return None
 
 
 def _write_cache(path, dataset):
-    """Write atomically: a temporary file in the same folder, then os.replace."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            np.savez(file, X=dataset.X, y=dataset.y, drawer=dataset.drawer,
-                     class_names=np.array(dataset.class_names))
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
+    atomic_write(path, lambda file: np.savez(file, X=dataset.X, y=dataset.y,
+                                             drawer=dataset.drawer,
+                                             class_names=np.array(dataset.class_names)))

@@ -15,6 +15,8 @@ import re
 
 import numpy as np
 
+from hebbref.validate import check_int
+
 # Numbers per repeat of each command (upper case; relative forms share the count).
 _ARITY = {"M": 2, "L": 2, "H": 1, "V": 1, "C": 6, "S": 4, "Q": 4, "T": 2, "Z": 0}
 
@@ -168,12 +170,7 @@ def sample_path(segments, points_per_segment):
         raise TypeError(f"segments must be a numpy.ndarray, got {type(segments).__name__}")
     if segments.ndim != 3 or segments.shape[1:] != (4, 2) or segments.shape[0] < 1:
         raise ValueError(f"segments must have shape (K >= 1, 4, 2), got {segments.shape}")
-    if isinstance(points_per_segment, bool) or not isinstance(points_per_segment,
-                                                              (int, np.integer)):
-        raise TypeError(f"points_per_segment must be an int, got "
-                        f"{type(points_per_segment).__name__}")
-    if points_per_segment < 2:
-        raise ValueError(f"points_per_segment must be >= 2, got {points_per_segment}")
+    check_int(points_per_segment, "points_per_segment", 2)
     if segments.dtype.kind != "f":
         segments = segments.astype(np.float64)
     points = bezier_points(segments, int(points_per_segment))

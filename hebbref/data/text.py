@@ -55,6 +55,8 @@ BPTT batching
 ``bptt`` rows at a time, and the row where a segment starts is all that is needed to resume an
 epoch exactly (``bptt_segments(data, bptt, start=...)``).
 """
+import hashlib
+import itertools
 import math
 import numbers
 import re
@@ -65,7 +67,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hebbref.validate import check_array
+from hebbref.validate import check_array, check_int
 
 UNK = "<unk>"
 EOS = "<eos>"
@@ -241,15 +243,23 @@ def _split_folder(folder, split, seed, fallback_encoding, deduplicate):
     return lines, documents, len(relative_paths), dropped, fallbacks_used
 
 
+def _nonempty_lines(path):
+    return (line for line in _stream_lines(path) if line.strip())
+
+
 def _split_file(path, split):
-    """Lines of each split of one file: three contiguous blocks of its non-empty lines."""
-    lines = [line for line in _split_lines(_read_text(path, path.name)) if line.strip()]
-    if not lines:
+    """Lines of each split of one file: three contiguous blocks of its non-empty lines.
+
+    The file is streamed, never held whole (a 1 GB file would take several GB as str): one
+    pass counts the lines, then each block is read lazily when it is encoded."""
+    count = sum(1 for _ in _nonempty_lines(path))
+    if not count:
         raise ValueError(f"empty corpus: {path} contains no text")
-    n_train, n_valid, _ = _document_counts(len(lines), split)
+    n_train, n_valid, _ = _document_counts(count, split)
     bounds = {"train": (0, n_train), "valid": (n_train, n_train + n_valid),
-              "test": (n_train + n_valid, len(lines))}
-    blocks = {name: lines[lo:hi] for name, (lo, hi) in bounds.items()}
+              "test": (n_train + n_valid, count)}
+    blocks = {name: itertools.islice(_nonempty_lines(path), lo, hi)
+              for name, (lo, hi) in bounds.items()}
     documents = {name: [f"{path.name} non-empty lines [{lo}, {hi})"]
                  for name, (lo, hi) in bounds.items()}
     return blocks, documents
@@ -323,6 +333,20 @@ def _parse_spec(spec):
     raise ValueError(f"spec must be 'bbc', 'wikitext:DIR' or 'text:PATH', got {spec!r}")
 
 
+def absolute_spec(spec):
+    """The spec with its path made absolute, so that it names the same files from any folder."""
+    kind, path = _parse_spec(spec)
+    return spec if path is None else f"{kind}:{path.resolve()}"
+
+
+def corpus_identity(corpus):
+    """What a checkpoint records to recognise its corpus: the vocabulary's SHA-256 and the token
+    count of each split (a changed, shrunk or swapped file changes one of them)."""
+    vocab = "\n".join(corpus.vocab).encode("utf-8")
+    return {"vocab_sha256": hashlib.sha256(vocab).hexdigest(), "vocab_size": corpus.vocab_size,
+            "tokens": {name: int(getattr(corpus, name).size) for name in SPLITS}}
+
+
 def load_corpus(spec="bbc", *, min_count=2, split=(0.8, 0.1, 0.1), seed=0, deduplicate=True):
     """Read, split, tokenise and number a corpus (every rule is in the module docstring).
 
@@ -336,13 +360,9 @@ def load_corpus(spec="bbc", *, min_count=2, split=(0.8, 0.1, 0.1), seed=0, dedup
     min_count < 1, TypeError for arguments of the wrong type.
     """
     kind, path = _parse_spec(spec)
-    if isinstance(min_count, bool) or not isinstance(min_count, numbers.Integral):
-        raise TypeError(f"min_count must be an int, got {type(min_count).__name__}")
-    if min_count < 1:
-        raise ValueError(f"min_count must be >= 1, got {min_count}")
+    min_count = check_int(min_count, "min_count", 1)
     split = _check_split(split)
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    seed = check_int(seed, "seed")
     if not isinstance(deduplicate, bool):
         raise TypeError(f"deduplicate must be a bool, got {type(deduplicate).__name__}")
 
@@ -410,14 +430,6 @@ def load_corpus(spec="bbc", *, min_count=2, split=(0.8, 0.1, 0.1), seed=0, dedup
 # ------------------------------------------------------------------------------------------------
 # Truncated-BPTT batching (METHOD §4, §6)
 
-def _check_positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
-    return int(value)
-
-
 def batchify(tokens, batch_size):
     """Cut a token stream into B contiguous columns.
 
@@ -426,7 +438,7 @@ def batchify(tokens, batch_size):
     M − L·B tokens are dropped. Raises ValueError if L < 2 (no input-target pair would remain).
     """
     tokens = check_array(tokens, "tokens", ndim=1, dtype_kind="i")
-    batch_size = _check_positive_int(batch_size, "batch_size")
+    batch_size = check_int(batch_size, "batch_size", 1)
     length = tokens.size // batch_size
     if length < 2:
         raise ValueError(
@@ -439,7 +451,13 @@ def batchify(tokens, batch_size):
 
 def _check_data(data, bptt):
     data = check_array(data, "data", ndim=2, dtype_kind="i")
-    return data, _check_positive_int(bptt, "bptt")
+    return data, check_int(bptt, "bptt", 1)
+
+
+def num_segments(data, bptt):
+    """Number of segments ``bptt_segments(data, bptt)`` yields: ⌈(L − 1) / bptt⌉ for data (L, B)."""
+    data, bptt = _check_data(data, bptt)
+    return -(-max(data.shape[0] - 1, 0) // bptt)
 
 
 def bptt_segments(data, bptt, *, start=0):
@@ -452,8 +470,7 @@ def bptt_segments(data, bptt, *, start=0):
     x and y are (t, B) views into data. Consecutive segments tile data[:-1] (x) and data[1:] (y).
     """
     data, bptt = _check_data(data, bptt)
-    if isinstance(start, bool) or not isinstance(start, numbers.Integral):
-        raise TypeError(f"start must be an int, got {type(start).__name__}")
+    check_int(start, "start")
     last = data.shape[0] - 1
     if not 0 <= start <= max(last, 0):
         raise ValueError(f"start must lie in [0, {max(last, 0)}] for data of shape "

@@ -19,9 +19,11 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from hebbref.data.images import load_dataset, train_test_split
+from hebbref.files import check_writable_folder
 from hebbref.hebbian import HebbianSoftmax
 from hebbref.metrics import ExposureTally
 from hebbref.models.classifier import classifier_forward, classifier_init, classifier_loss
+from hebbref.record import run_record, write_results
 from hebbref.train import train_step
 from hebbref.validate import check_int, check_number
 
@@ -142,20 +144,20 @@ def prepare_data(config):
 def run(config=None, *, progress=True):
     """Baseline and Hebbian softmax on one stream. Returns (and writes to config.out) results."""
     config = (config or CurriculumConfig()).validate()
+    if config.out:  # before any work: a bad --out should not cost two training runs
+        check_writable_folder(config.out)
     data = prepare_data(config)
     stream = make_stream(config, data[0][1])
     # Batches of 16 gain nothing from a second BLAS thread, and a thread pool that waits on a
     # busy core makes each small product ~10x slower.
     with threadpool_limits(1):
-        results = {"config": dataclasses.asdict(config),
+        results = {"config": dataclasses.asdict(config), "record": run_record(),
                    "baseline": run_model(config, data, stream, hebbian=False, progress=progress),
                    "hebbian": run_model(config, data, stream, hebbian=True, progress=progress)}
     if config.out:
-        from hebbref.experiments.lm import write_json
         from hebbref.plots import plot_accuracy_by_exposure, plot_accuracy_over_time
 
-        os.makedirs(config.out, exist_ok=True)
-        write_json(os.path.join(config.out, "results.json"), results)
+        write_results(os.path.join(config.out, "results.json"), results)
         runs = {name: [results[name]] for name in ("baseline", "hebbian")}
         plot_accuracy_by_exposure(runs, os.path.join(config.out, "accuracy_by_exposure.png"),
                                   title=describe(config))

@@ -1,5 +1,9 @@
 """ImageDataset, the held-out-drawer split, and the omniglot/npz loaders (hebbref/data/images.py),
 on tiny fixtures written by the tests in the official layouts."""
+import io
+import os
+import zipfile
+
 import matplotlib.image
 import numpy as np
 import pytest
@@ -249,7 +253,7 @@ def test_npz_missing_or_unreadable_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         load_dataset(f"npz:{tmp_path / 'absent.npz'}", num_classes=None)
     (tmp_path / "bad.npz").write_text("hello")
-    with pytest.raises(ValueError, match="not a readable .npz"):
+    with pytest.raises(ValueError, match="not a valid npz file"):
         load_npz(tmp_path / "bad.npz")
 
 
@@ -280,3 +284,30 @@ def test_load_dataset_checks_options(tmp_path):
         load_dataset(f"omniglot:{tmp_path}", num_classes=2, size=0)
     with pytest.raises(ValueError, match="num_classes must be >= 1"):
         load_dataset(f"omniglot:{tmp_path}", num_classes=0)
+
+
+def test_npz_file_truncated_or_claiming_a_huge_array_is_a_clear_error(tmp_path):
+    """Issue #12 case 7: a truncated npz raised BadZipFile; a header claiming 10¹² elements
+    tried to allocate terabytes."""
+    path = tmp_path / "d.npz"
+    np.savez(path, X=np.zeros((4, 3, 3)), y=np.arange(4))
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="truncated or not a valid npz file"):
+        load_npz(path)
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f8", "fortran_order": False, "shape": (10**6, 10**6)})
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("X.npy", header.getvalue() + bytes(64))
+        archive.writestr("y.npy", header.getvalue() + bytes(64))
+    with pytest.raises(ValueError, match="claims 8000000000000 bytes"):
+        load_npz(path)
+
+
+def test_omniglot_refuses_a_fifo_instead_of_hanging(tmp_path):
+    """Issue #12 case 7: a FIFO named *.png blocked the reader forever."""
+    write_omniglot(tmp_path, LAYOUT)
+    os.mkfifo(tmp_path / "images_background" / "Alpha" / "character01" / "0999_99.png")
+    with pytest.raises(ValueError, match="neither folders nor regular files"):
+        load_omniglot(tmp_path)

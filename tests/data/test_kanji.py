@@ -1,5 +1,6 @@
 """KanjiVG rendering (hebbref/data/kanji.py): stroke data, the rasteriser against a brute-force
 per-pixel distance, determinism, the drawers being variants of their character, and the cache."""
+import os
 import importlib.metadata
 
 import numpy as np
@@ -209,3 +210,17 @@ def test_perturbed_strokes_stay_continuous():
         np.testing.assert_allclose(block[1:, 0], block[:-1, 3], atol=1e-9)
         offset += len(stroke)
     assert not np.allclose(control[:, 0] * 109 / 28, geometry[0][:, 0], atol=0.5)  # it moved
+
+
+@pytest.mark.parametrize("damage", [lambda data: b"", lambda data: data[: len(data) // 2]],
+                         ids=["zero-byte", "truncated"])
+def test_an_empty_or_truncated_cache_file_is_rebuilt(private_cache, damage):
+    """Issue #12 case 7: a zero-byte cache (a killed write, a full disk) raised EOFError on every
+    run."""
+    rendered = render_kanji_dataset(2, drawers=3, size=12)
+    (path,) = private_cache.iterdir()
+    path.write_bytes(damage(path.read_bytes()))
+    again = render_kanji_dataset(2, drawers=3, size=12)
+    np.testing.assert_array_equal(again.X, rendered.X)
+    assert render_kanji_dataset(2, drawers=3, size=12, cache=False).X.shape == rendered.X.shape
+    assert os.path.getsize(path) > 0

@@ -1,5 +1,6 @@
 """Text corpora, vocabulary and truncated-BPTT batching (METHOD §6; hebbref/data/text.py)."""
 import math
+import pathlib
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from hebbref.data.text import (
     bbc_data_dir,
     bptt_segments,
     load_corpus,
+    num_segments,
     tokenize_line,
 )
 
@@ -86,6 +88,23 @@ def test_text_file_contiguous_line_blocks(tmp_path):
     assert words(corpus, corpus.valid) == ["line", "<unk>", "word", "<eos>"]
     assert words(corpus, corpus.test) == ["line", "<unk>", "word", "<eos>"]
     assert load_corpus(f"text:{path}", min_count=1, seed=5).train.tolist() == corpus.train.tolist()
+
+
+def test_a_single_text_file_is_streamed_not_read_whole(tmp_path, monkeypatch):
+    """Issue #12 case 8: text:PATH read the whole file into memory (a 1 GB file took 3.7 GB).
+    Any whole-file read now fails the test; the split must still be the contiguous blocks."""
+    path = tmp_path / "big.txt"
+    path.write_text("".join(f"w{i % 7} w{i % 3}\r\n\n" for i in range(50)), encoding="utf-8")
+
+    def whole_file(*args, **kwargs):
+        raise AssertionError("read the whole file")
+
+    monkeypatch.setattr(pathlib.Path, "read_bytes", whole_file)
+    monkeypatch.setattr(pathlib.Path, "read_text", whole_file)
+    corpus = load_corpus(f"text:{path}", min_count=1)
+    # "w5" is two tokens, "w" and "5": five per line with <eos>; 40/5/5 lines.
+    assert (corpus.train.size, corpus.valid.size, corpus.test.size) == (40 * 5, 5 * 5, 5 * 5)
+    assert words(corpus, corpus.valid[:5]) == ["w", "5", "w", "1", "<eos>"]  # line 40
 
 
 def write_folder(folder):
@@ -316,7 +335,7 @@ def test_bptt_segments_tile_the_stream_and_resume(length, batch, bptt, data):
     stream = np.arange(length * batch) * 7 % 101
     grid = batchify(stream, batch)
     segments = list(bptt_segments(grid, bptt))
-    assert len(segments) == math.ceil((length - 1) / bptt)
+    assert len(segments) == num_segments(grid, bptt) == math.ceil((length - 1) / bptt)
     assert np.array_equal(np.concatenate([x for _, x, _ in segments]), grid[:-1])
     assert np.array_equal(np.concatenate([y for _, _, y in segments]), grid[1:])
     assert all(x.shape == (bptt, batch) for _, x, _ in segments[:-1])
@@ -336,4 +355,4 @@ def test_bptt_segments_errors():
     with pytest.raises(ValueError, match="bptt"):
         bptt_segments(grid, 0)
     with pytest.raises(ValueError, match="data"):
-        bptt_segments(np.arange(5), 2)
+        num_segments(np.arange(5), 2)

@@ -7,29 +7,8 @@ import numpy as np
 import pytest
 
 from hebbref.checkpoint import load_checkpoint
-from hebbref.experiments import lm
+from hebbref.experiments import lm, lm_train
 from hebbref.experiments.lm import LMConfig, load_state, run
-
-
-@pytest.fixture(scope="module")
-def corpus_file(tmp_path_factory):
-    """A small Zipfian text: 600 lines of words drawn from a 150-word vocabulary."""
-    rng = np.random.default_rng(0)
-    words = [f"w{i}" for i in range(150)]
-    p = 1.0 / np.arange(1, 151)
-    lines = [" ".join(rng.choice(words, size=rng.integers(3, 12), p=p / p.sum()))
-             for _ in range(600)]
-    path = tmp_path_factory.mktemp("corpus") / "text.txt"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
-def tiny(corpus_file, out, **overrides):
-    settings = dict(corpus=f"text:{corpus_file}", embed_size=6, hidden=5, batch_size=4, bptt=5,
-                    curve_every=3, curve_tokens=200, checkpoint_every=2, eval_tokens=300,
-                    gamma=0.1, T=20.0, out=str(out), optimizer="adam", lr=0.01)
-    settings.update(overrides)
-    return LMConfig(**settings)
 
 
 def final_arrays(out):
@@ -41,13 +20,13 @@ def final_arrays(out):
 @pytest.mark.parametrize("overrides", [dict(), dict(dropout=0.3, layers=2, optimizer="sgd",
                                                     lr=0.5, hebbian=True),
                                        dict(hebbian=False, optimizer="rmsprop")])
-def test_resume_is_bit_exact(corpus_file, tmp_path, overrides):
+def test_resume_is_bit_exact(tiny, tmp_path, overrides):
     """k steps, save, load, k more steps == 2k uninterrupted steps, for every saved array
     (parameters, optimiser state, Hebbian counts, carried LSTM state) and the RNG/position."""
     k = 7
-    run(tiny(corpus_file, tmp_path / "straight", max_steps=2 * k, **overrides), progress=False)
-    run(tiny(corpus_file, tmp_path / "split", max_steps=k, **overrides), progress=False)
-    run(tiny(corpus_file, tmp_path / "split", max_steps=2 * k, **overrides),
+    run(tiny(tmp_path / "straight", max_steps=2 * k, **overrides), progress=False)
+    run(tiny(tmp_path / "split", max_steps=k, **overrides), progress=False)
+    run(tiny(tmp_path / "split", max_steps=2 * k, **overrides),
         resume=tmp_path / "split" / "checkpoint.npz", progress=False)
     straight, meta_straight = final_arrays(tmp_path / "straight")
     split, meta_split = final_arrays(tmp_path / "split")
@@ -60,12 +39,12 @@ def test_resume_is_bit_exact(corpus_file, tmp_path, overrides):
             assert np.array_equal(value, split[group][name]), f"{group}/{name} differs"
 
 
-def test_resume_crosses_an_epoch_boundary(corpus_file, tmp_path):
-    config = tiny(corpus_file, tmp_path / "a", epochs=2)
+def test_resume_crosses_an_epoch_boundary(tiny, tmp_path):
+    config = tiny(tmp_path / "a", epochs=2)
     state_steps = run(config, progress=False)["steps"]
     half = state_steps // 2 + 1
-    run(tiny(corpus_file, tmp_path / "b", epochs=2, max_steps=half), progress=False)
-    run(tiny(corpus_file, tmp_path / "b", epochs=2), resume=tmp_path / "b" / "checkpoint.npz",
+    run(tiny(tmp_path / "b", epochs=2, max_steps=half), progress=False)
+    run(tiny(tmp_path / "b", epochs=2), resume=tmp_path / "b" / "checkpoint.npz",
         progress=False)
     a, _ = final_arrays(tmp_path / "a")
     b, _ = final_arrays(tmp_path / "b")
@@ -73,39 +52,44 @@ def test_resume_crosses_an_epoch_boundary(corpus_file, tmp_path):
         assert np.array_equal(value, b["params"][name])
 
 
-def test_ctrl_c_writes_checkpoint_and_stops_cleanly(corpus_file, tmp_path, monkeypatch):
-    real_step = lm.train_step
+@pytest.mark.parametrize("stop", ["SIGINT", "SIGTERM", "SIGHUP"])
+def test_stop_signal_writes_checkpoint_and_stops_cleanly(tiny, tmp_path, monkeypatch,
+                                                         stop):
+    """Ctrl-C, and (issue #12 case 6) SIGTERM and SIGHUP, which used to lose every step since
+    the last checkpoint: the step in flight completes and a checkpoint is written (that a
+    checkpoint resumes exactly is test_resume_is_bit_exact)."""
+    real_step = lm.lm_train_step
     calls = {"n": 0}
 
-    def step_then_interrupt(*args, **kwargs):
+    def step_then_signal(*args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 3:
-            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), getattr(signal, stop))
         return real_step(*args, **kwargs)
 
-    monkeypatch.setattr(lm, "train_step", step_then_interrupt)
-    # Whatever handled SIGINT before (Python's default, or SIG_IGN in a background job) is back.
-    before = signal.getsignal(signal.SIGINT)
-    results = run(tiny(corpus_file, tmp_path, checkpoint_every=100), progress=False)
-    assert results["status"] == "interrupted"
+    monkeypatch.setattr(lm, "lm_train_step", step_then_signal)
+    # Whatever handled each signal before (the default, or SIG_IGN in a background job) is back.
+    before = {number: signal.getsignal(number) for number in lm.STOP_SIGNALS}
+    results = run(tiny(tmp_path, checkpoint_every=100, max_steps=6), progress=False)
+    assert (results["status"], results["signal"]) == ("interrupted", stop)
     _, state = load_state(tmp_path / "checkpoint.npz")
     assert state.step == 3
-    assert signal.getsignal(signal.SIGINT) is before
+    assert {number: signal.getsignal(number) for number in lm.STOP_SIGNALS} == before
 
 
-def test_non_finite_loss_stops_with_the_step_and_keeps_last_checkpoint(corpus_file, tmp_path,
+def test_non_finite_loss_stops_with_the_step_and_keeps_last_checkpoint(tiny, tmp_path,
                                                                      monkeypatch):
-    real_loss = lm.lm_loss
+    real_loss = lm_train.softmax_cross_entropy
     calls = {"n": 0}
 
     def loss_goes_nan(*args, **kwargs):
         calls["n"] += 1
-        loss, grads, h, state = real_loss(*args, **kwargs)
-        return (float("nan") if calls["n"] == 5 else loss), grads, h, state
+        loss, dz = real_loss(*args, **kwargs)
+        return (float("nan") if calls["n"] == 5 else loss), dz
 
-    monkeypatch.setattr(lm, "lm_loss", loss_goes_nan)
+    monkeypatch.setattr(lm_train, "softmax_cross_entropy", loss_goes_nan)
     with pytest.raises(FloatingPointError, match="step 5"):
-        run(tiny(corpus_file, tmp_path, checkpoint_every=2), progress=False)
+        run(tiny(tmp_path, checkpoint_every=2), progress=False)
     _, state = load_state(tmp_path / "checkpoint.npz")
     assert state.step == 4
     assert all(np.isfinite(v).all() for v in state.params.values())
@@ -145,10 +129,10 @@ def test_quick_like_run_on_bbc(tmp_path):
     assert results["corpus"]["vocab_size"] > 10000
 
 
-def test_cache_evaluation_rows(corpus_file, tmp_path):
+def test_cache_evaluation_rows(tiny, tmp_path):
     """--cache adds validation/test bucket tables with the cache at values chosen on validation;
     every evaluated target is counted in both the plain and the cache tables."""
-    results = run(tiny(corpus_file, tmp_path, max_steps=6, cache=True), progress=False)
+    results = run(tiny(tmp_path, max_steps=6, cache=True), progress=False)
     cache = results["cache"]
     assert set(cache["chosen"]) == {"window", "theta_c", "lambda_c"}
     best = min(cache["grid"], key=lambda g: g["mean_nll"])

@@ -1,0 +1,145 @@
+"""What the language model trains and one training step of it (METHOD §2, §4, §6).
+
+`LMConfig` holds everything that determines a run, `TrainState` everything that changes while it
+trains, and `lm_train_step` is one truncated-BPTT step. The loop around it (epochs, slicing,
+checkpoints, signals, progress) is `hebbref.experiments.lm.train`.
+"""
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+from hebbref.data.text import absolute_spec
+from hebbref.hebbian import LAM_RULES, HebbianSoftmax
+from hebbref.models.lm import lm_backward, lm_forward, lm_init, lm_initial_state
+from hebbref.nn.softmax import softmax_cross_entropy
+from hebbref.optim import OPTIMIZERS, clip_grad_norm
+from hebbref.validate import check_int, check_number, check_labels
+
+# Each optimiser's own default: Adam and RMSProp at SGD's lr of 20 diverge (perplexity ~10⁴⁷).
+# With Adam the bias learns word frequencies slowly and the Hebbian rows swamp the logits early
+# on, so SGD is the default optimiser (validation/).
+DEFAULT_LR = {"sgd": 20.0, "adam": 2e-3, "rmsprop": 2e-3}
+BUCKET_CHOICES = ("default", "paper")
+
+
+@dataclass
+class LMConfig:
+    """Everything that determines a run. Defaults: the validation-size model on BBC News."""
+
+    corpus: str = "bbc"
+    min_count: int = 2
+    hebbian: bool = True
+    gamma: float = 0.01      # γ and T chosen on BBC validation perplexity (validation/README.md)
+    T: float = 100.0
+    lam_rule: str = "paper"
+    embed_size: int = 128
+    hidden: int = 256
+    layers: int = 1
+    dropout: float = 0.0
+    batch_size: int = 32
+    bptt: int = 35
+    epochs: int = 1
+    optimizer: str = "sgd"
+    lr: float | None = None  # None: DEFAULT_LR[optimizer]
+    clip: float = 0.25
+    seed: int = 0
+    dtype: str = "float32"
+    buckets: str = "default"
+    max_steps: int | None = None       # stop after this many training steps (None: all epochs)
+    eval_batch_size: int = 10
+    eval_tokens: int | None = None     # evaluate on the first this-many tokens of each split
+    curve_every: int = 100             # validation perplexity for the learning curve, in steps
+    curve_tokens: int = 20000          # ... on the first this-many validation tokens
+    checkpoint_every: int = 200
+    cache: bool = False                # also evaluate with a neural cache (METHOD §7)
+    out: str | None = None
+
+    def validate(self):
+        """The checked config, with the corpus path made absolute and lr filled in."""
+        if not isinstance(self.corpus, str):
+            raise TypeError(f"corpus must be a string, got {type(self.corpus).__name__}")
+        for name in ("hebbian", "cache"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be a bool, got {getattr(self, name)!r}")
+        for name, choices in (("optimizer", tuple(OPTIMIZERS)), ("lam_rule", LAM_RULES),
+                              ("dtype", ("float32", "float64")), ("buckets", BUCKET_CHOICES)):
+            if getattr(self, name) not in choices:
+                raise ValueError(f"{name} must be one of {choices}, got {getattr(self, name)!r}")
+        lr = DEFAULT_LR[self.optimizer] if self.lr is None else self.lr
+        check_number(self.gamma, "gamma", low=0.0, high=1.0)
+        check_number(self.T, "T", low=0.0, allow_inf=True)
+        check_number(self.dropout, "dropout", low=0.0, high=0.99)
+        check_number(lr, "lr", low=0.0)
+        check_number(self.clip, "clip", low=0.0)  # 0: no clipping
+        check_int(self.seed, "seed", 0)
+        for name in ("embed_size", "hidden", "layers", "batch_size", "bptt", "epochs",
+                     "eval_batch_size", "curve_every", "curve_tokens", "checkpoint_every",
+                     "min_count"):
+            check_int(getattr(self, name), name, 1)
+        for name in ("max_steps", "eval_tokens"):
+            if getattr(self, name) is not None:
+                check_int(getattr(self, name), name, 1)
+        return dataclasses.replace(self, lr=float(lr), corpus=absolute_spec(self.corpus))
+
+
+# `hebbref lm --quick`: a small model on part of the corpus, a few minutes on 2 cores.
+QUICK_SETTINGS = dict(embed_size=64, hidden=64, batch_size=20, bptt=20, max_steps=400,
+                      eval_tokens=20000, curve_every=100, curve_tokens=5000,
+                      checkpoint_every=100)
+
+
+def quick_config(**overrides):
+    """The --quick config, with overrides."""
+    return LMConfig(**{**QUICK_SETTINGS, **overrides})
+
+
+@dataclass
+class TrainState:
+    """Everything that changes during training; saved whole in checkpoints."""
+
+    params: dict
+    opt_state: dict
+    hebbian: HebbianSoftmax | None
+    lstm_state: list
+    rng: np.random.Generator
+    epoch: int = 0
+    position: int = 0          # index of the next BPTT segment within the epoch
+    step: int = 0
+    curve: list = dataclasses.field(default_factory=list)   # [(step, tokens, valid ppl)]
+    corpus: dict | None = None  # corpus_identity of the corpus trained on (checked on resume)
+
+
+def init_state(config, vocab_size):
+    rng = np.random.default_rng(config.seed)
+    params = lm_init(vocab_size, config.embed_size, config.hidden, rng, num_layers=config.layers,
+                     dtype=np.dtype(config.dtype))
+    hebbian = (HebbianSoftmax(vocab_size, gamma=config.gamma, T=config.T,
+                              lam_rule=config.lam_rule) if config.hebbian else None)
+    return TrainState(params, {}, hebbian, lm_initial_state(params, config.batch_size),
+                      np.random.default_rng([config.seed, 1]))
+
+
+def lm_train_step(state, x, y, config):
+    """One truncated-BPTT step in METHOD §2 order; updates state.params, opt_state, the Hebbian
+    counts and the carried LSTM state in place.
+
+    x, y: (T, N) token ids, y[t] the token after x[t]. Returns the segment's mean NLL.
+    Raises FloatingPointError on a non-finite loss, before anything is changed.
+    """
+    z, h, lstm_state, cache = lm_forward(state.params, x, state.lstm_state,
+                                         dropout=config.dropout, rng=state.rng)      # METHOD §4
+    targets = check_labels(y, "y", z.shape[1], shape=x.shape).reshape(-1)
+    loss, dz = softmax_cross_entropy(z, targets, overwrite_z=True)
+    if not np.isfinite(loss):
+        raise FloatingPointError(
+            f"non-finite training loss {loss} at step {state.step + 1} (epoch {state.epoch}, "
+            f"segment {state.position}); the last checkpoint is intact")
+    grads = lm_backward(dz, cache)
+    if config.clip:
+        clip_grad_norm(grads, config.clip)
+    OPTIMIZERS[config.optimizer](state.params, grads, state.opt_state, lr=config.lr)  # θ'
+    if state.hebbian is not None:                                  # θ' → θ, METHOD §2
+        state.hebbian.update(state.params["softmax.theta"], h, targets)
+    state.lstm_state = lstm_state
+    return loss
