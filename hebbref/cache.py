@@ -40,7 +40,7 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
-from hebbref.data.text import batchify, bptt_segments
+from hebbref.data.batching import batchify, bptt_segments
 from hebbref.models.lm import lm_forward, lm_initial_state
 from hebbref.nn.softmax import log_softmax, nll_per_target
 from hebbref.validate import check_array, check_int, check_number

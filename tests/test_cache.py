@@ -23,7 +23,7 @@ from hebbref.cache import (
     grid_search,
     mix_log_probs,
 )
-from hebbref.data.text import batchify
+from hebbref.data.batching import batchify
 from hebbref.experiments.lm import evaluate
 from hebbref.models.lm import lm_init
 

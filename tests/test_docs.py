@@ -22,8 +22,8 @@ MIN_DISTINCT_CALLABLES = 30
 
 # The functions the brief asks MATH.md to document, one or more per equation group.
 REQUIRED = [
-    "hebbref.data.text.batchify",
-    "hebbref.data.text.bptt_segments",
+    "hebbref.data.batching.batchify",
+    "hebbref.data.batching.bptt_segments",
     "hebbref.nn.linear.linear_forward",
     "hebbref.nn.embedding.embedding_backward",
     "hebbref.nn.dropout.dropout_forward",

