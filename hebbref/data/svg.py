@@ -1,4 +1,4 @@
-"""SVG path data (the ``d`` attribute) to cubic Bézier segments, and sampling them as polylines.
+"""SVG path data (the ``d`` attribute) to cubic Bézier segments, and points along them.
 
 Used to draw KanjiVG strokes (hebbref.data.kanji). Supported commands, absolute and relative:
 M L H V C S Q T Z (moveto, lineto, horizontal, vertical, cubic, smooth cubic, quadratic, smooth
@@ -14,8 +14,6 @@ the control points is the same warp applied to the curve.
 import re
 
 import numpy as np
-
-from hebbref.validate import check_int
 
 # Numbers per repeat of each command (upper case; relative forms share the count).
 _ARITY = {"M": 2, "L": 2, "H": 1, "V": 1, "C": 6, "S": 4, "Q": 4, "T": 2, "Z": 0}
@@ -91,10 +89,8 @@ def parse_path(d):
     if not isinstance(d, str):
         raise TypeError(f"d must be a str, got {type(d).__name__}")
     subpaths, segments = [], []
-    current = np.zeros(2)
-    start = np.zeros(2)
-    last_cubic_control = None     # second control point of the previous C/S, for S reflection
-    last_quadratic_control = None  # control point of the previous Q/T, for T reflection
+    current = start = np.zeros(2)
+    previous_command, previous_control = None, None  # what S and T reflect
 
     def finish_subpath():
         if segments:
@@ -103,78 +99,56 @@ def parse_path(d):
 
     for letter, numbers, _ in _commands(d):
         command = letter.upper()
-        relative = letter.islower()
         arity = _ARITY[command]
         repeats = [numbers[i:i + arity] for i in range(0, len(numbers), arity)] if arity else [[]]
         for repeat_index, values in enumerate(repeats):
-            origin = current if relative else np.zeros(2)
-            cubic_control, quadratic_control = None, None
+            origin = current if letter.islower() else np.zeros(2)
             if command == "M" and repeat_index == 0:
                 finish_subpath()
-                current = origin + values
-                start = current
-            elif command in "ML":  # pairs after a moveto are implicit linetos
-                end = origin + values
-                segments.append(_line(current, end))
-                current = end
-            elif command == "H":
-                end = np.array([values[0] + (current[0] if relative else 0.0), current[1]])
-                segments.append(_line(current, end))
-                current = end
-            elif command == "V":
-                end = np.array([current[0], values[0] + (current[1] if relative else 0.0)])
-                segments.append(_line(current, end))
-                current = end
-            elif command in "CS":
-                if command == "C":
-                    control1 = origin + values[0:2]
-                    rest = values[2:]
-                else:
-                    control1 = (2.0 * current - last_cubic_control
-                                if last_cubic_control is not None else current)
-                    rest = values
-                control2, end = origin + rest[0:2], origin + rest[2:4]
-                segments.append(np.array([current, control1, control2, end]))
-                cubic_control, current = control2, end
-            elif command in "QT":
-                if command == "Q":
-                    control, end = origin + values[0:2], origin + values[2:4]
-                else:
-                    control = (2.0 * current - last_quadratic_control
-                               if last_quadratic_control is not None else current)
-                    end = origin + values
-                segments.append(_quadratic(current, control, end))
-                quadratic_control, current = control, end
-            else:  # Z: close back to the subpath start; drawing may continue from there
+                current = start = origin + values
+            elif command == "Z":  # close back to the subpath start; drawing may continue there
                 if not np.array_equal(current, start):
                     segments.append(_line(current, start))
                 current = start
                 finish_subpath()
-            last_cubic_control, last_quadratic_control = cubic_control, quadratic_control
+            else:
+                segment, previous_control = _segment(command, values, current, origin,
+                                                     previous_command, previous_control)
+                segments.append(segment)
+                current = segment[3]
+            previous_command = command
     finish_subpath()
     return subpaths
 
 
-def sample_path(segments, points_per_segment):
-    """Sample a chain of cubic Bézier segments as one polyline.
+def _segment(command, values, current, origin, previous_command, previous_control):
+    """The cubic drawn by one repeat of L, H, V, C, S, Q or T (or a lineto after a moveto).
 
-    segments: (K, 4, 2) control points, segment k ending where segment k + 1 starts (one
-        subpath from :func:`parse_path`).
-    points_per_segment: int >= 2, points per segment including both end points.
-    Returns (K * (points_per_segment - 1) + 1, 2) points; the joints appear once and every
-    segment's end points are reproduced exactly (Bernstein weights 1 and 0 at t = 0 and t = 1).
-
-    Equations: B(t) = (1−t)³ P0 + 3t(1−t)² P1 + 3t²(1−t) P2 + t³ P3, t = 0, 1/(n−1), ..., 1.
+    values: the repeat's numbers; current: the pen position; origin: the current point for a
+    relative command, (0, 0) for an absolute one; previous_command, previous_control: the
+    command before this one and its last control point, which S and T reflect.
+    Returns ((4, 2) control points, the control point a following S or T would reflect).
     """
-    if not isinstance(segments, np.ndarray):
-        raise TypeError(f"segments must be a numpy.ndarray, got {type(segments).__name__}")
-    if segments.ndim != 3 or segments.shape[1:] != (4, 2) or segments.shape[0] < 1:
-        raise ValueError(f"segments must have shape (K >= 1, 4, 2), got {segments.shape}")
-    check_int(points_per_segment, "points_per_segment", 2)
-    if segments.dtype.kind != "f":
-        segments = segments.astype(np.float64)
-    points = bezier_points(segments, int(points_per_segment))
-    return np.concatenate([points[:, :-1].reshape(-1, 2), points[-1, -1:]], axis=0)
+    if command in "ML":  # pairs after a moveto are implicit linetos
+        return _line(current, origin + values), None
+    if command == "H":
+        return _line(current, np.array([values[0] + origin[0], current[1]])), None
+    if command == "V":
+        return _line(current, np.array([current[0], values[0] + origin[1]])), None
+    if command == "C":
+        control1, control2, end = origin + values[0:2], origin + values[2:4], origin + values[4:6]
+        return np.array([current, control1, control2, end]), control2
+    if command == "S":  # control1 reflects the previous cubic's control2 (no cubic: current)
+        control1 = (2.0 * current - previous_control if previous_command in ("C", "S")
+                    else current)
+        control2, end = origin + values[0:2], origin + values[2:4]
+        return np.array([current, control1, control2, end]), control2
+    if command == "Q":
+        control, end = origin + values[0:2], origin + values[2:4]
+    else:  # T: the previous quadratic's control reflected (no quadratic: current)
+        control = 2.0 * current - previous_control if previous_command in ("Q", "T") else current
+        end = origin + values
+    return _quadratic(current, control, end), control
 
 
 def bezier_points(segments, points_per_segment):

@@ -1,12 +1,12 @@
-"""SVG path parsing and Bézier sampling (hebbref/data/svg.py), checked against hand-worked
-points and an independent de Casteljau evaluation."""
+"""SVG path parsing and points on Bézier segments (hebbref/data/svg.py), checked against
+hand-worked points and an independent de Casteljau evaluation."""
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from hebbref.data.svg import parse_path, sample_path
+from hebbref.data.svg import bezier_points, parse_path
 
 
 def endpoints(subpath):
@@ -120,39 +120,25 @@ def test_parse_path_rejects_non_strings():
         parse_path(b"M0,0 L1,1")
 
 
-control_chains = st.integers(1, 4).flatmap(lambda k: hnp.arrays(
+cubic_segments = st.integers(1, 4).flatmap(lambda k: hnp.arrays(
     np.float64, (k, 4, 2), elements=st.floats(-100, 100, allow_nan=False)))
 
 
 @settings(max_examples=40, deadline=None)
-@given(control_chains, st.integers(2, 9))
-def test_sampled_points_lie_on_the_curve_with_exact_end_points(segments, n):
-    """Sampling evaluates the Bernstein form at t = i/(n-1); it must match de Casteljau's
-    construction, hit each segment's end points exactly, and list each joint once."""
-    segments = segments.copy()
-    segments[1:, 0] = segments[:-1, 3]  # a chain: each segment starts where the last ended
-    points = sample_path(segments, n)
-    assert points.shape == (len(segments) * (n - 1) + 1, 2)
-    for k, segment in enumerate(segments):
-        block = points[k * (n - 1):(k + 1) * (n - 1) + 1]
-        assert np.array_equal(block[0], segment[0]) and np.array_equal(block[-1], segment[3])
+@given(cubic_segments, st.integers(2, 9))
+def test_bezier_points_lie_on_the_curve_with_exact_end_points(segments, n):
+    """The points are the Bernstein form at t = i/(n-1); they must match de Casteljau's
+    construction and hit each segment's end points exactly."""
+    points = bezier_points(segments, n)
+    assert points.shape == (len(segments), n, 2)
+    for segment, on_curve in zip(segments, points):
+        assert np.array_equal(on_curve[0], segment[0])
+        assert np.array_equal(on_curve[-1], segment[3])
         for i, t in enumerate(np.linspace(0, 1, n)):
-            np.testing.assert_allclose(block[i], de_casteljau(segment, t), rtol=1e-12,
+            np.testing.assert_allclose(on_curve[i], de_casteljau(segment, t), rtol=1e-12,
                                        atol=1e-10)
 
 
-def test_sampled_line_is_evenly_spaced():
+def test_points_on_a_line_are_evenly_spaced():
     (segments,) = parse_path("M0,0 L9,3")
-    np.testing.assert_allclose(sample_path(segments, 4), [[0, 0], [3, 1], [6, 2], [9, 3]])
-
-
-@pytest.mark.parametrize("segments, n, error, message", [
-    (np.zeros((2, 3, 2)), 3, ValueError, r"shape \(K >= 1, 4, 2\)"),
-    (np.zeros((0, 4, 2)), 3, ValueError, r"shape \(K >= 1, 4, 2\)"),
-    (np.zeros((1, 4, 2)), 1, ValueError, "points_per_segment must be >= 2"),
-    (np.zeros((1, 4, 2)), 2.0, TypeError, "points_per_segment must be an int"),
-    ([[0, 0]] * 4, 2, TypeError, "segments must be a numpy.ndarray"),
-])
-def test_sample_path_rejects_bad_input(segments, n, error, message):
-    with pytest.raises(error, match=message):
-        sample_path(segments, n)
+    np.testing.assert_allclose(bezier_points(segments, 4), [[[0, 0], [3, 1], [6, 2], [9, 3]]])
