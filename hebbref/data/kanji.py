@@ -286,34 +286,45 @@ def render_kanji_dataset(num_classes, *, drawers=20, size=28, seed=0, stroke_wid
         style[name] = check_number(value, name, low=0.0)
     style["supersample"] = supersample
 
-    key = {"renderer": RENDERER_VERSION, "kanjivg": kanjivg_version(),
-           "num_classes": num_classes, "drawers": drawers, "size": size, "seed": seed,
-           "max_strokes": max_strokes, **style}
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
-    path = cache_dir() / f"kanji-{digest}.npz"
+    path = _cache_path(num_classes, drawers, size, seed, max_strokes, style)
     if cache:
         dataset = _read_cache(path)
         if dataset is not None:
             return dataset
 
     code_points = _choose_kanji(num_classes, seed, max_strokes)
-    images = np.empty((len(code_points) * drawers, size, size), dtype=np.float32)
-    for label, code_point in enumerate(tqdm(code_points, desc="rendering kanji", unit="class",
-                                            disable=None)):
-        images[label * drawers:(label + 1) * drawers] = _render_class(code_point, drawers, size,
-                                                                      seed, style)
-    dataset = ImageDataset(
-        X=images,
-        y=np.repeat(np.arange(len(code_points), dtype=np.int64), drawers),
-        drawer=np.tile(np.arange(drawers, dtype=np.int64), len(code_points)),
-        class_names=[chr(code_point) for code_point in code_points],
-    )
+    dataset = _render_dataset(code_points, drawers, size, seed, style)
     if cache:
         try:
             _write_cache(path, dataset)
         except OSError as error:  # a read-only home should not stop an experiment
             warnings.warn(f"could not cache the rendered kanji at {path}: {error}", stacklevel=2)
     return dataset
+
+
+def _render_dataset(code_points, drawers, size, seed, style):
+    """ImageDataset of ``drawers`` images of each kanji, class k being code_points[k]."""
+    images = np.empty((len(code_points) * drawers, size, size), dtype=np.float32)
+    for label, code_point in enumerate(tqdm(code_points, desc="rendering kanji", unit="class",
+                                            disable=None)):
+        images[label * drawers:(label + 1) * drawers] = _render_class(code_point, drawers, size,
+                                                                      seed, style)
+    return ImageDataset(
+        X=images,
+        y=np.repeat(np.arange(len(code_points), dtype=np.int64), drawers),
+        drawer=np.tile(np.arange(drawers, dtype=np.int64), len(code_points)),
+        class_names=[chr(code_point) for code_point in code_points],
+    )
+
+
+def _cache_path(num_classes, drawers, size, seed, max_strokes, style):
+    """The cache file of a dataset: named by a hash of every argument that changes its pixels,
+    the kanjivg version and RENDERER_VERSION."""
+    key = {"renderer": RENDERER_VERSION, "kanjivg": kanjivg_version(),
+           "num_classes": num_classes, "drawers": drawers, "size": size, "seed": seed,
+           "max_strokes": max_strokes, **style}
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
+    return cache_dir() / f"kanji-{digest}.npz"
 
 
 def _read_cache(path):
