@@ -20,7 +20,7 @@ from tqdm import tqdm
 from hebbref.data.dataset import ImageDataset
 from hebbref.data.kanji import render_kanji_dataset
 from hebbref.files import read_npz
-from hebbref.validate import check_array, check_int, check_labels
+from hebbref.validate import check_int, check_labels
 
 _OMNIGLOT_SPLITS = ("images_background", "images_evaluation")
 
