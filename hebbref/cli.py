@@ -63,6 +63,14 @@ def _lm(args):
     if "cache" in results:
         print(f"cache chosen on valid: {results['cache']['chosen']}")
         sections += [(f"{split} + cache", results["cache"][split]) for split in ("valid", "test")]
+    if "mbpa" in results:
+        print(f"MbPA chosen on valid: {results['mbpa']['chosen']}; tokens/s: " + ", ".join(
+            f"{s} {v['value']:.0f} ({v['points']} points)"
+            for s, v in results["mbpa"]["tokens_per_second"].items()))
+        sections += [(f"{split} {name}", results["mbpa"][key][split])
+                     for key, name in (("model", "(MbPA subset)"), ("mbpa", "+ MbPA"),
+                                       ("cache_mbpa", "+ cache + MbPA"))
+                     if key in results["mbpa"] for split in ("valid", "test")]
     for split, result in sections:
         rows = result["buckets"] + [result["overall"]]
         print(f"{split}: " + ", ".join(
@@ -165,6 +173,18 @@ def build_parser():
     option("--seed", "seed", "seed for the corpus split, the weights and dropout", type=int)
     option("--cache", "cache", "also evaluate with a neural cache tuned on validation (METHOD §7)",
            action="store_true")
+    option("--embed-init", "embed_init", "embedding init: U(±0.1) or N(0, 1)",
+           choices=["uniform", "normal"])
+    option("--softmax-bias-init", "softmax_bias_init", "softmax bias init: 0 or U(±1/√H)",
+           choices=["zero", "uniform"])
+    option("--lstm-bias-init", "lstm_bias_init",
+           "LSTM bias init: 0 with forget block 1, or torch's b_ih + b_hh",
+           choices=["forget_one", "torch"])
+    option("--mbpa", "mbpa", "also evaluate with MbPA tuned on validation, and with cache + MbPA "
+           "if --cache (METHOD §8)", action="store_true")
+    option("--mbpa-memory", "mbpa_memory", "MbPA memory size M per evaluation column", type=int)
+    option("--mbpa-tokens", "mbpa_tokens", "MbPA rows on the first this-many tokens of a split",
+           type=int)
     p.add_argument("--out", default="runs/lm",
                    help="folder for results, plots and checkpoint (default: runs/lm)")
     p.add_argument("--resume", default=None, help="checkpoint.npz to continue from (default: none)")

@@ -57,6 +57,12 @@ class LMConfig:
     curve_tokens: int = 20000          # ... on the first this-many validation tokens
     checkpoint_every: int = 200
     cache: bool = False                # also evaluate with a neural cache (METHOD §7)
+    embed_init: str = "uniform"        # initialisation options of models.lm.lm_init
+    softmax_bias_init: str = "zero"
+    lstm_bias_init: str = "forget_one"
+    mbpa: bool = False                 # also evaluate with MbPA, alone and with the cache (§8)
+    mbpa_memory: int = 1000            # M: pairs kept per evaluation column
+    mbpa_tokens: int | None = 10000    # MbPA rows on the first this-many tokens of each split
     out: str | None = None
 
     def validate(self):
@@ -98,7 +104,9 @@ class TrainState:
 def init_state(config, vocab_size):
     rng = np.random.default_rng(config.seed)
     params = lm_init(vocab_size, config.embed_size, config.hidden, rng, num_layers=config.layers,
-                     dtype=np.dtype(config.dtype))
+                     dtype=np.dtype(config.dtype), embed_init=config.embed_init,
+                     softmax_bias_init=config.softmax_bias_init,
+                     lstm_bias_init=config.lstm_bias_init)
     hebbian = (HebbianSoftmax(vocab_size, gamma=config.gamma, T=config.T,
                               lam_rule=config.lam_rule) if config.hebbian else None)
     return TrainState(params, {}, hebbian, lm_initial_state(params, config.batch_size),
@@ -307,6 +315,9 @@ def run(config=None, *, resume=None, progress=True):
         results.update(evaluate_buckets(config, corpus, state.params, progress=progress))
         if config.cache:
             results["cache"] = evaluate_cache(config, corpus, state.params)
+        if config.mbpa:
+            from hebbref.mbpa import evaluate_mbpa
+            results["mbpa"] = evaluate_mbpa(config, corpus, state.params, with_cache=config.cache)
     if config.out:
         write_json(os.path.join(config.out, "results.json"), results)
         if status == "done":
