@@ -306,7 +306,8 @@ def evaluate_mbpa(config, corpus, params, *, with_cache=False):
     """METHOD §8 rows for one model: choose (K, S, α, β, ε, λ_m) on the validation split, then
     perplexity by bucket on validation and test with MbPA, and, if with_cache, with the cache
     of METHOD §7 too (its (W, θ_c) chosen by cache.grid_search, the outer λ_c re-chosen on
-    validation for the combination). MbPA runs on the first config.mbpa_tokens tokens of each
+    validation for the combination; the cache alone at its own λ_c is a row too, on the same
+    targets). MbPA runs on the first config.mbpa_tokens tokens of each
     split (all if None). Returns a JSON-ready dict with tokens/s of the MbPA passes.
     """
     from hebbref.cache import DEFAULT_LAMBDA_CS, evaluate_with_cache, grid_search
@@ -335,9 +336,11 @@ def evaluate_mbpa(config, corpus, params, *, with_cache=False):
                                                    **window, **run)[0] for split in passes}
         lambda_c = min((0.0,) + DEFAULT_LAMBDA_CS, key=lambda lam: _mean_nll(
             mix_log_probs(mixed["valid"], log_p_cache["valid"], lam)))
+        rows["cache"] = {split: mix_log_probs(p["model"], log_p_cache[split], cache["lambda_c"])
+                         for split, p in passes.items()}
         rows["cache_mbpa"] = {split: mix_log_probs(mixed[split], log_p_cache[split], lambda_c)
                               for split in passes}
-        results["chosen"].update(window, lambda_c=lambda_c)
+        results["chosen"].update(window, cache_lambda_c=cache["lambda_c"], lambda_c=lambda_c)
     buckets = frequency_buckets(config.buckets)
     for name, by_split in rows.items():
         results[name] = {split: perplexity_by_bucket(-log_p, passes[split]["targets"],
