@@ -3,7 +3,8 @@ for evaluating the language model (METHOD §8).
 
 For one evaluation position t with activation h_t, before its target is revealed:
 
-    neighbours:  the K stored h_k nearest to h_t,  d_k = ‖h_k − h_t‖,  w_k = (1/(ε + d_k²)) / Σ_j (1/(ε + d_j²))
+    neighbours:  the K stored h_k nearest to h_t,  d_k = ‖h_k − h_t‖,
+                 w_k = (1/(ε + d_k²)) / Σ_j (1/(ε + d_j²))
     loss:        L_t(θ_x, b_x) = −Σ_k w_k log softmax(θ_x h_k + b_x)[y_k]
                                  + (β/2)(‖θ_x − θ‖² + ‖b_x − b‖²)
     gradient:    G_k = w_k (softmax(θ_x h_k + b_x) − onehot(y_k))            (K, V)
@@ -71,7 +72,8 @@ def _check_inputs(theta, b, h, memory_h, memory_y):
     memory_y = check_labels(memory_y, "memory_y", V, shape=(memory_h.shape[0],))
     for name, array in (("b", b), ("h", h), ("memory_h", memory_h)):
         if array.dtype != theta.dtype:
-            raise TypeError(f"{name} must have the dtype of theta ({theta.dtype}), got {array.dtype}")
+            raise TypeError(f"{name} must have the dtype of theta ({theta.dtype}), got "
+                            f"{array.dtype}")
     return theta, b, h, memory_h, memory_y
 
 

@@ -11,23 +11,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hebbref import mbpa
 from hebbref.data.text import batchify
 from hebbref.experiments.lm import evaluate
 from hebbref.gradcheck import numerical_gradient, relative_error
-from hebbref.mbpa import (
-    adaptation_gradient,
-    adaptation_loss,
-    adapted_logits,
-    adapted_logits_reference,
-    choose,
-    mbpa_log_probs,
-    nearest_neighbours,
-)
 from hebbref.models.lm import lm_forward, lm_init, lm_initial_state
 from hebbref.nn.softmax import log_softmax
 
 PROPERTY = settings(max_examples=40, deadline=None)
-IMPLEMENTATIONS = [adapted_logits, adapted_logits_reference]
+IMPLEMENTATIONS = [mbpa.adapted_logits, mbpa.adapted_logits_reference]
 SETTINGS = dict(neighbours=3, steps=2, step_size=0.5, beta=0.1, eps=1e-3)
 
 
@@ -60,8 +52,8 @@ def test_span_form_equals_reference(case):
     (K×V and K×K arrays) give the same logits θ_x h + b_x as the steps on θ_x built in full,
     for any shapes, memory sizes (M = 0 included), K, S, α, β, ε; float64 to 1e-10."""
     theta, b, h, memory_h, memory_y, settings_ = case
-    fast = adapted_logits(theta, b, h, memory_h, memory_y, **settings_)
-    reference = adapted_logits_reference(theta, b, h, memory_h, memory_y, **settings_)
+    fast = mbpa.adapted_logits(theta, b, h, memory_h, memory_y, **settings_)
+    reference = mbpa.adapted_logits_reference(theta, b, h, memory_h, memory_y, **settings_)
     scale = max(1.0, np.abs(reference).max())
     assert np.abs(fast - reference).max() <= 1e-10 * scale, (fast, reference)
 
@@ -72,15 +64,15 @@ def test_adaptation_gradient_matches_finite_differences():
     reported, below 1e-7."""
     rng = np.random.default_rng(3)
     theta, b, h, memory_h, memory_y = random_case(rng)
-    index, weights = nearest_neighbours(h, memory_h, 4, 1e-3)
+    index, weights = mbpa.nearest_neighbours(h, memory_h, 4, 1e-3)
     theta_x, b_x = theta + 0.3 * rng.normal(size=theta.shape), b + 0.3 * rng.normal(size=b.shape)
     args = (theta, b, memory_h[index], memory_y[index], weights, 0.7)
-    dtheta_x, db_x = adaptation_gradient(theta_x, b_x, *args)
+    dtheta_x, db_x = mbpa.adaptation_gradient(theta_x, b_x, *args)
     errors = {
         "theta_x": relative_error(dtheta_x, numerical_gradient(
-            lambda: adaptation_loss(theta_x, b_x, *args), theta_x)),
+            lambda: mbpa.adaptation_loss(theta_x, b_x, *args), theta_x)),
         "b_x": relative_error(db_x, numerical_gradient(
-            lambda: adaptation_loss(theta_x, b_x, *args), b_x)),
+            lambda: mbpa.adaptation_loss(theta_x, b_x, *args), b_x)),
     }
     print(f"MbPA adaptation gradient, max relative error: {errors}")
     assert max(errors.values()) < 1e-7, errors
@@ -90,11 +82,11 @@ def test_one_reference_step_lowers_the_loss():
     """A small gradient-descent step decreases L_t (a consequence of the gradient being right)."""
     rng = np.random.default_rng(4)
     theta, b, h, memory_h, memory_y = random_case(rng)
-    index, weights = nearest_neighbours(h, memory_h, 4, 1e-3)
+    index, weights = mbpa.nearest_neighbours(h, memory_h, 4, 1e-3)
     args = (theta, b, memory_h[index], memory_y[index], weights, 0.1)
-    dtheta, db = adaptation_gradient(theta, b, *args)
-    assert (adaptation_loss(theta - 0.01 * dtheta, b - 0.01 * db, *args)
-            < adaptation_loss(theta, b, *args))
+    dtheta, db = mbpa.adaptation_gradient(theta, b, *args)
+    assert (mbpa.adaptation_loss(theta - 0.01 * dtheta, b - 0.01 * db, *args)
+            < mbpa.adaptation_loss(theta, b, *args))
 
 
 @pytest.mark.parametrize("adapt", IMPLEMENTATIONS)
@@ -125,7 +117,7 @@ def test_nearest_neighbours_are_the_k_closest_with_normalised_kernel_weights():
     """Indices = the K smallest ‖h_k − h‖ by a brute-force sort; w_k ∝ 1/(ε + d_k²), Σ w = 1."""
     rng = np.random.default_rng(8)
     h, memory_h = rng.normal(size=4), rng.normal(size=(20, 4))
-    index, weights = nearest_neighbours(h, memory_h, 5, 0.5)
+    index, weights = mbpa.nearest_neighbours(h, memory_h, 5, 0.5)
     distances = [float(np.linalg.norm(row - h)) for row in memory_h]
     expected = sorted(range(20), key=lambda k: distances[k])[:5]
     assert index.tolist() == expected
@@ -165,8 +157,8 @@ def test_stream_equals_a_loop_over_the_reference():
     params = lm_init(V, 3, 5, np.random.default_rng(10), dtype=np.float64)
     tokens = np.random.default_rng(11).integers(0, V, 17)
     points = ((2, 1, 1.0, 0.1, 1e-3), (3, 2, 0.5, 0.0, 0.1), (3, 0, 0.5, 0.0, 0.1))
-    out = mbpa_log_probs(params, tokens, batch_size=columns, bptt=bptt, memory_size=memory_size,
-                         points=points)
+    out = mbpa.mbpa_log_probs(params, tokens, batch_size=columns, bptt=bptt,
+                              memory_size=memory_size, points=points)
     nll, targets = evaluate(params, tokens, batch_size=columns, bptt=bptt)
     np.testing.assert_array_equal(out["targets"], targets)
     np.testing.assert_allclose(out["model"], -nll, rtol=1e-12)
@@ -177,7 +169,7 @@ def test_stream_equals_a_loop_over_the_reference():
         step, column = divmod(row, columns)
         memory = slice(max(0, step - memory_size), step)
         for K, S, alpha, beta, eps in points:
-            logits = adapted_logits_reference(
+            logits = mbpa.adapted_logits_reference(
                 params["softmax.theta"], params["softmax.b"], h[step, column],
                 h[memory, column], targets.reshape(7, columns)[memory, column], neighbours=K,
                 steps=S, step_size=alpha, beta=beta, eps=eps)
@@ -190,7 +182,7 @@ def test_choose_prefers_the_model_when_mbpa_is_worse_and_mbpa_when_it_is_better(
     model = np.log(np.full(5, 0.5))
     log_probs = {"model": model, (1, 1, 1.0, 0.0, 1.0): np.log(np.full(5, 0.1)),
                  (2, 1, 1.0, 0.0, 1.0): np.log(np.full(5, 0.9)), "targets": np.zeros(5)}
-    chosen = choose(log_probs, lambda_ms=(0.0, 0.5))
+    chosen = mbpa.choose(log_probs, lambda_ms=(0.0, 0.5))
     assert chosen["point"] == (2, 1, 1.0, 0.0, 1.0) and chosen["lambda_m"] == 0.5
     del log_probs[(2, 1, 1.0, 0.0, 1.0)]
-    assert choose(log_probs, lambda_ms=(0.0, 0.5))["lambda_m"] == 0.0
+    assert mbpa.choose(log_probs, lambda_ms=(0.0, 0.5))["lambda_m"] == 0.0

@@ -200,7 +200,8 @@ def torch_row(corpus, hebbian, init, sparse, max_steps, eval_tokens):
 
 def table(rows, split="test"):
     names = [">1K", "100–1K", "10–100", "<10"]
-    lines = [f"| run (seed 0, {split}) | overall | " + " | ".join(names) + " | ‖h‖ | ‖θ_i‖ >1K / <10 | b >1K / <10 |",
+    lines = [f"| run (seed 0, {split}) | overall | " + " | ".join(names)
+             + " | ‖h‖ | ‖θ_i‖ >1K / <10 | b >1K / <10 |",
              "|---|" + "---|" * (len(names) + 4)]
     for name, row in rows.items():
         by_name = {b["name"]: b["perplexity"] for b in row[split]["buckets"]}
