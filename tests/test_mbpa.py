@@ -186,3 +186,32 @@ def test_choose_prefers_the_model_when_mbpa_is_worse_and_mbpa_when_it_is_better(
     assert chosen["point"] == (2, 1, 1.0, 0.0, 1.0) and chosen["lambda_m"] == 0.5
     del log_probs[(2, 1, 1.0, 0.0, 1.0)]
     assert mbpa.choose(log_probs, lambda_ms=(0.0, 0.5))["lambda_m"] == 0.0
+
+
+def test_evaluate_mbpa_rows_on_a_small_corpus(tmp_path):
+    """evaluate_mbpa: the "model" rows equal perplexity_by_bucket of evaluate() on the same
+    targets; since λ_m = 0 and λ_c = 0 are in the grids, validation perplexity with MbPA is at
+    most the model's, and with cache + MbPA at most MbPA's (choices made on validation)."""
+    from hebbref.data.text import load_corpus
+    from hebbref.experiments.lm import LMConfig
+    from hebbref.metrics import frequency_buckets, perplexity_by_bucket
+
+    rng = np.random.default_rng(12)
+    p = 1.0 / np.arange(1, 41)
+    lines = [" ".join(rng.choice([f"w{i}" for i in range(40)], size=6, p=p / p.sum()))
+             for _ in range(200)]
+    (tmp_path / "text.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    corpus = load_corpus(f"text:{tmp_path / 'text.txt'}")
+    params = lm_init(len(corpus.vocab), 4, 5, np.random.default_rng(13), dtype=np.float64)
+    config = LMConfig(eval_batch_size=3, bptt=4, mbpa_tokens=60, mbpa_memory=20)
+    result = mbpa.evaluate_mbpa(config, corpus, params, with_cache=True)
+    nll, targets = evaluate(params, corpus.valid[:61], batch_size=3, bptt=4)
+    expected = perplexity_by_bucket(nll, targets, corpus.train_counts,
+                                    corpus.word_to_id["<unk>"], frequency_buckets("default"))
+    assert result["model"]["valid"]["overall"]["perplexity"] == pytest.approx(
+        expected["overall"]["perplexity"], rel=1e-12)
+    overall = {key: result[key]["valid"]["overall"]["perplexity"]
+               for key in ("model", "mbpa", "cache", "cache_mbpa")}
+    assert overall["mbpa"] <= overall["model"] * (1 + 1e-12)
+    assert overall["cache_mbpa"] <= overall["mbpa"] * (1 + 1e-12)
+    assert result["tokens_per_second"]["test"]["points"] == 1
