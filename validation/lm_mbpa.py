@@ -10,30 +10,32 @@ chosen values, and writes validation/results/lm_mbpa.json and the README table, 
 tokens/s of the MbPA passes.
 """
 import argparse
+import json
 import os
 import sys
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import update_readme_section, write_json  # noqa: E402
+from common import RESULTS, update_readme_section, write_json  # noqa: E402
 from lm_torch import PARAMS, SETTINGS  # noqa: E402
 
 from hebbref.data.text import load_corpus  # noqa: E402
 from hebbref.experiments.lm import LMConfig  # noqa: E402
 from hebbref.mbpa import evaluate_mbpa  # noqa: E402
 
-MODELS = {"baseline": "hebbref_baseline.npz", "hebbian": "hebbref_hebbian.npz"}
+MODELS = {init: {model: f"hebbref_{model}{suffix}.npz" for model in ("baseline", "hebbian")}
+          for init, suffix in (("hebbref init", ""), ("torch-style init", "_torch-style_init"))}
 
 
-def rows_for(name, corpus, config):
-    params = dict(np.load(os.path.join(PARAMS, MODELS[name])))
+def rows_for(path, corpus, config):
+    params = dict(np.load(os.path.join(PARAMS, path)))
     return evaluate_mbpa(config, corpus, params, with_cache=True)
 
 
-def table(results, split="test"):
+def table(results, init, split="test"):
     names = [">1K", "100–1K", "10–100", "<10", "overall"]
-    lines = [f"| model ({split}) | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    lines = [f"| {init} ({split}) | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
     for model, result in results.items():
         for key, label in (("model", ""), ("cache", " + cache"), ("mbpa", " + MbPA"),
                            ("cache_mbpa", " + cache + MbPA")):
@@ -47,23 +49,30 @@ def table(results, split="test"):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tokens", type=int, default=5000)
+    parser.add_argument("--init", nargs="*", default=list(MODELS), choices=list(MODELS))
     args = parser.parse_args(argv)
     corpus = load_corpus("bbc", seed=0)
     config = LMConfig(**SETTINGS, mbpa=True, cache=True, mbpa_tokens=args.tokens)
-    results = {}
-    for name in MODELS:
-        results[name] = rows_for(name, corpus, config)
-        print(name, results[name]["chosen"], results[name]["tokens_per_second"], flush=True)
-    write_json("lm_mbpa.json", {"tokens": args.tokens, "memory": config.mbpa_memory,
-                                "results": results})
-    speed = "; ".join(f"{m}: valid {r['tokens_per_second']['valid']['value']:.0f} tokens/s "
-                      f"({r['tokens_per_second']['valid']['points']} grid points), test "
-                      f"{r['tokens_per_second']['test']['value']:.0f} tokens/s (1 point)"
-                      for m, r in results.items())
-    chosen = "; ".join(f"{m}: {r['chosen']}" for m, r in results.items())
+    path = os.path.join(RESULTS, "lm_mbpa.json")
+    saved = json.load(open(path, encoding="utf-8")) if os.path.exists(path) else {}
+    if saved.get("tokens") != args.tokens or "by_init" not in saved:
+        saved = {"tokens": args.tokens, "memory": config.mbpa_memory, "by_init": {}}
+    for init in args.init:
+        saved["by_init"][init] = {model: rows_for(file, corpus, config)
+                                  for model, file in MODELS[init].items()}
+        write_json("lm_mbpa.json", saved)
+    sections = []
+    for init, results in saved["by_init"].items():
+        speed = "; ".join(f"{m}: valid {r['tokens_per_second']['valid']['value']:.0f} tokens/s "
+                          f"({r['tokens_per_second']['valid']['points']} grid points), test "
+                          f"{r['tokens_per_second']['test']['value']:.0f} tokens/s (1 point)"
+                          for m, r in results.items())
+        chosen = "; ".join(f"{m}: {r['chosen']}" for m, r in results.items())
+        sections.append(f"**{init}.** Chosen on validation: {chosen}. Speed: {speed}.\n\n"
+                        + table(results, init))
     text = (f"First {args.tokens:,} tokens of each split, memory M = {config.mbpa_memory} per "
-            f"column (evaluation batch {config.eval_batch_size}). Chosen on validation: "
-            f"{chosen}. Speed: {speed}.\n\n" + table(results))
+            f"column (evaluation batch {config.eval_batch_size}); chosen point = (K, S, α, β, ε)."
+            "\n\n" + "\n\n".join(sections))
     update_readme_section("lm-mbpa", text)
     print(text)
 
