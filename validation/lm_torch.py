@@ -57,23 +57,36 @@ ROWS = {
 }
 
 
+def params_path(name):
+    return os.path.join(PARAMS, name.replace(" ", "_").replace(",", "") + ".npz")
+
+
 def mechanism(params, corpus, tokens):
-    """Mean ‖h‖ over the evaluated validation tokens, and mean ‖θ_i‖, b_i per frequency bucket."""
+    """Mean ‖h‖ over the evaluated validation tokens, and row_statistics."""
     data = batchify(tokens, SETTINGS["eval_batch_size"])
     state, norms = lm_initial_state(params, data.shape[1]), []
     for _, x, _ in bptt_segments(data, SETTINGS["bptt"]):
         _, h, state, _ = lm_forward(params, x, state)
         norms.append(np.linalg.norm(h.astype(np.float64), axis=1))
+    return {"h_norm": float(np.concatenate(norms).mean()), **row_statistics(params, corpus)}
+
+
+def row_statistics(params, corpus):
+    """Per frequency bucket: mean ‖θ_i‖, mean b_i, and the alignment of the rows, ‖mean of
+    θ_i/‖θ_i‖‖² (≈ the mean pairwise cosine: 1 when every row points one way, ≈ 0 for random
+    rows); rows written as means of h share h's common direction."""
     words = np.arange(len(corpus.vocab))
     bucket = bucket_of_targets(words, corpus.train_counts, corpus.word_to_id["<unk>"],
                                frequency_buckets("default"))
-    theta_norm = np.linalg.norm(params["softmax.theta"].astype(np.float64), axis=1)
+    theta = params["softmax.theta"].astype(np.float64)
+    theta_norm = np.linalg.norm(theta, axis=1)
+    unit = theta / np.maximum(theta_norm, 1e-30)[:, None]
     names = [b.name for b in frequency_buckets("default")] + ["<unk>"]
-    return {"h_norm": float(np.concatenate(norms).mean()),
-            "theta_norm": {name: float(theta_norm[bucket == i].mean())
-                           for i, name in enumerate(names) if np.any(bucket == i)},
-            "bias": {name: float(params["softmax.b"][bucket == i].mean())
-                     for i, name in enumerate(names) if np.any(bucket == i)}}
+    present = [(i, name) for i, name in enumerate(names) if np.any(bucket == i)]
+    return {"theta_norm": {name: float(theta_norm[bucket == i].mean()) for i, name in present},
+            "bias": {name: float(params["softmax.b"][bucket == i].mean()) for i, name in present},
+            "alignment": {name: float(np.sum(unit[bucket == i].mean(axis=0) ** 2))
+                          for i, name in present}}
 
 
 def hebbref_row(corpus, hebbian, init, max_steps, eval_tokens):
@@ -201,8 +214,8 @@ def torch_row(corpus, hebbian, init, sparse, max_steps, eval_tokens):
 def table(rows, split="test"):
     names = [">1K", "100–1K", "10–100", "<10"]
     lines = [f"| run (seed 0, {split}) | overall | " + " | ".join(names)
-             + " | ‖h‖ | ‖θ_i‖ >1K / <10 | b >1K / <10 |",
-             "|---|" + "---|" * (len(names) + 4)]
+             + " | ‖h‖ | ‖θ_i‖ >1K / <10 | b >1K / <10 | alignment >1K / <10 |",
+             "|---|" + "---|" * (len(names) + 5)]
     for name, row in rows.items():
         by_name = {b["name"]: b["perplexity"] for b in row[split]["buckets"]}
         m = row["mechanism"]
@@ -210,7 +223,8 @@ def table(rows, split="test"):
                      + " | ".join(f"{by_name[n]:,.1f}" if by_name.get(n) else "n/a" for n in names)
                      + f" | {m['h_norm']:.2f} | {m['theta_norm']['>1K']:.2f} / "
                        f"{m['theta_norm']['<10']:.2f} | {m['bias']['>1K']:.2f} / "
-                       f"{m['bias']['<10']:.2f} |")
+                       f"{m['bias']['<10']:.2f} | {m['alignment']['>1K']:.2f} / "
+                       f"{m['alignment']['<10']:.2f} |")
     return "\n".join(lines)
 
 
@@ -219,6 +233,9 @@ def main(argv=None):
     parser.add_argument("--rows", nargs="*", default=list(ROWS), choices=list(ROWS))
     parser.add_argument("--max-steps", type=int, default=230)
     parser.add_argument("--eval-tokens", type=int, default=30000)
+    parser.add_argument("--refresh-rows", action="store_true",
+                        help="recompute row_statistics of the rows in the JSON from the saved "
+                             "weights (no training) and rewrite the table")
     args = parser.parse_args(argv)
     try:
         import torch  # noqa: F401
@@ -232,6 +249,10 @@ def main(argv=None):
     if results.get("protocol") != protocol:
         results = {"protocol": protocol, "rows": {}}
     corpus = load_corpus("bbc", seed=0)
+    if args.refresh_rows:
+        for name, row in results["rows"].items():
+            row["mechanism"].update(row_statistics(dict(np.load(params_path(name))), corpus))
+        args.rows = []
     for name in args.rows:
         implementation, hebbian, init, sparse = ROWS[name]
         start = time.time()
@@ -243,7 +264,7 @@ def main(argv=None):
                                               args.eval_tokens)
         valid = corpus.valid[:args.eval_tokens + 1]
         os.makedirs(PARAMS, exist_ok=True)      # the trained weights, for validation/lm_mbpa.py
-        np.savez(os.path.join(PARAMS, name.replace(" ", "_").replace(",", "") + ".npz"), **params)
+        np.savez(params_path(name), **params)
         results["rows"][name] = {**splits, "init": init, "train_tokens_per_second": speed,
                                  "mechanism": mechanism(params, corpus, valid),
                                  "seconds": time.time() - start}
