@@ -29,7 +29,6 @@ Conventions fixed here (METHOD §8 leaves them open)
 - The stream evaluation keeps one memory per batchify column, like the cache's windows (§7):
   the last M pairs of that column, carried across BPTT segments.
 """
-import math
 import numbers
 import time
 
