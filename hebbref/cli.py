@@ -68,8 +68,8 @@ def _lm(args):
             f"{s} {v['value']:.0f} ({v['points']} points)"
             for s, v in results["mbpa"]["tokens_per_second"].items()))
         sections += [(f"{split} {name}", results["mbpa"][key][split])
-                     for key, name in (("model", "(MbPA subset)"), ("mbpa", "+ MbPA"),
-                                       ("cache_mbpa", "+ cache + MbPA"))
+                     for key, name in (("model", "(MbPA subset)"), ("cache", "+ cache (subset)"),
+                                       ("mbpa", "+ MbPA"), ("cache_mbpa", "+ cache + MbPA"))
                      if key in results["mbpa"] for split in ("valid", "test")]
     for split, result in sections:
         rows = result["buckets"] + [result["overall"]]
