@@ -131,6 +131,14 @@ def print_perplexities(results):
     if "cache" in results:
         print(f"cache chosen on valid: {results['cache']['chosen']}")
         sections += [(f"{split} + cache", results["cache"][split]) for split in ("valid", "test")]
+    if "mbpa" in results:
+        print(f"MbPA chosen on valid: {results['mbpa']['chosen']}; tokens/s: " + ", ".join(
+            f"{s} {v['value']:.0f} ({v['points']} points)"
+            for s, v in results["mbpa"]["tokens_per_second"].items()))
+        sections += [(f"{split} {name}", results["mbpa"][key][split])
+                     for key, name in (("model", "(MbPA subset)"), ("cache", "+ cache (subset)"),
+                                       ("mbpa", "+ MbPA"), ("cache_mbpa", "+ cache + MbPA"))
+                     if key in results["mbpa"] for split in ("valid", "test")]
     for split, result in sections:
         rows = result["buckets"] + [result["overall"]]
         print(f"{split}: " + ", ".join(
@@ -217,6 +225,18 @@ def add_lm_options(p):
     lm_option("--seed", "seed", "seed for the corpus split, the weights and dropout", type=int)
     lm_option("--cache", "cache", "also evaluate with a neural cache tuned on validation "
               "(METHOD §7)", action="store_true")
+    lm_option("--embed-init", "embed_init", "embedding init: U(±0.1) or N(0, 1)",
+              choices=["uniform", "normal"])
+    lm_option("--softmax-bias-init", "softmax_bias_init", "softmax bias init: 0 or U(±1/√H)",
+              choices=["zero", "uniform"])
+    lm_option("--lstm-bias-init", "lstm_bias_init",
+              "LSTM bias init: 0 with forget block 1, or torch's b_ih + b_hh",
+              choices=["forget_one", "torch"])
+    lm_option("--mbpa", "mbpa", "also evaluate with MbPA tuned on validation, and with cache + "
+              "MbPA if --cache (METHOD §8)", action="store_true")
+    lm_option("--mbpa-memory", "mbpa_memory", "MbPA memory size M per evaluation column", type=int)
+    lm_option("--mbpa-tokens", "mbpa_tokens", "MbPA rows on the first this-many tokens of a split",
+              type=int)
     p.add_argument("--out", default=None, help="folder for results, plots and checkpoint "
                    "(default: runs/lm, or the checkpoint's folder with --resume)")
     p.add_argument("--resume", default=None, help="checkpoint.npz to continue from; its run "

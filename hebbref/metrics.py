@@ -117,6 +117,18 @@ def _check_targets(targets, train_counts, unk_id):
     return targets, train_counts, int(unk_id)
 
 
+def bucket_of_targets(targets, train_counts, unk_id, buckets):
+    """Row of each target: the index of its frequency bucket, or len(buckets) for <unk>.
+
+    targets: (N,) int ids in [0, V); train_counts: (V,) int training counts; unk_id: the id of
+    <unk>; buckets: from frequency_buckets.
+    Returns (N,) int64 in [0, len(buckets)].
+    """
+    targets, train_counts, unk_id = _check_targets(targets, train_counts, unk_id)
+    buckets = _check_buckets(buckets)
+    return _bucket_index(targets, train_counts, unk_id, buckets)
+
+
 def _bucket_index(targets, train_counts, unk_id, buckets):
     counts = train_counts[targets]
     index = np.empty(targets.shape[0], dtype=np.int64)

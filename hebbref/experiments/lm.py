@@ -202,6 +202,9 @@ def run(config=None, *, resume=None, progress=True):
         results.update(evaluate_buckets(config, corpus, state.params, progress=progress))
         if config.cache:
             results["cache"] = evaluate_cache(config, corpus, state.params)
+        if config.mbpa:
+            from hebbref.mbpa import evaluate_mbpa
+            results["mbpa"] = evaluate_mbpa(config, corpus, state.params, with_cache=config.cache)
     if config.out:
         write_outputs(config, results)
     results["_state"] = state

@@ -11,7 +11,8 @@ import numpy as np
 
 from hebbref.data.text import absolute_spec
 from hebbref.hebbian import LAM_RULES, HebbianSoftmax
-from hebbref.models.lm import lm_backward, lm_forward, lm_init, lm_initial_state
+from hebbref.models.lm import (EMBED_INITS, LSTM_BIAS_INITS, SOFTMAX_BIAS_INITS, lm_backward,
+                               lm_forward, lm_init, lm_initial_state)
 from hebbref.nn.softmax import softmax_cross_entropy
 from hebbref.optim import OPTIMIZERS, clip_grad_norm
 from hebbref.validate import check_int, check_number, check_labels
@@ -53,17 +54,25 @@ class LMConfig:
     curve_tokens: int = 20000          # ... on the first this-many validation tokens
     checkpoint_every: int = 200
     cache: bool = False                # also evaluate with a neural cache (METHOD §7)
+    embed_init: str = "uniform"        # initialisation options of models.lm.lm_init
+    softmax_bias_init: str = "zero"
+    lstm_bias_init: str = "forget_one"
+    mbpa: bool = False                 # also evaluate with MbPA, alone and with the cache (§8)
+    mbpa_memory: int = 1000            # M: pairs kept per evaluation column
+    mbpa_tokens: int | None = 10000    # MbPA rows on the first this-many tokens of each split
     out: str | None = None
 
     def validate(self):
         """The checked config, with the corpus path made absolute and lr filled in."""
         if not isinstance(self.corpus, str):
             raise TypeError(f"corpus must be a string, got {type(self.corpus).__name__}")
-        for name in ("hebbian", "cache"):
+        for name in ("hebbian", "cache", "mbpa"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be a bool, got {getattr(self, name)!r}")
         for name, choices in (("optimizer", tuple(OPTIMIZERS)), ("lam_rule", LAM_RULES),
-                              ("dtype", ("float32", "float64")), ("buckets", BUCKET_CHOICES)):
+                              ("dtype", ("float32", "float64")), ("buckets", BUCKET_CHOICES),
+                              ("embed_init", EMBED_INITS), ("softmax_bias_init", SOFTMAX_BIAS_INITS),
+                              ("lstm_bias_init", LSTM_BIAS_INITS)):
             if getattr(self, name) not in choices:
                 raise ValueError(f"{name} must be one of {choices}, got {getattr(self, name)!r}")
         lr = DEFAULT_LR[self.optimizer] if self.lr is None else self.lr
@@ -75,9 +84,9 @@ class LMConfig:
         check_int(self.seed, "seed", 0)
         for name in ("embed_size", "hidden", "layers", "batch_size", "bptt", "epochs",
                      "eval_batch_size", "curve_every", "curve_tokens", "checkpoint_every",
-                     "min_count"):
+                     "min_count", "mbpa_memory"):
             check_int(getattr(self, name), name, 1)
-        for name in ("max_steps", "eval_tokens"):
+        for name in ("max_steps", "eval_tokens", "mbpa_tokens"):
             if getattr(self, name) is not None:
                 check_int(getattr(self, name), name, 1)
         return dataclasses.replace(self, lr=float(lr), corpus=absolute_spec(self.corpus))
@@ -113,7 +122,9 @@ class TrainState:
 def init_state(config, vocab_size):
     rng = np.random.default_rng(config.seed)
     params = lm_init(vocab_size, config.embed_size, config.hidden, rng, num_layers=config.layers,
-                     dtype=np.dtype(config.dtype))
+                     dtype=np.dtype(config.dtype), embed_init=config.embed_init,
+                     softmax_bias_init=config.softmax_bias_init,
+                     lstm_bias_init=config.lstm_bias_init)
     hebbian = (HebbianSoftmax(vocab_size, gamma=config.gamma, T=config.T,
                               lam_rule=config.lam_rule) if config.hebbian else None)
     return TrainState(params, {}, hebbian, lm_initial_state(params, config.batch_size),

@@ -18,16 +18,51 @@ from hebbref.nn.softmax import (softmax_cross_entropy, softmax_init, softmax_lay
 from hebbref.validate import check_labels
 
 
+# Initialisation options (METHOD §4 leaves them open). The first of each is hebbref's original
+# choice; the second is what torch's nn.Embedding / nn.LSTM / nn.Linear draw by default, so a
+# PyTorch model with default initialisation can be matched in distribution.
+EMBED_INITS = ("uniform", "normal")              # U(−0.1, 0.1) | N(0, 1)
+SOFTMAX_BIAS_INITS = ("zero", "uniform")         # 0 | U(−1/√H, 1/√H)
+LSTM_BIAS_INITS = ("forget_one", "torch")        # 0 with forget block = forget_bias | see below
+
+
+def _check_choice(value, name, choices):
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+
+
 def lm_init(vocab_size, embed_size, hidden_size, rng, *, num_layers=1, forget_bias=1.0,
-            dtype=np.float32):
+            dtype=np.float32, embed_init="uniform", softmax_bias_init="zero",
+            lstm_bias_init="forget_one"):
     """Parameters {"embed.E": (V, E), "lstm1.Wx", "lstm1.Wh", "lstm1.b", ...,
-    "softmax.theta": (V, H), "softmax.b": (V,)}; E ~ U(−0.1, 0.1)."""
+    "softmax.theta": (V, H), "softmax.b": (V,)}.
+
+    embed_init: "uniform" E ~ U(−0.1, 0.1) | "normal" E ~ N(0, 1) (torch.nn.Embedding).
+    softmax_bias_init: "zero" | "uniform" b ~ U(−1/√H, 1/√H) (torch.nn.Linear).
+    lstm_bias_init: "forget_one": b = 0 except the forget block = forget_bias |
+        "torch": b = b_ih + b_hh with both ~ U(−1/√H, 1/√H), the sum torch.nn.LSTM adds
+        (forget_bias is then ignored).
+    The defaults draw the same random numbers in the same order as before these options existed;
+    the other choices draw their extra numbers after all the defaults' draws.
+    """
+    _check_choice(embed_init, "embed_init", EMBED_INITS)
+    _check_choice(softmax_bias_init, "softmax_bias_init", SOFTMAX_BIAS_INITS)
+    _check_choice(lstm_bias_init, "lstm_bias_init", LSTM_BIAS_INITS)
     params = {"embed.E": rng.uniform(-0.1, 0.1, (vocab_size, embed_size)).astype(dtype)}
     for layer in range(1, num_layers + 1):
         input_size = embed_size if layer == 1 else hidden_size
         layer_params = lstm_init(input_size, hidden_size, rng, forget_bias=forget_bias, dtype=dtype)
         params.update(prefixed(f"lstm{layer}", layer_params))
     params.update(prefixed("softmax", softmax_init(hidden_size, vocab_size, rng, dtype=dtype)))
+    bound = 1.0 / np.sqrt(hidden_size)
+    if embed_init == "normal":
+        params["embed.E"] = rng.standard_normal((vocab_size, embed_size)).astype(dtype)
+    if lstm_bias_init == "torch":
+        for layer in range(1, num_layers + 1):
+            pair = rng.uniform(-bound, bound, (2, 4 * hidden_size))
+            params[f"lstm{layer}.b"] = pair.sum(axis=0).astype(dtype)
+    if softmax_bias_init == "uniform":
+        params["softmax.b"] = rng.uniform(-bound, bound, vocab_size).astype(dtype)
     return params
 
 

@@ -1,0 +1,357 @@
+"""Memory-based parameter adaptation (MbPA; Sprechmann et al., ICLR 2018) of the softmax layer,
+for evaluating the language model (METHOD §8).
+
+For one evaluation position t with activation h_t, before its target is revealed:
+
+    neighbours:  the K stored h_k nearest to h_t,  d_k = ‖h_k − h_t‖,
+                 w_k = (1/(ε + d_k²)) / Σ_j (1/(ε + d_j²))
+    loss:        L_t(θ_x, b_x) = −Σ_k w_k log softmax(θ_x h_k + b_x)[y_k]
+                                 + (β/2)(‖θ_x − θ‖² + ‖b_x − b‖²)
+    gradient:    G_k = w_k (softmax(θ_x h_k + b_x) − onehot(y_k))            (K, V)
+                 ∂L_t/∂θ_x = Gᵀ H_K + β(θ_x − θ),   ∂L_t/∂b_x = Σ_k G_k + β(b_x − b)
+    S steps:     (θ_x, b_x) ← (θ_x, b_x) − α ∇L_t, starting from the trained (θ, b)
+    prediction:  p_MbPA(· | h_t) = softmax(θ_x h_t + b_x)
+
+Span form (the fast path). Every gradient's θ-part is Gᵀ H_K plus a multiple of θ_x − θ, so by
+induction θ_x = θ − Aᵀ H_K and b_x = b − c with A: (K, V), c: (V,), starting from A = 0, c = 0:
+
+    A ← (1 − αβ) A + α G,    c ← (1 − αβ) c + α Σ_k G_k,
+    logits at the neighbours: Z = (H_K θᵀ + b) − Gram A − c,   Gram = H_K H_Kᵀ  (K, K)
+    logits at h_t:            z_t − Aᵀ (H_K h_t) − c,          z_t = θ h_t + b
+
+so one step costs O(K²V) instead of O(KVH), and θ_x (V, H) is never built. The reference path
+`adapted_logits_reference` builds θ_x in full and follows the equations above literally.
+
+Conventions fixed here (METHOD §8 leaves them open)
+- Fewer than K stored pairs: all of them are the neighbours. An empty memory or S = 0 gives the
+  unadapted logits θ h_t + b (the gradient at (θ, b) with no neighbours is zero).
+- Equal distances are ordered by memory index (earlier first), so the neighbour set is defined.
+- The stream evaluation keeps one memory per batchify column, like the cache's windows (§7):
+  the last M pairs of that column, carried across BPTT segments.
+"""
+import numbers
+import time
+
+import numpy as np
+
+from hebbref.cache import check_lambda_c, mix_log_probs
+from hebbref.data.batching import batchify, bptt_segments
+from hebbref.models.lm import lm_forward, lm_initial_state
+from hebbref.nn.softmax import log_softmax
+from hebbref.validate import check_array, check_labels, check_number
+
+# ------------------------------------------------------------------------------------------------
+# Argument checks (public boundary)
+
+
+def _check_count(value, name, low):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    return int(value)
+
+
+def check_settings(neighbours, steps, step_size, beta, eps):
+    """K >= 1, S >= 0 integers; α >= 0, β >= 0 and ε > 0 finite reals. Returns them cleaned."""
+    neighbours = _check_count(neighbours, "neighbours", 1)
+    steps = _check_count(steps, "steps", 0)
+    step_size = check_number(step_size, "step_size", low=0.0)
+    beta = check_number(beta, "beta", low=0.0)
+    eps = check_number(eps, "eps", low=0.0)
+    if eps == 0.0:
+        raise ValueError("eps must be > 0 (an exact match would get weight 1/0), got 0.0")
+    return neighbours, steps, step_size, beta, eps
+
+
+def _check_inputs(theta, b, h, memory_h, memory_y):
+    theta = check_array(theta, "theta", ndim=2)
+    V, H = theta.shape
+    b = check_array(b, "b", shape=(V,))
+    h = check_array(h, "h", shape=(H,))
+    memory_h = check_array(memory_h, "memory_h", shape=(None, H))
+    memory_y = check_labels(memory_y, "memory_y", V, shape=(memory_h.shape[0],))
+    for name, array in (("b", b), ("h", h), ("memory_h", memory_h)):
+        if array.dtype != theta.dtype:
+            raise TypeError(f"{name} must have the dtype of theta ({theta.dtype}), got "
+                            f"{array.dtype}")
+    return theta, b, h, memory_h, memory_y
+
+
+# ------------------------------------------------------------------------------------------------
+# Neighbours, loss and gradient (shared by both paths)
+
+
+def _nearest(h, memory_h, neighbours):
+    """(indices of the min(K, M) rows nearest to h ordered by (d², index), their d² float64)."""
+    d2 = np.square(memory_h.astype(np.float64) - h.astype(np.float64)).sum(axis=1)
+    order = np.lexsort((np.arange(d2.shape[0]), d2))[:neighbours]
+    return order, d2[order]
+
+
+def nearest_neighbours(h, memory_h, neighbours, eps):
+    """The min(K, M) stored activations nearest to h, and their kernel weights (METHOD §8).
+
+    h: (H,); memory_h: (M, H). Returns (indices (K',) int64 ordered by (d², index),
+    weights (K',) float64 summing to 1), K' = min(K, M); both empty when M = 0.
+    """
+    order, d2 = _nearest(h, memory_h, neighbours)
+    kernel = 1.0 / (eps + d2)
+    return order, kernel / kernel.sum() if order.size else kernel
+
+
+def adaptation_loss(theta_x, b_x, theta, b, neighbour_h, neighbour_y, weights, beta):
+    """L_t(θ_x, b_x) of METHOD §8. theta_x, theta: (V, H); b_x, b: (V,); neighbour_h: (K, H);
+    neighbour_y: (K,) int; weights: (K,). Returns a float."""
+    log_p = log_softmax(neighbour_h @ theta_x.T + b_x)
+    fit = -np.sum(weights * log_p[np.arange(neighbour_y.shape[0]), neighbour_y])
+    return float(fit + 0.5 * beta * (np.sum((theta_x - theta) ** 2) + np.sum((b_x - b) ** 2)))
+
+
+def adaptation_gradient(theta_x, b_x, theta, b, neighbour_h, neighbour_y, weights, beta):
+    """(∂L_t/∂θ_x (V, H), ∂L_t/∂b_x (V,)) at (θ_x, b_x); arguments as for adaptation_loss."""
+    G = np.exp(log_softmax(neighbour_h @ theta_x.T + b_x))
+    G[np.arange(neighbour_y.shape[0]), neighbour_y] -= 1.0
+    G *= weights[:, None]
+    return G.T @ neighbour_h + beta * (theta_x - theta), G.sum(axis=0) + beta * (b_x - b)
+
+
+# ------------------------------------------------------------------------------------------------
+# One position: reference and span form
+
+
+def adapted_logits_reference(theta, b, h, memory_h, memory_y, *, neighbours, steps, step_size,
+                             beta, eps):
+    """Logits softmax(θ_x h + b_x) is taken of, with θ_x built in full (METHOD §8, reference).
+
+    Inputs:  theta: (V, H); b: (V,); h: (H,); memory_h: (M, H), M >= 0; memory_y: (M,) int in
+             [0, V); all floats of one dtype. neighbours K >= 1, steps S >= 0, step_size α >= 0,
+             beta β >= 0, eps ε > 0.
+    Output:  (V,) float64 logits θ_x h + b_x after S plain gradient-descent steps on L_t.
+    """
+    theta, b, h, memory_h, memory_y = _check_inputs(theta, b, h, memory_h, memory_y)
+    neighbours, steps, step_size, beta, eps = check_settings(neighbours, steps, step_size, beta,
+                                                             eps)
+    theta, b = theta.astype(np.float64), b.astype(np.float64)
+    index, weights = nearest_neighbours(h, memory_h, neighbours, eps)
+    neighbour_h = memory_h[index].astype(np.float64)
+    theta_x, b_x = theta.copy(), b.copy()
+    for _ in range(steps):
+        dtheta_x, db_x = adaptation_gradient(theta_x, b_x, theta, b, neighbour_h,
+                                             memory_y[index], weights, beta)
+        theta_x = theta_x - step_size * dtheta_x
+        b_x = b_x - step_size * db_x
+    return theta_x @ h.astype(np.float64) + b_x
+
+
+def _span_steps(z_neighbours, gram, neighbour_y, weights, step_size, beta, steps):
+    """Yield (A, c) after each of S steps of the span form, starting from A = 0, c = 0.
+
+    z_neighbours: (K, V) = H_K θᵀ + b; gram: (K, K) = H_K H_Kᵀ; neighbour_y: (K,); weights: (K,).
+    """
+    dtype = z_neighbours.dtype
+    A = np.zeros_like(z_neighbours)
+    c = np.zeros(z_neighbours.shape[1], dtype=dtype)
+    rows = np.arange(neighbour_y.shape[0])
+    decay = dtype.type(1.0 - step_size * beta)
+    for _ in range(steps):
+        G = np.exp(log_softmax(z_neighbours - gram @ A - c))
+        G[rows, neighbour_y] -= 1
+        G *= weights.astype(dtype)[:, None]
+        A = decay * A + dtype.type(step_size) * G
+        c = decay * c + dtype.type(step_size) * G.sum(axis=0)
+        yield A, c
+
+
+def adapted_logits(theta, b, h, memory_h, memory_y, *, neighbours, steps, step_size, beta, eps):
+    """Span-form twin of `adapted_logits_reference` (same inputs); works with (K, V) and (K, K)
+    arrays only. Output: (V,) logits in the dtype of theta."""
+    theta, b, h, memory_h, memory_y = _check_inputs(theta, b, h, memory_h, memory_y)
+    neighbours, steps, step_size, beta, eps = check_settings(neighbours, steps, step_size, beta,
+                                                             eps)
+    z = theta @ h + b
+    index, weights = nearest_neighbours(h, memory_h, neighbours, eps)
+    if index.size == 0 or steps == 0:
+        return z
+    neighbour_h = memory_h[index]
+    A, c = None, None
+    for A, c in _span_steps(neighbour_h @ theta.T + b, neighbour_h @ neighbour_h.T,
+                            memory_y[index], weights, step_size, beta, steps):
+        pass
+    return z - A.T @ (neighbour_h @ h) - c
+
+
+# ------------------------------------------------------------------------------------------------
+# A token stream: per-target log-probabilities at every point of a grid
+
+# Default grid, kept to about 200 rows of (K, V) softmax per position (~25 tokens/s at
+# V = 17K, H = 128 on one core): ε = 1e-3 as in Sprechmann et al.'s kernel; β = 0.1, small, since
+# with S <= 3 steps the adapted weights stay near (θ, b) anyway; α spans a decade around 1 (the
+# gradient of L_t is a weighted mean of (p − onehot) h_kᵀ, of norm at most about ‖h‖ <= √H);
+# one point with S = 3 asks whether more steps help.
+DEFAULT_POINTS = tuple((K, 1, alpha, 0.1, 1e-3) for K in (8, 32) for alpha in (0.3, 1.0, 3.0)
+                       ) + ((32, 3, 1.0, 0.1, 1e-3),)
+DEFAULT_LAMBDA_MS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
+
+
+def _check_points(points):
+    if isinstance(points, (str, bytes)) or not hasattr(points, "__len__") or len(points) == 0:
+        raise ValueError(f"points must be a non-empty sequence of (K, S, α, β, ε), got {points!r}")
+    checked = []
+    for i, point in enumerate(points):
+        if not isinstance(point, (tuple, list)) or len(point) != 5:
+            raise ValueError(f"points[{i}] must be a (K, S, α, β, ε) tuple, got {point!r}")
+        checked.append(check_settings(*point))
+    return tuple(dict.fromkeys(checked))
+
+
+def _position_log_probs(theta, b, z_t, h_t, target, memory_h, memory_y, groups):
+    """log p_MbPA(target) at one position for every grid point: {(K, S, α, β, ε): float}.
+
+    theta: (V, H); b: (V,); z_t: (V,) = θ h_t + b; h_t: (H,); memory_h: (M, H); memory_y: (M,);
+    groups: {(K, α, β, ε): sorted step counts}. The nearest K_max rows are found once and the
+    first K of them serve every smaller K; one run of S_max steps serves every S <= S_max.
+    """
+    index, d2 = _nearest(h_t, memory_h, max(key[0] for key in groups))
+    neighbour_h = memory_h[index]
+    z_neighbours = neighbour_h @ theta.T + b                                  # (K_max, V)
+    gram = neighbour_h @ neighbour_h.T
+    projection = neighbour_h @ h_t
+    log_p_model = float(log_softmax(z_t[None])[0, target])
+    out = {}
+    for (K, alpha, beta, eps), step_counts in groups.items():
+        k = min(K, index.size)
+        out.update({(K, S, alpha, beta, eps): log_p_model for S in step_counts
+                    if k == 0 or S == 0})
+        if k == 0 or step_counts[-1] == 0:
+            continue
+        kernel = 1.0 / (eps + d2[:k])
+        steps = _span_steps(z_neighbours[:k], gram[:k, :k], memory_y[index[:k]],
+                            kernel / kernel.sum(), alpha, beta, step_counts[-1])
+        for S, (A, c) in enumerate(steps, start=1):
+            if S in step_counts:
+                logits = z_t - A.T @ projection[:k] - c
+                out[(K, S, alpha, beta, eps)] = float(log_softmax(logits[None])[0, target])
+    return out
+
+
+def _group(points):
+    """{(K, α, β, ε): sorted distinct S} for a list of (K, S, α, β, ε) points."""
+    groups = {}
+    for K, S, alpha, beta, eps in points:
+        groups.setdefault((K, alpha, beta, eps), set()).add(S)
+    return {key: sorted(steps) for key, steps in groups.items()}
+
+
+def mbpa_log_probs(params, tokens, *, batch_size, bptt, memory_size, points=DEFAULT_POINTS):
+    """log p_model and log p_MbPA of every target of a token stream at every grid point.
+
+    params: language-model parameters; tokens: (M,) int ids; batch_size, bptt: as for
+    experiments.lm.evaluate, whose targets and order these follow; memory_size: M >= 1 pairs
+    kept per batchify column; points: sequence of (K, S, α, β, ε).
+    Returns {"model": (n,), (K, S, α, β, ε): (n,), ...} float64 log-probabilities of the
+    targets, "targets": (n,) int64 and "seconds": the wall time of the pass.
+    The memory of a column holds its already-scored (h_j, y_j), oldest first, at most M.
+    """
+    memory_size = _check_count(memory_size, "memory_size", 1)
+    points = _check_points(points)
+    groups = _group(points)
+    start_time = time.perf_counter()
+    theta, b = params["softmax.theta"], params["softmax.b"]
+    data = batchify(tokens, batch_size)
+    columns = data.shape[1]
+    state = lm_initial_state(params, columns)
+    memory_h = [np.zeros((0, theta.shape[1]), theta.dtype) for _ in range(columns)]
+    memory_y = [np.zeros(0, np.int64) for _ in range(columns)]
+    out = {key: [] for key in ("model", "targets") + points}
+    for _, x, y in bptt_segments(data, bptt):
+        z, h, state, _ = lm_forward(params, x, state)
+        targets = y.reshape(-1)
+        out["model"].append(log_softmax(z)[np.arange(targets.size), targets].astype(np.float64))
+        out["targets"].append(targets.astype(np.int64))
+        for row, target in enumerate(targets):          # row-major over (t, N): time order
+            column = row % columns
+            log_p = _position_log_probs(theta, b, z[row], h[row], target, memory_h[column],
+                                        memory_y[column], groups)
+            for point in points:
+                out[point].append(log_p[point])
+            memory_h[column] = np.concatenate([memory_h[column], h[row][None]])[-memory_size:]
+            memory_y[column] = np.append(memory_y[column], target)[-memory_size:]
+    result = {key: np.concatenate(out[key]) if key in ("model", "targets")
+              else np.array(out[key], dtype=np.float64) for key in out}
+    result["seconds"] = time.perf_counter() - start_time
+    return result
+
+
+def _mean_nll(log_p):
+    return float(-np.mean(log_p))
+
+
+def choose(log_probs, lambda_ms=DEFAULT_LAMBDA_MS):
+    """The grid point and λ_m minimising the mean NLL of (1 − λ_m) p_model + λ_m p_MbPA.
+
+    log_probs: the dict of mbpa_log_probs (use the validation split); lambda_ms: candidate λ_m
+    in [0, 1]. Ties go to the first point, then the first λ_m. Returns {"point": (K, S, α, β, ε),
+    "lambda_m": float, "mean_nll": float, "grid": [{point, lambda_m, mean_nll}, ...]}.
+    """
+    lambda_ms = [check_lambda_c(value, f"lambda_ms[{i}]") for i, value in enumerate(lambda_ms)]
+    if not lambda_ms:
+        raise ValueError("lambda_ms must be a non-empty sequence")
+    grid = [{"point": point, "lambda_m": lam,
+             "mean_nll": _mean_nll(mix_log_probs(log_probs["model"], log_probs[point], lam))}
+            for point in log_probs if isinstance(point, tuple) for lam in lambda_ms]
+    best = min(grid, key=lambda row: row["mean_nll"])
+    return {"point": best["point"], "lambda_m": best["lambda_m"], "mean_nll": best["mean_nll"],
+            "grid": grid}
+
+
+def evaluate_mbpa(config, corpus, params, *, with_cache=False):
+    """METHOD §8 rows for one model: choose (K, S, α, β, ε, λ_m) on the validation split, then
+    perplexity by bucket on validation and test with MbPA, and, if with_cache, with the cache
+    of METHOD §7 too (its (W, θ_c) chosen by cache.grid_search, the outer λ_c re-chosen on
+    validation for the combination; the cache alone at its own λ_c is a row too, on the same
+    targets). MbPA runs on the first config.mbpa_tokens tokens of each
+    split (all if None). Returns a JSON-ready dict with tokens/s of the MbPA passes.
+    """
+    from hebbref.cache import DEFAULT_LAMBDA_CS, evaluate_with_cache, grid_search
+    from hebbref.metrics import frequency_buckets, perplexity_by_bucket
+
+    def split_tokens(split):
+        tokens = getattr(corpus, split)
+        limit = config.mbpa_tokens if config.mbpa_tokens is not None else config.eval_tokens
+        return tokens if limit is None else tokens[:limit + 1]
+
+    run = dict(batch_size=config.eval_batch_size, bptt=config.bptt)
+    passes = {"valid": mbpa_log_probs(params, split_tokens("valid"),
+                                      memory_size=config.mbpa_memory, **run)}
+    chosen = choose(passes["valid"])
+    passes["test"] = mbpa_log_probs(params, split_tokens("test"), memory_size=config.mbpa_memory,
+                                    points=(chosen["point"],), **run)
+    mixed = {split: mix_log_probs(p["model"], p[chosen["point"]], chosen["lambda_m"])
+             for split, p in passes.items()}
+    results = {"chosen": {"point": list(chosen["point"]), "lambda_m": chosen["lambda_m"]},
+               "grid": [{**row, "point": list(row["point"])} for row in chosen["grid"]]}
+    rows = {"mbpa": mixed}
+    if with_cache:
+        cache = grid_search(params, split_tokens("valid"), **run)
+        window = {k: cache[k] for k in ("window", "theta_c")}
+        log_p_cache = {split: -evaluate_with_cache(params, split_tokens(split), lambda_c=1.0,
+                                                   **window, **run)[0] for split in passes}
+        lambda_c = min((0.0,) + DEFAULT_LAMBDA_CS, key=lambda lam: _mean_nll(
+            mix_log_probs(mixed["valid"], log_p_cache["valid"], lam)))
+        rows["cache"] = {split: mix_log_probs(p["model"], log_p_cache[split], cache["lambda_c"])
+                         for split, p in passes.items()}
+        rows["cache_mbpa"] = {split: mix_log_probs(mixed[split], log_p_cache[split], lambda_c)
+                              for split in passes}
+        results["chosen"].update(window, cache_lambda_c=cache["lambda_c"], lambda_c=lambda_c)
+    buckets = frequency_buckets(config.buckets)
+    for name, by_split in rows.items():
+        results[name] = {split: perplexity_by_bucket(-log_p, passes[split]["targets"],
+                                                     corpus.train_counts,
+                                                     corpus.word_to_id["<unk>"], buckets)
+                         for split, log_p in by_split.items()}
+    results["model"] = {split: perplexity_by_bucket(-p["model"], p["targets"], corpus.train_counts,
+                                                    corpus.word_to_id["<unk>"], buckets)
+                        for split, p in passes.items()}
+    results["tokens_per_second"] = {
+        split: {"points": len(p) - 3, "value": p["targets"].size / p["seconds"]}
+        for split, p in passes.items()}
+    return results
