@@ -148,6 +148,9 @@ def build_parser():
            action=argparse.BooleanOptionalAction)
     option("--gamma", "gamma", "smallest mixing rate γ", type=float)
     option("--T", "T", "count at which a class returns to gradient descent", type=_float_or_inf)
+    option("--lam-rule", "lam_rule", "λ schedule (METHOD §2)", choices=["paper", "exact_mean"])
+    option("--write-scale", "write_scale", "rescaling of the written activations (METHOD §2)",
+           choices=["none", "row_norm"])
     option("--hidden", "hidden", "LSTM hidden size", type=int)
     option("--embed-size", "embed_size", "embedding size", type=int)
     option("--layers", "layers", "LSTM layers", type=int)

@@ -37,6 +37,7 @@ class LMConfig:
     gamma: float = 0.01      # γ and T chosen on BBC validation perplexity (validation/README.md)
     T: float = 100.0
     lam_rule: str = "paper"
+    write_scale: str = "none"  # METHOD §2 option; "row_norm" rescales each h_t to ‖θ'[y_t]‖
     embed_size: int = 128
     hidden: int = 256
     layers: int = 1
@@ -100,7 +101,8 @@ def init_state(config, vocab_size):
     params = lm_init(vocab_size, config.embed_size, config.hidden, rng, num_layers=config.layers,
                      dtype=np.dtype(config.dtype))
     hebbian = (HebbianSoftmax(vocab_size, gamma=config.gamma, T=config.T,
-                              lam_rule=config.lam_rule) if config.hebbian else None)
+                              lam_rule=config.lam_rule, write_scale=config.write_scale)
+               if config.hebbian else None)
     return TrainState(params, {}, hebbian, lm_initial_state(params, config.batch_size),
                       np.random.default_rng([config.seed, 1]))
 
@@ -128,7 +130,8 @@ def load_state(path):
     if config.hebbian:
         counts = groups["hebbian"]["counts"]
         hebbian = HebbianSoftmax(counts.shape[0], gamma=config.gamma, T=config.T,
-                                 lam_rule=config.lam_rule, counts=counts)
+                                 lam_rule=config.lam_rule, write_scale=config.write_scale,
+                                 counts=counts)
     state = TrainState(
         params=groups["params"], opt_state=groups.get("optimizer", {}), hebbian=hebbian,
         lstm_state=[(lstm[f"h{i}"], lstm[f"c{i}"]) for i in range(len(lstm) // 2)],
