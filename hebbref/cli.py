@@ -4,6 +4,8 @@ import dataclasses
 import math
 import sys
 
+import numpy as np
+
 
 def _float_or_inf(text):
     """T accepts a number or "inf" (never hand back to gradient descent)."""
@@ -24,19 +26,24 @@ def _hidden_sizes(text):
 
 
 def _print_exposure_table(results):
+    """Accuracy per exposure bucket; n = held-out images (evaluations) the bucket rests on."""
     buckets = list(results["baseline"]["by_exposure"])
-    print(f"{'exposures':>10}  {'baseline':>9}  {'hebbian':>9}  {'test images':>11}")
-    for b in buckets:
+    images = (np.asarray(results["baseline"]["per_image"]["total"]) > 0).sum(axis=0)
+    print(f"{'exposures':>10}  {'baseline':>9}  {'hebbian':>9}  {'n images (evaluations)':>24}")
+    for b, n in zip(buckets, images):
         row = [results[m]["by_exposure"][b] for m in ("baseline", "hebbian")]
         cells = ["      n/a" if r["accuracy"] is None else f"{r['accuracy']:9.3f}" for r in row]
-        print(f"{b:>10}  {cells[0]}  {cells[1]}  {row[0]['total']:>11}")
+        count = f"{n} ({row[0]['total']})"
+        print(f"{b:>10}  {cells[0]}  {cells[1]}  {count:>24}")
 
 
 def _curriculum(args, make_config):
     from hebbref.experiments import curriculum
 
     names = ("dataset", "classes", "initial_classes", "add_every", "add_count", "steps",
-             "batch_size", "seed", "gamma", "T", "activation", "hidden_sizes", "lr", "out")
+             "batch_size", "seed", "gamma", "T", "lam_rule", "write_scale", "activation",
+             "hidden_sizes", "optimizer", "lr", "eval_every", "eval_drawers", "split", "size",
+             "out")
     overrides = {k: getattr(args, k) for k in names if getattr(args, k, None) is not None}
     if "initial_classes" not in overrides:  # a small --classes alone should just work
         overrides["initial_classes"] = min(make_config().initial_classes, args.classes)
@@ -101,7 +108,9 @@ def build_parser():
              "class-incremental character curriculum (METHOD §5)")):
         p = commands.add_parser(name, formatter_class=fmt, help=helptext)
         p.add_argument("--dataset", default=defaults.dataset,
-                       help="kanji | omniglot:PATH | npz:PATH")
+                       help="kanji | digits | omniglot:PATH | npz:PATH")
+        p.add_argument("--size", type=int, default=defaults.size,
+                       help="images resized to size × size (the digits are 8 × 8)")
         p.add_argument("--classes", type=int, default=defaults.classes,
                        help="classes in the curriculum")
         p.add_argument("--initial-classes", dest="initial_classes", type=int,
@@ -121,12 +130,26 @@ def build_parser():
                        help="smallest mixing rate γ, in [0, 1]")
         p.add_argument("--T", type=_float_or_inf, default=defaults.T,
                        help="count at which a class returns to gradient descent ('inf': never)")
+        p.add_argument("--lam-rule", dest="lam_rule", default=defaults.lam_rule,
+                       choices=["paper", "exact_mean"], help="λ schedule (METHOD §2)")
+        p.add_argument("--write-scale", dest="write_scale", default=defaults.write_scale,
+                       choices=["none", "row_norm"],
+                       help="rescaling of the written activations (METHOD §2)")
+        p.add_argument("--optimizer", default=defaults.optimizer,
+                       choices=["adam", "rmsprop", "sgd"], help="optimiser (METHOD §4)")
+        p.add_argument("--eval-every", dest="eval_every", type=int, default=defaults.eval_every,
+                       help="steps between evaluations (1: every step)")
+        p.add_argument("--eval-drawers", dest="eval_drawers", type=int,
+                       default=defaults.eval_drawers,
+                       help="drawers per class in each of the test and validation sets")
+        p.add_argument("--split", default=defaults.split, choices=["validation", "test"],
+                       help="held-out drawers evaluated: validation (choose settings) or test")
         p.add_argument("--activation", default=defaults.activation,
                        choices=["relu", "tanh", "sigmoid", "linear"],
                        help="non-linearity of the hidden layers")
         p.add_argument("--hidden-sizes", dest="hidden_sizes", type=_hidden_sizes,
                        default=defaults.hidden_sizes, help="hidden layer sizes, e.g. 256,256")
-        p.add_argument("--lr", type=float, default=defaults.lr, help="Adam learning rate")
+        p.add_argument("--lr", type=float, default=defaults.lr, help="learning rate")
         p.add_argument("--out", default=f"runs/{name}", help="folder for results.json and plots")
         p.add_argument("--quiet", action="store_true",
                        help="no progress bar (shown only when stderr is a terminal)")

@@ -1,12 +1,15 @@
 """The curriculum experiment end to end at tiny size, and its bookkeeping (METHOD §5)."""
+import dataclasses
 import json
 
 import numpy as np
 import pytest
 
 from hebbref import cli
-from hebbref.experiments.curriculum import CurriculumConfig, introduced, make_stream, run
-from hebbref.metrics import EXPOSURE_BUCKETS, ExposureTally, exposure_bucket
+from hebbref.experiments.curriculum import (CurriculumConfig, introduced, make_stream,
+                                            prepare_data, run)
+from hebbref.metrics import (EXPOSURE_BUCKETS, ExposureTally, exposure_bucket,
+                             paired_difference_ci)
 
 
 @pytest.fixture(autouse=True)
@@ -31,14 +34,44 @@ def test_exposure_buckets_boundaries():
 
 
 def test_tally_counts_each_image_once():
-    tally = ExposureTally()
-    tally.add(np.array([True, False, True]), np.array([1, 1, 60]))
-    tally.add(np.array([False]), np.array([0]))
+    tally = ExposureTally(4)
+    tally.add(np.array([True, False, True]), np.array([1, 1, 60]), np.array([0, 1, 2]))
+    tally.add(np.array([False, True]), np.array([0, 60]), np.array([3, 2]))
     d = tally.as_dict()
     assert (d["1"]["correct"], d["1"]["total"], d["1"]["accuracy"]) == (1, 2, 0.5)
-    assert (d[">50"]["correct"], d[">50"]["total"]) == (1, 1)
+    assert (d[">50"]["correct"], d[">50"]["total"]) == (2, 2)
     assert (d["0"]["correct"], d["0"]["total"]) == (0, 1)
     assert d["2"]["accuracy"] is None
+    assert tally.total[2].tolist() == [0, 0, 0, 0, 0, 0, 0, 2]   # image 2: twice in >50
+    assert tally.correct.sum() == 3 and tally.total.sum() == 5
+
+
+def _per_image(rng, images, p_base, p_hebb, evaluations=3):
+    """A seed's per-image tally: every image evaluated `evaluations` times in bucket "1"."""
+    total = np.zeros((images, len(EXPOSURE_BUCKETS)), np.int64)
+    total[:, 1] = evaluations
+    correct = lambda p: np.where(total > 0, rng.binomial(evaluations, p, total.shape), 0)
+    return {"total": total, "baseline": correct(p_base), "hebbian": correct(p_hebb)}
+
+
+def test_paired_difference_interval():
+    """The difference is Σ(correct_H − correct_B) / Σ total over the bucket (computed here from
+    the definition); the 95 % interval contains it, covers the true gain of simulated seeds,
+    shrinks like 1/√n when four times the images are resampled, and an empty bucket is None."""
+    rng = np.random.default_rng(0)
+    runs = [_per_image(rng, 100, 0.3, 0.5) for _ in range(5)]
+    ci = paired_difference_ci(runs, n_resamples=1000)["1"]
+    gain = sum((r["hebbian"] - r["baseline"])[:, 1].sum() for r in runs)
+    assert ci["difference"] == pytest.approx(gain / sum(r["total"][:, 1].sum() for r in runs))
+    assert ci["low"] < ci["difference"] < ci["high"]
+    assert ci["low"] < 0.2 < ci["high"]
+    assert (ci["images"], ci["evaluations"]) == (500, 1500)
+    wide = ci["high"] - ci["low"]
+    big = paired_difference_ci([_per_image(rng, 400, 0.3, 0.5) for _ in range(5)],
+                               n_resamples=1000)["1"]
+    assert 0.35 < (big["high"] - big["low"]) / wide < 0.7
+    empty = paired_difference_ci(runs)["2"]
+    assert empty["difference"] is None and empty["low"] is None and empty["images"] == 0
 
 
 def test_schedule_and_stream_draw_only_introduced_classes(tmp_path):
@@ -62,9 +95,13 @@ def test_tiny_run_bookkeeping(tmp_path):
     evaluations = [s for s in range(config.steps) if (s + 1) % config.eval_every == 0
                    or s + 1 == config.steps]
     expected_total = sum(5 * introduced(s, config) for s in evaluations)  # 5 test drawers
+    assert results["config"]["split"] == "test"
     for model in ("baseline", "hebbian"):
         r = results[model]
         assert sum(b["total"] for b in r["by_exposure"].values()) == expected_total
+        assert np.sum(r["per_image"]["total"]) == expected_total
+        assert np.sum(r["per_image"]["correct"]) == sum(
+            b["correct"] for b in r["by_exposure"].values())
         assert sum(r["exposures"]) == config.steps * config.batch_size
         assert len(r["over_time"]) == len(evaluations)
     assert results["baseline"]["exposures"] == results["hebbian"]["exposures"]  # same stream
@@ -109,3 +146,46 @@ def test_non_finite_loss_stops_with_the_step(tmp_path):
     with np.errstate(all="ignore"), pytest.raises(FloatingPointError,
                                                   match=r"non-finite training loss .* at step \d+"):
         run(config, progress=False)
+
+
+def test_held_out_drawers_split_validation_from_test(tmp_path):
+    """Test = drawers 0..k−1, validation = k..2k−1 of every class, training = the rest; both
+    splits train on the same images, and no held-out image is a training image."""
+    test_config = tiny(tmp_path, dataset="digits", classes=3, size=8, eval_drawers=10)
+    valid_config = tiny(tmp_path, dataset="digits", classes=3, size=8, eval_drawers=10,
+                        split="validation")
+    (train_x, train_y), (test_x, test_y) = prepare_data(test_config)
+    (train_x2, train_y2), (valid_x, valid_y) = prepare_data(valid_config)
+    np.testing.assert_array_equal(train_x, train_x2)
+    np.testing.assert_array_equal(train_y, train_y2)
+    assert np.bincount(test_y).tolist() == np.bincount(valid_y).tolist() == [10, 10, 10]
+    rows = lambda x: {r.tobytes() for r in x}
+    assert not rows(test_x) & rows(valid_x)
+    assert not (rows(test_x) | rows(valid_x)) & rows(train_x)
+
+
+def test_rule_switched_off_reproduces_the_baseline(tmp_path):
+    """End to end METHOD §3 P1: with T = 0 the Hebbian model is the baseline, bit for bit, so
+    every evaluation and tally agree; with the rule on (either write_scale) they differ."""
+    config = tiny(tmp_path, dataset="digits", classes=4, size=8, eval_drawers=10, out=None,
+                  T=0.0, write_scale="row_norm")
+    off = run(config, progress=False)
+    assert off["hebbian"] == off["baseline"]
+    for write_scale in ("none", "row_norm"):
+        on = run(dataclasses.replace(config, T=100.0, write_scale=write_scale), progress=False)
+        assert on["hebbian"]["per_image"] != on["baseline"]["per_image"]
+
+
+def test_cli_passes_rule_optimizer_and_split_options(tmp_path):
+    out = tmp_path / "opts"
+    assert cli.main(["curriculum", "--dataset", "digits", "--size", "8", "--classes", "3",
+                     "--steps", "4", "--hidden-sizes", "8", "--eval-every", "1",
+                     "--eval-drawers", "10", "--write-scale", "row_norm", "--lam-rule",
+                     "exact_mean", "--optimizer", "rmsprop", "--split", "validation",
+                     "--out", str(out), "--quiet"]) == 0
+    config = json.loads((out / "results.json").read_text())["config"]
+    assert (config["write_scale"], config["lam_rule"], config["optimizer"], config["split"],
+            config["eval_every"]) == ("row_norm", "exact_mean", "rmsprop", "validation", 1)
+    parsed = cli.build_parser().parse_args(["lm", "--write-scale", "row_norm", "--lam-rule",
+                                            "exact_mean"])
+    assert (parsed.write_scale, parsed.lam_rule) == ("row_norm", "exact_mean")
