@@ -1,6 +1,9 @@
 """The curriculum experiment end to end at tiny size, and its bookkeeping (METHOD §5)."""
 import dataclasses
+import importlib.util
 import json
+import os
+import sys
 
 import numpy as np
 import pytest
@@ -189,3 +192,39 @@ def test_cli_passes_rule_optimizer_and_split_options(tmp_path):
     parsed = cli.build_parser().parse_args(["lm", "--write-scale", "row_norm", "--lam-rule",
                                             "exact_mean"])
     assert (parsed.write_scale, parsed.lam_rule) == ("row_norm", "exact_mean")
+
+
+def _validation_script():
+    """validation/curriculum.py, imported by path (validation/ is a folder of scripts)."""
+    path = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "validation",
+                        "curriculum.py")
+    spec = importlib.util.spec_from_file_location("validation_curriculum", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_lever_study_smoke(tmp_path, monkeypatch):
+    """The full study at toy size: screen on validation, choose, final on test, report. The
+    chosen setting is the screen's best score, and the final table has every bucket."""
+    script = _validation_script()
+    common = sys.modules["common"]
+    monkeypatch.setattr(common, "RESULTS", str(tmp_path))
+    monkeypatch.setattr(script, "RESULTS", str(tmp_path))
+    tiny_digits = CurriculumConfig(dataset="digits", classes=3, size=8, initial_classes=1,
+                                   add_every=5, add_count=1, steps=60, batch_size=4,
+                                   hidden_sizes=(8,), eval_every=2, eval_drawers=10)
+    monkeypatch.setattr(script, "DATASETS", {"digits": tiny_digits})
+    monkeypatch.setattr(script, "MODELS", [dict(optimizer="adam", lr=1e-2, activation="tanh")])
+    monkeypatch.setattr(script, "SCREEN_SEEDS", (0,))
+    monkeypatch.setattr(script, "TEST_SEEDS", (0, 1))
+    script.main(["--quick"])
+    results = json.loads((tmp_path / "curriculum_quick.json").read_text())
+    table = script.lever_table(results["screen"])
+    best = max(table, key=lambda setting: script.score(table[setting]))
+    assert results["chosen"]["rule"] == dict(zip(("gamma", "T", "write_scale"), best[2:]))
+    assert set(results["summary"]["digits"]) == {"chosen", "paper rule"}
+    assert set(results["summary"]["digits"]["chosen"]["difference"]) == {
+        name for name, _, _ in EXPOSURE_BUCKETS}
+    for png in ("curriculum_digits_by_exposure_quick.png", "curriculum_why_quick.png"):
+        assert (tmp_path / png).read_bytes()[:4] == b"\x89PNG"
