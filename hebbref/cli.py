@@ -133,8 +133,8 @@ def build_parser():
         p.add_argument("--lam-rule", dest="lam_rule", default=defaults.lam_rule,
                        choices=["paper", "exact_mean"], help="λ schedule (METHOD §2)")
         p.add_argument("--write-scale", dest="write_scale", default=defaults.write_scale,
-                       choices=["none", "row_norm"],
-                       help="rescaling of the written activations (METHOD §2)")
+                       choices=["none", "row_norm", "centred", "centred_row_norm"],
+                       help="transform of the written activations (METHOD §2)")
         p.add_argument("--optimizer", default=defaults.optimizer,
                        choices=["adam", "rmsprop", "sgd"], help="optimiser (METHOD §4)")
         p.add_argument("--eval-every", dest="eval_every", type=int, default=defaults.eval_every,
@@ -172,8 +172,8 @@ def build_parser():
     option("--gamma", "gamma", "smallest mixing rate γ", type=float)
     option("--T", "T", "count at which a class returns to gradient descent", type=_float_or_inf)
     option("--lam-rule", "lam_rule", "λ schedule (METHOD §2)", choices=["paper", "exact_mean"])
-    option("--write-scale", "write_scale", "rescaling of the written activations (METHOD §2)",
-           choices=["none", "row_norm"])
+    option("--write-scale", "write_scale", "transform of the written activations (METHOD §2)",
+           choices=["none", "row_norm", "centred", "centred_row_norm"])
     option("--hidden", "hidden", "LSTM hidden size", type=int)
     option("--embed-size", "embed_size", "embedding size", type=int)
     option("--layers", "layers", "LSTM layers", type=int)

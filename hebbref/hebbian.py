@@ -6,6 +6,8 @@ mixes the mean of its activations into its row of the softmax weights (step 2):
     n_i   = #{t : y_t = i}                            (only classes with n_i > 0)
     h̃_t   = h_t                                       (write_scale="none", the paper)
     h̃_t   = h_t · ‖θ'[y_t]‖ / ‖h_t‖  (0 if h_t = 0)     (write_scale="row_norm")
+    h̃_t   = h_t − h̄,  h̄ = (1/N) Σ_s h_s              (write_scale="centred")
+    h̃_t   = (h_t − h̄) · ‖θ'[y_t]‖ / ‖h_t − h̄‖         (write_scale="centred_row_norm")
     ĥ_i   = (1/n_i) Σ_{t : y_t = i} h̃_t               (accumulated in the dtype of h)
     λ_i   = max(1/c_i, γ)            if c_i < T, else 0   (lam_rule="paper")
     λ_i   = max(n_i/(c_i − 1 + n_i), γ) if c_i < T, else 0   (lam_rule="exact_mean")
@@ -13,6 +15,12 @@ mixes the mean of its activations into its row of the softmax weights (step 2):
     c_i  ← c_i + n_i
 
 Rows of absent classes are never written (step 3). The bias is left to the optimiser.
+
+write_scale (not in the paper; "none" by default): "row_norm" keeps a written row at the norm
+gradient descent gave it (METHOD §2). "centred" subtracts the batch's mean activation h̄ (all
+N rows, every class) first: features after ReLU share a large common component, and a row
+written along it raises that class's logit for every input (METHOD §5), while h_t − h̄ keeps
+only what sets class y_t apart within the batch. "centred_row_norm" does both, centring first.
 
 The rule is written twice: :func:`hebbian_update_reference`, a plain loop over classes to read
 beside METHOD §2, and :func:`hebbian_update`, the fast path that sorts the batch once and works
@@ -26,7 +34,7 @@ import numpy as np
 from hebbref.validate import check_array, check_labels, check_number, check_same_dtype
 
 LAM_RULES = ("paper", "exact_mean")
-WRITE_SCALES = ("none", "row_norm")
+WRITE_SCALES = ("none", "row_norm", "centred", "centred_row_norm")
 
 # Defaults for HebbianSoftmax; see its docstring for why.
 DEFAULT_GAMMA = 0.1
@@ -151,15 +159,20 @@ def hebbian_update_reference(theta, counts, h, y, *, gamma, T, lam_rule="paper",
              in place; counts: (V,) int64 >= 1, updated in place; h: (N, H) same dtype as theta,
              the activations the forward pass fed to the softmax; y: (N,) int labels in [0, V);
              gamma in [0, 1]; T >= 0 or math.inf; lam_rule "paper" or "exact_mean";
-             write_scale "none" (the paper) or "row_norm" (module docstring).
+             write_scale "none" (the paper), "row_norm", "centred" or "centred_row_norm"
+             (module docstring).
     Outputs: None.
     """
     y, gamma, T = _check_update_args(theta, counts, h, y, gamma, T, lam_rule, write_scale)
+    centred = write_scale.startswith("centred") and y.shape[0] > 0
+    h_bar = h.mean(axis=0) if centred else None      # h̄ over the whole batch, dtype of h
     for i in np.unique(y):                           # every class i with n_i > 0
         members = y == i
         n_i = int(members.sum())                     # n_i = #{t : y_t = i}
         h_i = h[members]                             # (n_i, H): the h_t with y_t = i
-        if write_scale == "row_norm":                # h̃_t = h_t ‖θ'[i]‖ / ‖h_t‖
+        if centred:                                  # h_t − h̄
+            h_i = h_i - h_bar
+        if write_scale.endswith("row_norm"):         # h̃_t = h_t ‖θ'[i]‖ / ‖h_t‖
             h_i = _rescale_to_norms(h_i, np.full(n_i, _row_norms(theta[i:i + 1])[0]))
         h_hat = h_i.sum(axis=0) / n_i                # ĥ_i, in the dtype of h
         c_i = int(counts[i])                         # the count before this batch
@@ -198,14 +211,16 @@ def hebbian_update(theta, counts, h, y, *, gamma, T, lam_rule="paper", write_sca
     Inputs:  theta: (V, H) float32/float64, θ' after the optimiser step, C-contiguous, updated
              in place; counts: (V,) int64 >= 1, updated in place; h: (N, H) same dtype as theta;
              y: (N,) int labels in [0, V); gamma in [0, 1]; T >= 0 or math.inf;
-             lam_rule "paper" or "exact_mean"; write_scale "none" or "row_norm".
+             lam_rule "paper" or "exact_mean"; write_scale one of WRITE_SCALES.
     Outputs: None.
     Cost: O(N log N + N·H) for the sort and sums, O(K·H) for the K present rows.
     """
     y, gamma, T = _check_update_args(theta, counts, h, y, gamma, T, lam_rule, write_scale)
     if y.shape[0] == 0:
         return
-    if write_scale == "row_norm":                   # h̃_t = h_t ‖θ'[y_t]‖ / ‖h_t‖, before any write
+    if write_scale.startswith("centred"):           # h_t − h̄, as the reference computes h̄
+        h = h - h.mean(axis=0)
+    if write_scale.endswith("row_norm"):            # h̃_t = h_t ‖θ'[y_t]‖ / ‖h_t‖, before any write
         ids = np.unique(y)
         norms = np.zeros(theta.shape[0], theta.dtype)
         norms[ids] = _row_norms(theta[ids])
@@ -227,8 +242,8 @@ def hebbian_update(theta, counts, h, y, *, gamma, T, lam_rule="paper", write_sca
 class HebbianConfig:
     """The rule's hyperparameters (METHOD §2), as experiments store them.
 
-    gamma in [0, 1]; T >= 0 or math.inf; lam_rule "paper" or "exact_mean"; write_scale "none"
-    or "row_norm". Defaults: the paper's rule with this project's γ and T (see HebbianSoftmax).
+    gamma in [0, 1]; T >= 0 or math.inf; lam_rule "paper" or "exact_mean"; write_scale one of
+    WRITE_SCALES (module docstring). Defaults: the paper's rule with this project's γ and T (see HebbianSoftmax).
     """
 
     gamma: float = DEFAULT_GAMMA
@@ -250,7 +265,7 @@ class HebbianSoftmax:
     never calls it, so counts advance only in training; save ``counts`` with checkpoints.
 
     Fields: num_classes V; gamma in [0, 1]; T >= 0 or math.inf; lam_rule "paper" or
-    "exact_mean"; write_scale "none" or "row_norm"; counts (V,) int64, all ones when not given
+    "exact_mean"; write_scale one of WRITE_SCALES; counts (V,) int64, all ones when not given
     (METHOD §2). Build one from an experiment's HebbianConfig with :meth:`from_config`.
 
     Defaults, gamma = 0.1 and T = 100. These are this project's choice, not the paper's: the

@@ -15,7 +15,7 @@ import re
 import hypothesis.extra.numpy as hnp
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from hebbref.hebbian import (
@@ -39,13 +39,17 @@ PROPERTY = settings(max_examples=40, deadline=None)
 GAMMAS = st.one_of(st.sampled_from([0.0, 1.0]), st.floats(0.0, 1.0))
 TS = st.one_of(st.sampled_from([0, 1, math.inf]), st.integers(0, 40), st.floats(0.0, 40.0))
 LAM_RULES = st.sampled_from(["paper", "exact_mean"])
-WRITE_SCALES = st.sampled_from(["none", "row_norm"])
+# "centred_row_norm" rescales h_t − h̄, which can cancel down to rounding noise and then be
+# blown up to ‖θ'‖: tolerance-based properties take it only on well-conditioned batches
+# (test_centred_row_norm_on_well_conditioned_batches); bit-exact ones take every write_scale.
+ALL_WRITE_SCALES = st.sampled_from(["none", "row_norm", "centred", "centred_row_norm"])
+WRITE_SCALES = st.sampled_from(["none", "row_norm", "centred"])
 
 
-def draw_rule(data, T=None):
+def draw_rule(data, T=None, write_scales=WRITE_SCALES):
     """gamma, T (drawn unless given), lam_rule and write_scale for one update."""
     return dict(gamma=data.draw(GAMMAS), T=data.draw(TS) if T is None else T,
-                lam_rule=data.draw(LAM_RULES), write_scale=data.draw(WRITE_SCALES))
+                lam_rule=data.draw(LAM_RULES), write_scale=data.draw(write_scales))
 
 
 def eps(dtype):
@@ -121,9 +125,12 @@ def norm(x, axis=None, keepdims=False):
 
 def written(h, y, i, theta_old=None, write_scale="none"):
     """The activations h̃_t of class i that the rule averages, in float64, straight from
-    METHOD §2: h_t itself, or h_t ‖θ'[i]‖ / ‖h_t‖ (0 for h_t = 0) under write_scale="row_norm"."""
+    METHOD §2: h_t itself, h_t − h̄ ("centred", h̄ the batch mean), and either rescaled to
+    ‖θ'[i]‖ (0 where it is 0) under the "row_norm" variants."""
     h_i = h[y == i].astype(np.float64)
-    if write_scale == "none":
+    if write_scale.startswith("centred"):
+        h_i = h_i - h.astype(np.float64).mean(axis=0)
+    if not write_scale.endswith("row_norm"):
         return h_i
     norms = norm(h_i, axis=1, keepdims=True)
     row_norm = norm(theta_old)
@@ -160,7 +167,7 @@ def test_p1_T_zero_is_an_off_switch(dtype, update, data):
     """P1 (METHOD §3): with T = 0, θ = θ' bit-identically (−0.0 included) and every count
     still advances by n_i."""
     theta, counts, h, y = data.draw(batches(dtype))
-    rule = draw_rule(data, T=0)
+    rule = draw_rule(data, T=0, write_scales=ALL_WRITE_SCALES)
     theta_after, counts_after = run(update, theta, counts, h, y, **rule)
     assert_bit_identical(theta_after, theta, "theta with T = 0 and theta'")
     np.testing.assert_array_equal(counts_after, counts + np.bincount(y, minlength=len(counts)))
@@ -216,6 +223,34 @@ def test_p2_row_norm_binds_the_mean_of_the_rescaled_activations(dtype, update, d
             # one sighting, h_t != 0: the written row keeps the norm gradient descent gave it
             assert math.isclose(float(norm(theta_after[i])), scale,
                                 rel_tol=0, abs_tol=tol * math.sqrt(H))
+
+
+@pytest.mark.parametrize("update", IMPLEMENTATIONS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@PROPERTY
+@given(data=st.data())
+def test_centred_row_norm_on_well_conditioned_batches(dtype, update, data):
+    """P2 and P4 (METHOD §3) under write_scale="centred_row_norm", on batches where every
+    h_t − h̄ keeps at least a tenth of the batch's scale (so rescaling it to ‖θ'[i]‖ amplifies
+    rounding at most ~10 √H times): θ[i] lies on the segment from θ'[i] to ĥ_i = mean of
+    (h_t − h̄) ‖θ'[i]‖ / ‖h_t − h̄‖, and equals ĥ_i when c_i = 1. Tolerance
+    40 √H (N + n_i + H + 4) ε S."""
+    theta, counts, h, y = data.draw(batches(dtype))
+    assume(len(y) > 1 and np.abs(h).max() > 0)
+    centred = h.astype(np.float64) - h.astype(np.float64).mean(axis=0)
+    assume(norm(centred, axis=1).min() >= np.abs(h).max() / 10)
+    rule = draw_rule(data, write_scales=st.just("centred_row_norm"))
+    theta_after, _ = run(update, theta, counts, h, y, **rule)
+    H = h.shape[1]
+    for i in np.unique(y):
+        n_i = int((y == i).sum())
+        h_hat = class_mean(h, y, i, theta[i], "centred_row_norm")
+        old, new = theta[i].astype(np.float64), theta_after[i]
+        tol = (40 * math.sqrt(H) * (len(y) + n_i + H + 4) * eps(dtype)
+               * class_scale(theta, h, y, i, rule) + 16 * tiny(dtype))
+        lam = lam_of(counts, i, n_i, rule)
+        np.testing.assert_allclose(new - old, lam * (h_hat - old), rtol=0, atol=tol,
+                                   err_msg=f"class {i}")
 
 
 def _check_running_mean(theta_after, theta_before, seen, dtype, steps):
@@ -339,9 +374,10 @@ def test_p4_lambda_schedule(c, n, gamma, T, lam_rule):
 @given(data=st.data())
 def test_p4_new_row_lies_on_the_segment(dtype, update, data):
     """P4 (METHOD §3): θ[i] lies on the segment from θ'[i] to ĥ_i: within their coordinate-wise
-    bounds, and θ[i] − θ'[i] = λ_i (ĥ_i − θ'[i]) with λ_i ∈ [0, 1]; under write_scale="row_norm"
-    ĥ_i is the mean of the rescaled h̃_t. Tolerance 4 (n_i + 4) ε S, S = largest |θ'[i]|, |h_t|
-    or |h̃_t| of the class: the roundings of the rescaling, of ĥ_i's sum and of the mix."""
+    bounds, and θ[i] − θ'[i] = λ_i (ĥ_i − θ'[i]) with λ_i ∈ [0, 1]; under the other write_scales
+    ĥ_i is the mean of the transformed h̃_t. Tolerance 4 (N + n_i + 4) ε S, S = largest |θ'[i]|,
+    |h_t| or |h̃_t| of the class: the roundings of the batch mean h̄, the rescaling, ĥ_i's sum
+    and the mix. With c_i = 1 (λ_i = 1) this is P2 for every write_scale."""
     theta, counts, h, y = data.draw(batches(dtype))
     rule = draw_rule(data)
     theta_after, _ = run(update, theta, counts, h, y, **rule)
@@ -349,7 +385,7 @@ def test_p4_new_row_lies_on_the_segment(dtype, update, data):
         n_i = int((y == i).sum())
         h_hat = class_mean(h, y, i, theta[i], rule["write_scale"])
         old, new = theta[i].astype(np.float64), theta_after[i]
-        tol = 4 * (n_i + 4) * eps(dtype) * class_scale(theta, h, y, i, rule) + 16 * tiny(dtype)
+        tol = 4 * (len(y) + n_i + 4) * eps(dtype) * class_scale(theta, h, y, i, rule) + 16 * tiny(dtype)
         assert np.all(new >= np.minimum(old, h_hat) - tol), f"row {i} below the segment"
         assert np.all(new <= np.maximum(old, h_hat) + tol), f"row {i} above the segment"
         lam = lam_of(counts, i, n_i, rule)
@@ -365,8 +401,8 @@ def test_p5_locality(dtype, update, data):
     """P5 (METHOD §3): rows of absent classes are bit-identical to θ'; a present row changes
     whenever λ_i > 0 and ĥ_i ≠ θ'[i]; counts rise by n_i each, so their total by exactly N.
     In floating point "ĥ_i ≠ θ'[i]" must mean a difference the dtype can resolve: the test
-    demands a change when some coordinate has |λ_i (ĥ_ij − θ'_ij)| > 4 (n_i + 4) ε S_ij, which
-    exceeds every rounding in the update (S_ij = largest |θ'_ij| or |h_tj| of the class)."""
+    demands a change when some coordinate has |λ_i (ĥ_ij − θ'_ij)| > 4 (N + n_i + 4) ε S_ij,
+    which exceeds every rounding in the update (S_ij = largest |θ'_ij|, |h_tj| or |h̃_tj|)."""
     theta, counts, h, y = data.draw(batches(dtype))
     rule = draw_rule(data)
     theta_after, counts_after = run(update, theta, counts, h, y, **rule)
@@ -382,7 +418,7 @@ def test_p5_locality(dtype, update, data):
         scale = class_scale(theta, h, y, i, rule, axis=0)
         h_hat = class_mean(h, y, i, theta[i], rule["write_scale"])
         resolvable = np.abs(lam * (h_hat - old)) > (
-            4 * (n_i + 4) * eps(dtype) * scale + 16 * tiny(dtype))
+            4 * (len(y) + n_i + 4) * eps(dtype) * scale + 16 * tiny(dtype))
         if lam > 0 and resolvable.any():
             assert not np.array_equal(theta_after[i], theta[i]), f"present row {i} not written"
 
@@ -393,8 +429,8 @@ def test_p5_locality(dtype, update, data):
 @given(data=st.data())
 def test_p6_batch_order_only_changes_rounding(dtype, update, data):
     """P6 (METHOD §3): permuting (h, y) jointly changes θ only by the summation order inside
-    ĥ_i: |Δθ[i]| <= 4 n_i ε S (S = largest |θ'[i]|, |h_t| or |h̃_t| of the class; each h̃_t is
-    rescaled on its own, so only the sum's order differs); counts and the rows of absent or
+    ĥ_i and the batch mean h̄: |Δθ[i]| <= 4 (N + n_i) ε S (S = largest |θ'[i]|, |h_t| or |h̃_t|
+    of the class; each h̃_t is transformed on its own); counts and the rows of absent or
     handed-back classes do not change at all."""
     theta, counts, h, y = data.draw(batches(dtype))
     rule = draw_rule(data)
@@ -407,7 +443,8 @@ def test_p6_batch_order_only_changes_rounding(dtype, update, data):
         if not members.any():
             assert_bit_identical(theta_a[i], theta_b[i], f"absent row {i}")
             continue
-        tol = 4 * members.sum() * eps(dtype) * class_scale(theta, h, y, i, rule) + 16 * tiny(dtype)
+        tol = (4 * (len(y) + members.sum()) * eps(dtype) * class_scale(theta, h, y, i, rule)
+               + 16 * tiny(dtype))
         np.testing.assert_allclose(theta_a[i], theta_b[i], rtol=0, atol=tol,
                                    err_msg=f"row {i} depends on batch order")
 
@@ -437,7 +474,7 @@ def test_p7_fast_equals_reference(dtype, data):
     cancel, so the error is measured against the inputs' size, not the result's). Counts and the
     rows of absent or handed-back classes are identical bit for bit."""
     theta, counts, h, y = data.draw(st.one_of(batches(dtype), large_batches(dtype)))
-    rule = draw_rule(data)
+    rule = draw_rule(data, write_scales=ALL_WRITE_SCALES)
     theta_fast, counts_fast = run(hebbian_update, theta, counts, h, y, **rule)
     theta_ref, counts_ref = run(hebbian_update_reference, theta, counts, h, y, **rule)
     np.testing.assert_array_equal(counts_fast, counts_ref)
@@ -461,7 +498,7 @@ def test_p8_handed_back_classes_follow_the_optimiser_alone(dtype, update, data):
     θ' = θ − lr ∂L/∂θ on the softmax cross-entropy, then the rule) equals the SGD step alone,
     bit for bit; so does every absent row."""
     theta, counts, h, y = data.draw(batches(dtype))
-    rule = draw_rule(data)
+    rule = draw_rule(data, write_scales=ALL_WRITE_SCALES)
     lr = data.draw(st.one_of(st.just(0.0), st.floats(0.0, 2.0)))
     b = data.draw(hnp.arrays(dtype, len(counts), elements=values(dtype)))
     z, cache = softmax_layer_forward(h, {"theta": theta, "b": b})

@@ -42,7 +42,8 @@ DATASETS = {
                                hidden_sizes=(256, 128), eval_every=1, eval_drawers=40),
 }
 LR = {"adam": 1e-3, "rmsprop": 3e-4, "sgd": 0.1}   # conventional values, not tuned
-RULES = [dict(gamma=g, T=T, write_scale=w) for w in ("none", "row_norm")
+RULES = [dict(gamma=g, T=T, write_scale=w) for w in ("none", "row_norm", "centred",
+                                                      "centred_row_norm")
          for g, T in ((0.1, 100.0), (0.01, 500.0), (0.0, 10.0))]
 MODELS = [dict(optimizer=o, lr=LR[o], activation=a) for o in ("adam", "rmsprop", "sgd")
           for a in ("relu", "tanh")]
