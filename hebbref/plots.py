@@ -37,7 +37,8 @@ def _mean_std(values):
 
 
 def plot_accuracy_by_exposure(runs, path, *, title=""):
-    """Test accuracy per exposure bucket (METHOD §5), one bar group per bucket."""
+    """Test accuracy per exposure bucket (METHOD §5), one bar group per bucket; an empty bucket
+    is marked "n/a" (never drawn as 0), and each tick gives the evaluations it rests on."""
     buckets = list(next(iter(runs.values()))[0]["by_exposure"])
     fig, ax = plt.subplots(figsize=(8, 4))
     width = 0.8 / len(runs)
@@ -47,8 +48,12 @@ def plot_accuracy_by_exposure(runs, path, *, title=""):
         x = np.arange(len(buckets)) + (k - (len(runs) - 1) / 2) * width
         ax.bar(x, mean, width, yerr=std, capsize=3, label=f"{name} ({len(seeds)} seed(s))",
                color=COLOURS.get(name))
-    ax.set_xticks(np.arange(len(buckets)), buckets)
-    ax.set_xlabel("times the class was seen in training (exposures)")
+        for xi in x[np.isnan(mean)]:
+            ax.annotate("n/a", (xi, 0.01), ha="center", va="bottom", fontsize=8)
+    seeds = next(iter(runs.values()))
+    totals = [sum(seed["by_exposure"][b]["total"] for seed in seeds) for b in buckets]
+    ax.set_xticks(np.arange(len(buckets)), [f"{b}\nn={n}" for b, n in zip(buckets, totals)])
+    ax.set_xlabel("times the class was seen in training (exposures); n = evaluated images")
     ax.set_ylabel("test accuracy")
     ax.set_ylim(0, 1)
     ax.set_title(title or "accuracy by exposure")
