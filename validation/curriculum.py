@@ -205,12 +205,33 @@ def summarise_final(final_runs):
                           "hebbian": s["hebbian"]["per_image"]["correct"]} for s in seeds]
             summary.setdefault(name, {})[label] = {
                 "difference": paired_difference_ci(per_image),
+                "seed_t": seed_t_interval(seeds),
                 "accuracy": {m: {b: _mean([s[m]["by_exposure"][b]["accuracy"] for s in seeds])
                                  for b in ["0", *BUCKETS]} for m in ("baseline", "hebbian")},
                 "final": {m: _mean([s[m]["over_time"][-1]["accuracy"] for s in seeds])
                           for m in ("baseline", "hebbian")},
                 "why": {m: why_over_seeds(seeds, m) for m in ("baseline", "hebbian")}}
     return summary
+
+
+def seed_t_interval(seeds):
+    """A second, seed-level check: per bucket, the mean over seeds of each seed's Hebbian −
+    baseline accuracy with its 95 % t interval (scipy.stats.ttest_1samp); None where a seed
+    has the bucket empty or there is one seed."""
+    from scipy import stats
+
+    out = {}
+    for b in ["0", *BUCKETS]:
+        acc = [[s[m]["by_exposure"][b]["accuracy"] for m in ("hebbian", "baseline")]
+               for s in seeds]
+        if len(acc) < 2 or any(a is None for pair in acc for a in pair):
+            out[b] = None
+            continue
+        d = np.array([h - base for h, base in acc])
+        ci = stats.ttest_1samp(d, 0.0).confidence_interval() if np.ptp(d) > 0 else None
+        out[b] = [float(d.mean()), float(ci.low) if ci else float(d[0]),
+                  float(ci.high) if ci else float(d[0])]
+    return out
 
 
 def why_over_seeds(seeds, model):
@@ -233,18 +254,19 @@ def why_markdown(summary):
 
 def final_markdown(summary, name, label):
     s = summary[name][label]
-    lines = ["| exposures | baseline | Hebbian | Hebbian − baseline [95 % CI] | test images "
-             "(evaluations) |", "|---|---|---|---|---|"]
+    lines = ["| exposures | baseline | Hebbian | Hebbian − baseline [95 % CI] | seed-level "
+             "[95 % t CI] | test images (evaluations) |", "|---|---|---|---|---|---|"]
     for b in ["0", *BUCKETS]:
-        d = s["difference"][b]
+        d, t = s["difference"][b], s["seed_t"][b]
+        seed_level = "n/a" if t is None else f"{t[0]:+.3f} [{t[1]:+.3f}, {t[2]:+.3f}]"
         acc = [s["accuracy"][m][b] for m in ("baseline", "hebbian")]
         cells = ["n/a" if a is None else f"{a:.3f}" for a in acc]
         diff = ("n/a" if d["difference"] is None else
                 f"{d['difference']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]")
-        lines.append(f"| {b} | {cells[0]} | {cells[1]} | {diff} | {d['images']} "
-                     f"({d['evaluations']}) |")
+        lines.append(f"| {b} | {cells[0]} | {cells[1]} | {diff} | {seed_level} | "
+                     f"{d['images']} ({d['evaluations']}) |")
     f = s["final"]
-    lines.append(f"| final overall | {f['baseline']:.3f} | {f['hebbian']:.3f} | | |")
+    lines.append(f"| final overall | {f['baseline']:.3f} | {f['hebbian']:.3f} | | | |")
     return "\n".join(lines)
 
 
@@ -273,7 +295,12 @@ def main(argv=None):
     suffix = "_quick" if args.quick else ""
     if args.report_only:
         with open(os.path.join(RESULTS, f"curriculum{suffix}.json"), encoding="utf-8") as f:
-            report(json.load(f), suffix)
+            results = json.load(f)
+        # the seed-level intervals need only the compact per-seed results kept in the JSON
+        results["summary"] = {
+            name: {label: {**cell, "seed_t": seed_t_interval(results["final_runs"][name][label])}
+                   for label, cell in per.items()} for name, per in results["summary"].items()}
+        report(results, suffix)
         return
     start = time.time()
     if args.reuse_screen:  # the time reported then covers stage 2 only
