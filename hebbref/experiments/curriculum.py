@@ -44,7 +44,7 @@ class CurriculumConfig(HebbianOptions):
 
     The defaults are the kanji curriculum of validation/curriculum.py with the setting its lever
     study chose on validation drawers (RMSProp, ReLU, γ = 0.01, T = 500, write_scale="centred"),
-    the only one of 72 that met the issue's criterion there (validation/README.md).
+    the only one of 72 that met the no-cost criterion there (validation/README.md).
     """
 
     dataset: str = "kanji"
