@@ -253,6 +253,21 @@ def test_centred_row_norm_on_well_conditioned_batches(dtype, update, data):
                                    err_msg=f"class {i}")
 
 
+def _feed_batches(update, theta, data, dtype, steps, draw_labels, *, lam_rule):
+    """Run `steps` rule updates with γ = 0, T = ∞ (learning rate 0: θ changes only by the rule)
+    on drawn batches; returns {class: [every activation labelled with it]}."""
+    V, H = theta.shape
+    counts = init_counts(V)
+    seen = {i: [] for i in range(V)}
+    for _ in range(steps):
+        y = draw_labels()
+        h = data.draw(hnp.arrays(dtype, (len(y), H), elements=values(dtype)))
+        update(theta, counts, h, y, gamma=0.0, T=math.inf, lam_rule=lam_rule)
+        for t, i in enumerate(y):
+            seen[i].append(h[t])
+    return seen
+
+
 def _check_running_mean(theta_after, theta_before, seen, dtype, steps):
     """θ[i] ≈ mean of everything labelled i for seen classes, θ[i] untouched for the others."""
     for i in range(theta_after.shape[0]):
@@ -280,16 +295,12 @@ def test_p3_memorisation_is_the_running_mean(dtype, update, data):
     H = data.draw(st.integers(1, 4))
     steps = data.draw(st.integers(1, 6))
     theta = data.draw(hnp.arrays(dtype, (V, H), elements=values(dtype)))
-    theta_before, counts = theta.copy(), init_counts(V)
-    seen = {i: [] for i in range(V)}
-    for _ in range(steps):
-        # A batch with every class at most once, in a drawn order (possibly empty).
+    def once_each():  # every class at most once, in a drawn order (possibly empty)
         y = np.array(data.draw(st.permutations(range(V))), dtype=np.int64)
-        y = y[: data.draw(st.integers(0, V))]
-        h = data.draw(hnp.arrays(dtype, (len(y), H), elements=values(dtype)))
-        update(theta, counts, h, y, gamma=0.0, T=math.inf, lam_rule="paper")
-        for t, i in enumerate(y):
-            seen[i].append(h[t])
+        return y[: data.draw(st.integers(0, V))]
+
+    theta_before = theta.copy()
+    seen = _feed_batches(update, theta, data, dtype, steps, once_each, lam_rule="paper")
     _check_running_mean(theta, theta_before, seen, dtype, steps)
 
 
@@ -306,14 +317,9 @@ def test_p3_exact_mean_is_the_running_mean_for_any_batches(dtype, update, data):
     H = data.draw(st.integers(1, 4))
     steps = data.draw(st.integers(1, 5))
     theta = data.draw(hnp.arrays(dtype, (V, H), elements=values(dtype)))
-    theta_before, counts = theta.copy(), init_counts(V)
-    seen = {i: [] for i in range(V)}
-    for _ in range(steps):
-        y = data.draw(labels(V, data.draw(st.integers(0, 10))))
-        h = data.draw(hnp.arrays(dtype, (len(y), H), elements=values(dtype)))
-        update(theta, counts, h, y, gamma=0.0, T=math.inf, lam_rule="exact_mean")
-        for t, i in enumerate(y):
-            seen[i].append(h[t])
+    any_labels = lambda: data.draw(labels(V, data.draw(st.integers(0, 10))))
+    theta_before = theta.copy()
+    seen = _feed_batches(update, theta, data, dtype, steps, any_labels, lam_rule="exact_mean")
     _check_running_mean(theta, theta_before, seen, dtype, steps)
 
 
