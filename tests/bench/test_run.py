@@ -12,7 +12,7 @@ import pytest
 
 from bench.conftest import PNG_MAGIC, Terminal, run_main, validation_bench
 from hebbref.bench import machine, timing, workloads
-from hebbref.bench.workloads import lm_step_flops
+from hebbref.bench.workloads import lm_step_flops, lstm_flops
 
 def test_quiet_silences_progress_on_a_terminal(quick, monkeypatch):
     assert quick["stderr"] == ""
@@ -42,7 +42,7 @@ def test_quick_exits_zero_and_writes_png(quick):
 def test_stdout_shows_every_section_and_ratio(quick):
     for text in ("BLAS peak", "LM training step", "hebbref/torch", "of f32 peak", "MLP step",
                  "numba/np.add.at", "numba/torch", "fast/reference", "% of the LM step",
-                 "peak memory", "Scaling"):
+                 "peak memory", "LSTM alone", "Evaluation", "Scaling"):
         assert text in quick["stdout"], text
 
 
@@ -93,6 +93,7 @@ def test_json_measurements_are_positive_and_consistent(quick):
     for key in ("threads_numpy", "threads_one"):
         _check_timed(data["mlp"][key]["hebbref"], repeats)
     assert data["mlp"]["threads_one"]["threads"] == 1
+    _check_lstm_eval_and_memory(data, sizes)
 
     scatter = data["scatter"]
     for name in ("numba", "np.add.at"):
@@ -122,6 +123,26 @@ def test_json_measurements_are_positive_and_consistent(quick):
         assert math.isfinite(data["scaling"][axis]["log_log_slope"]["hebbref"])
 
 
+def _check_lstm_eval_and_memory(data, sizes):
+    """Sections 2b, 2c, and the LM step's peak memory beside the size of its logits."""
+    repeats, N = sizes.repeats, sizes.lm_tokens
+    for r in data["lm"]["by_vocab"]:
+        assert r["logits_bytes"] == 4 * N * r["V"] and r["peak_bytes"] > 0
+    lstm = data["lstm"]
+    _check_timed(lstm["hebbref"], repeats)
+    assert lstm["flops"] == lstm_flops(N, sizes.lm_hidden, sizes.lm_hidden)
+    assert lstm["blas_peak_fraction"] == pytest.approx(
+        lstm["flops"] / lstm["hebbref"]["median_s"] / 1e9 / data["blas"]["float32"]["gflops"])
+    ev = data["eval"]
+    # evaluate() scores every column's targets: B columns of (length − 1) targets
+    length = sizes.lm_batch * (sizes.lm_bptt * sizes.lm_eval_segments + 1) // sizes.lm_batch
+    assert ev["tokens_per_call"] == sizes.lm_batch * (length - 1)
+    for name in ("hebbref", "hebbref_cache"):
+        _check_timed(ev[name], repeats)
+        assert ev[name]["tokens_per_s"] == pytest.approx(
+            ev["tokens_per_call"] / ev[name]["median_s"])
+
+
 def test_json_torch_rows_have_finite_ratios(quick):
     pytest.importorskip("torch", reason="torch is an optional extra (pip install -e '.[torch]')")
     data, repeats = quick["json"], workloads.QUICK.repeats
@@ -134,6 +155,9 @@ def test_json_torch_rows_have_finite_ratios(quick):
         assert _positive(data["mlp"][key]["speedup_vs_torch"])
     _check_timed(data["scatter"]["torch index_add_"], repeats)
     assert _positive(data["scatter"]["speedup_vs_torch"])
+    for section in (data["lstm"], data["eval"]):
+        _check_timed(section["torch"], repeats)
+        assert _positive(section["speedup_vs_torch"])
     for curve in data["scaling"].values():
         assert all(_positive(p["speedup_vs_torch"]) for p in curve["points"])
     assert all(t["met"] is not None for t in validation_bench().evaluate_targets(data))
@@ -158,6 +182,7 @@ def test_without_torch_rows_say_so(tmp_path, monkeypatch):
         assert r["speedup_ceiling_vs_torch"] is None
     assert data["scatter"]["torch index_add_"] == {"status": machine.TORCH_MISSING}
     assert data["mlp"]["threads_one"]["speedup_vs_torch"] is None
+    assert data["lstm"]["speedup_vs_torch"] is None and data["eval"]["speedup_vs_torch"] is None
     assert "targets" not in data and "Targets" not in stdout
     targets = {t["key"]: t for t in validation_bench().evaluate_targets(data)}
     assert targets["lm_speedup_small_vocab"]["met"] is None
