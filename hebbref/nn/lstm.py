@@ -24,6 +24,7 @@ and dx in the backward pass; only the recurrent product h_{t−1} Wh runs step b
 """
 import numpy as np
 
+from hebbref import threads
 from hebbref.nn.activations import sigmoid
 from hebbref.validate import check_array, check_same_dtype
 
@@ -149,6 +150,12 @@ def _sequence_grads(das, cache):
     return (da_flat @ Wx.T).reshape(T, N, D), grads
 
 
+# BLAS threads for the step-by-step products h_{t−1} Wh and da_t Whᵀ of the fast path (None:
+# the caller's count). They are small ((N, H) by (H, 4H)); measured on the bench machine
+# (2 CPUs), splitting them over two threads ... (see validation/README.md, Speed).
+RECURRENT_BLAS_THREADS = 1
+
+
 def _gate_scale(H, dtype):
     """(4H,) factors s with σ(a) = s·tanh(s·a) + s on the i, f, o blocks (s = ½) and
     tanh(a) = s·tanh(s·a) on the g block (s = 1), so one tanh serves all four gates."""
@@ -177,21 +184,29 @@ def lstm_forward(x, h0, c0, params):
     cs, tanh_cs, hs = np.empty((3, T, N, H), dtype=x.dtype)
     recurrent = np.empty((N, 4 * H), dtype=x.dtype)
     h, c = h0, c0
-    for t in range(T):
-        a = gates[t]
-        a += np.matmul(h, Wh_scaled, out=recurrent)
-        np.tanh(a, out=a)
-        a *= scale
-        a += shift                      # a now holds i, f, g, o
-        i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
-        np.multiply(f, c, out=cs[t])
-        np.multiply(i, g, out=tanh_cs[t])
-        cs[t] += tanh_cs[t]
-        np.tanh(cs[t], out=tanh_cs[t])
-        np.multiply(o, tanh_cs[t], out=hs[t])
-        h, c = hs[t], cs[t]
+    with threads.blas_limit(RECURRENT_BLAS_THREADS):
+        for t in range(T):
+            h, c = _step_forward(gates[t], h, c, Wh_scaled, scale, shift, recurrent,
+                                 cs[t], tanh_cs[t], hs[t])
     return hs, {"x": x, "h0": h0, "c0": c0, "hs": hs, "gates": gates, "cs": cs,
                 "tanh_cs": tanh_cs, "Wx": Wx, "Wh": Wh, "hT": h, "cT": c}
+
+
+def _step_forward(a, h, c, Wh_scaled, scale, shift, recurrent, c_out, tanh_c_out, h_out):
+    """One step of lstm_forward in place: a (N, 4H) holds x_t Wx + b (scaled) on entry and
+    i, f, g, o on exit; writes c_t, tanh(c_t), h_t into the given rows. Returns (h_t, c_t)."""
+    H = h.shape[1]
+    a += np.matmul(h, Wh_scaled, out=recurrent)
+    np.tanh(a, out=a)
+    a *= scale
+    a += shift                      # a now holds i, f, g, o
+    i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+    np.multiply(f, c, out=c_out)
+    np.multiply(i, g, out=tanh_c_out)
+    c_out += tanh_c_out
+    np.tanh(c_out, out=tanh_c_out)
+    np.multiply(o, tanh_c_out, out=h_out)
+    return h_out, c_out
 
 
 def lstm_backward(dhs, cache):
@@ -206,11 +221,12 @@ def lstm_backward(dhs, cache):
     dh, dc, scratch = np.zeros((3, N, H), dtype=x.dtype)
     # A contiguous copy of Whᵀ: the 35 small products run ~1.5× faster than on the view.
     Wh_T = np.ascontiguousarray(Wh.T)
-    for t in range(T - 1, -1, -1):
-        dh += dhs[t]
-        c_prev = cache["cs"][t - 1] if t else cache["c0"]
-        _gate_gradients(das[t], dh, dc, gates[t], c_prev, cache["tanh_cs"][t], scratch)
-        np.matmul(das[t], Wh_T, out=dh)
+    with threads.blas_limit(RECURRENT_BLAS_THREADS):
+        for t in range(T - 1, -1, -1):
+            dh += dhs[t]
+            c_prev = cache["cs"][t - 1] if t else cache["c0"]
+            _gate_gradients(das[t], dh, dc, gates[t], c_prev, cache["tanh_cs"][t], scratch)
+            np.matmul(das[t], Wh_T, out=dh)
     dx, grads = _sequence_grads(das, cache)
     return dx, dh, dc, grads
 

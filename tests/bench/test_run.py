@@ -66,8 +66,8 @@ def test_json_measurements_are_positive_and_consistent(quick):
     blas = data["blas"]
     for dtype in ("float32", "float64"):
         _check_timed(blas[dtype], repeats)
-        flops = 2 * sizes.blas_n**3
-        assert blas[dtype]["gflops"] == pytest.approx(flops / blas[dtype]["median_s"] / 1e9)
+        assert blas[dtype]["gflops"] == pytest.approx(
+            2 * sizes.blas_n**3 / blas[dtype]["median_s"] / 1e9)
 
     rows = data["lm"]["by_vocab"]
     assert [r["V"] for r in rows] == list(sizes.lm_vocabs)
@@ -90,10 +90,10 @@ def test_json_measurements_are_positive_and_consistent(quick):
             assert r["torch"] == {"status": machine.TORCH_MISSING}
             assert r["speedup_ceiling_vs_torch"] is None
 
+    _check_lstm_eval_and_memory(data, sizes)
     for key in ("threads_numpy", "threads_one"):
         _check_timed(data["mlp"][key]["hebbref"], repeats)
     assert data["mlp"]["threads_one"]["threads"] == 1
-    _check_lstm_eval_and_memory(data, sizes)
 
     scatter = data["scatter"]
     for name in ("numba", "np.add.at"):
@@ -102,10 +102,20 @@ def test_json_measurements_are_positive_and_consistent(quick):
         scatter["np.add.at"]["median_s"] / scatter["numba"]["median_s"])
     assert 1 <= scatter["distinct_ids"] <= scatter["rows"]
 
-    hebbian = data["hebbian"]
+    _check_hebbian(data["hebbian"], rows[0], repeats)
+
+    for axis, values, key in (("vocab", sizes.scaling_vocabs, "V"),
+                              ("hidden", sizes.scaling_hiddens, "H")):
+        points = data["scaling"][axis]["points"]
+        assert [p[key] for p in points] == list(values)
+        assert all(_positive(p["hebbref_s_per_token"]) for p in points)
+        assert math.isfinite(data["scaling"][axis]["log_log_slope"]["hebbref"])
+
+
+def _check_hebbian(hebbian, first_lm_row, repeats):
     _check_timed(hebbian["fast"], repeats)
     _check_timed(hebbian["reference"], repeats)
-    assert hebbian["lm_step_s"] == rows[0]["hebbref"]["median_s"]
+    assert hebbian["lm_step_s"] == first_lm_row["hebbref"]["median_s"]
     assert hebbian["percent_of_lm_step"] == pytest.approx(
         100 * hebbian["fast"]["median_s"] / hebbian["lm_step_s"])
     assert _positive(hebbian["fast_speedup_over_reference"])
@@ -114,13 +124,6 @@ def test_json_measurements_are_positive_and_consistent(quick):
     assert memory["lm_step_peak_bytes_without_hebbian"] > 0
     assert memory["hebbian_update_peak_bytes"] > 0
     assert memory["counts_bytes"] == 8 * hebbian["V"]
-
-    for axis, values, key in (("vocab", sizes.scaling_vocabs, "V"),
-                              ("hidden", sizes.scaling_hiddens, "H")):
-        points = data["scaling"][axis]["points"]
-        assert [p[key] for p in points] == list(values)
-        assert all(_positive(p["hebbref_s_per_token"]) for p in points)
-        assert math.isfinite(data["scaling"][axis]["log_log_slope"]["hebbref"])
 
 
 def _check_lstm_eval_and_memory(data, sizes):
