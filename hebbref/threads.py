@@ -47,14 +47,24 @@ def row_blocks(n_rows, row_size, threads):
     return [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
 
 
+def _executor():
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(thread_name_prefix="hebbref-rows")
+    return _pool
+
+
+def submit(fn, *args):
+    """fn(*args) on a worker thread of the shared pool; returns its Future. For NumPy work that
+    releases the GIL (matrix products, ufunc loops) beside work on the calling thread."""
+    return _executor().submit(fn, *args)
+
+
 def map_row_blocks(fn, args, n_rows, row_size, threads=None):
     """[fn(block, *args) for block in row_blocks(...)], the blocks on `threads` threads (default:
     the BLAS thread count). fn must only touch the rows of its block."""
     blocks = row_blocks(n_rows, row_size, blas_threads() if threads is None else threads)
     if len(blocks) == 1:
         return [fn(blocks[0], *args)]
-    global _pool
-    if _pool is None:
-        _pool = ThreadPoolExecutor(thread_name_prefix="hebbref-rows")
-    futures = [_pool.submit(fn, block, *args) for block in blocks]
+    futures = [_executor().submit(fn, block, *args) for block in blocks]
     return [future.result() for future in futures]

@@ -130,21 +130,25 @@ def lstm_backward_reference(dhs, cache):
     for t in range(T - 1, -1, -1):
         das[t], dc_next = lstm_step_backward(dhs[t] + dh_next, dc_next, steps[t])
         dh_next = das[t] @ Wh.T
-    dx, grads = _sequence_grads(das, cache)
+    dx, grads = _sequence_grads(das, x, _previous_hidden(cache), Wx)
     return dx, dh_next, dc_next, grads
 
 
-def _sequence_grads(das, cache):
-    """The products over all steps at once: dx = da Wxᵀ and grads {"Wx", "Wh", "b"}.
-    Returns (dx, grads) for lstm_backward's outputs."""
-    x, Wx, Wh, hs = cache["x"], cache["Wx"], cache["Wh"], cache["hs"]
+def _previous_hidden(cache):
+    """h_{t−1} for every step t: (T, N, H) = [h0, hs[0], ..., hs[T−2]]."""
+    hs = cache["hs"]
+    return np.concatenate([cache["h0"][None], hs[:-1]], axis=0) if hs.shape[0] else hs
+
+
+def _sequence_grads(das, x, h_prev, Wx):
+    """The products over the steps of das at once: dx = da Wxᵀ and {"Wx": Σ x_tᵀ da_t,
+    "Wh": Σ h_{t−1}ᵀ da_t, "b": Σ da_t}. das: (T, N, 4H); x: (T, N, D); h_prev: (T, N, H).
+    Returns (dx (T, N, D), grads)."""
     T, N, D = x.shape
-    H = Wh.shape[0]
-    h_prev = np.concatenate([cache["h0"][None], hs[:-1]], axis=0) if T else hs
-    da_flat = das.reshape(T * N, 4 * H)
+    da_flat = das.reshape(T * N, das.shape[2])
     grads = {
         "Wx": x.reshape(T * N, D).T @ da_flat,
-        "Wh": h_prev.reshape(T * N, H).T @ da_flat,
+        "Wh": h_prev.reshape(T * N, h_prev.shape[2]).T @ da_flat,
         "b": da_flat.sum(axis=0),
     }
     return (da_flat @ Wx.T).reshape(T, N, D), grads
@@ -154,6 +158,8 @@ def _sequence_grads(das, cache):
 # the caller's count). They are small ((N, H) by (H, 4H)); measured on the bench machine
 # (2 CPUs), splitting them over two threads ... (see validation/README.md, Speed).
 RECURRENT_BLAS_THREADS = 1
+# Whether lstm_backward overlaps the later half's products with the loop (see there).
+OVERLAP = True
 
 
 def _gate_scale(H, dtype):
@@ -213,6 +219,10 @@ def lstm_backward(dhs, cache):
     """Fast twin of lstm_backward_reference: same equations, in place in buffers allocated once
     per segment. Inputs: dhs: (T, N, H); cache from lstm_forward.
     Outputs: dx: (T, N, D); dh0, dc0: (N, H); grads {"Wx", "Wh", "b"} matching params.
+
+    With more than one BLAS thread, the products of the later half of the steps (dx, dWx, dWh)
+    run on a worker thread, on the core that the step-by-step loop (one BLAS thread) leaves
+    idle, while the loop goes on through the earlier half.
     """
     x, Wh, gates = cache["x"], cache["Wh"], cache["gates"]
     T, N, _ = x.shape
@@ -221,13 +231,25 @@ def lstm_backward(dhs, cache):
     dh, dc, scratch = np.zeros((3, N, H), dtype=x.dtype)
     # A contiguous copy of Whᵀ: the 35 small products run ~1.5× faster than on the view.
     Wh_T = np.ascontiguousarray(Wh.T)
+    h_prev = _previous_hidden(cache)
+    split = T // 2 if OVERLAP and threads.blas_threads() > 1 else 0
+    late = None
     with threads.blas_limit(RECURRENT_BLAS_THREADS):
         for t in range(T - 1, -1, -1):
             dh += dhs[t]
             c_prev = cache["cs"][t - 1] if t else cache["c0"]
             _gate_gradients(das[t], dh, dc, gates[t], c_prev, cache["tanh_cs"][t], scratch)
             np.matmul(das[t], Wh_T, out=dh)
-    dx, grads = _sequence_grads(das, cache)
+            if t == split and split:
+                late = threads.submit(_sequence_grads, das[split:], x[split:], h_prev[split:],
+                                      cache["Wx"])
+    dx, grads = _sequence_grads(das[:split or T], x[:split or T], h_prev[:split or T],
+                                cache["Wx"])
+    if late is not None:
+        dx_late, grads_late = late.result()
+        dx = np.concatenate([dx, dx_late])
+        for key in grads:
+            grads[key] += grads_late[key]
     return dx, dh, dc, grads
 
 
