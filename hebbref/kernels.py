@@ -4,6 +4,8 @@
 - scatter_add_rows: the embedding backward (summing gradient rows of repeated ids) and the
   sparse-row optimisers (adding into a parameter or an optimiser state).
 - adam_delta: Adam's moment update and step in one pass over memory (hebbref.optim.adam).
+- lstm_gate_gradients: one step of the LSTM backward's element-wise work in one pass
+  (hebbref.nn.lstm.lstm_backward).
 """
 import numba
 import numpy as np
@@ -97,3 +99,54 @@ def adam_delta(g, m, v, *, beta1, beta2, eps, step_size, sqrt_bias_correction2):
                       delta.reshape(-1), d(beta1), d(1.0 - beta1), d(beta2), d(1.0 - beta2),
                       d(eps), d(step_size), d(sqrt_bias_correction2))
     return delta
+
+
+def lstm_gate_gradients_numpy(da, dh, dc, gates, c_prev, tanh_c):
+    """NumPy twin of :func:`lstm_gate_gradients`: one step of the LSTM backward (docs/MATH.md
+    §2.7) in place. da: (N, 4H) output; dh: (N, H) gradient into h_t; dc: (N, H) gradient into
+    c_t from t+1 on entry, dc_{t−1} on exit; gates: (N, 4H) holding i, f, g, o; c_prev,
+    tanh_c: (N, H).
+    """
+    H = dh.shape[1]
+    i, f, g, o = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
+    da_i, da_f, da_g, da_o = da[:, :H], da[:, H:2 * H], da[:, 2 * H:3 * H], da[:, 3 * H:]
+    # dc += dh ⊙ o ⊙ (1 − tanh²(c_t)), built in da_g's slot, which is written last
+    np.multiply(tanh_c, tanh_c, out=da_g)
+    np.subtract(1, da_g, out=da_g)
+    da_g *= o
+    da_g *= dh
+    dc += da_g
+    for out, gate, partner, upstream in ((da_i, i, g, dc), (da_f, f, c_prev, dc),
+                                         (da_o, o, tanh_c, dh)):
+        np.subtract(1, gate, out=out)       # σ' = σ(1 − σ)
+        out *= gate
+        out *= partner
+        out *= upstream
+    np.multiply(g, g, out=da_g)             # tanh' = 1 − tanh²
+    np.subtract(1, da_g, out=da_g)
+    da_g *= i
+    da_g *= dc
+    dc *= f
+
+
+@numba.njit(cache=True, nogil=True)
+def _lstm_gate_gradients_numba(da, dh, dc, gates, c_prev, tanh_c, one):
+    H = dh.shape[1]
+    for n in range(dh.shape[0]):
+        for j in range(H):
+            i, f = gates[n, j], gates[n, H + j]
+            g, o = gates[n, 2 * H + j], gates[n, 3 * H + j]
+            dc_t = dc[n, j] + (one - tanh_c[n, j] * tanh_c[n, j]) * o * dh[n, j]
+            da[n, j] = (one - i) * i * g * dc_t
+            da[n, H + j] = (one - f) * f * c_prev[n, j] * dc_t
+            da[n, 3 * H + j] = (one - o) * o * tanh_c[n, j] * dh[n, j]
+            da[n, 2 * H + j] = (one - g * g) * i * dc_t
+            dc[n, j] = dc_t * f
+
+
+def lstm_gate_gradients(da, dh, dc, gates, c_prev, tanh_c):
+    """:func:`lstm_gate_gradients_numpy` in one pass (numba): the same operations in the same
+    order, each rounded to the arrays' dtype (`one` is passed in that dtype, so float32 stays
+    float32), so the result is bit-identical to the twin. Same arguments, same in-place
+    outputs."""
+    _lstm_gate_gradients_numba(da, dh, dc, gates, c_prev, tanh_c, dh.dtype.type(1))
