@@ -54,12 +54,6 @@ def _executor():
     return _pool
 
 
-def submit(fn, *args):
-    """fn(*args) on a worker thread of the shared pool; returns its Future. For NumPy work that
-    releases the GIL (matrix products, ufunc loops) beside work on the calling thread."""
-    return _executor().submit(fn, *args)
-
-
 def map_row_blocks(fn, args, n_rows, row_size, threads=None):
     """[fn(block, *args) for block in row_blocks(...)], the blocks on `threads` threads (default:
     the BLAS thread count). fn must only touch the rows of its block."""

@@ -159,8 +159,6 @@ def _sequence_grads(das, x, h_prev, Wx):
 # the caller's count). They are small ((N, H) by (H, 4H)); measured on the bench machine
 # (2 CPUs), splitting them over two threads ... (see validation/README.md, Speed).
 RECURRENT_BLAS_THREADS = 1
-# Whether lstm_backward overlaps the later half's products with the loop (see there).
-OVERLAP = True
 
 
 def _gate_scale(H, dtype):
@@ -221,10 +219,6 @@ def lstm_backward(dhs, cache):
     one pass (hebbref.kernels.lstm_gate_gradients, numba), in buffers allocated once per
     segment. Inputs: dhs: (T, N, H); cache from lstm_forward.
     Outputs: dx: (T, N, D); dh0, dc0: (N, H); grads {"Wx", "Wh", "b"} matching params.
-
-    With more than one BLAS thread, the products of the later half of the steps (dx, dWx, dWh)
-    run on a worker thread, on the core that the step-by-step loop (one BLAS thread) leaves
-    idle, while the loop goes on through the earlier half.
     """
     x, Wh, gates = cache["x"], cache["Wh"], cache["gates"]
     T, N, _ = x.shape
@@ -233,23 +227,11 @@ def lstm_backward(dhs, cache):
     dh, dc = np.zeros((2, N, H), dtype=x.dtype)
     # A contiguous copy of Whᵀ: the 35 small products run ~1.5× faster than on the view.
     Wh_T = np.ascontiguousarray(Wh.T)
-    h_prev = _previous_hidden(cache)
-    split = T // 2 if OVERLAP and threads.blas_threads() > 1 else 0
-    late = None
     with threads.blas_limit(RECURRENT_BLAS_THREADS):
         for t in range(T - 1, -1, -1):
             dh += dhs[t]
             c_prev = cache["cs"][t - 1] if t else cache["c0"]
             lstm_gate_gradients(das[t], dh, dc, gates[t], c_prev, cache["tanh_cs"][t])
             np.matmul(das[t], Wh_T, out=dh)
-            if t == split and split:
-                late = threads.submit(_sequence_grads, das[split:], x[split:], h_prev[split:],
-                                      cache["Wx"])
-    dx, grads = _sequence_grads(das[:split or T], x[:split or T], h_prev[:split or T],
-                                cache["Wx"])
-    if late is not None:
-        dx_late, grads_late = late.result()
-        dx = np.concatenate([dx, dx_late])
-        for key in grads:
-            grads[key] += grads_late[key]
+    dx, grads = _sequence_grads(das, x, _previous_hidden(cache), cache["Wx"])
     return dx, dh, dc, grads

@@ -7,7 +7,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hebbref import gradcheck
-from hebbref.nn import lstm
 from hebbref.nn.lstm import (lstm_backward, lstm_backward_reference, lstm_forward,
                              lstm_forward_reference)
 
@@ -103,32 +102,3 @@ def test_fast_lstm_leaves_its_inputs_alone():
     lstm_backward(np.ones_like(hs), cache)
     for before, after in zip(saved, (x, h0, c0, *params.values())):
         np.testing.assert_array_equal(before, after)
-
-
-@pytest.mark.parametrize("T", [1, 2, 7])
-def test_overlapped_backward_equals_the_sequential_one(T, monkeypatch):
-    """With several BLAS threads, lstm_backward computes the later half's products on a worker
-    thread and adds the halves: the same sums in another order, so equal to the sequential
-    backward to 1e-12 (float64), and to the plain twin."""
-    rng = np.random.default_rng(T)
-    params = {"Wx": rng.standard_normal((3, 16)), "Wh": rng.standard_normal((4, 16)),
-              "b": rng.standard_normal(16)}
-    x, h0, c0, upstream = (rng.standard_normal(shape)
-                           for shape in ((T, 5, 3), (5, 4), (5, 4), (T, 5, 4)))
-    monkeypatch.setattr(lstm.threads, "blas_threads", lambda: 2)
-    submitted = []
-    submit = lstm.threads.submit
-    monkeypatch.setattr(lstm.threads, "submit",
-                        lambda fn, *args: submitted.append(fn) or submit(fn, *args))
-    results = {}
-    for overlap in (True, False):
-        monkeypatch.setattr(lstm, "OVERLAP", overlap)
-        results[overlap] = lstm_backward(upstream, lstm_forward(x, h0, c0, params)[1])
-    assert len(submitted) == (1 if T >= 2 else 0)      # only the overlapped run hands off
-    plain = lstm_backward_reference(upstream, lstm_forward_reference(x, h0, c0, params)[1])
-    for other in (results[False], plain):
-        for got, want in zip(results[True][:3], other[:3]):
-            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
-        for key in ("Wx", "Wh", "b"):
-            np.testing.assert_allclose(results[True][3][key], other[3][key], rtol=1e-12,
-                                       atol=1e-12, err_msg=key)
