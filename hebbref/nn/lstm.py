@@ -177,7 +177,9 @@ def lstm_forward(x, h0, c0, params):
     one tanh over all four gate blocks (NumPy's tanh is several times cheaper than the stable
     exp-and-where sigmoid), with the halving folded into the weights (multiplying by ½ is exact);
     every step writes into arrays allocated once per segment. The two forwards agree to a few
-    units in the last place (tested).
+    units in the last place (tested). The step's element-wise work stays in NumPy: a numba
+    kernel of it ran 15× slower (this numba has no vectorised tanh; measured at N = 32,
+    H = 256), unlike the backward's, which has no transcendental function.
     """
     x, h0, c0, Wx, Wh, b = _check_inputs(x, h0, c0, params)
     T, N, D = x.shape

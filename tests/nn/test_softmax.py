@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 from hebbref import gradcheck, threads
 from hebbref.models.classifier import classifier_init
 from hebbref.bench.timing import traced_peak
-from hebbref.nn.softmax import (linear_cross_entropy, softmax_cross_entropy,
+from hebbref.nn.softmax import (linear_cross_entropy, nll_per_target, nll_per_target_reference,
+                                softmax_cross_entropy,
                                 softmax_cross_entropy_reference, softmax_init,
                                 softmax_layer_backward, softmax_layer_forward)
 
@@ -245,3 +246,24 @@ def test_fused_layer_validates_at_its_boundary():
         linear_cross_entropy(np.zeros((2, 5)), params, np.array([0, 1]))
     with pytest.raises(TypeError, match="must share a dtype"):
         linear_cross_entropy(np.zeros((2, 2), np.float32), params, np.array([0, 1]))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@settings(max_examples=30, deadline=None)
+@given(N=st.integers(0, 40), V=st.integers(1, 30), blocks=st.integers(1, 5),
+       scale=st.sampled_from([1.0, 1e3]), seed=seeds)
+def test_fast_nll_equals_plain_twin_bit_for_bit(dtype, N, V, blocks, scale, seed):
+    """nll_per_target == nll_per_target_reference bit for bit on any number of row blocks (the
+    same max, exp, row sum and log on every row), and leaves z unchanged."""
+    rng = np.random.default_rng(seed)
+    z = (rng.standard_normal((N, V)) * scale).astype(dtype)
+    y = rng.integers(0, V, N)
+    original = z.copy()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(threads, "MIN_BLOCK", 1)
+        patch.setattr(threads, "blas_threads", lambda: blocks)
+        fast = nll_per_target(z, y)
+    want = nll_per_target_reference(z, y)
+    assert fast.dtype == want.dtype == dtype and fast.shape == (N,)
+    np.testing.assert_array_equal(fast, want)
+    np.testing.assert_array_equal(z, original)
