@@ -157,29 +157,34 @@ def linear_cross_entropy(h, params, y, *, block_rows=None):
     straight into the gradient. The logits are not scanned for NaN/Inf: a non-finite logit
     shows as a non-finite loss, which the caller checks.
     """
-    theta = check_array(params.get("theta"), "params['theta']", ndim=2)
-    b = check_array(params.get("b"), "params['b']", shape=(theta.shape[0],))
+    # θ and b are not scanned for NaN/Inf (a pass over θ costs as much as the bias add): a
+    # non-finite weight, like a non-finite logit, shows as a non-finite loss.
+    theta = check_array(params.get("theta"), "params['theta']", ndim=2, finite=False)
+    b = check_array(params.get("b"), "params['b']", shape=(theta.shape[0],), finite=False)
     h = check_array(h, "h", shape=(None, theta.shape[1]))
     check_same_dtype("h", h, "params['theta']", theta)
     (V, H), N = theta.shape, h.shape[0]
     y = check_labels(y, "y", V, shape=(N,))
-    grads = {"theta": np.zeros_like(theta), "b": np.zeros_like(b)}
     dh = np.empty_like(h)
     if N == 0:
-        return 0.0, dh, grads
+        return 0.0, dh, {"theta": np.zeros_like(theta), "b": np.zeros_like(b)}
+    # The first block writes dθ and db (β = 0), the others add to them: no pass to zero dθ.
+    grads = {"theta": np.empty_like(theta), "b": np.zeros_like(b)}
     blocks = -(-N // (block_rows or max(1, BLOCK_ELEMENTS // V)))
     rows = -(-N // blocks)
     z_buffer = np.empty((min(rows, N), V), dtype=h.dtype)
     nll = []
     for start in range(0, N, rows):
         block = slice(start, min(start + rows, N))
-        nll += _fused_block(h[block], y[block], theta, b, z_buffer, dh[block], grads, N)
+        nll += _fused_block(h[block], y[block], theta, b, z_buffer, dh[block], grads, N,
+                            first=start == 0)
     return float(np.mean(np.concatenate(nll))), dh, grads
 
 
-def _fused_block(h, y, theta, b, z_buffer, dh, grads, n):
+def _fused_block(h, y, theta, b, z_buffer, dh, grads, n, *, first):
     """One row block of linear_cross_entropy: writes dh (rows of the block), adds the block's
-    terms to grads; returns −log p_t[y_t] of its rows, as a list of arrays."""
+    terms to grads (overwrites grads["theta"] if `first`); returns −log p_t[y_t] of its rows,
+    as a list of arrays."""
     z = z_buffer[:h.shape[0]]
     np.matmul(h, theta.T, out=z)
     z += b
@@ -187,6 +192,7 @@ def _fused_block(h, y, theta, b, z_buffer, dh, grads, n):
     np.matmul(z, theta, out=dh)
     # dθᵀ += hᵀ dz, in BLAS's column-major view of the row-major arrays (no copies).
     gemm = blas.get_blas_funcs("gemm", (theta,))
-    gemm(1.0, h.T, z.T, beta=1.0, c=grads["theta"].T, trans_b=1, overwrite_c=1)
+    gemm(1.0, h.T, z.T, beta=0.0 if first else 1.0, c=grads["theta"].T, trans_b=1,
+         overwrite_c=1)
     grads["b"] += z.sum(axis=0)
     return nll
