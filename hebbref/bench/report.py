@@ -144,5 +144,6 @@ def _scaling(results):
                         else f"{p['torch_s_per_token'] * 1e6:.2f}")
             lines.append(f"     V = {p['V']:>6}, H = {p['H']:>4}: hebbref "
                          f"{p['hebbref_s_per_token'] * 1e6:8.2f}, torch {torch_us:>8}, "
-                         f"hebbref/torch {_times(p['speedup_vs_torch'])}")
+                         f"hebbref/torch {_times(p['speedup_vs_torch'])}; matrix products "
+                         f"alone {p['products_s_per_token'] * 1e6:.2f}")
     return lines

@@ -225,12 +225,14 @@ def bench_scaling(sizes, torch):
         rows = []
         for V, H in points:
             progress(f"scaling V = {V}, H = {H}")
-            contenders = {"hebbref": hebbref_lm_step(V, H, sizes)}
+            contenders = {"hebbref": hebbref_lm_step(V, H, sizes),
+                          "products": lm_matrix_products(V, H, sizes)}
             if torch:
                 contenders["torch"] = torch_lm_step(torch, V, H, sizes)
             timed = measure(contenders, sizes)
             row = {"V": V, "H": H}
-            for name in ("hebbref", "torch"):
+            # "products": the step's matrix products alone, the bound on hebbref's step.
+            for name in ("hebbref", "torch", "products"):
                 row[f"{name}_s_per_token"] = (timed[name]["median_s"] / sizes.lm_tokens
                                               if name in timed else None)
             row["speedup_vs_torch"] = ratio(row["torch_s_per_token"], row["hebbref_s_per_token"])

@@ -108,7 +108,8 @@ def test_json_measurements_are_positive_and_consistent(quick):
                               ("hidden", sizes.scaling_hiddens, "H")):
         points = data["scaling"][axis]["points"]
         assert [p[key] for p in points] == list(values)
-        assert all(_positive(p["hebbref_s_per_token"]) for p in points)
+        assert all(_positive(p["hebbref_s_per_token"]) and _positive(p["products_s_per_token"])
+                   for p in points)
         assert math.isfinite(data["scaling"][axis]["log_log_slope"]["hebbref"])
 
 
