@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hebbref.kernels import (adam_delta, adam_delta_numpy, coalesce_rows, lstm_gate_gradients,
-                             lstm_gate_gradients_numpy, scatter_add_rows, scatter_add_rows_numpy)
+                             lstm_gate_gradients_numpy, matmul_accumulate,
+                             matmul_accumulate_numpy, scatter_add_rows, scatter_add_rows_numpy)
 from hebbref.nn.lstm import lstm_step_backward
 
 DTYPES = [np.float32, np.float64]
@@ -201,3 +202,24 @@ def test_lstm_gate_gradients_kernel_equals_numpy_twin_bit_for_bit(dtype, N, H, s
     tol = 1e-5 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(outputs["numba"][0], da_plain, rtol=tol, atol=tol)
     np.testing.assert_allclose(outputs["numba"][1], dc_plain, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("K, M, N", [(0, 3, 2), (1, 1, 1), (3, 4, 5), (17, 9, 6)])
+def test_matmul_accumulate_adds_the_product_in_place(dtype, K, M, N):
+    """out += aᵀ b (the fused softmax layer's dθ += dzᵀ h): into out's own buffer, equal to the
+    NumPy twin to rounding, on C-contiguous inputs (NumPy's BLAS) and on a transposed view
+    (the twin's fallback)."""
+    rng = np.random.default_rng(K * 100 + M)
+    a, b = rng.standard_normal((K, M)).astype(dtype), rng.standard_normal((K, N)).astype(dtype)
+    start = rng.standard_normal((M, N)).astype(dtype)
+    want = start.copy()
+    matmul_accumulate_numpy(want, a, b)
+    np.testing.assert_allclose(want, start + a.T.astype(np.float64) @ b, rtol=1e-5, atol=1e-5)
+    for a_in in (a, np.asfortranarray(a)):
+        out = start.copy()
+        buffer = out.ctypes.data
+        matmul_accumulate(out, a_in, b)
+        assert out.ctypes.data == buffer and out.dtype == dtype
+        tol = 1e-5 if dtype == np.float32 else 1e-12
+        np.testing.assert_allclose(out, want, rtol=tol, atol=tol)

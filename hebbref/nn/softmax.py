@@ -13,9 +13,9 @@ softmax_layer_forward → softmax_cross_entropy_reference → softmax_layer_back
 on a block of rows at a time, so the (N, V) logits never exist.
 """
 import numpy as np
-from scipy.linalg import blas
 
 from hebbref import threads
+from hebbref.kernels import matmul_accumulate
 from hebbref.validate import check_array, check_labels, check_same_dtype
 
 
@@ -154,7 +154,7 @@ def linear_cross_entropy(h, params, y, *, block_rows=None):
              grads {"theta": (V, H) = (∂L/∂z)ᵀ h, "b": (V,) = Σ_t ∂L/∂z_t}.
     For each block of rows: z = h θᵀ + b, dz = (softmax(z) − onehot(y)) / N in z's buffer
     (softmax_cross_entropy's row kernel), dh = dz θ, and dθ += dzᵀ h by a BLAS gemm with β = 1
-    straight into the gradient. The logits are not scanned for NaN/Inf: a non-finite logit
+    straight into the gradient (hebbref.kernels.matmul_accumulate). The logits are not scanned for NaN/Inf: a non-finite logit
     shows as a non-finite loss, which the caller checks.
     """
     # θ and b are not scanned for NaN/Inf (a pass over θ costs as much as the bias add): a
@@ -168,7 +168,7 @@ def linear_cross_entropy(h, params, y, *, block_rows=None):
     dh = np.empty_like(h)
     if N == 0:
         return 0.0, dh, {"theta": np.zeros_like(theta), "b": np.zeros_like(b)}
-    # The first block writes dθ and db (β = 0), the others add to them: no pass to zero dθ.
+    # The first block writes dθ, the others add to it: no pass to zero dθ.
     grads = {"theta": np.empty_like(theta), "b": np.zeros_like(b)}
     blocks = -(-N // (block_rows or max(1, BLOCK_ELEMENTS // V)))
     rows = -(-N // blocks)
@@ -190,9 +190,9 @@ def _fused_block(h, y, theta, b, z_buffer, dh, grads, n, *, first):
     z += b
     nll = threads.map_row_blocks(_cross_entropy_rows, (z, y, n), z.shape[0], z.shape[1])
     np.matmul(z, theta, out=dh)
-    # dθᵀ += hᵀ dz, in BLAS's column-major view of the row-major arrays (no copies).
-    gemm = blas.get_blas_funcs("gemm", (theta,))
-    gemm(1.0, h.T, z.T, beta=0.0 if first else 1.0, c=grads["theta"].T, trans_b=1,
-         overwrite_c=1)
+    if first:
+        np.matmul(z.T, h, out=grads["theta"])
+    else:
+        matmul_accumulate(grads["theta"], z, h)     # dθ += dzᵀ h, no (V, H) temporary
     grads["b"] += z.sum(axis=0)
     return nll
