@@ -102,7 +102,8 @@ def markdown(results):
         f"{m['blas_version']} ({m.get('blas_architecture', 'n/a')} kernel, "
         f"{m['blas_threads']} threads), numpy {m['numpy']}, numba "
         f"{m['numba']}, torch {m['torch']} ({m.get('torch_blas', 'n/a')}, "
-        f"{m.get('torch_threads', 'n/a')} threads). Load average {load:.2f} at start. Median of "
+        f"{m.get('torch_threads', 'n/a')} threads). Load average {load:.2f} at start, "
+        f"{m.get('load_average_end', [float('nan')])[0]:.2f} at end. Median of "
         f"{results['settings']['repeats']} interleaved runs; {results['total_seconds']:.0f} s "
         "in all.",
         "",
@@ -126,7 +127,8 @@ def _lm_rows(results, targets):
             f"{r['hebbref']['tokens_per_s']:,.0f} / {r['torch'].get('tokens_per_s', 0):,.0f} = "
             f"{_x(r['speedup_vs_torch'])} | {_target(targets, keys[i]) if i in keys else '—'} |")
     every = targets["lm_speedup_every_vocab"]
-    lines.append(f"| LM step, lowest hebbref/torch over V = {every['description'].split('(')[-1]} "
+    lines.append(f"| LM step, lowest hebbref/torch over V = "
+                 f"{every['description'].split('(')[-1].rstrip(')')} "
                  f"| {_x(every['measured'])} | {_target(targets, 'lm_speedup_every_vocab')} |")
     for r in lm:
         lines.append(
