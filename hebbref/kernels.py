@@ -4,7 +4,16 @@
 - scatter_add_rows: the embedding backward (summing gradient rows of repeated ids) and the
   sparse-row optimisers (adding into a parameter or an optimiser state).
 - adam_delta: Adam's moment update and step in one pass over memory (hebbref.optim.adam).
+- lstm_gate_gradients: one step of the LSTM backward's element-wise work in one pass
+  (hebbref.nn.lstm.lstm_backward).
+- matmul_accumulate: out += aᵀ b by NumPy's own BLAS gemm with β = 1 (through ctypes), for the
+  fused softmax layer's ∂L/∂θ; its twin is the one-line NumPy expression. Not numba: NumPy has
+  no gemm that adds into an array, and scipy.linalg.blas loads a second OpenBLAS whose threads,
+  spinning after each call, slow NumPy's by half (measured on the bench's LM step).
 """
+import ctypes
+import os
+
 import numba
 import numpy as np
 
@@ -97,3 +106,102 @@ def adam_delta(g, m, v, *, beta1, beta2, eps, step_size, sqrt_bias_correction2):
                       delta.reshape(-1), d(beta1), d(1.0 - beta1), d(beta2), d(1.0 - beta2),
                       d(eps), d(step_size), d(sqrt_bias_correction2))
     return delta
+
+
+def lstm_gate_gradients_numpy(da, dh, dc, gates, c_prev, tanh_c):
+    """NumPy twin of :func:`lstm_gate_gradients`: one step of the LSTM backward (docs/MATH.md
+    §2.7) in place. da: (N, 4H) output; dh: (N, H) gradient into h_t; dc: (N, H) gradient into
+    c_t from t+1 on entry, dc_{t−1} on exit; gates: (N, 4H) holding i, f, g, o; c_prev,
+    tanh_c: (N, H).
+    """
+    H = dh.shape[1]
+    i, f, g, o = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
+    da_i, da_f, da_g, da_o = da[:, :H], da[:, H:2 * H], da[:, 2 * H:3 * H], da[:, 3 * H:]
+    # dc += dh ⊙ o ⊙ (1 − tanh²(c_t)), built in da_g's slot, which is written last
+    np.multiply(tanh_c, tanh_c, out=da_g)
+    np.subtract(1, da_g, out=da_g)
+    da_g *= o
+    da_g *= dh
+    dc += da_g
+    for out, gate, partner, upstream in ((da_i, i, g, dc), (da_f, f, c_prev, dc),
+                                         (da_o, o, tanh_c, dh)):
+        np.subtract(1, gate, out=out)       # σ' = σ(1 − σ)
+        out *= gate
+        out *= partner
+        out *= upstream
+    np.multiply(g, g, out=da_g)             # tanh' = 1 − tanh²
+    np.subtract(1, da_g, out=da_g)
+    da_g *= i
+    da_g *= dc
+    dc *= f
+
+
+@numba.njit(cache=True, nogil=True)
+def _lstm_gate_gradients_numba(da, dh, dc, gates, c_prev, tanh_c, one):
+    H = dh.shape[1]
+    for n in range(dh.shape[0]):
+        for j in range(H):
+            i, f = gates[n, j], gates[n, H + j]
+            g, o = gates[n, 2 * H + j], gates[n, 3 * H + j]
+            dc_t = dc[n, j] + (one - tanh_c[n, j] * tanh_c[n, j]) * o * dh[n, j]
+            da[n, j] = (one - i) * i * g * dc_t
+            da[n, H + j] = (one - f) * f * c_prev[n, j] * dc_t
+            da[n, 3 * H + j] = (one - o) * o * tanh_c[n, j] * dh[n, j]
+            da[n, 2 * H + j] = (one - g * g) * i * dc_t
+            dc[n, j] = dc_t * f
+
+
+def lstm_gate_gradients(da, dh, dc, gates, c_prev, tanh_c):
+    """:func:`lstm_gate_gradients_numpy` in one pass (numba): the same operations in the same
+    order, each rounded to the arrays' dtype (`one` is passed in that dtype, so float32 stays
+    float32), so the result is bit-identical to the twin. Same arguments, same in-place
+    outputs."""
+    _lstm_gate_gradients_numba(da, dh, dc, gates, c_prev, tanh_c, dh.dtype.type(1))
+
+
+def matmul_accumulate_numpy(out, a, b):
+    """NumPy twin of :func:`matmul_accumulate`: out += aᵀ b. a: (K, M); b: (K, N);
+    out: (M, N), same dtype. The product is a temporary (M, N) array."""
+    out += a.T @ b
+
+
+_CBLAS_ROW_MAJOR, _CBLAS_NO_TRANS, _CBLAS_TRANS = 101, 111, 112
+_gemm = {}
+
+
+def _numpy_cblas_gemm(dtype):
+    """cblas_sgemm / cblas_dgemm of the OpenBLAS that NumPy itself loads (64-bit integers, as
+    numpy's scipy-openblas64 names them), or None when it cannot be found."""
+    if dtype not in _gemm:
+        _gemm[dtype] = None
+        from threadpoolctl import threadpool_info
+
+        numpy_dir = os.path.dirname(os.path.dirname(np.__file__))
+        for lib in threadpool_info():
+            path = lib.get("filepath", "")
+            if lib.get("internal_api") == "openblas" and path.startswith(numpy_dir) \
+                    and "numpy" in path:
+                name = {np.dtype(np.float32): "scipy_cblas_sgemm64_",
+                        np.dtype(np.float64): "scipy_cblas_dgemm64_"}[dtype]
+                _gemm[dtype] = getattr(ctypes.CDLL(path), name, None)
+    return _gemm[dtype]
+
+
+def matmul_accumulate(out, a, b):
+    """out += aᵀ b without the temporary (M, N) product: a (K, M), b (K, N), out (M, N), all
+    C-contiguous, one float dtype; BLAS gemm with β = 1 on NumPy's own OpenBLAS. Falls back to
+    the twin when that library is not found. The two agree to rounding (the gemm adds the
+    product into out inside its kernel, in its own order)."""
+    if out.size == 0 or a.shape[0] == 0:
+        return
+    gemm = _numpy_cblas_gemm(out.dtype) if out.dtype.kind == "f" else None
+    if gemm is None or not all(x.flags.c_contiguous and x.dtype == out.dtype
+                               for x in (out, a, b)):
+        matmul_accumulate_numpy(out, a, b)
+        return
+    (K, M), N = a.shape, b.shape[1]
+    scalar = ctypes.c_float if out.dtype == np.float32 else ctypes.c_double
+    i64 = ctypes.c_int64
+    gemm(_CBLAS_ROW_MAJOR, _CBLAS_TRANS, _CBLAS_NO_TRANS, i64(M), i64(N), i64(K), scalar(1.0),
+         a.ctypes.data_as(ctypes.c_void_p), i64(M), b.ctypes.data_as(ctypes.c_void_p), i64(N),
+         scalar(1.0), out.ctypes.data_as(ctypes.c_void_p), i64(N))

@@ -6,8 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hebbref.kernels import (adam_delta, adam_delta_numpy, coalesce_rows, scatter_add_rows,
-                             scatter_add_rows_numpy)
+from hebbref.kernels import (adam_delta, adam_delta_numpy, coalesce_rows, lstm_gate_gradients,
+                             lstm_gate_gradients_numpy, matmul_accumulate,
+                             matmul_accumulate_numpy, scatter_add_rows, scatter_add_rows_numpy)
+from hebbref.nn.lstm import lstm_step_backward
 
 DTYPES = [np.float32, np.float64]
 
@@ -173,3 +175,51 @@ def test_adam_delta_falls_back_to_the_twin_on_strided_state():
                        sqrt_bias_correction2=np.sqrt(1e-3))
     np.testing.assert_allclose(m, 0.1 * g, rtol=1e-15)
     assert delta.shape == g.shape and np.all(np.sign(delta) == np.sign(g))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@settings(max_examples=25, deadline=None)
+@given(N=st.integers(1, 5), H=st.integers(1, 6), seed=st.integers(0, 2**32 - 1))
+def test_lstm_gate_gradients_kernel_equals_numpy_twin_bit_for_bit(dtype, N, H, seed):
+    """One step of the LSTM backward's element-wise work (docs/MATH.md §2.7): the numba kernel
+    and its NumPy twin write the same da and dc_{t−1}, bit for bit; and both equal the plain
+    step function lstm_step_backward (the equations as written) to rounding."""
+    rng = np.random.default_rng(seed)
+    gates = rng.uniform(0, 1, (N, 4 * H)).astype(dtype)
+    gates[:, 2 * H:3 * H] = rng.uniform(-1, 1, (N, H))           # g = tanh(·)
+    dh, dc, c_prev = (rng.standard_normal((N, H)).astype(dtype) for _ in range(3))
+    tanh_c = np.tanh(rng.standard_normal((N, H))).astype(dtype)
+    outputs = {}
+    for name, fn in (("numba", lstm_gate_gradients), ("numpy", lstm_gate_gradients_numpy)):
+        da, dc_out = np.full((N, 4 * H), np.nan, dtype), dc.copy()
+        fn(da, dh, dc_out, gates, c_prev, tanh_c)
+        outputs[name] = (da, dc_out)
+    np.testing.assert_array_equal(outputs["numba"][0], outputs["numpy"][0])
+    np.testing.assert_array_equal(outputs["numba"][1], outputs["numpy"][1])
+    step_cache = (gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:],
+                  c_prev, tanh_c)
+    da_plain, dc_plain = lstm_step_backward(dh, dc, step_cache)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(outputs["numba"][0], da_plain, rtol=tol, atol=tol)
+    np.testing.assert_allclose(outputs["numba"][1], dc_plain, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("K, M, N", [(0, 3, 2), (1, 1, 1), (3, 4, 5), (17, 9, 6)])
+def test_matmul_accumulate_adds_the_product_in_place(dtype, K, M, N):
+    """out += aᵀ b (the fused softmax layer's dθ += dzᵀ h): into out's own buffer, equal to the
+    NumPy twin to rounding, on C-contiguous inputs (NumPy's BLAS) and on a transposed view
+    (the twin's fallback)."""
+    rng = np.random.default_rng(K * 100 + M)
+    a, b = rng.standard_normal((K, M)).astype(dtype), rng.standard_normal((K, N)).astype(dtype)
+    start = rng.standard_normal((M, N)).astype(dtype)
+    want = start.copy()
+    matmul_accumulate_numpy(want, a, b)
+    np.testing.assert_allclose(want, start + a.T.astype(np.float64) @ b, rtol=1e-5, atol=1e-5)
+    for a_in in (a, np.asfortranarray(a)):
+        out = start.copy()
+        buffer = out.ctypes.data
+        matmul_accumulate(out, a_in, b)
+        assert out.ctypes.data == buffer and out.dtype == dtype
+        tol = 1e-5 if dtype == np.float32 else 1e-12
+        np.testing.assert_allclose(out, want, rtol=tol, atol=tol)

@@ -42,3 +42,15 @@ def test_map_row_blocks_calls_fn_on_every_block_in_order():
             blocks = threads.row_blocks(100, 1, count)
         assert len(results) == count == len(blocks)
         assert results == [(b.start, int(data[b].sum()) + 7) for b in blocks]
+
+
+def test_blas_limit_caps_the_threads_and_restores_them():
+    """blas_limit(1) runs its body on one BLAS thread and gives the count back on exit;
+    blas_limit(None) changes nothing."""
+    with threadpool_limits(2, user_api="blas"):
+        before = threads.blas_threads()
+        with threads.blas_limit(1):
+            assert threads.blas_threads() == 1
+        assert threads.blas_threads() == before
+        with threads.blas_limit(None):
+            assert threads.blas_threads() == before

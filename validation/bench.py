@@ -27,10 +27,14 @@ TARGETS = os.path.join(HERE, "bench_targets.json")
 def measured(results):
     """The value each target is checked against, by target key (None where torch was missing)."""
     lm = results["lm"]["by_vocab"]
+    every = [r["speedup_vs_torch"] for r in lm + results["scaling"]["vocab"]["points"]]
     return {
+        "lm_speedup_every_vocab": None if None in every else min(every),
         "lm_speedup_small_vocab": lm[0]["speedup_vs_torch"],
         "lm_speedup_large_vocab": lm[-1]["speedup_vs_torch"],
         "lm_blas_fraction_large_vocab": lm[-1]["blas_peak_fraction"],
+        "lm_peak_mib_large_vocab": lm[-1]["peak_bytes"] / 2**20,
+        "lstm_blas_fraction": results["lstm"]["blas_peak_fraction"],
         "mlp_speedup": results["mlp"]["threads_numpy"]["speedup_vs_torch"],
         "mlp_speedup_one_thread": results["mlp"]["threads_one"]["speedup_vs_torch"],
         "scatter_speedup_add_at": results["scatter"]["speedup_vs_add_at"],
@@ -46,7 +50,8 @@ def evaluate_targets(results):
         targets = json.load(f)
     values = measured(results)
     lm = results["lm"]["by_vocab"]
-    names = {"V0": lm[0]["V"], "V1": lm[-1]["V"]}
+    vocabs = sorted({r["V"] for r in lm + results["scaling"]["vocab"]["points"]})
+    names = {"V0": lm[0]["V"], "V1": lm[-1]["V"], "VS": ", ".join(f"{v:,}" for v in vocabs)}
     rows = []
     for t in targets:
         value = values[t["key"]]
@@ -89,16 +94,16 @@ def _target(targets, key):
 
 def markdown(results):
     """The README section: machine, then one row per measurement with its target."""
-    m, lm, mlp = results["machine"], results["lm"]["by_vocab"], results["mlp"]
-    sc, hb = results["scatter"], results["hebbian"]
-    mem = hb["memory"]
+    m = results["machine"]
     targets = {t["key"]: t for t in evaluate_targets(results)}
     load = m["load_average_start"][0]
     lines = [
         f"Machine: {m['cpu_model']}, {m['cpus_available']} CPUs, {m['blas_library']} "
-        f"{m['blas_version']} ({m['blas_threads']} threads), numpy {m['numpy']}, numba "
+        f"{m['blas_version']} ({m.get('blas_architecture', 'n/a')} kernel, "
+        f"{m['blas_threads']} threads), numpy {m['numpy']}, numba "
         f"{m['numba']}, torch {m['torch']} ({m.get('torch_blas', 'n/a')}, "
-        f"{m.get('torch_threads', 'n/a')} threads). Load average {load:.2f} at start. Median of "
+        f"{m.get('torch_threads', 'n/a')} threads). Load average {load:.2f} at start, "
+        f"{m.get('load_average_end', [float('nan')])[0]:.2f} at end. Median of "
         f"{results['settings']['repeats']} interleaved runs; {results['total_seconds']:.0f} s "
         "in all.",
         "",
@@ -108,12 +113,23 @@ def markdown(results):
         f"{results['blas']['float32']['gflops']:.1f} "
         f"/ {results['blas']['float64']['gflops']:.1f} GFLOP/s | — |",
     ]
-    keys = {0: "lm_speedup_small_vocab", 1: "lm_speedup_large_vocab"}
+    return "\n".join(lines + _lm_rows(results, targets) + _other_rows(results, targets))
+
+
+def _lm_rows(results, targets):
+    """The table's rows on the LM step, the LSTM alone and evaluation."""
+    lm, lstm, ev = results["lm"]["by_vocab"], results["lstm"], results["eval"]
+    keys = {0: "lm_speedup_small_vocab", len(lm) - 1: "lm_speedup_large_vocab"}
+    lines = []
     for i, r in enumerate(lm):
         lines.append(
             f"| LM step, V = {r['V']:,}: hebbref / torch tokens/s | "
             f"{r['hebbref']['tokens_per_s']:,.0f} / {r['torch'].get('tokens_per_s', 0):,.0f} = "
             f"{_x(r['speedup_vs_torch'])} | {_target(targets, keys[i]) if i in keys else '—'} |")
+    every = targets["lm_speedup_every_vocab"]
+    lines.append(f"| LM step, lowest hebbref/torch over V = "
+                 f"{every['description'].split('(')[-1].rstrip(')')} "
+                 f"| {_x(every['measured'])} | {_target(targets, 'lm_speedup_every_vocab')} |")
     for r in lm:
         lines.append(
             f"| LM step, V = {r['V']:,}: matrix products alone (ceiling torch/products) | "
@@ -121,10 +137,31 @@ def markdown(results):
             f"({100 * r['products_share_of_step']:.0f} %); ceiling "
             f"{_x(r['speedup_ceiling_vs_torch'])} | — |")
     big = lm[-1]
-    lines += [
+    torch_eval = ev["torch"].get("tokens_per_s")
+    return lines + [
         f"| LM step, V = {big['V']:,}: share of float32 peak | "
         f"{100 * big['blas_peak_fraction']:.1f} % ({big['hebbref']['gflops']:.1f} GFLOP/s) | "
         f"{_target(targets, 'lm_blas_fraction_large_vocab')} × peak |",
+        f"| LM step, V = {big['V']:,}: peak memory (tracemalloc); the (N, V) logits would be "
+        f"{big['logits_bytes'] / 2**20:.1f} MiB | {big['peak_bytes'] / 2**20:.1f} MiB | "
+        f"{_target(targets, 'lm_peak_mib_large_vocab')} MiB |",
+        f"| LSTM alone, forward + backward (T = {lstm['T']}, N = {lstm['N']}, H = {lstm['H']}): "
+        f"share of float32 peak; hebbref/torch | {100 * lstm['blas_peak_fraction']:.1f} % "
+        f"({lstm['hebbref']['gflops']:.1f} GFLOP/s); {_x(lstm['speedup_vs_torch'])} | "
+        f"{_target(targets, 'lstm_blas_fraction')} × peak |",
+        f"| Evaluation, V = {ev['V']:,}: tokens/s hebbref / with neural cache (window "
+        f"{ev['cache']['window']}) / torch | {ev['hebbref']['tokens_per_s']:,.0f} / "
+        f"{ev['hebbref_cache']['tokens_per_s']:,.0f} / "
+        f"{'n/a' if torch_eval is None else f'{torch_eval:,.0f}'} = "
+        f"{_x(ev['speedup_vs_torch'])} / {_x(ev['cache_speedup_vs_torch_without'])} | — |",
+    ]
+
+
+def _other_rows(results, targets):
+    """The table's rows on the MLP, the scatter-add and the Hebbian rule."""
+    mlp, sc, hb = results["mlp"], results["scatter"], results["hebbian"]
+    mem = hb["memory"]
+    return [
         f"| MLP step, {mlp['threads_numpy']['threads']} threads / 1 thread: hebbref vs torch | "
         f"{_x(mlp['threads_numpy']['speedup_vs_torch'])} / "
         f"{_x(mlp['threads_one']['speedup_vs_torch'])} | {_target(targets, 'mlp_speedup')} / "
@@ -135,12 +172,11 @@ def markdown(results):
         f"| Hebbian rule, % of the LM step (V = {hb['V']:,}) | {hb['percent_of_lm_step']:.2f} % "
         f"(fast path {hb['fast_speedup_over_reference']:.1f}× the reference loop) | "
         f"{_target(targets, 'hebbian_percent_of_lm_step')} % |",
-        f"| LM step peak memory with / without Hebbian (tracemalloc) | "
+        f"| LM step peak memory with / without Hebbian, V = {hb['V']:,} (tracemalloc) | "
         f"{mem['lm_step_peak_bytes_with_hebbian'] / 2**20:.2f} / "
         f"{mem['lm_step_peak_bytes_without_hebbian'] / 2**20:.2f} MiB (counts "
         f"{mem['counts_bytes'] / 2**10:.1f} KiB) | +1 int per class |",
     ]
-    return "\n".join(lines)
 
 
 def main(argv=None):

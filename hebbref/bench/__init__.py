@@ -12,7 +12,11 @@ Sections (float32 throughout):
 2. LSTM language-model training step, hebbref (forward, backward, global-norm clip, SGD,
    Hebbian rule) against torch (nn.Embedding(sparse=False), nn.LSTM, nn.Linear, cross-entropy,
    clip_grad_norm_, SGD; no Hebbian rule), with torch given numpy's BLAS thread count; and
-   hebbref's share of the float32 BLAS peak from :func:`lm_step_flops`.
+   hebbref's share of the float32 BLAS peak from :func:`lm_step_flops`, the step's matrix
+   products alone, and its peak memory (tracemalloc).
+   2b. The LSTM alone (forward and backward over one segment, V-free) against torch's nn.LSTM,
+   and its share of the float32 peak. 2c. Evaluation throughput (experiments.lm.evaluate, and
+   cache.evaluate_with_cache) against torch's evaluation of the same model.
 3. MLP classifier step (the curriculum's model, METHOD §5) with Adam, hebbref (with the Hebbian
    rule) against torch, at numpy's thread count and at one thread (as the curriculum runs it).
 4. Sparse row scatter-add (the embedding backward, METHOD §4): the numba kernel against

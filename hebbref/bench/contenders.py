@@ -1,11 +1,15 @@
 """The contenders `hebbref bench` times: closures that run one training step per call, hebbref's
-(with the Hebbian rule, in train_step's METHOD §2 order) and torch's (the same model, no rule)."""
+(with the Hebbian rule, in train_step's METHOD §2 order) and torch's (the same model, no rule);
+the LSTM pass alone; and the evaluation of a token stream (with and without the neural cache)."""
 import numpy as np
 
 from hebbref.bench.workloads import LM_CLIP, LM_LR, MLP_LR, lm_step_products, zipf_ids
+from hebbref.cache import evaluate_with_cache
+from hebbref.experiments.lm import evaluate
 from hebbref.hebbian import HebbianSoftmax
 from hebbref.models.classifier import classifier_init, classifier_loss
 from hebbref.models.lm import lm_init, lm_initial_state, lm_loss
+from hebbref.nn.lstm import lstm_backward, lstm_forward, lstm_init
 from hebbref.train import train_step
 
 
@@ -117,3 +121,83 @@ def torch_mlp_step(torch, sizes, seed=0):
 
     return step
 
+
+
+def hebbref_lstm_pass(sizes, seed=0):
+    """A closure running the LM's LSTM alone, forward and backward over one BPTT segment
+    (T = lm_bptt steps, N = lm_batch, E = H = lm_hidden), with dx (as the LM needs for the
+    embedding). No vocabulary: the V-free part of the step."""
+    rng = np.random.default_rng(seed)
+    T, N, H = sizes.lm_bptt, sizes.lm_batch, sizes.lm_hidden
+    params = lstm_init(H, H, rng, dtype=np.float32)
+    x = rng.standard_normal((T, N, H)).astype(np.float32)
+    upstream = (rng.standard_normal((T, N, H)) * 1e-3).astype(np.float32)
+    zeros = np.zeros((N, H), np.float32)
+
+    def run():
+        _, cache = lstm_forward(x, zeros, zeros, params)
+        lstm_backward(upstream, cache)
+
+    return run
+
+
+def torch_lstm_pass(torch, sizes, seed=0):
+    """The same LSTM pass in torch: nn.LSTM forward, then backward of a fixed upstream
+    gradient into the weights and the input."""
+    torch.manual_seed(seed)
+    T, N, H = sizes.lm_bptt, sizes.lm_batch, sizes.lm_hidden
+    lstm = torch.nn.LSTM(H, H)
+    x = torch.randn(T, N, H, requires_grad=True)
+    upstream = torch.randn(T, N, H) * 1e-3
+
+    def run():
+        lstm.zero_grad(set_to_none=True)
+        x.grad = None
+        out, _ = lstm(x)
+        out.backward(upstream)
+
+    return run
+
+
+def eval_tokens(sizes, V, seed=0):
+    """The evaluation stream of the eval section: lm_eval_segments BPTT segments of lm_batch
+    columns, Zipf ids."""
+    count = sizes.lm_batch * (sizes.lm_bptt * sizes.lm_eval_segments + 1)
+    return zipf_ids(np.random.default_rng(seed), V, count)
+
+
+def hebbref_eval(V, H, sizes, *, cache=None, seed=0):
+    """A closure running experiments.lm.evaluate over eval_tokens (cache None), or
+    cache.evaluate_with_cache with the given {"window", "theta_c", "lambda_c"}."""
+    params = lm_init(V, H, H, np.random.default_rng(seed), dtype=np.float32)
+    tokens = eval_tokens(sizes, V, seed)
+    common = {"batch_size": sizes.lm_batch, "bptt": sizes.lm_bptt}
+    if cache is None:
+        return lambda: evaluate(params, tokens, **common)
+    return lambda: evaluate_with_cache(params, tokens, **common, **cache)
+
+
+def torch_eval(torch, V, H, sizes, seed=0):
+    """torch's evaluation of the same model over the same stream: the NLL of every target,
+    state carried across segments, under no_grad."""
+    nn = torch.nn
+    torch.manual_seed(seed)
+    embed, lstm, out = nn.Embedding(V, H), nn.LSTM(H, H), nn.Linear(H, V)
+    tokens = eval_tokens(sizes, V, seed)
+    length = tokens.size // sizes.lm_batch
+    data = torch.from_numpy(tokens[:length * sizes.lm_batch].reshape(sizes.lm_batch, length).T
+                            .copy())
+
+    def run():
+        hidden, nll = None, []
+        with torch.no_grad():
+            for start in range(0, length - 1, sizes.lm_bptt):
+                x = data[start:start + sizes.lm_bptt]
+                y = data[start + 1:start + 1 + x.shape[0]]
+                x = x[:y.shape[0]]
+                hs, hidden = lstm(embed(x), hidden)
+                logp = torch.log_softmax(out(hs), dim=-1)
+                nll.append(-logp.gather(-1, y[..., None]).reshape(-1))
+        return torch.cat(nll)
+
+    return run

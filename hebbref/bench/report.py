@@ -4,7 +4,7 @@
 def format_report(results):
     """The stdout table: the machine, then sections 1–6, then the total time."""
     lines = _header(results)
-    for section in (_blas, _lm, _mlp, _scatter, _hebbian, _scaling):
+    for section in (_blas, _lm, _lstm, _eval, _mlp, _scatter, _hebbian, _scaling):
         lines += [""] + section(results)
     lines.append(f"total {results['total_seconds']:.1f} s")
     return "\n".join(lines)
@@ -66,7 +66,31 @@ def _lm(results):
                      f"of the hebbref step); torch/products = "
                      f"{_times(r['speedup_ceiling_vs_torch'])}, the ceiling with free "
                      f"element-wise work")
+        lines.append(f"   V = {r['V']}: peak memory of one step (tracemalloc) "
+                     f"{r['peak_bytes'] / 2**20:.1f} MiB; the (N, V) logits alone would be "
+                     f"{r['logits_bytes'] / 2**20:.1f} MiB")
     return lines
+
+
+def _lstm(results):
+    r = results["lstm"]
+    return [f"2b. LSTM alone (forward + backward, T = {r['T']}, N = {r['N']}, E = H = {r['H']}, "
+            f"float32): hebbref {_seconds(r['hebbref'])}, torch {_seconds(r['torch'])}, "
+            f"hebbref/torch {_times(r['speedup_vs_torch'])}",
+            f"   {r['hebbref']['gflops']:.1f} GFLOP/s = {100 * r['blas_peak_fraction']:.1f}% of "
+            f"the float32 peak ({r['flops_formula']})"]
+
+
+def _eval(results):
+    r = results["eval"]
+    tps = {k: r[k].get("tokens_per_s") for k in ("hebbref", "hebbref_cache", "torch")}
+    text = {k: "n/a" if v is None else f"{v:,.0f}" for k, v in tps.items()}
+    return [f"2c. Evaluation, V = {r['V']} ({r['tokens_per_call']} targets per call, batch "
+            f"{r['batch']}, BPTT {r['bptt']}): tokens/s hebbref {text['hebbref']}, with the "
+            f"neural cache (window {r['cache']['window']}) {text['hebbref_cache']}, torch "
+            f"{text['torch']}",
+            f"   hebbref/torch {_times(r['speedup_vs_torch'])}; hebbref with cache/torch without "
+            f"{_times(r['cache_speedup_vs_torch_without'])}"]
 
 
 def _mlp(results):
@@ -120,5 +144,6 @@ def _scaling(results):
                         else f"{p['torch_s_per_token'] * 1e6:.2f}")
             lines.append(f"     V = {p['V']:>6}, H = {p['H']:>4}: hebbref "
                          f"{p['hebbref_s_per_token'] * 1e6:8.2f}, torch {torch_us:>8}, "
-                         f"hebbref/torch {_times(p['speedup_vs_torch'])}")
+                         f"hebbref/torch {_times(p['speedup_vs_torch'])}; matrix products "
+                         f"alone {p['products_s_per_token'] * 1e6:.2f}")
     return lines

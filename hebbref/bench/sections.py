@@ -1,4 +1,4 @@
-"""The six sections of `hebbref bench` and `run`, which measures them all into one results dict."""
+"""The sections of `hebbref bench` and `run`, which measures them all into one results dict."""
 import math
 import os
 import time
@@ -8,10 +8,12 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 import hebbref.bench.machine as machine
-from hebbref.bench.contenders import (hebbref_lm_step, hebbref_mlp_step, lm_matrix_products,
-                                      torch_lm_step, torch_mlp_step)
+from hebbref.bench.contenders import (hebbref_eval, hebbref_lm_step, hebbref_lstm_pass,
+                                      hebbref_mlp_step, lm_matrix_products, torch_eval,
+                                      torch_lm_step, torch_lstm_pass, torch_mlp_step)
 from hebbref.bench.timing import measure, progress, ratio, traced_peak
-from hebbref.bench.workloads import LM_CLIP, LM_LR, MLP_LR, lm_step_flops, zipf_ids
+from hebbref.bench.workloads import (EVAL_CACHE, LM_CLIP, LM_LR, MLP_LR, lm_step_flops,
+                                     lstm_flops, zipf_ids)
 from hebbref.hebbian import hebbian_update, hebbian_update_reference
 from hebbref.kernels import scatter_add_rows, scatter_add_rows_numpy
 
@@ -53,6 +55,8 @@ def bench_lm(sizes, torch, peak_gflops):
             contenders["torch"] = torch_lm_step(torch, V, H, sizes)
         timed = measure(contenders, sizes)
         flops = lm_step_flops(N, H, H, V)
+        progress(f"LM step V = {V}, peak memory (tracemalloc)")
+        peak = traced_peak(contenders["hebbref"])
         hebbref, torch_row = _contender_row(timed, "hebbref", N), _contender_row(timed, "torch", N)
         hebbref["gflops"] = flops / hebbref["median_s"] / 1e9
         rows.append({
@@ -65,12 +69,54 @@ def bench_lm(sizes, torch, peak_gflops):
             "products_share_of_step": timed["products"]["median_s"] / hebbref["median_s"],
             "speedup_ceiling_vs_torch": ratio(torch_row.get("median_s"),
                                                timed["products"]["median_s"]),
+            # tracemalloc peak of one step (after the timed ones: optimiser state exists);
+            # beside it the size the (N, V) logits would have.
+            "peak_bytes": peak, "logits_bytes": N * V * np.dtype(np.float32).itemsize,
         })
     return {"batch": sizes.lm_batch, "bptt": sizes.lm_bptt, "embed": H, "hidden": H,
             "optimizer": f"sgd lr={LM_LR}", "clip": LM_CLIP,
             "hebbref_includes_hebbian_rule": True,
             "flops_formula": "6·N·H·V + 24·N·H·(E + H), N = batch·bptt (see lm_step_flops)",
             "by_vocab": rows}
+
+
+def bench_lstm(sizes, torch, peak_gflops):
+    """Section 2b: the LSTM alone (forward and backward over one BPTT segment, no vocabulary),
+    hebbref vs torch, and hebbref's share of the float32 BLAS peak on its products."""
+    progress("LSTM alone")
+    contenders = {"hebbref": hebbref_lstm_pass(sizes)}
+    if torch:
+        contenders["torch"] = torch_lstm_pass(torch, sizes)
+    timed = measure(contenders, sizes)
+    flops = lstm_flops(sizes.lm_tokens, sizes.lm_hidden, sizes.lm_hidden)
+    hebbref, torch_row = _contender_row(timed, "hebbref"), _contender_row(timed, "torch")
+    hebbref["gflops"] = flops / hebbref["median_s"] / 1e9
+    return {"T": sizes.lm_bptt, "N": sizes.lm_batch, "E": sizes.lm_hidden, "H": sizes.lm_hidden,
+            "flops": flops, "flops_formula": "24·N·H·(E + H), N = batch·bptt",
+            "hebbref": hebbref, "torch": torch_row,
+            "speedup_vs_torch": ratio(torch_row.get("median_s"), hebbref["median_s"]),
+            "blas_peak_fraction": hebbref["gflops"] / peak_gflops}
+
+
+def bench_eval(sizes, torch):
+    """Section 2c: evaluation throughput at V = lm_vocabs[0]: experiments.lm.evaluate and
+    cache.evaluate_with_cache (EVAL_CACHE) against torch's evaluation of the same model."""
+    progress("evaluation")
+    V, H = sizes.lm_vocabs[0], sizes.lm_hidden
+    tokens = len(hebbref_eval(V, H, sizes)()[0])
+    contenders = {"hebbref": hebbref_eval(V, H, sizes),
+                  "hebbref_cache": hebbref_eval(V, H, sizes, cache=EVAL_CACHE)}
+    if torch:
+        contenders["torch"] = torch_eval(torch, V, H, sizes)
+    timed = measure(contenders, sizes)
+    rows = {name: _contender_row(timed, name, tokens)
+            for name in ("hebbref", "hebbref_cache", "torch")}
+    return {"V": V, "H": H, "batch": sizes.lm_batch, "bptt": sizes.lm_bptt,
+            "tokens_per_call": tokens, "cache": EVAL_CACHE, **rows,
+            "speedup_vs_torch": ratio(rows["torch"].get("median_s"),
+                                      rows["hebbref"]["median_s"]),
+            "cache_speedup_vs_torch_without": ratio(rows["torch"].get("median_s"),
+                                                    rows["hebbref_cache"]["median_s"])}
 
 
 def bench_mlp(sizes, torch, threads):
@@ -179,12 +225,14 @@ def bench_scaling(sizes, torch):
         rows = []
         for V, H in points:
             progress(f"scaling V = {V}, H = {H}")
-            contenders = {"hebbref": hebbref_lm_step(V, H, sizes)}
+            contenders = {"hebbref": hebbref_lm_step(V, H, sizes),
+                          "products": lm_matrix_products(V, H, sizes)}
             if torch:
                 contenders["torch"] = torch_lm_step(torch, V, H, sizes)
             timed = measure(contenders, sizes)
             row = {"V": V, "H": H}
-            for name in ("hebbref", "torch"):
+            # "products": the step's matrix products alone, the bound on hebbref's step.
+            for name in ("hebbref", "torch", "products"):
                 row[f"{name}_s_per_token"] = (timed[name]["median_s"] / sizes.lm_tokens
                                               if name in timed else None)
             row["speedup_vs_torch"] = ratio(row["torch_s_per_token"], row["hebbref_s_per_token"])
@@ -225,6 +273,8 @@ def _run_sections(sizes, torch, quick, started):
     results["blas"] = bench_blas(sizes)
     peak = results["blas"]["float32"]["gflops"]
     results["lm"] = bench_lm(sizes, torch, peak)
+    results["lstm"] = bench_lstm(sizes, torch, peak)
+    results["eval"] = bench_eval(sizes, torch)
     results["mlp"] = bench_mlp(sizes, torch, threads)
     results["scatter"] = bench_scatter(sizes, torch)
     results["hebbian"] = bench_hebbian(sizes, results["lm"]["by_vocab"][0]["hebbref"]["median_s"])

@@ -5,6 +5,9 @@ from dataclasses import dataclass
 import numpy as np
 
 LM_LR, LM_CLIP = 1.0, 0.25     # SGD with clipping, as in the usual word-LM recipe
+# The neural cache of the eval section: the smallest window of cache.DEFAULT_WINDOWS and
+# mid-grid θ_c, λ_c (speed does not depend on θ_c, λ_c).
+EVAL_CACHE = {"window": 100, "theta_c": 0.3, "lambda_c": 0.1}
 MLP_LR = 1e-3                  # the curriculum's Adam learning rate
 
 
@@ -29,6 +32,7 @@ class BenchSizes:
     scaling_hidden: int
     scaling_hiddens: tuple      # at vocabulary = scaling_vocab
     scaling_vocab: int
+    lm_eval_segments: int       # BPTT segments in the eval section's token stream
     repeats: int
     warmup: int
     min_seconds: float
@@ -43,13 +47,13 @@ FULL = BenchSizes(blas_n=2048, lm_batch=32, lm_bptt=35, lm_hidden=256, lm_vocabs
                   mlp_sizes=(784, 256, 256, 200), mlp_batch=16,
                   scaling_vocabs=(1000, 4000, 16000, 64000), scaling_hidden=256,
                   scaling_hiddens=(64, 128, 256, 512), scaling_vocab=10000,
-                  repeats=7, warmup=1, min_seconds=0.05, settle_seconds=0.3)
+                  lm_eval_segments=20, repeats=7, warmup=1, min_seconds=0.05, settle_seconds=0.3)
 
 QUICK = BenchSizes(blas_n=128, lm_batch=4, lm_bptt=5, lm_hidden=32, lm_vocabs=(300, 500),
                    mlp_sizes=(64, 32, 32, 20), mlp_batch=4,
                    scaling_vocabs=(100, 200, 400, 800), scaling_hidden=16,
                    scaling_hiddens=(8, 16, 32, 64), scaling_vocab=200,
-                   repeats=2, warmup=1, min_seconds=0.002, settle_seconds=0.0)
+                   lm_eval_segments=2, repeats=2, warmup=1, min_seconds=0.002, settle_seconds=0.0)
 
 
 def zipf_ids(rng, V, size, exponent=1.0):
@@ -74,8 +78,12 @@ def lm_step_flops(tokens, embed_size, hidden_size, vocab_size):
     Element-wise work (exp, sigmoid, the optimiser, the Hebbian rule) is not counted, so
     FLOPs / time / BLAS peak is the fraction of the peak the step reaches on its matmuls.
     """
-    N, E, H, V = tokens, embed_size, hidden_size, vocab_size
-    return 6 * N * H * V + 24 * N * H * (E + H)
+    return 6 * tokens * hidden_size * vocab_size + lstm_flops(tokens, embed_size, hidden_size)
+
+
+def lstm_flops(tokens, embed_size, hidden_size):
+    """The LSTM's share of lm_step_flops: 24·N·H·(E + H) (forward and backward, one layer)."""
+    return 24 * tokens * hidden_size * (embed_size + hidden_size)
 
 
 def lm_step_products(tokens, batch, embed_size, hidden_size, vocab_size):

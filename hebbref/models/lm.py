@@ -13,7 +13,7 @@ from hebbref.models import prefixed, sub
 from hebbref.nn.dropout import dropout_backward, dropout_forward
 from hebbref.nn.embedding import embedding_backward, embedding_forward
 from hebbref.nn.lstm import lstm_backward, lstm_forward, lstm_init
-from hebbref.nn.softmax import (softmax_cross_entropy, softmax_init, softmax_layer_backward,
+from hebbref.nn.softmax import (linear_cross_entropy, softmax_init, softmax_layer_backward,
                                 softmax_layer_forward)
 from hebbref.validate import check_labels
 
@@ -84,6 +84,14 @@ def lm_forward(params, x, state, *, dropout=0.0, rng=None):
     Outputs: z: (T·N, V) logits; h: (T·N, H) activations entering the softmax;
              new_state: list of (h_T, c_T); cache for lm_backward.
     """
+    h, new_state, cache = _hidden_forward(params, x, state, dropout, rng)
+    z, softmax_cache = softmax_layer_forward(h, sub(params, "softmax"))
+    return z, h, new_state, (cache, softmax_cache)
+
+
+def _hidden_forward(params, x, state, dropout, rng):
+    """Embedding, LSTM layers and dropouts: h (T·N, H) as the softmax sees it, the new state
+    and the cache for _hidden_backward."""
     check_labels(x, "x", params["embed.E"].shape[0])
     if x.ndim != 2:
         raise ValueError(f"x must have shape (T, N), got {x.shape}")
@@ -99,17 +107,21 @@ def lm_forward(params, x, state, *, dropout=0.0, rng=None):
         new_state.append((lstm_cache["hT"], lstm_cache["cT"]))
     a, out_drop_cache = dropout_forward(a, dropout, rng)
     T, N, H = a.shape
-    h = a.reshape(T * N, H)
-    z, softmax_cache = softmax_layer_forward(h, sub(params, "softmax"))
-    return z, h, new_state, (embed_cache, caches, out_drop_cache, softmax_cache, (T, N, H))
+    return a.reshape(T * N, H), new_state, (embed_cache, caches, out_drop_cache, (T, N, H))
 
 
 def lm_backward(dz, cache):
     """Inputs: dz: (T·N, V); cache from lm_forward. Outputs: grads keyed as params
     ("embed.E" is a SparseRows over the touched rows only)."""
-    embed_cache, caches, out_drop_cache, softmax_cache, shape = cache
+    hidden_cache, softmax_cache = cache
     dh, softmax_grads = softmax_layer_backward(dz, softmax_cache)
-    grads = prefixed("softmax", softmax_grads)
+    return _hidden_backward(dh, prefixed("softmax", softmax_grads), hidden_cache)
+
+
+def _hidden_backward(dh, grads, cache):
+    """From dh (T·N, H), the gradient into the softmax's input, down to the embedding; adds
+    every layer's gradients to `grads` and returns it."""
+    embed_cache, caches, out_drop_cache, shape = cache
     da = dropout_backward(dh.reshape(shape), out_drop_cache)
     for layer in range(len(caches), 0, -1):
         drop_cache, lstm_cache = caches[layer - 1]
@@ -126,8 +138,10 @@ def lm_loss(params, x, y, state, *, dropout=0.0, rng=None):
     Inputs:  x, y: (T, N) input ids and next-token targets; state: list of (h0, c0).
     Outputs: loss (mean NLL over T·N targets); grads; h: (T·N, H) for the Hebbian rule;
              new_state (detached).
+    The plain path is lm_forward → softmax_cross_entropy_reference → lm_backward; this runs
+    the softmax layer and its loss fused (linear_cross_entropy), without the (T·N, V) logits.
     """
-    z, h, new_state, cache = lm_forward(params, x, state, dropout=dropout, rng=rng)
-    y = check_labels(y, "y", z.shape[1], shape=x.shape)
-    loss, dz = softmax_cross_entropy(z, y.reshape(-1), overwrite_z=True)
-    return loss, lm_backward(dz, cache), h, new_state
+    h, new_state, cache = _hidden_forward(params, x, state, dropout, rng)
+    y = check_labels(y, "y", params["softmax.theta"].shape[0], shape=x.shape)
+    loss, dh, softmax_grads = linear_cross_entropy(h, sub(params, "softmax"), y.reshape(-1))
+    return loss, _hidden_backward(dh, prefixed("softmax", softmax_grads), cache), h, new_state

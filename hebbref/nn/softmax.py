@@ -6,10 +6,16 @@
 The cross-entropy is written twice: `softmax_cross_entropy_reference`, the equations above line
 by line (read this one), and `softmax_cross_entropy`, its fast twin, which the models call: in
 place in the logits' buffer and over row blocks on the BLAS threads. Tests check they agree.
+
+The whole layer with its loss, forward and backward, is written twice too: the plain path is
+softmax_layer_forward → softmax_cross_entropy_reference → softmax_layer_backward, and
+`linear_cross_entropy`, its fused twin, which the language model calls, runs the five equations
+on a block of rows at a time, so the (N, V) logits never exist.
 """
 import numpy as np
 
 from hebbref import threads
+from hebbref.kernels import matmul_accumulate
 from hebbref.validate import check_array, check_labels, check_same_dtype
 
 
@@ -52,10 +58,27 @@ def log_softmax(z):
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
-def nll_per_target(z, y):
-    """−log p_t[y_t] for every row: z: (N, V), y: (N,) -> (N,). Used for perplexity buckets."""
+def nll_per_target_reference(z, y):
+    """−log p_t[y_t] for every row, through log_softmax: z: (N, V), y: (N,) -> (N,)."""
     logp = log_softmax(z)
     return -logp[np.arange(z.shape[0]), y]
+
+
+def nll_per_target(z, y):
+    """Fast twin of nll_per_target_reference, which evaluation calls (perplexity buckets):
+    log Σ exp(z − m) − (z_y − m) per row, over row blocks on the BLAS threads, without the
+    (N, V) log-probabilities; z is left unchanged. The same operations on every row as the
+    twin (max, exp, pairwise row sum, log), so the two agree bit for bit (tested).
+    z: (N, V), y: (N,) -> (N,)."""
+    return np.concatenate(threads.map_row_blocks(_nll_rows, (z, y), z.shape[0], z.shape[1]))
+
+
+def _nll_rows(rows, z, y):
+    """−log p_t[y_t] for the rows `rows` (a slice) of z, in a buffer of the block's size."""
+    shifted = z[rows] - z[rows].max(axis=1, keepdims=True)
+    target_shifted = shifted[np.arange(shifted.shape[0]), y[rows]]
+    np.exp(shifted, out=shifted)
+    return np.log(shifted.sum(axis=1)) - target_shifted
 
 
 def softmax_cross_entropy_reference(z, y):
@@ -111,3 +134,65 @@ def _cross_entropy_rows(rows, dz, y, n):
     z /= total * n
     z[index, y] -= z.dtype.type(1.0 / n)
     return np.log(total[:, 0]) - target_shifted
+
+
+# Logit elements per row block of linear_cross_entropy (32 MiB in float32). Measured on the
+# bench's LM step (N = 1,120, H = 256, V = 33,278, one thread): blocks of 160–560 rows run at the
+# speed of the unfused layer; blocks of 30–60 rows run 1.5–2.5× slower, because every block
+# reads θ twice and reads and writes the (V, H) gradient once, whatever its height.
+BLOCK_ELEMENTS = 1 << 23
+
+
+def linear_cross_entropy(h, params, y, *, block_rows=None):
+    """Fused twin of the plain path softmax_layer_forward → softmax_cross_entropy_reference →
+    softmax_layer_backward: the same loss and gradients, without the (N, V) logits.
+
+    Inputs:  h: (N, H); params {"theta": (V, H), "b": (V,)}; y: (N,) int labels in [0, V);
+             block_rows: at most this many rows per block (default: BLOCK_ELEMENTS / V, at
+             least 1); the rows are cut into blocks of equal height.
+    Outputs: loss: float, −(1/N) Σ_t log p_t[y_t]; dh: (N, H) = ∂L/∂z θ;
+             grads {"theta": (V, H) = (∂L/∂z)ᵀ h, "b": (V,) = Σ_t ∂L/∂z_t}.
+    For each block of rows: z = h θᵀ + b, dz = (softmax(z) − onehot(y)) / N in z's buffer
+    (softmax_cross_entropy's row kernel), dh = dz θ, and dθ += dzᵀ h by a BLAS gemm with β = 1
+    straight into the gradient (hebbref.kernels.matmul_accumulate). The logits are not scanned for NaN/Inf: a non-finite logit
+    shows as a non-finite loss, which the caller checks.
+    """
+    # θ and b are not scanned for NaN/Inf (a pass over θ costs as much as the bias add): a
+    # non-finite weight, like a non-finite logit, shows as a non-finite loss.
+    theta = check_array(params.get("theta"), "params['theta']", ndim=2, finite=False)
+    b = check_array(params.get("b"), "params['b']", shape=(theta.shape[0],), finite=False)
+    h = check_array(h, "h", shape=(None, theta.shape[1]))
+    check_same_dtype("h", h, "params['theta']", theta)
+    (V, H), N = theta.shape, h.shape[0]
+    y = check_labels(y, "y", V, shape=(N,))
+    dh = np.empty_like(h)
+    if N == 0:
+        return 0.0, dh, {"theta": np.zeros_like(theta), "b": np.zeros_like(b)}
+    # The first block writes dθ, the others add to it: no pass to zero dθ.
+    grads = {"theta": np.empty_like(theta), "b": np.zeros_like(b)}
+    blocks = -(-N // (block_rows or max(1, BLOCK_ELEMENTS // V)))
+    rows = -(-N // blocks)
+    z_buffer = np.empty((min(rows, N), V), dtype=h.dtype)
+    nll = []
+    for start in range(0, N, rows):
+        block = slice(start, min(start + rows, N))
+        nll += _fused_block(h[block], y[block], theta, b, z_buffer, dh[block], grads, N,
+                            first=start == 0)
+    return float(np.mean(np.concatenate(nll))), dh, grads
+
+
+def _fused_block(h, y, theta, b, z_buffer, dh, grads, n, *, first):
+    """One row block of linear_cross_entropy: writes dh (rows of the block), adds the block's
+    terms to grads (overwrites grads["theta"] if `first`); returns −log p_t[y_t] of its rows,
+    as a list of arrays."""
+    z = z_buffer[:h.shape[0]]
+    np.matmul(h, theta.T, out=z)
+    z += b
+    nll = threads.map_row_blocks(_cross_entropy_rows, (z, y, n), z.shape[0], z.shape[1])
+    np.matmul(z, theta, out=dh)
+    if first:
+        np.matmul(z.T, h, out=grads["theta"])
+    else:
+        matmul_accumulate(grads["theta"], z, h)     # dθ += dzᵀ h, no (V, H) temporary
+    grads["b"] += z.sum(axis=0)
+    return nll

@@ -12,7 +12,7 @@ import pytest
 
 from bench.conftest import PNG_MAGIC, Terminal, run_main, validation_bench
 from hebbref.bench import machine, timing, workloads
-from hebbref.bench.workloads import lm_step_flops
+from hebbref.bench.workloads import lm_step_flops, lstm_flops
 
 def test_quiet_silences_progress_on_a_terminal(quick, monkeypatch):
     assert quick["stderr"] == ""
@@ -42,7 +42,7 @@ def test_quick_exits_zero_and_writes_png(quick):
 def test_stdout_shows_every_section_and_ratio(quick):
     for text in ("BLAS peak", "LM training step", "hebbref/torch", "of f32 peak", "MLP step",
                  "numba/np.add.at", "numba/torch", "fast/reference", "% of the LM step",
-                 "peak memory", "Scaling"):
+                 "peak memory", "LSTM alone", "Evaluation", "Scaling"):
         assert text in quick["stdout"], text
 
 
@@ -66,8 +66,8 @@ def test_json_measurements_are_positive_and_consistent(quick):
     blas = data["blas"]
     for dtype in ("float32", "float64"):
         _check_timed(blas[dtype], repeats)
-        flops = 2 * sizes.blas_n**3
-        assert blas[dtype]["gflops"] == pytest.approx(flops / blas[dtype]["median_s"] / 1e9)
+        assert blas[dtype]["gflops"] == pytest.approx(
+            2 * sizes.blas_n**3 / blas[dtype]["median_s"] / 1e9)
 
     rows = data["lm"]["by_vocab"]
     assert [r["V"] for r in rows] == list(sizes.lm_vocabs)
@@ -90,6 +90,7 @@ def test_json_measurements_are_positive_and_consistent(quick):
             assert r["torch"] == {"status": machine.TORCH_MISSING}
             assert r["speedup_ceiling_vs_torch"] is None
 
+    _check_lstm_eval_and_memory(data, sizes)
     for key in ("threads_numpy", "threads_one"):
         _check_timed(data["mlp"][key]["hebbref"], repeats)
     assert data["mlp"]["threads_one"]["threads"] == 1
@@ -101,10 +102,21 @@ def test_json_measurements_are_positive_and_consistent(quick):
         scatter["np.add.at"]["median_s"] / scatter["numba"]["median_s"])
     assert 1 <= scatter["distinct_ids"] <= scatter["rows"]
 
-    hebbian = data["hebbian"]
+    _check_hebbian(data["hebbian"], rows[0], repeats)
+
+    for axis, values, key in (("vocab", sizes.scaling_vocabs, "V"),
+                              ("hidden", sizes.scaling_hiddens, "H")):
+        points = data["scaling"][axis]["points"]
+        assert [p[key] for p in points] == list(values)
+        assert all(_positive(p["hebbref_s_per_token"]) and _positive(p["products_s_per_token"])
+                   for p in points)
+        assert math.isfinite(data["scaling"][axis]["log_log_slope"]["hebbref"])
+
+
+def _check_hebbian(hebbian, first_lm_row, repeats):
     _check_timed(hebbian["fast"], repeats)
     _check_timed(hebbian["reference"], repeats)
-    assert hebbian["lm_step_s"] == rows[0]["hebbref"]["median_s"]
+    assert hebbian["lm_step_s"] == first_lm_row["hebbref"]["median_s"]
     assert hebbian["percent_of_lm_step"] == pytest.approx(
         100 * hebbian["fast"]["median_s"] / hebbian["lm_step_s"])
     assert _positive(hebbian["fast_speedup_over_reference"])
@@ -114,12 +126,25 @@ def test_json_measurements_are_positive_and_consistent(quick):
     assert memory["hebbian_update_peak_bytes"] > 0
     assert memory["counts_bytes"] == 8 * hebbian["V"]
 
-    for axis, values, key in (("vocab", sizes.scaling_vocabs, "V"),
-                              ("hidden", sizes.scaling_hiddens, "H")):
-        points = data["scaling"][axis]["points"]
-        assert [p[key] for p in points] == list(values)
-        assert all(_positive(p["hebbref_s_per_token"]) for p in points)
-        assert math.isfinite(data["scaling"][axis]["log_log_slope"]["hebbref"])
+
+def _check_lstm_eval_and_memory(data, sizes):
+    """Sections 2b, 2c, and the LM step's peak memory beside the size of its logits."""
+    repeats, N = sizes.repeats, sizes.lm_tokens
+    for r in data["lm"]["by_vocab"]:
+        assert r["logits_bytes"] == 4 * N * r["V"] and r["peak_bytes"] > 0
+    lstm = data["lstm"]
+    _check_timed(lstm["hebbref"], repeats)
+    assert lstm["flops"] == lstm_flops(N, sizes.lm_hidden, sizes.lm_hidden)
+    assert lstm["blas_peak_fraction"] == pytest.approx(
+        lstm["flops"] / lstm["hebbref"]["median_s"] / 1e9 / data["blas"]["float32"]["gflops"])
+    ev = data["eval"]
+    # evaluate() scores every column's targets: B columns of (length − 1) targets
+    length = sizes.lm_batch * (sizes.lm_bptt * sizes.lm_eval_segments + 1) // sizes.lm_batch
+    assert ev["tokens_per_call"] == sizes.lm_batch * (length - 1)
+    for name in ("hebbref", "hebbref_cache"):
+        _check_timed(ev[name], repeats)
+        assert ev[name]["tokens_per_s"] == pytest.approx(
+            ev["tokens_per_call"] / ev[name]["median_s"])
 
 
 def test_json_torch_rows_have_finite_ratios(quick):
@@ -134,6 +159,9 @@ def test_json_torch_rows_have_finite_ratios(quick):
         assert _positive(data["mlp"][key]["speedup_vs_torch"])
     _check_timed(data["scatter"]["torch index_add_"], repeats)
     assert _positive(data["scatter"]["speedup_vs_torch"])
+    for section in (data["lstm"], data["eval"]):
+        _check_timed(section["torch"], repeats)
+        assert _positive(section["speedup_vs_torch"])
     for curve in data["scaling"].values():
         assert all(_positive(p["speedup_vs_torch"]) for p in curve["points"])
     assert all(t["met"] is not None for t in validation_bench().evaluate_targets(data))
@@ -158,6 +186,7 @@ def test_without_torch_rows_say_so(tmp_path, monkeypatch):
         assert r["speedup_ceiling_vs_torch"] is None
     assert data["scatter"]["torch index_add_"] == {"status": machine.TORCH_MISSING}
     assert data["mlp"]["threads_one"]["speedup_vs_torch"] is None
+    assert data["lstm"]["speedup_vs_torch"] is None and data["eval"]["speedup_vs_torch"] is None
     assert "targets" not in data and "Targets" not in stdout
     targets = {t["key"]: t for t in validation_bench().evaluate_targets(data)}
     assert targets["lm_speedup_small_vocab"]["met"] is None

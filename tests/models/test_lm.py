@@ -8,7 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hebbref import gradcheck
-from hebbref.models.lm import lm_init, lm_loss
+from hebbref.models.lm import lm_backward, lm_forward, lm_init, lm_initial_state, lm_loss
+from hebbref.nn import softmax
+from hebbref.nn.softmax import softmax_cross_entropy_reference
 
 from torch_gold import (assert_lstm_grads_match, assert_matches, copy_lstm_weights, densify, leaf,
                         randomised)
@@ -66,3 +68,28 @@ def test_lm_loss_matches_torch(torch, num_layers, T, N, V, E, H):
     for layer in range(num_layers):
         layer_grads = {k: grads[f"lstm{layer + 1}.{k}"] for k in ("Wx", "Wh", "b")}
         assert_lstm_grads_match(f"lstm{layer + 1}: ", layer_grads, lstm, layer)
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-12), (np.float32, 1e-5)])
+def test_lm_loss_equals_the_plain_path(dtype, tol, monkeypatch):
+    """lm_loss (fused softmax layer and loss, in blocks of 5 rows here) == lm_forward →
+    softmax_cross_entropy_reference → lm_backward, the plain path over the (T·N, V) logits, on
+    the loss and every gradient, with dropout (the same generator state on both sides)."""
+    monkeypatch.setattr(softmax, "BLOCK_ELEMENTS", 5 * 11)
+    rng = np.random.default_rng(7)
+    params = randomised(lm_init(11, 4, 3, rng, num_layers=2, dtype=dtype), rng)
+    x, y = rng.integers(0, 11, (4, 6)), rng.integers(0, 11, (4, 6))
+    state = lm_initial_state(params, 6)
+    loss, grads, h, _ = lm_loss(params, x, y, state, dropout=0.3,
+                                rng=np.random.default_rng(1))
+    z, h_plain, _, cache = lm_forward(params, x, state, dropout=0.3,
+                                      rng=np.random.default_rng(1))
+    plain_loss, dz = softmax_cross_entropy_reference(z, y.reshape(-1))
+    plain = lm_backward(dz, cache)
+    np.testing.assert_array_equal(h, h_plain)
+    assert loss == pytest.approx(plain_loss, rel=tol)
+    for key in params:
+        got, want = grads[key], plain[key]
+        if key == "embed.E":
+            got, want = densify(got, 11), densify(want, 11)
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol, err_msg=key)

@@ -1,6 +1,6 @@
 """Softmax layer and cross-entropy (hebbref/nn/softmax.py, METHOD §1): gradients against finite
-differences and against torch, the fast cross-entropy against its plain twin, and the layer's
-initialisation."""
+differences and against torch, the fast cross-entropy and the fused layer-with-loss against
+their plain twins, and the layer's initialisation."""
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -8,8 +8,11 @@ from hypothesis import strategies as st
 
 from hebbref import gradcheck, threads
 from hebbref.models.classifier import classifier_init
-from hebbref.nn.softmax import (softmax_cross_entropy, softmax_cross_entropy_reference,
-                                softmax_init, softmax_layer_backward, softmax_layer_forward)
+from hebbref.bench.timing import traced_peak
+from hebbref.nn.softmax import (linear_cross_entropy, nll_per_target, nll_per_target_reference,
+                                softmax_cross_entropy,
+                                softmax_cross_entropy_reference, softmax_init,
+                                softmax_layer_backward, softmax_layer_forward)
 
 from torch_gold import assert_backward_matches, assert_matches, leaf
 
@@ -165,3 +168,102 @@ def test_softmax_layer_matches_torch(torch, N, H, V):
     gold = {"h": leaf(h), "theta": leaf(params["theta"]), "b": leaf(params["b"])}
     gold_z = F.linear(gold["h"], gold["theta"], gold["b"])
     assert_backward_matches(upstream, z, gold_z, {"h": dh, **grads}, gold)
+
+
+def plain_layer_and_loss(h, params, y):
+    """The plain path the fused layer must equal: softmax_layer_forward →
+    softmax_cross_entropy_reference → softmax_layer_backward."""
+    z, cache = softmax_layer_forward(h, params)
+    loss, dz = softmax_cross_entropy_reference(z, y)
+    dh, grads = softmax_layer_backward(dz, cache)
+    return loss, dh, grads
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@settings(max_examples=30, deadline=None)
+@given(N=st.integers(0, 30), H=st.integers(1, 5), V=st.integers(1, 12),
+       block_rows=st.one_of(st.none(), st.integers(1, 31)), seed=seeds)
+def test_fused_layer_equals_plain_path_for_any_block(dtype, N, H, V, block_rows, seed):
+    """linear_cross_entropy == the plain path (METHOD §1) for every block size, within TOLERANCE:
+    the cross-entropy rounds as softmax_cross_entropy does, and dθ, db are summed block by block
+    (a different order of the same additions)."""
+    rng = np.random.default_rng(seed)
+    h = rng.standard_normal((N, H)).astype(dtype)
+    params = {"theta": rng.standard_normal((V, H)).astype(dtype),
+              "b": rng.standard_normal(V).astype(dtype)}
+    y = rng.integers(0, V, N)
+    loss, dh, grads = linear_cross_entropy(h, params, y, block_rows=block_rows)
+    want_loss, want_dh, want_grads = plain_layer_and_loss(h, params, y)
+    tol = TOLERANCE[dtype]
+    assert loss == pytest.approx(want_loss, rel=tol, abs=tol)
+    for name, got, want in (("dh", dh, want_dh), ("dtheta", grads["theta"], want_grads["theta"]),
+                            ("db", grads["b"], want_grads["b"])):
+        assert got.dtype == dtype and got.shape == want.shape, name
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol, err_msg=name)
+
+
+@pytest.mark.parametrize("N, V", [(1, 1), (4, 3), (7, 10)])
+def test_fused_layer_matches_torch(torch, N, V):
+    """Loss and the gradients of h, θ, b against torch's linear → cross_entropy (METHOD §1),
+    in blocks of 2 rows."""
+    F = torch.nn.functional
+    rng = np.random.default_rng(100 * N + V)
+    h, theta, b = rng.standard_normal((N, 3)), rng.standard_normal((V, 3)), rng.standard_normal(V)
+    y = rng.integers(0, V, N)
+    loss, dh, grads = linear_cross_entropy(h, {"theta": theta, "b": b}, y, block_rows=2)
+    th, ttheta, tb = leaf(h), leaf(theta), leaf(b)
+    gold = F.cross_entropy(F.linear(th, ttheta, tb), torch.tensor(y))
+    gold.backward()
+    assert_matches("loss", loss, gold)
+    for name, got, tensor in (("dh", dh, th), ("dtheta", grads["theta"], ttheta),
+                              ("db", grads["b"], tb)):
+        assert_matches(name, got, tensor.grad)
+
+
+def test_fused_layer_never_holds_the_logits():
+    """The point of the fused layer: its peak allocation is one block of logits plus the
+    outputs, far below the (N, V) logits the plain path allocates (tracemalloc sees NumPy's
+    buffers)."""
+    rng = np.random.default_rng(0)
+    N, H, V = 512, 8, 2000
+    h = rng.standard_normal((N, H)).astype(np.float32)
+    params = {"theta": rng.standard_normal((V, H)).astype(np.float32),
+              "b": np.zeros(V, np.float32)}
+    y = rng.integers(0, V, N)
+    logits_bytes = N * V * 4
+    fused = traced_peak(lambda: linear_cross_entropy(h, params, y, block_rows=16))
+    plain = traced_peak(lambda: plain_layer_and_loss(h, params, y))
+    outputs_bytes = (N * H + V * H + V) * 4
+    assert plain > logits_bytes
+    assert fused < outputs_bytes + 3 * 16 * V * 4 + 64 * 1024, (fused, logits_bytes)
+
+
+def test_fused_layer_validates_at_its_boundary():
+    params = {"theta": np.zeros((3, 2)), "b": np.zeros(3)}
+    with pytest.raises(ValueError, match="y must lie in"):
+        linear_cross_entropy(np.zeros((2, 2)), params, np.array([0, 3]))
+    with pytest.raises(ValueError, match="h must have shape"):
+        linear_cross_entropy(np.zeros((2, 5)), params, np.array([0, 1]))
+    with pytest.raises(TypeError, match="must share a dtype"):
+        linear_cross_entropy(np.zeros((2, 2), np.float32), params, np.array([0, 1]))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@settings(max_examples=30, deadline=None)
+@given(N=st.integers(0, 40), V=st.integers(1, 30), blocks=st.integers(1, 5),
+       scale=st.sampled_from([1.0, 1e3]), seed=seeds)
+def test_fast_nll_equals_plain_twin_bit_for_bit(dtype, N, V, blocks, scale, seed):
+    """nll_per_target == nll_per_target_reference bit for bit on any number of row blocks (the
+    same max, exp, row sum and log on every row), and leaves z unchanged."""
+    rng = np.random.default_rng(seed)
+    z = (rng.standard_normal((N, V)) * scale).astype(dtype)
+    y = rng.integers(0, V, N)
+    original = z.copy()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(threads, "MIN_BLOCK", 1)
+        patch.setattr(threads, "blas_threads", lambda: blocks)
+        fast = nll_per_target(z, y)
+    want = nll_per_target_reference(z, y)
+    assert fast.dtype == want.dtype == dtype and fast.shape == (N,)
+    np.testing.assert_array_equal(fast, want)
+    np.testing.assert_array_equal(z, original)
