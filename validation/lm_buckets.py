@@ -44,16 +44,19 @@ INITS = {"hebbref": dict(embed_init="uniform", softmax_bias_init="zero", lstm_bi
 OPTIMISERS = {"sgd": dict(optimizer="sgd", lr=20.0, clip=0.25),
               "adam": dict(optimizer="adam", lr=2e-3, clip=2.5)}
 HEBBIAN = {"sgd": dict(gamma=0.01, T=100.0), "adam": dict(gamma=0.01, T=500.0)}
+TUNE_T = (100.0, 500.0)   # the chosen cell's Hebbian model is also run at the other T
 CELLS = ["torch-sgd", "torch-adam", "hebbref-adam", "hebbref-sgd"]
 RUNS = os.path.join(os.path.dirname(HERE), "runs", "validation_lm")  # checkpoints, not committed
 
 
-def cell_config(base, cell, hebbian, seed, folder):
+def cell_config(base, cell, seed, hebbian=None):
+    """The run of one screen cell ("init-optimiser"): the baseline, or with hebbian=dict(gamma,
+    T) the Hebbian model."""
     init, optimiser = cell.split("-")
-    settings = {**INITS[init], **OPTIMISERS[optimiser], **(HEBBIAN[optimiser] if hebbian else {})}
-    name = f"{cell}_{'hebbian_g{gamma:g}_T{T:g}'.format(**settings) if hebbian else 'baseline'}"
-    return dataclasses.replace(base, seed=seed, hebbian=hebbian, **settings,
-                               out=os.path.join(folder, f"{name}_s{seed}"))
+    name = f"{cell}_{'hebbian_g{gamma:g}_T{T:g}'.format(**hebbian) if hebbian else 'baseline'}"
+    return dataclasses.replace(base, seed=seed, hebbian=hebbian is not None, **INITS[init],
+                               **OPTIMISERS[optimiser], **(hebbian or {}),
+                               out=os.path.join(base.out, f"{name}_s{seed}"))
 
 
 def train_one(config):
@@ -101,14 +104,27 @@ def intervals(runs):
 
 def screen(base, cells, seed, jobs):
     """Baseline and Hebbian model of every cell on one seed; the cell chosen on validation."""
-    configs = [cell_config(base, cell, hebbian, seed, base.out) for cell in cells
-               for hebbian in (False, True)]
+    configs = [cell_config(base, cell, seed, hebbian) for cell in cells
+               for hebbian in (None, HEBBIAN[cell.split("-")[1]])]
     done = run_sweep(train_one, configs, jobs=jobs)
     table = [{"cell": cell, **{f"{model}_valid": r["valid"]["overall"]["perplexity"]
                                for model, r in zip(("baseline", "hebbian"), done[2 * i:2 * i + 2])}}
              for i, cell in enumerate(cells)]
     chosen = min(range(len(cells)), key=lambda i: table[i]["hebbian_valid"])
     return table, cells[chosen], {"baseline": [done[2 * chosen]], "hebbian": [done[2 * chosen + 1]]}
+
+
+def tune_T(base, cell, seed, first, jobs):
+    """The chosen cell's Hebbian model at the other values of TUNE_T; the (γ, T) with the lowest
+    validation perplexity and its run. first: the cell's screen run."""
+    default = HEBBIAN[cell.split("-")[1]]
+    points = [dict(default, T=T) for T in TUNE_T if T != default["T"]]
+    done = [first] + run_sweep(train_one, [cell_config(base, cell, seed, p) for p in points],
+                               jobs=jobs)
+    table = [{**p, "hebbian_valid": r["valid"]["overall"]["perplexity"]}
+             for p, r in zip([default] + points, done)]
+    best = min(range(len(done)), key=lambda i: table[i]["hebbian_valid"])
+    return table, dict(gamma=table[best]["gamma"], T=table[best]["T"]), done[best]
 
 
 def bucket_table(runs, split, interval=None):
@@ -135,13 +151,14 @@ def bucket_table(runs, split, interval=None):
     return "\n".join(rows)
 
 
-def report(base, args, screen_table, cell, runs, interval, seconds):
+def report(base, args, screen_table, tuning, cell, runs, interval, seconds):
     """The README section: configuration, screen, test table with intervals, validation table."""
     init, optimiser = cell.split("-")
     hebbian = runs["hebbian"][0]["config"]
     screen_rows = ["| initialisation × optimiser | baseline | Hebbian |", "|---|---|---|"]
     screen_rows += [f"| {s['cell']} | {s['baseline_valid']:.1f} | {s['hebbian_valid']:.1f} |"
                     for s in screen_table]
+    tuning_rows = ", ".join(f"T = {t['T']:g}: {t['hebbian_valid']:.1f}" for t in tuning)
     tokens_per_s = {m: np.mean([r["tokens_per_second"] for r in rs]) for m, rs in runs.items()}
     return (f"Configuration: BBC News, LSTM E = H = {base.hidden}, {base.epochs} epoch, batch "
             f"{base.batch_size} × BPTT {base.bptt}, evaluation batch {base.eval_batch_size}, "
@@ -152,6 +169,8 @@ def report(base, args, screen_table, cell, runs, interval, seconds):
             f"{seconds / 60:.0f} min for the study.\n\n"
             f"Screen (validation perplexity, seed {args.seeds[0]}; γ = 0.01 and T = 100 with SGD, "
             "T = 500 with Adam):\n\n" + "\n".join(screen_rows) +
+            f"\n\nThe chosen cell's Hebbian model at γ = {hebbian['gamma']:g} (validation): "
+            f"{tuning_rows}." +
             "\n\nTest perplexity by training-frequency bucket (mean ± std over seeds; ratio = "
             "exp(mean NLL difference Hebbian − baseline) over the targets of all seeds, 95 % "
             "percentile-bootstrap interval over targets):\n\n" + bucket_table(runs, "test", interval) +
@@ -172,16 +191,18 @@ def main(argv=None):
     start = time.time()
     print(f"screen: {len(args.cells)} cells × 2 models on seed {args.seeds[0]}", flush=True)
     screen_table, cell, runs = screen(base, args.cells, args.seeds[0], args.jobs)
-    print(f"chosen on validation: {cell}", flush=True)
-    others = run_sweep(train_one, [cell_config(base, cell, hebbian, seed, base.out)
-                                   for seed in args.seeds[1:] for hebbian in (False, True)],
+    tuning, hebbian, runs["hebbian"][0] = tune_T(base, cell, args.seeds[0], runs["hebbian"][0],
+                                                 args.jobs)
+    print(f"chosen on validation: {cell}, {hebbian}", flush=True)
+    others = run_sweep(train_one, [cell_config(base, cell, seed, setting)
+                                   for seed in args.seeds[1:] for setting in (None, hebbian)],
                        jobs=args.jobs)
     runs["baseline"] += others[0::2]
     runs["hebbian"] += others[1::2]
     interval = intervals(runs)
     seconds = time.time() - start
     results = {"config": dataclasses.asdict(base), "seeds": args.seeds,
-               "screen": screen_table, "chosen": cell,
+               "screen": screen_table, "tuning": tuning, "chosen": cell,
                "chosen_config": runs["hebbian"][0]["config"], "test_ratio_interval": interval,
                "runs": runs, "seconds": seconds}
     suffix = "_quick" if args.quick else ""
@@ -189,7 +210,7 @@ def main(argv=None):
     title = f"BBC News, LSTM {base.hidden}, {base.epochs} epoch, seeds {args.seeds}, {cell}"
     plot_lm_curves(runs, os.path.join(RESULTS, f"lm_learning_curves{suffix}.png"), title=title)
     plot_lm_buckets(runs, os.path.join(RESULTS, f"lm_buckets{suffix}.png"), title=title)
-    text = report(base, args, screen_table, cell, runs, interval, seconds)
+    text = report(base, args, screen_table, tuning, cell, runs, interval, seconds)
     if not args.quick:
         update_readme_section("lm", text)
     print(text)
