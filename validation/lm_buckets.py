@@ -35,6 +35,7 @@ from hebbref.experiments.lm_checkpoint import load_state  # noqa: E402
 from hebbref.metrics import bucket_difference_interval, bucket_of_targets, frequency_buckets  # noqa: E402
 from hebbref.plots import plot_lm_buckets, plot_lm_curves  # noqa: E402
 from hebbref.sweep import run_sweep  # noqa: E402
+from lm_torch import mechanism  # noqa: E402
 
 BASE = LMConfig(embed_size=128, hidden=128, batch_size=32, bptt=35, epochs=1,
                 curve_every=100, curve_tokens=20000)
@@ -46,6 +47,7 @@ OPTIMISERS = {"sgd": dict(optimizer="sgd", lr=20.0, clip=0.25),
 HEBBIAN = {"sgd": dict(gamma=0.01, T=100.0), "adam": dict(gamma=0.01, T=500.0)}
 TUNE_T = (100.0, 500.0)   # the chosen cell's Hebbian model is also run at the other T
 CELLS = ["torch-sgd", "torch-adam", "hebbref-adam", "hebbref-sgd"]
+MECHANISM_TOKENS = 30000   # validation tokens over which ‖h‖ is averaged (as in lm_torch.py)
 RUNS = os.path.join(os.path.dirname(HERE), "runs", "validation_lm")  # checkpoints, not committed
 
 
@@ -70,14 +72,17 @@ def train_one(config):
     return {k: v for k, v in run(config, progress=False).items() if not k.startswith("_")}
 
 
+def final_params(result):
+    return load_state(os.path.join(result["config"]["out"], "checkpoint.npz"))[1].params
+
+
 def test_targets(result):
     """Per-target test NLL of a finished run (from its checkpoint), its targets and their rows
     (bucket index, len(buckets) for <unk>)."""
     config = LMConfig(**{**result["config"], "out": None})
     corpus = load_corpus(config.corpus, min_count=config.min_count, seed=config.seed)
-    _, state = load_state(os.path.join(result["config"]["out"], "checkpoint.npz"))
     tokens = corpus.test if config.eval_tokens is None else corpus.test[:config.eval_tokens + 1]
-    nll, targets = evaluate(state.params, tokens, batch_size=config.eval_batch_size,
+    nll, targets = evaluate(final_params(result), tokens, batch_size=config.eval_batch_size,
                             bptt=config.bptt)
     rows = bucket_of_targets(targets, corpus.train_counts, corpus.word_to_id["<unk>"],
                              frequency_buckets(config.buckets))
@@ -110,6 +115,11 @@ def screen(base, cells, seed, jobs):
     table = [{"cell": cell, **{f"{model}_valid": r["valid"]["overall"]["perplexity"]
                                for model, r in zip(("baseline", "hebbian"), done[2 * i:2 * i + 2])}}
              for i, cell in enumerate(cells)]
+    corpus = load_corpus(base.corpus, min_count=base.min_count, seed=seed)
+    for i, row in enumerate(table):   # what the rule did to the rows (validation/README.md)
+        row["mechanism"] = {model: mechanism(final_params(r), corpus,
+                                             corpus.valid[:MECHANISM_TOKENS + 1])
+                            for model, r in zip(("baseline", "hebbian"), done[2 * i:2 * i + 2])}
     chosen = min(range(len(cells)), key=lambda i: table[i]["hebbian_valid"])
     return table, cells[chosen], {"baseline": [done[2 * chosen]], "hebbian": [done[2 * chosen + 1]]}
 
@@ -155,9 +165,15 @@ def report(base, args, screen_table, tuning, cell, runs, interval, seconds):
     """The README section: configuration, screen, test table with intervals, validation table."""
     init, optimiser = cell.split("-")
     hebbian = runs["hebbian"][0]["config"]
-    screen_rows = ["| initialisation × optimiser | baseline | Hebbian |", "|---|---|---|"]
-    screen_rows += [f"| {s['cell']} | {s['baseline_valid']:.1f} | {s['hebbian_valid']:.1f} |"
-                    for s in screen_table]
+    screen_rows = ["| initialisation-optimiser | model | validation perplexity | ‖h‖ | ‖θ_i‖ "
+                   ">1K / <10 | alignment >1K / <10 |", "|---|---|---|---|---|---|"]
+    for s in screen_table:
+        for model in ("baseline", "hebbian"):
+            m = s["mechanism"][model]
+            screen_rows.append(
+                f"| {s['cell']} | {model} | {s[model + '_valid']:.1f} | {m['h_norm']:.2f} | "
+                f"{m['theta_norm']['>1K']:.2f} / {m['theta_norm']['<10']:.2f} | "
+                f"{m['alignment']['>1K']:.2f} / {m['alignment']['<10']:.2f} |")
     tuning_rows = ", ".join(f"T = {t['T']:g}: {t['hebbian_valid']:.1f}" for t in tuning)
     tokens_per_s = {m: np.mean([r["tokens_per_second"] for r in rs]) for m, rs in runs.items()}
     return (f"Configuration: BBC News, LSTM E = H = {base.hidden}, {base.epochs} epoch, batch "
