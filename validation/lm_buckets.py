@@ -6,7 +6,8 @@ softmax, perplexity by training-frequency bucket.
 1. Screen on seed 0, by *validation* perplexity only: initialisation (hebbref's or torch-style)
    × optimiser (SGD or Adam), a baseline and a Hebbian model in each cell. The cell whose
    Hebbian model has the lowest validation perplexity is chosen; its baseline (same
-   initialisation and optimiser) is the comparison.
+   initialisation and optimiser) is the comparison. The chosen cell's Hebbian model is also run
+   at the other T of TUNE_T, and the T with the lowest validation perplexity is kept.
 2. Train the chosen cell's baseline and Hebbian model on every further seed (same seed = same
    split, initial weights and data order).
 3. Report test perplexity overall and per bucket, and a 95 % interval of the Hebbian/baseline
@@ -45,7 +46,7 @@ INITS = {"hebbref": dict(embed_init="uniform", softmax_bias_init="zero", lstm_bi
 OPTIMISERS = {"sgd": dict(optimizer="sgd", lr=20.0, clip=0.25),
               "adam": dict(optimizer="adam", lr=2e-3, clip=2.5)}
 HEBBIAN = {"sgd": dict(gamma=0.01, T=100.0), "adam": dict(gamma=0.01, T=500.0)}
-TUNE_T = (100.0, 500.0)   # the chosen cell's Hebbian model is also run at the other T
+TUNE_T = (20.0, 100.0, 500.0)   # the chosen cell's Hebbian model is also run at the other Ts
 CELLS = ["torch-sgd", "torch-adam", "hebbref-adam", "hebbref-sgd"]
 MECHANISM_TOKENS = 30000   # validation tokens over which ‖h‖ is averaged (as in lm_torch.py)
 RUNS = os.path.join(os.path.dirname(HERE), "runs", "validation_lm")  # checkpoints, not committed
