@@ -145,24 +145,26 @@ def bucket_table(runs, split, interval=None):
     names = [b["name"] for b in first["buckets"]] + ["overall"]
     tokens = [b["tokens"] for b in first["buckets"]] + [first["overall"]["tokens"]]
     head = f"| bucket | tokens (seed {runs['baseline'][0]['config']['seed']}) | baseline | Hebbian |"
-    rows = [head + (" ratio [95 % interval] |" if interval else ""),
-            "|---|---|---|---|" + ("---|" if interval else "")]
+    rows = [head + (" ratio [95 % interval] | ratio per seed |" if interval else ""),
+            "|---|---|---|---|" + ("---|---|" if interval else "")]
     for i, (name, count) in enumerate(zip(names, tokens)):
-        cells = []
+        cells, ppl = [], {}
         for model in ("baseline", "hebbian"):
-            ppl = [(s[split]["buckets"] + [s[split]["overall"]])[i]["perplexity"] for s in runs[model]]
-            ppl = np.array([np.nan if p is None else p for p in ppl])
-            cells.append(f"{np.mean(ppl):,.1f} ± {np.std(ppl):,.1f}")
+            values = [(s[split]["buckets"] + [s[split]["overall"]])[i]["perplexity"]
+                      for s in runs[model]]
+            ppl[model] = np.array([np.nan if p is None else p for p in values])
+            cells.append(f"{np.mean(ppl[model]):,.1f} ± {np.std(ppl[model]):,.1f}")
         line = f"| {name} | {count:,} | {cells[0]} | {cells[1]} |"
         if interval:
             row = interval[i]
             line += (" — |" if row["ratio"] is None else
                      f" {row['ratio']:.3f} [{row['ratio_low']:.3f}, {row['ratio_high']:.3f}] |")
+            line += " " + ", ".join(f"{r:.3f}" for r in ppl["hebbian"] / ppl["baseline"]) + " |"
         rows.append(line)
     return "\n".join(rows)
 
 
-def report(base, args, screen_table, tuning, cell, runs, interval, seconds):
+def report(base, args, screen_table, tuning, cell, runs, interval):
     """The README section: configuration, screen, test table with intervals, validation table."""
     init, optimiser = cell.split("-")
     hebbian = runs["hebbian"][0]["config"]
@@ -182,15 +184,15 @@ def report(base, args, screen_table, tuning, cell, runs, interval, seconds):
             f"float32, seeds {args.seeds}. Chosen: {init} initialisation, {optimiser.upper()} lr "
             f"{hebbian['lr']:g} clip {hebbian['clip']:g}, Hebbian γ = {hebbian['gamma']:g}, "
             f"T = {hebbian['T']:g}. Throughput: baseline {tokens_per_s['baseline']:.0f} tokens/s, "
-            f"Hebbian {tokens_per_s['hebbian']:.0f} tokens/s (two runs sharing 2 busy cores); "
-            f"{seconds / 60:.0f} min for the study.\n\n"
+            f"Hebbian {tokens_per_s['hebbian']:.0f} tokens/s (two runs sharing 2 busy cores).\n\n"
             f"Screen (validation perplexity, seed {args.seeds[0]}; γ = 0.01 and T = 100 with SGD, "
             "T = 500 with Adam):\n\n" + "\n".join(screen_rows) +
             f"\n\nThe chosen cell's Hebbian model at γ = {hebbian['gamma']:g} (validation): "
             f"{tuning_rows}." +
             "\n\nTest perplexity by training-frequency bucket (mean ± std over seeds; ratio = "
             "exp(mean NLL difference Hebbian − baseline) over the targets of all seeds, 95 % "
-            "percentile-bootstrap interval over targets):\n\n" + bucket_table(runs, "test", interval) +
+            "percentile-bootstrap interval over targets; ratio per seed = Hebbian / baseline "
+            "perplexity of each seed):\n\n" + bucket_table(runs, "test", interval) +
             "\n\nValidation:\n\n" + bucket_table(runs, "valid"))
 
 
@@ -227,7 +229,7 @@ def main(argv=None):
     title = f"BBC News, LSTM {base.hidden}, {base.epochs} epoch, seeds {args.seeds}, {cell}"
     plot_lm_curves(runs, os.path.join(RESULTS, f"lm_learning_curves{suffix}.png"), title=title)
     plot_lm_buckets(runs, os.path.join(RESULTS, f"lm_buckets{suffix}.png"), title=title)
-    text = report(base, args, screen_table, tuning, cell, runs, interval, seconds)
+    text = report(base, args, screen_table, tuning, cell, runs, interval)
     if not args.quick:
         update_readme_section("lm", text)
     print(text)
