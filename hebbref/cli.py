@@ -12,7 +12,10 @@ import os
 import signal
 import sys
 
+import numpy as np
+
 import hebbref
+from hebbref.hebbian import WRITE_SCALES
 
 
 def float_or_inf(text):
@@ -86,12 +89,15 @@ def run_explain(args):
 
 
 def print_exposure_table(results):
+    """Accuracy per exposure bucket; n = held-out images (evaluations) the bucket rests on."""
     buckets = list(results["baseline"]["by_exposure"])
-    print(f"{'exposures':>10}  {'baseline':>9}  {'hebbian':>9}  {'test images':>11}")
-    for b in buckets:
+    images = (np.asarray(results["baseline"]["per_image"]["total"]) > 0).sum(axis=0)
+    print(f"{'exposures':>10}  {'baseline':>9}  {'hebbian':>9}  {'n images (evaluations)':>24}")
+    for b, n in zip(buckets, images):
         row = [results[m]["by_exposure"][b] for m in ("baseline", "hebbian")]
         cells = ["      n/a" if r["accuracy"] is None else f"{r['accuracy']:9.3f}" for r in row]
-        print(f"{b:>10}  {cells[0]}  {cells[1]}  {row[0]['total']:>11}")
+        count = f"{n} ({row[0]['total']})"
+        print(f"{b:>10}  {cells[0]}  {cells[1]}  {count:>24}")
 
 
 def run_curriculum(args, make_config):
@@ -165,7 +171,9 @@ def run_lm(args):
 # The parser
 
 def add_curriculum_options(p, defaults, name):
-    option(p, "--dataset", "dataset", defaults.dataset, "kanji | omniglot:PATH | npz:PATH")
+    option(p, "--dataset", "dataset", defaults.dataset, "kanji | digits | omniglot:PATH | npz:PATH")
+    option(p, "--size", "size", defaults.size, "images resized to size × size (the digits are 8 × 8)",
+           type=int)
     option(p, "--classes", "classes", defaults.classes, "classes in the curriculum", type=int)
     option(p, "--initial-classes", "initial_classes",
            f"{defaults.initial_classes}, or --classes if fewer", "classes present from the start",
@@ -186,7 +194,20 @@ def add_curriculum_options(p, defaults, name):
            "non-linearity of the hidden layers", choices=["relu", "tanh", "sigmoid", "linear"])
     option(p, "--hidden-sizes", "hidden_sizes", ",".join(map(str, defaults.hidden_sizes)),
            "hidden layer sizes, e.g. 256,256", type=hidden_sizes)
-    option(p, "--lr", "lr", defaults.lr, "Adam learning rate", type=float)
+    option(p, "--lam-rule", "lam_rule", defaults.lam_rule, "λ schedule (METHOD §2)",
+           choices=["paper", "exact_mean"])
+    option(p, "--write-scale", "write_scale", defaults.write_scale,
+           "transform of the written activations (METHOD §2)", choices=list(WRITE_SCALES))
+    option(p, "--optimizer", "optimizer", defaults.optimizer, "optimiser (METHOD §4)",
+           choices=["adam", "rmsprop", "sgd"])
+    option(p, "--lr", "lr", defaults.lr, "learning rate", type=float)
+    option(p, "--eval-every", "eval_every", defaults.eval_every,
+           "steps between evaluations (1: every step)", type=int)
+    option(p, "--eval-drawers", "eval_drawers", defaults.eval_drawers,
+           "drawers per class in each of the test and validation sets", type=int)
+    option(p, "--split", "split", defaults.split,
+           "held-out drawers evaluated: validation (choose settings) or test",
+           choices=["validation", "test"])
     p.add_argument("--out", default=None,
                    help=f"folder for results.json and plots (default: runs/{name})")
 
@@ -206,6 +227,9 @@ def add_lm_options(p):
               action=argparse.BooleanOptionalAction)
     lm_option("--gamma", "gamma", "smallest mixing rate γ", type=float)
     lm_option("--T", "T", "count at which a class returns to gradient descent", type=float_or_inf)
+    lm_option("--lam-rule", "lam_rule", "λ schedule (METHOD §2)", choices=["paper", "exact_mean"])
+    lm_option("--write-scale", "write_scale", "transform of the written activations (METHOD §2)",
+              choices=list(WRITE_SCALES))
     lm_option("--hidden", "hidden", "LSTM hidden size", type=int)
     lm_option("--embed-size", "embed_size", "embedding size", type=int)
     lm_option("--layers", "layers", "LSTM layers", type=int)

@@ -4,13 +4,23 @@ After the optimiser has turned θ into θ' (METHOD §2 step 1), every class i pr
 mixes the mean of its activations into its row of the softmax weights (step 2):
 
     n_i   = #{t : y_t = i}                            (only classes with n_i > 0)
-    ĥ_i   = (1/n_i) Σ_{t : y_t = i} h_t               (accumulated in the dtype of h)
+    h̃_t   = h_t                                       (write_scale="none", the paper)
+    h̃_t   = h_t · ‖θ'[y_t]‖ / ‖h_t‖  (0 if h_t = 0)     (write_scale="row_norm")
+    h̃_t   = h_t − h̄,  h̄ = (1/N) Σ_s h_s              (write_scale="centred")
+    h̃_t   = (h_t − h̄) · ‖θ'[y_t]‖ / ‖h_t − h̄‖         (write_scale="centred_row_norm")
+    ĥ_i   = (1/n_i) Σ_{t : y_t = i} h̃_t               (accumulated in the dtype of h)
     λ_i   = max(1/c_i, γ)            if c_i < T, else 0   (lam_rule="paper")
     λ_i   = max(n_i/(c_i − 1 + n_i), γ) if c_i < T, else 0   (lam_rule="exact_mean")
     θ[i] ← λ_i ĥ_i + (1 − λ_i) θ'[i]
     c_i  ← c_i + n_i
 
 Rows of absent classes are never written (step 3). The bias is left to the optimiser.
+
+write_scale (not in the paper; "none" by default): "row_norm" keeps a written row at the norm
+gradient descent gave it (METHOD §2). "centred" subtracts the batch's mean activation h̄ (all
+N rows, every class) first: features after ReLU share a large common component, and a row
+written along it raises that class's logit for every input (METHOD §5), while h_t − h̄ keeps
+only what sets class y_t apart within the batch. "centred_row_norm" does both, centring first.
 
 The rule is written twice: :func:`hebbian_update_reference`, a plain loop over classes to read
 beside METHOD §2, and :func:`hebbian_update`, the fast path that sorts the batch once and works
@@ -24,6 +34,7 @@ import numpy as np
 from hebbref.validate import check_array, check_labels, check_number, check_same_dtype
 
 LAM_RULES = ("paper", "exact_mean")
+WRITE_SCALES = ("none", "row_norm", "centred", "centred_row_norm")
 
 # Defaults for HebbianSoftmax; see its docstring for why.
 DEFAULT_GAMMA = 0.1
@@ -40,11 +51,13 @@ def init_counts(V):
 # ----------------------------------------------------------------------------------------------
 # Validation shared by both implementations (STYLE: validate at the public boundary)
 
-def _check_rule_args(gamma, T, lam_rule):
+def _check_rule_args(gamma, T, lam_rule, write_scale="none"):
     gamma = check_number(gamma, "gamma", low=0.0, high=1.0)
     T = check_number(T, "T", low=0.0, high=np.inf, allow_inf=True)
     if not isinstance(lam_rule, str) or lam_rule not in LAM_RULES:
         raise ValueError(f"lam_rule must be one of {LAM_RULES}, got {lam_rule!r}")
+    if not isinstance(write_scale, str) or write_scale not in WRITE_SCALES:
+        raise ValueError(f"write_scale must be one of {WRITE_SCALES}, got {write_scale!r}")
     return gamma, T, lam_rule
 
 
@@ -59,7 +72,7 @@ def _check_in_place_target(x, name):
         raise ValueError(f"{name} must be writeable (it is updated in place)")
 
 
-def _check_update_args(theta, counts, h, y, gamma, T, lam_rule):
+def _check_update_args(theta, counts, h, y, gamma, T, lam_rule, write_scale):
     """Validate the arguments of both public update functions; return (y as int64, gamma, T)."""
     theta = check_array(theta, "theta", ndim=2, finite=False)  # only K rows are read: no O(VH) scan
     if theta.dtype not in (np.float32, np.float64):
@@ -78,7 +91,7 @@ def _check_update_args(theta, counts, h, y, gamma, T, lam_rule):
     h = check_array(h, "h", ndim=2, shape=(None, H))
     check_same_dtype("h", h, "theta", theta)
     y = check_labels(y, "y", V, shape=(h.shape[0],))
-    gamma, T, lam_rule = _check_rule_args(gamma, T, lam_rule)
+    gamma, T, lam_rule = _check_rule_args(gamma, T, lam_rule, write_scale)
     return y, gamma, T
 
 
@@ -114,23 +127,54 @@ def hebbian_lambda(counts_i, n_i, *, gamma, T, lam_rule="paper"):
     return _lambda(counts_i.astype(np.int64), n_i.astype(np.int64), gamma, T, lam_rule)
 
 
+def _rescale_to_norms(h, norms):
+    """h̃_t = h_t · norms_t / ‖h_t‖, and 0 where h_t = 0 (write_scale="row_norm", METHOD §2).
+
+    h: (N, H); norms: (N,) in the dtype of h -> (N, H). ‖h_t‖ is taken with hypot, which
+    neither underflows nor overflows, and h_t is made a unit vector before it is scaled, so
+    no intermediate leaves the range of the dtype.
+    """
+    h_norms = np.hypot.reduce(h, axis=1) if h.shape[1] else np.zeros(h.shape[0], h.dtype)
+    nonzero = h_norms > 0
+    unit = np.zeros_like(h)
+    np.divide(h, h_norms[:, None], out=unit, where=nonzero[:, None])
+    return unit * norms[:, None]
+
+
+def _row_norms(theta_rows):
+    """‖θ'[i]‖ of each row of (K, H) -> (K,), with the same hypot as :func:`_rescale_to_norms`."""
+    if theta_rows.shape[1] == 0:
+        return np.zeros(theta_rows.shape[0], theta_rows.dtype)
+    return np.hypot.reduce(theta_rows, axis=1)
+
+
 # ----------------------------------------------------------------------------------------------
 # The reference: one class at a time, line by line from METHOD §2
 
-def hebbian_update_reference(theta, counts, h, y, *, gamma, T, lam_rule="paper"):
+def hebbian_update_reference(theta, counts, h, y, *, gamma, T, lam_rule="paper",
+                             write_scale="none"):
     """METHOD §2 step 2 as a plain loop over the classes present. Slow; read it, test against it.
 
     Inputs:  theta: (V, H) float32/float64, θ' after the optimiser step, C-contiguous, updated
              in place; counts: (V,) int64 >= 1, updated in place; h: (N, H) same dtype as theta,
              the activations the forward pass fed to the softmax; y: (N,) int labels in [0, V);
-             gamma in [0, 1]; T >= 0 or math.inf; lam_rule "paper" or "exact_mean".
+             gamma in [0, 1]; T >= 0 or math.inf; lam_rule "paper" or "exact_mean";
+             write_scale "none" (the paper), "row_norm", "centred" or "centred_row_norm"
+             (module docstring).
     Outputs: None.
     """
-    y, gamma, T = _check_update_args(theta, counts, h, y, gamma, T, lam_rule)
+    y, gamma, T = _check_update_args(theta, counts, h, y, gamma, T, lam_rule, write_scale)
+    centred = write_scale.startswith("centred") and y.shape[0] > 0
+    h_bar = h.mean(axis=0) if centred else None      # h̄ over the whole batch, dtype of h
     for i in np.unique(y):                           # every class i with n_i > 0
         members = y == i
         n_i = int(members.sum())                     # n_i = #{t : y_t = i}
-        h_hat = h[members].sum(axis=0) / n_i         # ĥ_i, in the dtype of h
+        h_i = h[members]                             # (n_i, H): the h_t with y_t = i
+        if centred:                                  # h_t − h̄
+            h_i = h_i - h_bar
+        if write_scale.endswith("row_norm"):         # h̃_t = h_t ‖θ'[i]‖ / ‖h_t‖
+            h_i = _rescale_to_norms(h_i, np.full(n_i, _row_norms(theta[i:i + 1])[0]))
+        h_hat = h_i.sum(axis=0) / n_i                # ĥ_i, in the dtype of h
         c_i = int(counts[i])                         # the count before this batch
         if c_i < T:
             rate = 1.0 / c_i if lam_rule == "paper" else n_i / (c_i - 1 + n_i)
@@ -160,20 +204,27 @@ def _class_sums(h, y):
     return ids, n_i.astype(np.int64), sums
 
 
-def hebbian_update(theta, counts, h, y, *, gamma, T, lam_rule="paper"):
+def hebbian_update(theta, counts, h, y, *, gamma, T, lam_rule="paper", write_scale="none"):
     """METHOD §2 step 2 for all present classes at once; same arguments and result as
     :func:`hebbian_update_reference` (METHOD §3 P7).
 
     Inputs:  theta: (V, H) float32/float64, θ' after the optimiser step, C-contiguous, updated
              in place; counts: (V,) int64 >= 1, updated in place; h: (N, H) same dtype as theta;
              y: (N,) int labels in [0, V); gamma in [0, 1]; T >= 0 or math.inf;
-             lam_rule "paper" or "exact_mean".
+             lam_rule "paper" or "exact_mean"; write_scale one of WRITE_SCALES.
     Outputs: None.
     Cost: O(N log N + N·H) for the sort and sums, O(K·H) for the K present rows.
     """
-    y, gamma, T = _check_update_args(theta, counts, h, y, gamma, T, lam_rule)
+    y, gamma, T = _check_update_args(theta, counts, h, y, gamma, T, lam_rule, write_scale)
     if y.shape[0] == 0:
         return
+    if write_scale.startswith("centred"):           # h_t − h̄, as the reference computes h̄
+        h = h - h.mean(axis=0)
+    if write_scale.endswith("row_norm"):            # h̃_t = h_t ‖θ'[y_t]‖ / ‖h_t‖, before any write
+        ids = np.unique(y)
+        norms = np.zeros(theta.shape[0], theta.dtype)
+        norms[ids] = _row_norms(theta[ids])
+        h = _rescale_to_norms(h, norms[y])
     ids, n_i, sums = _class_sums(h, y)
     h_hat = sums / n_i.astype(h.dtype)[:, None]     # (K, H), stays in the dtype of h
     lam = _lambda(counts[ids], n_i, gamma, T, lam_rule)
@@ -187,6 +238,33 @@ def hebbian_update(theta, counts, h, y, *, gamma, T, lam_rule="paper"):
 # ----------------------------------------------------------------------------------------------
 # The layer state a model holds
 
+@dataclass(frozen=True)
+class HebbianConfig:
+    """The rule's hyperparameters (METHOD §2), as experiments store them.
+
+    gamma in [0, 1]; T >= 0 or math.inf; lam_rule "paper" or "exact_mean"; write_scale one of
+    WRITE_SCALES (module docstring). Defaults: the paper's rule with this project's γ and T (see HebbianSoftmax).
+    """
+
+    gamma: float = DEFAULT_GAMMA
+    T: float = DEFAULT_T
+    lam_rule: str = "paper"
+    write_scale: str = "none"
+
+    def __post_init__(self):
+        _check_rule_args(self.gamma, self.T, self.lam_rule, self.write_scale)
+
+
+class HebbianOptions:
+    """Mixin for an experiment config with fields gamma, T, lam_rule and write_scale: the one
+    place that turns them into the rule's HebbianConfig."""
+
+    def hebbian_config(self):
+        """The rule's settings (METHOD §2) as a HebbianConfig; validates them."""
+        return HebbianConfig(gamma=self.gamma, T=self.T, lam_rule=self.lam_rule,
+                             write_scale=self.write_scale)
+
+
 @dataclass(eq=False)
 class HebbianSoftmax:
     """The Hebbian Softmax state of one softmax layer: hyperparameters and per-class counts.
@@ -197,11 +275,11 @@ class HebbianSoftmax:
     never calls it, so counts advance only in training; save ``counts`` with checkpoints.
 
     Fields: num_classes V; gamma in [0, 1]; T >= 0 or math.inf; lam_rule "paper" or
-    "exact_mean"; counts (V,) int64, all ones when not given (METHOD §2).
+    "exact_mean"; write_scale one of WRITE_SCALES; counts (V,) int64, all ones when not given
+    (METHOD §2). Build one from an experiment's HebbianConfig with :meth:`from_config`.
 
-    Defaults, gamma = 0.1 and T = 100. These are this project's choice, not the paper's: the
-    paper's own values could not be retrieved here (a search of stored pages found the abstract
-    and Algorithm 1's name, not the hyperparameters), so nothing is claimed about them. Reasons:
+    Defaults, gamma = 0.1 and T = 100. These are this project's choice; the paper's text does not
+    fix them for these small models, so nothing is claimed about its values. Reasons:
     - For c_i < 1/γ = 10, λ_i = 1/c_i, so the first ten sightings of a class make θ[i] their exact
       running mean (METHOD §3 P3): one sighting is enough to bind a class (P2).
     - For 10 <= c_i < T = 100, λ_i = γ: θ[i] becomes an exponential average over roughly the last
@@ -216,10 +294,12 @@ class HebbianSoftmax:
     gamma: float = DEFAULT_GAMMA
     T: float = DEFAULT_T
     lam_rule: str = "paper"
+    write_scale: str = "none"
     counts: np.ndarray | None = None
 
     def __post_init__(self):
-        self.gamma, self.T, self.lam_rule = _check_rule_args(self.gamma, self.T, self.lam_rule)
+        self.gamma, self.T, self.lam_rule = _check_rule_args(self.gamma, self.T, self.lam_rule,
+                                                             self.write_scale)
         if self.counts is None:
             self.counts = init_counts(self.num_classes)
         elif not (isinstance(self.counts, np.ndarray) and self.counts.dtype == np.int64
@@ -231,15 +311,14 @@ class HebbianSoftmax:
             raise ValueError(f"counts must be >= 1, got min {self.counts.min()}")
 
     @classmethod
-    def disabled(cls, num_classes):
-        """T = 0: θ is never touched, counts still advance (METHOD §3 P1)."""
-        return cls(num_classes, T=0)
-
-    @property
-    def enabled(self):
-        return self.T > 0
+    def from_config(cls, config, num_classes, counts=None):
+        """The layer for a HebbianConfig over num_classes classes (counts: resume from these)."""
+        if not isinstance(config, HebbianConfig):
+            raise TypeError(f"config must be a HebbianConfig, got {type(config).__name__}")
+        return cls(num_classes, gamma=config.gamma, T=config.T, lam_rule=config.lam_rule,
+                   write_scale=config.write_scale, counts=counts)
 
     def update(self, theta, h, y):
         """Apply METHOD §2 step 2 to theta (V, H) in place, with h: (N, H), y: (N,). -> None."""
         hebbian_update(theta, self.counts, h, y, gamma=self.gamma, T=self.T,
-                       lam_rule=self.lam_rule)
+                       lam_rule=self.lam_rule, write_scale=self.write_scale)

@@ -15,7 +15,8 @@ import numpy as np  # noqa: E402
 
 from hebbref.files import atomic_write  # noqa: E402
 
-COLOURS = {"baseline": "tab:blue", "hebbian": "tab:red", "baseline + cache": "tab:cyan",
+COLOURS = {"baseline": "tab:blue", "hebbian": "tab:red", "chosen": "tab:red",
+           "paper rule": "tab:orange", "baseline + cache": "tab:cyan",
            "hebbian + cache": "tab:orange"}
 
 
@@ -36,7 +37,8 @@ def _mean_std(values):
 
 
 def plot_accuracy_by_exposure(runs, path, *, title=""):
-    """Test accuracy per exposure bucket (METHOD §5), one bar group per bucket."""
+    """Test accuracy per exposure bucket (METHOD §5), one bar group per bucket; an empty bucket
+    is marked "n/a" (never drawn as 0), and each tick gives the evaluations it rests on."""
     buckets = list(next(iter(runs.values()))[0]["by_exposure"])
     fig, ax = plt.subplots(figsize=(8, 4))
     width = 0.8 / len(runs)
@@ -46,8 +48,12 @@ def plot_accuracy_by_exposure(runs, path, *, title=""):
         x = np.arange(len(buckets)) + (k - (len(runs) - 1) / 2) * width
         ax.bar(x, mean, width, yerr=std, capsize=3, label=f"{name} ({len(seeds)} seed(s))",
                color=COLOURS.get(name))
-    ax.set_xticks(np.arange(len(buckets)), buckets)
-    ax.set_xlabel("times the class was seen in training (exposures)")
+        for xi in x[np.isnan(mean)]:
+            ax.annotate("n/a", (xi, 0.01), ha="center", va="bottom", fontsize=8)
+    seeds = next(iter(runs.values()))
+    totals = [sum(seed["by_exposure"][b]["total"] for seed in seeds) for b in buckets]
+    ax.set_xticks(np.arange(len(buckets)), [f"{b}\nn={n}" for b, n in zip(buckets, totals)])
+    ax.set_xlabel("times the class was seen in training (exposures); n = evaluated images")
     ax.set_ylabel("test accuracy")
     ax.set_ylim(0, 1)
     ax.set_title(title or "accuracy by exposure")
@@ -118,4 +124,36 @@ def plot_lm_buckets(runs, path, *, split="test", title=""):
     ax.set_ylabel(f"{split} perplexity")
     ax.set_title(title or f"{split} perplexity by word frequency")
     ax.legend()
+    _save(fig, path)
+
+
+def plot_why(datasets, path):
+    """Why a written row can cost accuracy (METHOD §5), one row of panels per dataset.
+
+    datasets: {dataset name: {model name: [result of one seed, ...]}}, results of
+    hebbref.experiments.curriculum.run_model. Left: mean norm ‖θ[i]‖ of fresh rows (classes
+    seen 1–5 times, solid) and well-seen rows (> 20 times, dashed) against training step.
+    Right: share of test images of well-seen classes classified as a fresh class.
+    """
+    fig, axes = plt.subplots(len(datasets), 2, figsize=(11, 3.6 * len(datasets)), squeeze=False)
+    for (name, runs), (left, right) in zip(datasets.items(), axes):
+        value = lambda key: (lambda p: np.nan if p[key] is None else p[key])
+        for model, seeds in runs.items():
+            colour = COLOURS.get(model)
+            for key, line in (("fresh_norm", "-"), ("seen_norm", "--")):
+                x = [p["step"] for p in seeds[0]["over_time"]]
+                mean, _ = _mean_std([[value(key)(p) for p in s["over_time"]] for s in seeds])
+                left.plot(x, mean, line, color=colour,
+                          label=f"{model}, {'fresh' if key == 'fresh_norm' else 'well-seen'} rows")
+            _lines_with_band(right, {model: seeds}, lambda s: s["over_time"],
+                             lambda p: p["step"], value("fresh_wins"))
+        left.set_title(f"{name}: norm of softmax rows")
+        left.set_xlabel("training step")
+        left.set_ylabel("mean ‖θ[i]‖")
+        left.legend(fontsize=7)
+        right.set_title(f"{name}: well-seen images won by a fresh class")
+        right.set_xlabel("training step")
+        right.set_ylabel("share of images")
+        right.legend(fontsize=7)
+    fig.tight_layout()
     _save(fig, path)

@@ -15,10 +15,11 @@ import re
 import hypothesis.extra.numpy as hnp
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from hebbref.hebbian import (
+    HebbianConfig,
     HebbianSoftmax,
     hebbian_lambda,
     hebbian_update,
@@ -38,6 +39,17 @@ PROPERTY = settings(max_examples=40, deadline=None)
 GAMMAS = st.one_of(st.sampled_from([0.0, 1.0]), st.floats(0.0, 1.0))
 TS = st.one_of(st.sampled_from([0, 1, math.inf]), st.integers(0, 40), st.floats(0.0, 40.0))
 LAM_RULES = st.sampled_from(["paper", "exact_mean"])
+# "centred_row_norm" rescales h_t − h̄, which can cancel down to rounding noise and then be
+# blown up to ‖θ'‖: tolerance-based properties take it only on well-conditioned batches
+# (test_centred_row_norm_on_well_conditioned_batches); bit-exact ones take every write_scale.
+ALL_WRITE_SCALES = st.sampled_from(["none", "row_norm", "centred", "centred_row_norm"])
+WRITE_SCALES = st.sampled_from(["none", "row_norm", "centred"])
+
+
+def draw_rule(data, T=None, write_scales=WRITE_SCALES):
+    """gamma, T (drawn unless given), lam_rule and write_scale for one update."""
+    return dict(gamma=data.draw(GAMMAS), T=data.draw(TS) if T is None else T,
+                lam_rule=data.draw(LAM_RULES), write_scale=data.draw(write_scales))
 
 
 def eps(dtype):
@@ -102,9 +114,46 @@ def assert_bit_identical(a, b, what):
     assert np.array_equal(bits(a), bits(b)), f"{what} are not bit-identical:\n{a}\n{b}"
 
 
-def class_mean(h, y, i):
-    """ĥ_i in float64, computed directly from the definition."""
-    return h[y == i].astype(np.float64).mean(axis=0)
+def norm(x, axis=None, keepdims=False):
+    """Euclidean norm in float64 without underflow: m · ‖x / m‖, m the largest |x|."""
+    x = np.asarray(x, dtype=np.float64)
+    m = np.abs(x).max(axis=axis, keepdims=True) if x.size else np.zeros((1,) * x.ndim)
+    safe = np.where(m > 0, m, 1.0)
+    out = m * np.sqrt(((x / safe) ** 2).sum(axis=axis, keepdims=True))
+    return out if keepdims else (out.reshape(()) if axis is None else out.squeeze(axis))
+
+
+def written(h, y, i, theta_old=None, write_scale="none"):
+    """The activations h̃_t of class i that the rule averages, in float64, straight from
+    METHOD §2: h_t itself, h_t − h̄ ("centred", h̄ the batch mean), and either rescaled to
+    ‖θ'[i]‖ (0 where it is 0) under the "row_norm" variants."""
+    h_i = h[y == i].astype(np.float64)
+    if write_scale.startswith("centred"):
+        h_i = h_i - h.astype(np.float64).mean(axis=0)
+    if not write_scale.endswith("row_norm"):
+        return h_i
+    norms = norm(h_i, axis=1, keepdims=True)
+    row_norm = norm(theta_old)
+    return np.where(norms > 0, h_i / np.where(norms > 0, norms, 1.0) * row_norm, 0.0)
+
+
+def class_mean(h, y, i, theta_old=None, write_scale="none"):
+    """ĥ_i in float64, computed directly from the definition (of the rescaled h̃ if asked)."""
+    return written(h, y, i, theta_old, write_scale).mean(axis=0)
+
+
+def lam_of(counts, i, n_i, rule):
+    """λ_i of class i under a drawn rule (write_scale does not enter λ, METHOD §2)."""
+    return hebbian_lambda(counts[[i]], np.array([n_i]), gamma=rule["gamma"], T=rule["T"],
+                          lam_rule=rule["lam_rule"])[0]
+
+
+def class_scale(theta, h, y, i, rule, axis=None):
+    """S: the largest |θ'[i]|, |h_t| or |h̃_t| of class i (per coordinate with axis=0)."""
+    h_i = np.abs(h[y == i]).max(axis=0)
+    h_tilde = np.abs(written(h, y, i, theta[i], rule["write_scale"])).max(axis=0)
+    scale = np.maximum(np.abs(theta[i]), np.maximum(h_i, h_tilde))
+    return scale if axis == 0 else float(scale.max())
 
 
 # ----------------------------------------------------------------------------------------------
@@ -118,7 +167,7 @@ def test_p1_T_zero_is_an_off_switch(dtype, update, data):
     """P1 (METHOD §3): with T = 0, θ = θ' bit-identically (−0.0 included) and every count
     still advances by n_i."""
     theta, counts, h, y = data.draw(batches(dtype))
-    rule = dict(gamma=data.draw(GAMMAS), T=0, lam_rule=data.draw(LAM_RULES))
+    rule = draw_rule(data, T=0, write_scales=ALL_WRITE_SCALES)
     theta_after, counts_after = run(update, theta, counts, h, y, **rule)
     assert_bit_identical(theta_after, theta, "theta with T = 0 and theta'")
     np.testing.assert_array_equal(counts_after, counts + np.bincount(y, minlength=len(counts)))
@@ -148,6 +197,77 @@ def test_p2_first_sighting_binds_the_class_mean_exactly(dtype, update, data):
             assert_bit_identical(theta_after[i], theta[i], f"row {i} with T <= 1")
 
 
+@pytest.mark.parametrize("update", IMPLEMENTATIONS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@PROPERTY
+@given(data=st.data())
+def test_p2_row_norm_binds_the_mean_of_the_rescaled_activations(dtype, update, data):
+    """P2 (METHOD §3) under write_scale="row_norm": a class seen for the first time (c_i = 1,
+    rule on) gets θ[i] = ĥ_i = mean of h̃_t = h_t ‖θ'[i]‖ / ‖h_t‖ (0 for h_t = 0), whatever
+    θ'[i] was. Tolerance (H + n_i + 8) ε S, S = ‖θ'[i]‖: the roundings of ‖h_t‖, ‖θ'[i]‖, the
+    division, the product and the sum, each relative to a number of size at most S."""
+    theta, counts, h, y = data.draw(batches(dtype))
+    rule = dict(gamma=data.draw(GAMMAS), T=math.inf, lam_rule=data.draw(LAM_RULES),
+                write_scale="row_norm")
+    theta_after, _ = run(update, theta, counts, h, y, **rule)
+    for i in np.unique(y):
+        if counts[i] != 1:
+            continue
+        n_i, H = int((y == i).sum()), h.shape[1]
+        h_hat = class_mean(h, y, i, theta[i], "row_norm")
+        scale = float(norm(theta[i]))
+        tol = (H + n_i + 8) * eps(dtype) * scale + 16 * tiny(dtype)
+        np.testing.assert_allclose(theta_after[i], h_hat, rtol=0, atol=tol,
+                                   err_msg=f"class {i}")
+        if np.all(np.abs(h[y == i]).max(axis=1) > 0) and n_i == 1:
+            # one sighting, h_t != 0: the written row keeps the norm gradient descent gave it
+            assert math.isclose(float(norm(theta_after[i])), scale,
+                                rel_tol=0, abs_tol=tol * math.sqrt(H))
+
+
+@pytest.mark.parametrize("update", IMPLEMENTATIONS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@settings(max_examples=20, deadline=None)
+@given(data=st.data())
+def test_centred_row_norm_on_well_conditioned_batches(dtype, update, data):
+    """P2 and P4 (METHOD §3) under write_scale="centred_row_norm", on batches where every
+    h_t − h̄ keeps at least a tenth of the batch's scale (so rescaling it to ‖θ'[i]‖ amplifies
+    rounding at most ~10 √H times): θ[i] lies on the segment from θ'[i] to ĥ_i = mean of
+    (h_t − h̄) ‖θ'[i]‖ / ‖h_t − h̄‖, and equals ĥ_i when c_i = 1. Tolerance
+    40 √H (N + n_i + H + 4) ε S."""
+    theta, counts, h, y = data.draw(batches(dtype))
+    assume(len(y) > 1 and np.abs(h).max() > 0)
+    centred = h.astype(np.float64) - h.astype(np.float64).mean(axis=0)
+    assume(norm(centred, axis=1).min() >= np.abs(h).max() / 10)
+    rule = draw_rule(data, write_scales=st.just("centred_row_norm"))
+    theta_after, _ = run(update, theta, counts, h, y, **rule)
+    H = h.shape[1]
+    for i in np.unique(y):
+        n_i = int((y == i).sum())
+        h_hat = class_mean(h, y, i, theta[i], "centred_row_norm")
+        old, new = theta[i].astype(np.float64), theta_after[i]
+        tol = (40 * math.sqrt(H) * (len(y) + n_i + H + 4) * eps(dtype)
+               * class_scale(theta, h, y, i, rule) + 16 * tiny(dtype))
+        lam = lam_of(counts, i, n_i, rule)
+        np.testing.assert_allclose(new - old, lam * (h_hat - old), rtol=0, atol=tol,
+                                   err_msg=f"class {i}")
+
+
+def _feed_batches(update, theta, data, dtype, steps, draw_labels, *, lam_rule):
+    """Run `steps` rule updates with γ = 0, T = ∞ (learning rate 0: θ changes only by the rule)
+    on drawn batches; returns {class: [every activation labelled with it]}."""
+    V, H = theta.shape
+    counts = init_counts(V)
+    seen = {i: [] for i in range(V)}
+    for _ in range(steps):
+        y = draw_labels()
+        h = data.draw(hnp.arrays(dtype, (len(y), H), elements=values(dtype)))
+        update(theta, counts, h, y, gamma=0.0, T=math.inf, lam_rule=lam_rule)
+        for t, i in enumerate(y):
+            seen[i].append(h[t])
+    return seen
+
+
 def _check_running_mean(theta_after, theta_before, seen, dtype, steps):
     """θ[i] ≈ mean of everything labelled i for seen classes, θ[i] untouched for the others."""
     for i in range(theta_after.shape[0]):
@@ -175,16 +295,12 @@ def test_p3_memorisation_is_the_running_mean(dtype, update, data):
     H = data.draw(st.integers(1, 4))
     steps = data.draw(st.integers(1, 6))
     theta = data.draw(hnp.arrays(dtype, (V, H), elements=values(dtype)))
-    theta_before, counts = theta.copy(), init_counts(V)
-    seen = {i: [] for i in range(V)}
-    for _ in range(steps):
-        # A batch with every class at most once, in a drawn order (possibly empty).
+    def once_each():  # every class at most once, in a drawn order (possibly empty)
         y = np.array(data.draw(st.permutations(range(V))), dtype=np.int64)
-        y = y[: data.draw(st.integers(0, V))]
-        h = data.draw(hnp.arrays(dtype, (len(y), H), elements=values(dtype)))
-        update(theta, counts, h, y, gamma=0.0, T=math.inf, lam_rule="paper")
-        for t, i in enumerate(y):
-            seen[i].append(h[t])
+        return y[: data.draw(st.integers(0, V))]
+
+    theta_before = theta.copy()
+    seen = _feed_batches(update, theta, data, dtype, steps, once_each, lam_rule="paper")
     _check_running_mean(theta, theta_before, seen, dtype, steps)
 
 
@@ -201,15 +317,36 @@ def test_p3_exact_mean_is_the_running_mean_for_any_batches(dtype, update, data):
     H = data.draw(st.integers(1, 4))
     steps = data.draw(st.integers(1, 5))
     theta = data.draw(hnp.arrays(dtype, (V, H), elements=values(dtype)))
+    any_labels = lambda: data.draw(labels(V, data.draw(st.integers(0, 10))))
+    theta_before = theta.copy()
+    seen = _feed_batches(update, theta, data, dtype, steps, any_labels, lam_rule="exact_mean")
+    _check_running_mean(theta, theta_before, seen, dtype, steps)
+
+
+@pytest.mark.parametrize("update", IMPLEMENTATIONS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@PROPERTY
+@given(data=st.data())
+def test_p3_row_norm_is_the_running_mean_of_the_rescaled_activations(dtype, update, data):
+    """P3 (METHOD §3) under write_scale="row_norm": with learning rate 0, γ = 0, T = ∞ and
+    lam_rule="exact_mean", after any sequence of batches θ[i] ≈ the mean of every h̃_t ever
+    written into row i, each h̃_t rescaled to ‖θ[i]‖ as it stood before its batch (computed
+    here in float64 from the definition). Tolerance 8 (H + batches + sightings) ε S, S the
+    largest |h̃_t| or |θ[i]| along the way: each batch adds a few roundings of size ε·S."""
+    V = data.draw(st.one_of(st.just(1), st.integers(1, 5)))
+    H = data.draw(st.integers(1, 4))
+    steps = data.draw(st.integers(1, 5))
+    theta = data.draw(hnp.arrays(dtype, (V, H), elements=values(dtype, 1.0, 10.0)))
     theta_before, counts = theta.copy(), init_counts(V)
     seen = {i: [] for i in range(V)}
     for _ in range(steps):
         y = data.draw(labels(V, data.draw(st.integers(0, 10))))
-        h = data.draw(hnp.arrays(dtype, (len(y), H), elements=values(dtype)))
-        update(theta, counts, h, y, gamma=0.0, T=math.inf, lam_rule="exact_mean")
-        for t, i in enumerate(y):
-            seen[i].append(h[t])
-    _check_running_mean(theta, theta_before, seen, dtype, steps)
+        h = data.draw(hnp.arrays(dtype, (len(y), H), elements=values(dtype, 1.0, 10.0)))
+        for i in np.unique(y):
+            seen[i].extend(written(h, y, i, theta[i], "row_norm"))
+        update(theta, counts, h, y, gamma=0.0, T=math.inf, lam_rule="exact_mean",
+               write_scale="row_norm")
+    _check_running_mean(theta, theta_before, seen, dtype, steps + H)
 
 
 @given(
@@ -243,19 +380,21 @@ def test_p4_lambda_schedule(c, n, gamma, T, lam_rule):
 @given(data=st.data())
 def test_p4_new_row_lies_on_the_segment(dtype, update, data):
     """P4 (METHOD §3): θ[i] lies on the segment from θ'[i] to ĥ_i: within their coordinate-wise
-    bounds, and θ[i] − θ'[i] = λ_i (ĥ_i − θ'[i]) with λ_i ∈ [0, 1]. Tolerance 4 (n_i + 4) ε S,
-    S = largest |θ'[i]| or |h_t| of the class: the roundings of ĥ_i's sum and of the mix."""
+    bounds, and θ[i] − θ'[i] = λ_i (ĥ_i − θ'[i]) with λ_i ∈ [0, 1]; under the other write_scales
+    ĥ_i is the mean of the transformed h̃_t. Tolerance 4 (N + n_i + 4) ε S, S = largest |θ'[i]|,
+    |h_t| or |h̃_t| of the class: the roundings of the batch mean h̄, the rescaling, ĥ_i's sum
+    and the mix. With c_i = 1 (λ_i = 1) this is P2 for every write_scale."""
     theta, counts, h, y = data.draw(batches(dtype))
-    rule = dict(gamma=data.draw(GAMMAS), T=data.draw(TS), lam_rule=data.draw(LAM_RULES))
+    rule = draw_rule(data)
     theta_after, _ = run(update, theta, counts, h, y, **rule)
     for i in np.unique(y):
         n_i = int((y == i).sum())
-        h_hat, old, new = class_mean(h, y, i), theta[i].astype(np.float64), theta_after[i]
-        scale = max(np.abs(old).max(), np.abs(h[y == i]).max())
-        tol = 4 * (n_i + 4) * eps(dtype) * scale + 16 * tiny(dtype)
+        h_hat = class_mean(h, y, i, theta[i], rule["write_scale"])
+        old, new = theta[i].astype(np.float64), theta_after[i]
+        tol = 4 * (len(y) + n_i + 4) * eps(dtype) * class_scale(theta, h, y, i, rule) + 16 * tiny(dtype)
         assert np.all(new >= np.minimum(old, h_hat) - tol), f"row {i} below the segment"
         assert np.all(new <= np.maximum(old, h_hat) + tol), f"row {i} above the segment"
-        lam = hebbian_lambda(counts[[i]], np.array([n_i]), **rule)[0]
+        lam = lam_of(counts, i, n_i, rule)
         assert 0.0 <= lam <= 1.0
         np.testing.assert_allclose(new - old, lam * (h_hat - old), rtol=0, atol=tol)
 
@@ -268,10 +407,10 @@ def test_p5_locality(dtype, update, data):
     """P5 (METHOD §3): rows of absent classes are bit-identical to θ'; a present row changes
     whenever λ_i > 0 and ĥ_i ≠ θ'[i]; counts rise by n_i each, so their total by exactly N.
     In floating point "ĥ_i ≠ θ'[i]" must mean a difference the dtype can resolve: the test
-    demands a change when some coordinate has |λ_i (ĥ_ij − θ'_ij)| > 4 (n_i + 4) ε S_ij, which
-    exceeds every rounding in the update (S_ij = largest |θ'_ij| or |h_tj| of the class)."""
+    demands a change when some coordinate has |λ_i (ĥ_ij − θ'_ij)| > 4 (N + n_i + 4) ε S_ij,
+    which exceeds every rounding in the update (S_ij = largest |θ'_ij|, |h_tj| or |h̃_tj|)."""
     theta, counts, h, y = data.draw(batches(dtype))
-    rule = dict(gamma=data.draw(GAMMAS), T=data.draw(TS), lam_rule=data.draw(LAM_RULES))
+    rule = draw_rule(data)
     theta_after, counts_after = run(update, theta, counts, h, y, **rule)
     present = np.zeros(len(counts), dtype=bool)
     present[y] = True
@@ -280,11 +419,12 @@ def test_p5_locality(dtype, update, data):
     np.testing.assert_array_equal(counts_after - counts, np.bincount(y, minlength=len(counts)))
     for i in np.flatnonzero(present):
         n_i = int((y == i).sum())
-        lam = hebbian_lambda(counts[[i]], np.array([n_i]), **rule)[0]
+        lam = lam_of(counts, i, n_i, rule)
         old = theta[i].astype(np.float64)
-        scale = np.maximum(np.abs(old), np.abs(h[y == i]).max(axis=0))
-        resolvable = np.abs(lam * (class_mean(h, y, i) - old)) > (
-            4 * (n_i + 4) * eps(dtype) * scale + 16 * tiny(dtype))
+        scale = class_scale(theta, h, y, i, rule, axis=0)
+        h_hat = class_mean(h, y, i, theta[i], rule["write_scale"])
+        resolvable = np.abs(lam * (h_hat - old)) > (
+            4 * (len(y) + n_i + 4) * eps(dtype) * scale + 16 * tiny(dtype))
         if lam > 0 and resolvable.any():
             assert not np.array_equal(theta_after[i], theta[i]), f"present row {i} not written"
 
@@ -295,10 +435,11 @@ def test_p5_locality(dtype, update, data):
 @given(data=st.data())
 def test_p6_batch_order_only_changes_rounding(dtype, update, data):
     """P6 (METHOD §3): permuting (h, y) jointly changes θ only by the summation order inside
-    ĥ_i: |Δθ[i]| <= 4 n_i ε S (S = largest |h_t| of the class); counts and the rows of absent
-    or handed-back classes do not change at all."""
+    ĥ_i and the batch mean h̄: |Δθ[i]| <= 4 (N + n_i) ε S (S = largest |θ'[i]|, |h_t| or |h̃_t|
+    of the class; each h̃_t is transformed on its own); counts and the rows of absent or
+    handed-back classes do not change at all."""
     theta, counts, h, y = data.draw(batches(dtype))
-    rule = dict(gamma=data.draw(GAMMAS), T=data.draw(TS), lam_rule=data.draw(LAM_RULES))
+    rule = draw_rule(data)
     perm = np.array(data.draw(st.permutations(range(len(y)))), dtype=np.int64)
     theta_a, counts_a = run(update, theta, counts, h, y, **rule)
     theta_b, counts_b = run(update, theta, counts, h[perm], y[perm], **rule)
@@ -308,7 +449,8 @@ def test_p6_batch_order_only_changes_rounding(dtype, update, data):
         if not members.any():
             assert_bit_identical(theta_a[i], theta_b[i], f"absent row {i}")
             continue
-        tol = 4 * members.sum() * eps(dtype) * np.abs(h[members]).max() + 16 * tiny(dtype)
+        tol = (4 * (len(y) + members.sum()) * eps(dtype) * class_scale(theta, h, y, i, rule)
+               + 16 * tiny(dtype))
         np.testing.assert_allclose(theta_a[i], theta_b[i], rtol=0, atol=tol,
                                    err_msg=f"row {i} depends on batch order")
 
@@ -333,21 +475,21 @@ P7_TOLERANCE = {np.float32: 1e-5, np.float64: 1e-12}
 @given(data=st.data())
 def test_p7_fast_equals_reference(dtype, data):
     """P7 (METHOD §3): the fast path equals the per-class reference loop to 1e-12 relative error
-    in float64 (1e-5 in float32, ≈ 80 ε), relative to the row's scale S = largest |θ'[i]| or
-    |h_t| of the class (the two may sum ĥ_i in different orders, and a mix λĥ + (1 − λ)θ' can
+    in float64 (1e-5 in float32, ≈ 80 ε), under both write_scales, relative to the row's scale
+    S = largest |θ'[i]|, |h_t| or |h̃_t| of the class (the two may sum ĥ_i in different orders, and a mix λĥ + (1 − λ)θ' can
     cancel, so the error is measured against the inputs' size, not the result's). Counts and the
     rows of absent or handed-back classes are identical bit for bit."""
     theta, counts, h, y = data.draw(st.one_of(batches(dtype), large_batches(dtype)))
-    rule = dict(gamma=data.draw(GAMMAS), T=data.draw(TS), lam_rule=data.draw(LAM_RULES))
+    rule = draw_rule(data, write_scales=ALL_WRITE_SCALES)
     theta_fast, counts_fast = run(hebbian_update, theta, counts, h, y, **rule)
     theta_ref, counts_ref = run(hebbian_update_reference, theta, counts, h, y, **rule)
     np.testing.assert_array_equal(counts_fast, counts_ref)
     for i in range(len(counts)):
         n_i = int((y == i).sum())
-        if n_i == 0 or hebbian_lambda(counts[[i]], np.array([n_i]), **rule)[0] == 0:
+        if n_i == 0 or lam_of(counts, i, n_i, rule) == 0:
             assert_bit_identical(theta_fast[i], theta_ref[i], f"unwritten row {i}")
             continue
-        scale = max(np.abs(theta[i]).max(), np.abs(h[y == i]).max())
+        scale = class_scale(theta, h, y, i, rule)
         error = np.abs(theta_fast[i].astype(np.float64) - theta_ref[i]).max()
         assert error <= P7_TOLERANCE[dtype] * scale, (
             f"row {i}: fast and reference differ by {error:.3g} at scale {scale:.3g}")
@@ -362,7 +504,7 @@ def test_p8_handed_back_classes_follow_the_optimiser_alone(dtype, update, data):
     θ' = θ − lr ∂L/∂θ on the softmax cross-entropy, then the rule) equals the SGD step alone,
     bit for bit; so does every absent row."""
     theta, counts, h, y = data.draw(batches(dtype))
-    rule = dict(gamma=data.draw(GAMMAS), T=data.draw(TS), lam_rule=data.draw(LAM_RULES))
+    rule = draw_rule(data, write_scales=ALL_WRITE_SCALES)
     lr = data.draw(st.one_of(st.just(0.0), st.floats(0.0, 2.0)))
     b = data.draw(hnp.arrays(dtype, len(counts), elements=values(dtype)))
     z, cache = softmax_layer_forward(h, {"theta": theta, "b": b})
@@ -487,6 +629,8 @@ BAD_INPUTS = [
     ("T", lambda a: {**a, "T": None}),
     ("lam_rule", lambda a: {**a, "lam_rule": "mean"}),
     ("lam_rule", lambda a: {**a, "lam_rule": None}),
+    ("write_scale", lambda a: {**a, "write_scale": "rownorm"}),
+    ("write_scale", lambda a: {**a, "write_scale": None}),
     ("y", lambda a: {**a, "y": a["y"] + len(a["counts"])}),
     ("y", lambda a: {**a, "y": a["y"] - len(a["counts"])}),
     ("y", lambda a: {**a, "y": a["y"].astype(np.float64)}),
@@ -532,7 +676,7 @@ def test_bad_inputs_are_rejected_naming_the_argument(update, data, bad):
         counts=data.draw(hnp.arrays(np.int64, V, elements=st.integers(1, 60))),
         h=data.draw(hnp.arrays(dtype, (N, H), elements=values(dtype))),
         y=data.draw(hnp.arrays(np.int64, N, elements=st.integers(0, V - 1))),
-        gamma=data.draw(GAMMAS), T=data.draw(TS), lam_rule=data.draw(LAM_RULES),
+        **draw_rule(data),
     )
     name, corrupt = bad
     args = corrupt(args)
@@ -566,19 +710,25 @@ def test_lambda_and_layer_validate_their_arguments():
         init_counts(-1)
 
 
-def test_layer_state_and_disabled():
-    """HebbianSoftmax starts every count at 1 (METHOD §2); .disabled is T = 0: θ untouched,
-    counts still advance (P1)."""
+def test_layer_state_and_config():
+    """HebbianSoftmax starts every count at 1 (METHOD §2); from_config carries every field of a
+    HebbianConfig into the layer; T = 0 leaves θ untouched while counts still advance (P1)."""
     layer = HebbianSoftmax(4)
     assert layer.counts.dtype == np.int64 and np.array_equal(layer.counts, np.ones(4))
-    assert layer.enabled and 0.0 <= layer.gamma <= 1.0 and layer.T > 0
-    off = HebbianSoftmax.disabled(4)
-    assert off.T == 0 and not off.enabled
+    config = HebbianConfig(gamma=0.25, T=0, lam_rule="exact_mean", write_scale="row_norm")
+    off = HebbianSoftmax.from_config(config, 4)
+    assert (off.gamma, off.T, off.lam_rule, off.write_scale) == (0.25, 0, "exact_mean", "row_norm")
     theta = np.arange(8.0).reshape(4, 2)
     before = theta.copy()
     off.update(theta, np.ones((3, 2)), np.array([0, 3, 3]))
-    assert_bit_identical(theta, before, "theta under a disabled layer")
+    assert_bit_identical(theta, before, "theta under T = 0")
     np.testing.assert_array_equal(off.counts, [2, 1, 1, 3])
+    resumed = HebbianSoftmax.from_config(config, 4, counts=off.counts)
+    assert resumed.counts is off.counts
+    with pytest.raises(ValueError, match=r"^write_scale\b"):
+        HebbianConfig(write_scale="norm")
+    with pytest.raises(TypeError, match=r"^config\b"):
+        HebbianSoftmax.from_config({"gamma": 0.1}, 4)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -58,7 +58,10 @@ def test_backend_that_cannot_stream_gets_the_whole_list():
     """Issue #12: run_sweep hard-coded return_as="generator", which Ray's backend refuses."""
     register_parallel_backend("no-streaming", NoStreamingBackend)
     with parallel_config(backend="no-streaming"):
-        assert run_sweep(blas_threads, [1, 2, 3], jobs=2) == [(1, 1), (2, 1), (3, 1)]
+        results = run_sweep(blas_threads, [1, 2, 3], jobs=2)
+    # Threads share one process-wide BLAS limit, so only the values and their order are
+    # checked here; the one-thread pinning is tested with process workers above.
+    assert [x for x, _ in results] == [1, 2, 3]
 
 
 def test_sweep_on_a_two_worker_dask_cluster_equals_sequential(tmp_path, monkeypatch):

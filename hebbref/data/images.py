@@ -1,9 +1,10 @@
 """Character-image datasets for reproduction 1 (METHOD §5): many classes, few drawers each.
 
-Three sources, chosen by a spec string in :func:`load_dataset`:
+Four sources, chosen by a spec string in :func:`load_dataset`:
 - ``"kanji"``: KanjiVG characters rendered as 20 drawers each (hebbref.data.kanji);
 - ``"omniglot:PATH"``: the official Omniglot folders, PATH/images_background/<alphabet>/
   <character>/*.png and PATH/images_evaluation/... (either or both);
+- ``"digits"``: scikit-learn's bundled 8 × 8 handwritten digits (10 classes, ~180 drawers);
 - ``"npz:PATH"``: arrays X (n, h, w) or (n, h, w, channels), y (n,), optional drawer (n,) and
   class_names.
 
@@ -54,7 +55,7 @@ def train_test_split(dataset, test_drawers=5):
 def load_dataset(spec="kanji", *, num_classes, size=28, seed=0):
     """Load a character-image dataset named by ``spec``.
 
-    spec: "kanji", "omniglot:PATH" or "npz:PATH".
+    spec: "kanji", "digits", "omniglot:PATH" or "npz:PATH".
     num_classes: int >= 1, or None for every class available. Fewer classes than available
         are chosen by ``seed``.
     size: images are resized (or rendered) to size × size.
@@ -65,13 +66,16 @@ def load_dataset(spec="kanji", *, num_classes, size=28, seed=0):
     source, _, path = spec.partition(":")
     if source == "kanji" and not path:
         return render_kanji_dataset(num_classes, size=size, seed=seed)
+    if source == "digits" and not path:
+        return load_digits(num_classes=num_classes, size=size, seed=seed)
     if source in ("omniglot", "npz"):
         if not path:
             raise ValueError(f"spec {spec!r} needs a path after the colon, e.g. "
                              f"'{source}:/data/{source}'")
         loader = load_omniglot if source == "omniglot" else load_npz
         return loader(path, num_classes=num_classes, size=size, seed=seed)
-    raise ValueError(f"spec must be 'kanji', 'omniglot:PATH' or 'npz:PATH', got {spec!r}")
+    raise ValueError(f"spec must be 'kanji', 'digits', 'omniglot:PATH' or 'npz:PATH', got "
+                     f"{spec!r}")
 
 
 def _check_options(num_classes, size, seed):
@@ -271,6 +275,28 @@ def load_npz(path, *, num_classes=None, size=28, seed=0):
     return ImageDataset(X=resize_area(X, size).astype(np.float32, copy=False),
                         y=relabel[y[mask]], drawer=drawer[mask].astype(np.int64),
                         class_names=[names[i] for i in keep])
+
+
+def load_digits(*, num_classes=None, size=8, seed=0):
+    """The handwritten digits bundled with scikit-learn (UCI optdigits test set: 1,797 images
+    of 8 × 8 pixels, 10 classes, about 180 per class; shipped inside the package, no download).
+
+    Pixel counts 0..16 become [0, 1] (strokes bright on dark, as every source here); an
+    example's drawer is its order of occurrence within its class. Returns an ImageDataset.
+    """
+    _check_options(num_classes, size, seed)
+    from sklearn.datasets import load_digits as sklearn_digits  # a dependency of this loader only
+
+    bunch = sklearn_digits()
+    X = (bunch.images / 16.0).astype(np.float32)
+    y = bunch.target.astype(np.int64)
+    keep = choose_classes(10, num_classes, seed)
+    mask = np.isin(y, keep)
+    relabel = np.full(10, -1, dtype=np.int64)
+    relabel[keep] = np.arange(len(keep))
+    return ImageDataset(X=resize_area(X[mask], size).astype(np.float32, copy=False),
+                        y=relabel[y[mask]], drawer=_occurrence_order(y[mask]),
+                        class_names=[str(d) for d in keep])
 
 
 def _occurrence_order(y):

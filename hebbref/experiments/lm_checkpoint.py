@@ -137,8 +137,7 @@ def _hebbian(config, group, vocab_size):
     if counts.min() < 1 or counts.max() > MAX_COUNT:
         raise ValueError(f"hebbian/counts must lie in [1, 2**62], got [{counts.min()}, "
                          f"{counts.max()}]")
-    return HebbianSoftmax(vocab_size, gamma=config.gamma, T=config.T, lam_rule=config.lam_rule,
-                          counts=counts)
+    return HebbianSoftmax.from_config(config.hebbian_config(), vocab_size, counts=counts)
 
 
 def _curve_point(point):

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hebbref.data.text import absolute_spec
-from hebbref.hebbian import LAM_RULES, HebbianSoftmax
+from hebbref.hebbian import LAM_RULES, WRITE_SCALES, HebbianOptions, HebbianSoftmax
 from hebbref.models.lm import (EMBED_INITS, LSTM_BIAS_INITS, SOFTMAX_BIAS_INITS, lm_backward,
                                lm_forward, lm_init, lm_initial_state)
 from hebbref.nn.softmax import softmax_cross_entropy
@@ -25,7 +25,7 @@ BUCKET_CHOICES = ("default", "paper")
 
 
 @dataclass
-class LMConfig:
+class LMConfig(HebbianOptions):
     """Everything that determines a run. Defaults: the validation-size model on BBC News."""
 
     corpus: str = "bbc"
@@ -34,6 +34,7 @@ class LMConfig:
     gamma: float = 0.01      # γ and T chosen on BBC validation perplexity (validation/README.md)
     T: float = 100.0
     lam_rule: str = "paper"
+    write_scale: str = "none"  # METHOD §2 option
     embed_size: int = 128
     hidden: int = 256
     layers: int = 1
@@ -73,6 +74,7 @@ class LMConfig:
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be a bool, got {getattr(self, name)!r}")
         for name, choices in (("optimizer", tuple(OPTIMIZERS)), ("lam_rule", LAM_RULES),
+                              ("write_scale", WRITE_SCALES),
                               ("dtype", ("float32", "float64")), ("buckets", BUCKET_CHOICES),
                               ("embed_init", EMBED_INITS), ("softmax_bias_init", SOFTMAX_BIAS_INITS),
                               ("lstm_bias_init", LSTM_BIAS_INITS)):
@@ -128,8 +130,8 @@ def init_state(config, vocab_size):
                      dtype=np.dtype(config.dtype), embed_init=config.embed_init,
                      softmax_bias_init=config.softmax_bias_init,
                      lstm_bias_init=config.lstm_bias_init)
-    hebbian = (HebbianSoftmax(vocab_size, gamma=config.gamma, T=config.T,
-                              lam_rule=config.lam_rule) if config.hebbian else None)
+    hebbian = (HebbianSoftmax.from_config(config.hebbian_config(), vocab_size)
+               if config.hebbian else None)
     return TrainState(params, {}, hebbian, lm_initial_state(params, config.batch_size),
                       np.random.default_rng([config.seed, 1]))
 

@@ -268,7 +268,8 @@ def test_load_dataset_kanji(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("spec, error, message", [
-    ("mnist:/data", ValueError, "spec must be 'kanji', 'omniglot:PATH' or 'npz:PATH'"),
+    ("mnist:/data", ValueError, "spec must be 'kanji', 'digits', 'omniglot:PATH' or 'npz:PATH'"),
+    ("digits:/somewhere", ValueError, "spec must be"),
     ("kanji:/somewhere", ValueError, "spec must be"),
     ("omniglot:", ValueError, "needs a path after the colon"),
     (None, TypeError, "spec must be a str"),
