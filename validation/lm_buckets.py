@@ -1,7 +1,7 @@
 """Reproduction 2 at CPU size (METHOD §6): LSTM language model on BBC News, baseline vs Hebbian
 softmax, perplexity by training-frequency bucket.
 
-    python validation/lm_buckets.py [--seeds 0 1] [--cells torch-sgd torch-adam ...] [--quick]
+    python validation/lm_buckets.py [--seeds 0 1 2] [--cells torch-sgd torch-adam ...] [--quick]
 
 1. Screen on seed 0, by *validation* perplexity only: initialisation (hebbref's or torch-style)
    × optimiser (SGD or Adam), a baseline and a Hebbian model in each cell. The cell whose
@@ -203,7 +203,7 @@ def report(base, args, screen_table, tuning, cell, runs, interval):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--cells", nargs="+", default=CELLS, choices=CELLS)
     parser.add_argument("--quick", action="store_true", help="tiny sizes, to check the script")
     parser.add_argument("--jobs", type=int, default=2, help="runs in parallel, one core each")
