@@ -303,13 +303,14 @@ def choose(log_probs, lambda_ms=DEFAULT_LAMBDA_MS):
             "grid": grid}
 
 
-def evaluate_mbpa(config, corpus, params, *, with_cache=False):
+def evaluate_mbpa(config, corpus, params, *, with_cache=False, points=DEFAULT_POINTS):
     """METHOD §8 rows for one model: choose (K, S, α, β, ε, λ_m) on the validation split, then
     perplexity by bucket on validation and test with MbPA, and, if with_cache, with the cache
     of METHOD §7 too (its (W, θ_c) chosen by cache.grid_search, the outer λ_c re-chosen on
     validation for the combination; the cache alone at its own λ_c is a row too, on the same
     targets). MbPA runs on the first config.mbpa_tokens tokens of each
-    split (all if None). Returns a JSON-ready dict with tokens/s of the MbPA passes.
+    split (all if None); points: the (K, S, α, β, ε) grid searched on validation. Returns a
+    JSON-ready dict with tokens/s of the MbPA passes.
     """
     from hebbref.cache import DEFAULT_LAMBDA_CS, evaluate_with_cache, grid_search
     from hebbref.metrics import frequency_buckets, perplexity_by_bucket
@@ -321,7 +322,7 @@ def evaluate_mbpa(config, corpus, params, *, with_cache=False):
 
     run = dict(batch_size=config.eval_batch_size, bptt=config.bptt)
     passes = {"valid": mbpa_log_probs(params, split_tokens("valid"),
-                                      memory_size=config.mbpa_memory, **run)}
+                                      memory_size=config.mbpa_memory, points=points, **run)}
     chosen = choose(passes["valid"])
     passes["test"] = mbpa_log_probs(params, split_tokens("test"), memory_size=config.mbpa_memory,
                                     points=(chosen["point"],), **run)

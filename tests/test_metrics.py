@@ -13,6 +13,7 @@ from hebbref.metrics import (
     EXPOSURE_BUCKETS,
     ExposureTally,
     FrequencyBucket,
+    bucket_difference_interval,
     exposure_bucket,
     paired_difference_ci,
     frequency_buckets,
@@ -199,3 +200,44 @@ def test_paired_difference_interval():
     assert 0.35 < (big["high"] - big["low"]) / wide < 0.7
     empty = paired_difference_ci(runs)["2"]
     assert empty["difference"] is None and empty["low"] is None and empty["images"] == 0
+
+
+def test_difference_interval_is_paired():
+    # Per-target NLL varies by ±5 nats between targets but the two models differ by a near
+    # constant per bucket: only a paired interval is this narrow around the shift.
+    rng = np.random.default_rng(0)
+    rows = np.repeat([0, 1, 3], 500)                      # buckets "a", "b", <unk>; "c" empty
+    old = rng.normal(5.0, 5.0, rows.size)
+    shift = np.select([rows == 0, rows == 1], [0.2, -0.5], 0.0)
+    new = old + shift + rng.normal(0.0, 0.01, rows.size)
+    result = bucket_difference_interval(new, old, rows, ["a", "b", "c"], rng=1)
+    assert [r["name"] for r in result] == ["a", "b", "c", "<unk>", "overall"]
+    assert [r["tokens"] for r in result] == [500, 500, 0, 500, 1500]
+    for row, expected in zip(result, (0.2, -0.5)):
+        assert row["low"] < expected < row["high"], row
+        assert row["high"] - row["low"] < 0.01, row
+        assert row["ratio_low"] == pytest.approx(math.exp(row["low"]))
+        assert row["ratio"] == pytest.approx(math.exp(row["mean_difference"]))
+    assert result[2]["ratio"] is None and result[2]["low"] is None          # no targets
+    assert result[4]["mean_difference"] == pytest.approx(np.mean(new - old))
+
+
+def test_difference_interval_matches_t_interval():
+    # For a mean of 400 roughly normal differences the percentile bootstrap and Student's t
+    # interval must agree to a few percent of their width.
+    from scipy import stats
+
+    rng = np.random.default_rng(3)
+    difference = rng.normal(0.1, 1.0, 400)
+    row = bucket_difference_interval(difference, np.zeros(400), np.zeros(400, np.int64), ["a"],
+                                     n_resamples=4000, rng=2)[0]
+    t = stats.ttest_1samp(difference, 0.0).confidence_interval(0.95)
+    width = t.high - t.low
+    assert abs(row["low"] - t.low) < 0.08 * width and abs(row["high"] - t.high) < 0.08 * width
+
+
+def test_difference_interval_bad_inputs():
+    with pytest.raises(ValueError, match="one shape"):
+        bucket_difference_interval(np.zeros(3), np.zeros(4), np.zeros(3, np.int64), ["a"])
+    with pytest.raises(ValueError, match="rows must lie"):
+        bucket_difference_interval(np.zeros(3), np.zeros(3), np.array([0, 1, 2]), ["a"])

@@ -1,17 +1,26 @@
 """Reproduction 2 at CPU size (METHOD §6): LSTM language model on BBC News, baseline vs Hebbian
 softmax, perplexity by training-frequency bucket.
 
-    python validation/lm_buckets.py [--seeds 0 1] [--quick]
+    python validation/lm_buckets.py [--seeds 0 1 2] [--cells torch-sgd torch-adam ...] [--quick]
 
-1. Sweep (γ, T) for the Hebbian model on seed 0, choosing by *validation* perplexity only.
-2. Train the baseline and the chosen Hebbian model on every seed (same seed = same initial
-   weights and data order) and report test perplexity overall and per bucket.
-Checkpoints of every run go to runs/validation_lm/ (not committed; the cache evaluation reads
-them). About 40 minutes on 2 cores (--jobs 2: two runs side by side, one BLAS thread each). Writes validation/results/lm.json, lm_learning_curves.png, lm_buckets.png and the table in
+1. Screen on seed 0, by *validation* perplexity only: initialisation (hebbref's or torch-style)
+   × optimiser (SGD or Adam), a baseline and a Hebbian model in each cell. The cell whose
+   Hebbian model has the lowest validation perplexity is chosen; its baseline (same
+   initialisation and optimiser) is the comparison. The chosen cell's Hebbian model is also run
+   at the other T of TUNE_T, and the T with the lowest validation perplexity is kept.
+2. Train the chosen cell's baseline and Hebbian model on every further seed (same seed = same
+   split, initial weights and data order).
+3. Report test perplexity overall and per bucket, and a 95 % interval of the Hebbian/baseline
+   perplexity ratio per bucket (metrics.bucket_difference_interval on the per-target NLLs of the
+   two models, pooled over seeds).
+Finished runs are reused from their folder under runs/validation_lm/ (not committed; the cache
+and MbPA evaluations read the checkpoints), so an interrupted study resumes where it stopped.
+Writes validation/results/lm.json, lm_learning_curves.png, lm_buckets.png and the table in
 validation/README.md.
 """
 import argparse
 import dataclasses
+import json
 import os
 import sys
 import time
@@ -21,101 +30,215 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import HERE, RESULTS, update_readme_section, write_json  # noqa: E402
 
-from hebbref.experiments.lm import LMConfig, run  # noqa: E402
+from hebbref.data.text import load_corpus  # noqa: E402
+from hebbref.experiments.lm import LMConfig, evaluate, run  # noqa: E402
+from hebbref.experiments.lm_checkpoint import load_state  # noqa: E402
+from hebbref.metrics import bucket_difference_interval, bucket_of_targets, frequency_buckets  # noqa: E402
 from hebbref.plots import plot_lm_buckets, plot_lm_curves  # noqa: E402
 from hebbref.sweep import run_sweep  # noqa: E402
+from lm_torch import mechanism  # noqa: E402
 
-BASE = LMConfig(embed_size=128, hidden=128, batch_size=32, bptt=35, epochs=1, optimizer="sgd",
-                lr=20.0, clip=0.25, curve_every=100, curve_tokens=20000)
-SWEEP = [dict(gamma=0.01, T=100.0), dict(gamma=0.01, T=1000.0), dict(gamma=0.1, T=1000.0)]
+BASE = LMConfig(embed_size=128, hidden=128, batch_size=32, bptt=35, epochs=1,
+                curve_every=100, curve_tokens=20000)
+INITS = {"hebbref": dict(embed_init="uniform", softmax_bias_init="zero", lstm_bias_init="forget_one"),
+         "torch": dict(embed_init="normal", softmax_bias_init="uniform", lstm_bias_init="torch")}
+# Each optimiser with its clip and Hebbian (γ, T): SGD's from the earlier BBC sweep, Adam's from
+# the independent PyTorch comparison (validation/README.md).
+OPTIMISERS = {"sgd": dict(optimizer="sgd", lr=20.0, clip=0.25),
+              "adam": dict(optimizer="adam", lr=2e-3, clip=2.5)}
+HEBBIAN = {"sgd": dict(gamma=0.01, T=100.0), "adam": dict(gamma=0.01, T=500.0)}
+TUNE_T = (20.0, 100.0, 500.0)   # the chosen cell's Hebbian model is also run at the other Ts
+CELLS = ["torch-sgd", "torch-adam", "hebbref-adam", "hebbref-sgd"]
+MECHANISM_TOKENS = 30000   # validation tokens over which ‖h‖ is averaged (as in lm_torch.py)
 RUNS = os.path.join(os.path.dirname(HERE), "runs", "validation_lm")  # checkpoints, not committed
 
 
-def strip(result):
-    return {k: v for k, v in result.items() if not k.startswith("_")}
+def cell_config(base, cell, seed, hebbian=None):
+    """The run of one screen cell ("init-optimiser"): the baseline, or with hebbian=dict(gamma,
+    T) the Hebbian model."""
+    init, optimiser = cell.split("-")
+    name = f"{cell}_{'hebbian_g{gamma:g}_T{T:g}'.format(**hebbian) if hebbian else 'baseline'}"
+    return dataclasses.replace(base, seed=seed, hebbian=hebbian is not None, **INITS[init],
+                               **OPTIMISERS[optimiser], **(hebbian or {}),
+                               out=os.path.join(base.out, f"{name}_s{seed}"))
 
 
 def train_one(config):
-    return strip(run(config, progress=False))
+    """run(config) without the state, or the finished results already in config.out."""
+    path = os.path.join(config.out, "results.json")
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            saved = json.load(f)
+        # An option added after the run was saved counts as its default, which the run used.
+        defaults = dataclasses.asdict(LMConfig())
+        wanted = dataclasses.asdict(config.validate())
+        if saved.get("status") == "done" and all(saved["config"].get(k, defaults[k]) == v
+                                                 for k, v in wanted.items()):
+            return saved
+    return {k: v for k, v in run(config, progress=False).items() if not k.startswith("_")}
 
 
-def run_all(configs, jobs):
-    """Run configs `jobs` at a time (one BLAS thread each); results in the order of configs."""
-    return run_sweep(train_one, configs, jobs=jobs)
+def final_params(result):
+    return load_state(os.path.join(result["config"]["out"], "checkpoint.npz"))[1].params
 
 
-def bucket_table(runs, split):
-    names = [b["name"] for b in runs["baseline"][0][split]["buckets"]] + ["overall"]
-    tokens = [b["tokens"] for b in runs["baseline"][0][split]["buckets"]] + \
-             [runs["baseline"][0][split]["overall"]["tokens"]]
-    rows = ["| bucket | tokens | baseline | Hebbian | change |", "|---|---|---|---|---|"]
+def test_targets(result):
+    """Per-target test NLL of a finished run (from its checkpoint), its targets and their rows
+    (bucket index, len(buckets) for <unk>)."""
+    config = LMConfig(**{**result["config"], "out": None})
+    corpus = load_corpus(config.corpus, min_count=config.min_count, seed=config.seed)
+    tokens = corpus.test if config.eval_tokens is None else corpus.test[:config.eval_tokens + 1]
+    nll, targets = evaluate(final_params(result), tokens, batch_size=config.eval_batch_size,
+                            bptt=config.bptt)
+    rows = bucket_of_targets(targets, corpus.train_counts, corpus.word_to_id["<unk>"],
+                             frequency_buckets(config.buckets))
+    return nll, targets, rows
+
+
+def intervals(runs):
+    """95 % intervals of Hebbian − baseline mean test NLL per bucket and overall, per-target
+    differences of each seed's pair pooled over seeds."""
+    pooled = {"baseline": [], "hebbian": [], "rows": []}
+    for baseline, hebbian in zip(runs["baseline"], runs["hebbian"]):
+        nll_b, targets_b, rows_b = test_targets(baseline)
+        nll_h, targets_h, _ = test_targets(hebbian)
+        if not np.array_equal(targets_b, targets_h):
+            raise ValueError("baseline and Hebbian runs of one seed scored different targets")
+        pooled["baseline"].append(nll_b)
+        pooled["hebbian"].append(nll_h)
+        pooled["rows"].append(rows_b)
+    names = [b.name for b in frequency_buckets(runs["baseline"][0]["config"]["buckets"])]
+    pooled = {k: np.concatenate(v) for k, v in pooled.items()}
+    return bucket_difference_interval(pooled["hebbian"], pooled["baseline"], pooled["rows"], names,
+                                      rng=np.random.default_rng(0))
+
+
+def screen(base, cells, seed, jobs):
+    """Baseline and Hebbian model of every cell on one seed; the cell chosen on validation."""
+    configs = [cell_config(base, cell, seed, hebbian) for cell in cells
+               for hebbian in (None, HEBBIAN[cell.split("-")[1]])]
+    done = run_sweep(train_one, configs, jobs=jobs)
+    table = [{"cell": cell, **{f"{model}_valid": r["valid"]["overall"]["perplexity"]
+                               for model, r in zip(("baseline", "hebbian"), done[2 * i:2 * i + 2])}}
+             for i, cell in enumerate(cells)]
+    corpus = load_corpus(base.corpus, min_count=base.min_count, seed=seed)
+    for i, row in enumerate(table):   # what the rule did to the rows (validation/README.md)
+        row["mechanism"] = {model: mechanism(final_params(r), corpus,
+                                             corpus.valid[:MECHANISM_TOKENS + 1])
+                            for model, r in zip(("baseline", "hebbian"), done[2 * i:2 * i + 2])}
+    chosen = min(range(len(cells)), key=lambda i: table[i]["hebbian_valid"])
+    return table, cells[chosen], {"baseline": [done[2 * chosen]], "hebbian": [done[2 * chosen + 1]]}
+
+
+def tune_T(base, cell, seed, first, jobs):
+    """The chosen cell's Hebbian model at the other values of TUNE_T; the (γ, T) with the lowest
+    validation perplexity and its run. first: the cell's screen run."""
+    default = HEBBIAN[cell.split("-")[1]]
+    points = [dict(default, T=T) for T in TUNE_T if T != default["T"]]
+    done = [first] + run_sweep(train_one, [cell_config(base, cell, seed, p) for p in points],
+                               jobs=jobs)
+    table = [{**p, "hebbian_valid": r["valid"]["overall"]["perplexity"]}
+             for p, r in zip([default] + points, done)]
+    best = min(range(len(done)), key=lambda i: table[i]["hebbian_valid"])
+    return table, dict(gamma=table[best]["gamma"], T=table[best]["T"]), done[best]
+
+
+def bucket_table(runs, split, interval=None):
+    """Mean ± std over seeds per bucket; with `interval`, the Hebbian/baseline perplexity ratio
+    and its 95 % interval (test only)."""
+    first = runs["baseline"][0][split]
+    names = [b["name"] for b in first["buckets"]] + ["overall"]
+    tokens = [b["tokens"] for b in first["buckets"]] + [first["overall"]["tokens"]]
+    head = f"| bucket | tokens (seed {runs['baseline'][0]['config']['seed']}) | baseline | Hebbian |"
+    rows = [head + (" ratio [95 % interval] | ratio per seed |" if interval else ""),
+            "|---|---|---|---|" + ("---|---|" if interval else "")]
     for i, (name, count) in enumerate(zip(names, tokens)):
-        cells = {}
-        for model, seeds in runs.items():
-            ppl = [(s[split]["buckets"] + [s[split]["overall"]])[i]["perplexity"] for s in seeds]
-            cells[model] = np.array([np.nan if p is None else p for p in ppl])
-        change = 100 * (np.exp(np.mean(np.log(cells["hebbian"]))) /
-                        np.exp(np.mean(np.log(cells["baseline"]))) - 1)
-        fmt = lambda a: f"{np.mean(a):.1f} ± {np.std(a):.1f}"
-        rows.append(f"| {name} | {count} | {fmt(cells['baseline'])} | {fmt(cells['hebbian'])} | "
-                    f"{change:+.1f}% |")
+        cells, ppl = [], {}
+        for model in ("baseline", "hebbian"):
+            values = [(s[split]["buckets"] + [s[split]["overall"]])[i]["perplexity"]
+                      for s in runs[model]]
+            ppl[model] = np.array([np.nan if p is None else p for p in values])
+            cells.append(f"{np.mean(ppl[model]):,.1f} ± {np.std(ppl[model]):,.1f}")
+        line = f"| {name} | {count:,} | {cells[0]} | {cells[1]} |"
+        if interval:
+            row = interval[i]
+            line += (" — |" if row["ratio"] is None else
+                     f" {row['ratio']:.3f} [{row['ratio_low']:.3f}, {row['ratio_high']:.3f}] |")
+            line += " " + ", ".join(f"{r:.3f}" for r in ppl["hebbian"] / ppl["baseline"]) + " |"
+        rows.append(line)
     return "\n".join(rows)
+
+
+def report(base, args, screen_table, tuning, cell, runs, interval):
+    """The README section: configuration, screen, test table with intervals, validation table."""
+    init, optimiser = cell.split("-")
+    hebbian = runs["hebbian"][0]["config"]
+    screen_rows = ["| initialisation-optimiser | model | validation perplexity | ‖h‖ | ‖θ_i‖ "
+                   ">1K / <10 | alignment >1K / <10 |", "|---|---|---|---|---|---|"]
+    for s in screen_table:
+        for model in ("baseline", "hebbian"):
+            m = s["mechanism"][model]
+            screen_rows.append(
+                f"| {s['cell']} | {model} | {s[model + '_valid']:.1f} | {m['h_norm']:.2f} | "
+                f"{m['theta_norm']['>1K']:.2f} / {m['theta_norm']['<10']:.2f} | "
+                f"{m['alignment']['>1K']:.2f} / {m['alignment']['<10']:.2f} |")
+    tuning_rows = ", ".join(f"T = {t['T']:g}: {t['hebbian_valid']:.1f}" for t in tuning)
+    tokens_per_s = {m: np.mean([r["tokens_per_second"] for r in rs]) for m, rs in runs.items()}
+    return (f"Configuration: BBC News, LSTM E = H = {base.hidden}, {base.epochs} epoch, batch "
+            f"{base.batch_size} × BPTT {base.bptt}, evaluation batch {base.eval_batch_size}, "
+            f"float32, seeds {args.seeds}. Chosen: {init} initialisation, {optimiser.upper()} lr "
+            f"{hebbian['lr']:g} clip {hebbian['clip']:g}, Hebbian γ = {hebbian['gamma']:g}, "
+            f"T = {hebbian['T']:g}. Throughput: baseline {tokens_per_s['baseline']:.0f} tokens/s, "
+            f"Hebbian {tokens_per_s['hebbian']:.0f} tokens/s (two runs sharing 2 busy cores).\n\n"
+            f"Screen (validation perplexity, seed {args.seeds[0]}; γ = 0.01 and T = 100 with SGD, "
+            "T = 500 with Adam):\n\n" + "\n".join(screen_rows) +
+            f"\n\nThe chosen cell's Hebbian model at γ = {hebbian['gamma']:g} (validation): "
+            f"{tuning_rows}." +
+            "\n\nTest perplexity by training-frequency bucket (mean ± std over seeds; ratio = "
+            "exp(mean NLL difference Hebbian − baseline) over the targets of all seeds, 95 % "
+            "percentile-bootstrap interval over targets; ratio per seed = Hebbian / baseline "
+            "perplexity of each seed):\n\n" + bucket_table(runs, "test", interval) +
+            "\n\nValidation:\n\n" + bucket_table(runs, "valid"))
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--cells", nargs="+", default=CELLS, choices=CELLS)
     parser.add_argument("--quick", action="store_true", help="tiny sizes, to check the script")
     parser.add_argument("--jobs", type=int, default=2, help="runs in parallel, one core each")
     args = parser.parse_args(argv)
-    base = BASE if not args.quick else dataclasses.replace(
-        BASE, hidden=16, embed_size=16, max_steps=30, eval_tokens=3000, curve_every=10,
-        curve_tokens=2000)
+    base = dataclasses.replace(BASE, out=RUNS)
+    if args.quick:
+        base = dataclasses.replace(base, hidden=16, embed_size=16, max_steps=30, eval_tokens=3000,
+                                   curve_every=10, curve_tokens=2000, out=RUNS + "_quick")
     start = time.time()
-    seed0, others = args.seeds[0], args.seeds[1:]
-    sweep_configs = [dataclasses.replace(base, seed=seed0, hebbian=True, **setting,
-                                         out=os.path.join(RUNS, f"hebbian_g{setting['gamma']:g}"
-                                                                f"_T{setting['T']:g}_s{seed0}"))
-                     for setting in SWEEP]
-    baseline_configs = [dataclasses.replace(base, seed=seed, hebbian=False,
-                                            out=os.path.join(RUNS, f"baseline_s{seed}"))
-                        for seed in args.seeds]
-    print(f"{len(sweep_configs)} sweep runs and {len(baseline_configs)} baselines, "
-          f"{args.jobs} at a time", flush=True)
-    done = run_all(sweep_configs + baseline_configs, args.jobs)
-    sweep = [{**setting, "valid_perplexity": r["valid"]["overall"]["perplexity"], "result": r}
-             for setting, r in zip(SWEEP, done[:len(SWEEP)])]
-    chosen = min(sweep, key=lambda s: s["valid_perplexity"])
-    gamma, T = chosen["gamma"], chosen["T"]
-    print(f"chosen on validation: gamma={gamma} T={T}", flush=True)
-    hebbian_configs = [dataclasses.replace(base, seed=seed, hebbian=True, gamma=gamma, T=T,
-                                           out=os.path.join(RUNS, f"hebbian_g{gamma:g}_T{T:g}_s{seed}"))
-                       for seed in others]
-    runs = {"baseline": done[len(SWEEP):],
-            "hebbian": [chosen["result"]] + run_all(hebbian_configs, args.jobs)}
-    results = {"config": dataclasses.asdict(base), "seeds": args.seeds, "chosen": {"gamma": gamma, "T": T},
-               "sweep": [{k: v for k, v in s.items() if k != "result"} for s in sweep],
-               "runs": runs, "seconds": time.time() - start}
+    print(f"screen: {len(args.cells)} cells × 2 models on seed {args.seeds[0]}", flush=True)
+    screen_table, cell, runs = screen(base, args.cells, args.seeds[0], args.jobs)
+    tuning, hebbian, runs["hebbian"][0] = tune_T(base, cell, args.seeds[0], runs["hebbian"][0],
+                                                 args.jobs)
+    print(f"chosen on validation: {cell}, {hebbian}", flush=True)
+    others = run_sweep(train_one, [cell_config(base, cell, seed, setting)
+                                   for seed in args.seeds[1:] for setting in (None, hebbian)],
+                       jobs=args.jobs)
+    runs["baseline"] += others[0::2]
+    runs["hebbian"] += others[1::2]
+    interval = intervals(runs)
+    seconds = time.time() - start
+    results = {"config": dataclasses.asdict(base), "seeds": args.seeds,
+               "screen": screen_table, "tuning": tuning, "chosen": cell,
+               "chosen_config": runs["hebbian"][0]["config"], "test_ratio_interval": interval,
+               "runs": runs, "seconds": seconds}
     suffix = "_quick" if args.quick else ""
     write_json(f"lm{suffix}.json", results)
-    title = (f"BBC News, LSTM {base.hidden}, {base.epochs} epoch, seeds {args.seeds}, "
-             f"Hebbian γ={gamma:g} T={T:g}")
+    title = f"BBC News, LSTM {base.hidden}, {base.epochs} epoch, seeds {args.seeds}, {cell}"
     plot_lm_curves(runs, os.path.join(RESULTS, f"lm_learning_curves{suffix}.png"), title=title)
     plot_lm_buckets(runs, os.path.join(RESULTS, f"lm_buckets{suffix}.png"), title=title)
-    sweep_rows = ["| γ | T | validation perplexity (seed {}) |".format(args.seeds[0]), "|---|---|---|"]
-    sweep_rows += [f"| {s['gamma']:g} | {s['T']:g} | {s['valid_perplexity']:.2f} |" for s in sweep]
-    tokens_per_s = {m: np.mean([r["tokens_per_second"] for r in rs]) for m, rs in runs.items()}
-    text = (f"Configuration: {title}; {base.optimizer.upper()} lr {base.lr:g}, clip {base.clip:g}, batch "
-            f"{base.batch_size} × BPTT {base.bptt}, float32. Throughput: baseline "
-            f"{tokens_per_s['baseline']:.0f} tokens/s, Hebbian {tokens_per_s['hebbian']:.0f} tokens/s.\n\n"
-            "Hyperparameter sweep (validation only):\n\n" + "\n".join(sweep_rows) +
-            "\n\nTest perplexity by training-frequency bucket (mean ± std over seeds; change = "
-            "Hebbian vs baseline, geometric mean over seeds):\n\n" + bucket_table(runs, "test") +
-            "\n\nValidation:\n\n" + bucket_table(runs, "valid"))
+    text = report(base, args, screen_table, tuning, cell, runs, interval)
     if not args.quick:
         update_readme_section("lm", text)
     print(text)
-    print(f"{time.time() - start:.0f} s")
+    print(f"{seconds:.0f} s")
 
 
 if __name__ == "__main__":

@@ -49,9 +49,9 @@ def main():
     path = os.path.join(RESULTS, "lm.json")
     with open(path, encoding="utf-8") as f:
         results = json.load(f)
-    gamma, T = results["chosen"]["gamma"], results["chosen"]["T"]
-    names = {"baseline": [f"baseline_s{s}" for s in results["seeds"]],
-             "hebbian": [f"hebbian_g{gamma:g}_T{T:g}_s{s}" for s in results["seeds"]]}
+    # The run folders by name, so the study can move (its JSON holds absolute paths).
+    names = {model: [os.path.basename(r["config"]["out"]) for r in runs]
+             for model, runs in results["runs"].items()}
     paths = [os.path.join(RUNS, run, "checkpoint.npz") for model in names for run in names[model]]
     done = iter(run_sweep(cache_rows, paths, jobs=2))
     cached = {f"{model} + cache": [next(done) for _ in names[model]] for model in names}

@@ -2,14 +2,17 @@
 model, + cache, + MbPA, + cache + MbPA, for the plain and the Hebbian model.
 
     python validation/lm_mbpa.py [--tokens 5000]    (after validation/lm_torch.py)
+    python validation/lm_mbpa.py --init "BBC defaults" --tokens 2000   (after lm_buckets.py)
 
 Reads runs/lm_torch/hebbref_baseline.npz and hebbref_hebbian.npz (hebbref, Adam, the shortened
-protocol of lm_torch.py), chooses MbPA's (K, S, α, β, ε, λ_m) and the cache's (W, θ_c, λ_c) on
+protocol of lm_torch.py), or with --init "BBC defaults" the seed-0 models of lm_buckets.py (one
+epoch, the defaults chosen there) searched over a wider grid (WIDE_POINTS), and chooses MbPA's (K, S, α, β, ε, λ_m) and the cache's (W, θ_c, λ_c) on
 the first --tokens validation tokens only, evaluates the first --tokens test tokens at the
 chosen values, and writes validation/results/lm_mbpa.json and the README table, with the
 tokens/s of the MbPA passes.
 """
 import argparse
+import functools
 import json
 import os
 import sys
@@ -22,15 +25,36 @@ from lm_torch import PARAMS, SETTINGS  # noqa: E402
 
 from hebbref.data.text import load_corpus  # noqa: E402
 from hebbref.experiments.lm import LMConfig  # noqa: E402
-from hebbref.mbpa import evaluate_mbpa  # noqa: E402
+from hebbref.experiments.lm_checkpoint import load_state  # noqa: E402
+from hebbref.mbpa import DEFAULT_POINTS, evaluate_mbpa  # noqa: E402
+from hebbref.sweep import run_sweep  # noqa: E402
 
 MODELS = {init: {model: f"hebbref_{model}{suffix}.npz" for model in ("baseline", "hebbian")}
           for init, suffix in (("hebbref init", ""), ("torch-style init", "_torch-style_init"))}
+BUCKETS_MODELS = "BBC defaults"   # the seed-0 models of lm_buckets.py, named in its lm.json
+MODELS[BUCKETS_MODELS] = {}
+# K = 32 and S = 3, the largest values of DEFAULT_POINTS, were chosen by three of four models:
+# larger K and S, at the α and β chosen there.
+WIDE_POINTS = ((8, 1, 1.0, 0.1, 1e-3), (32, 3, 1.0, 0.1, 1e-3), (32, 6, 1.0, 0.1, 1e-3),
+               (64, 3, 1.0, 0.1, 1e-3), (64, 6, 1.0, 0.1, 1e-3))
 
 
-def rows_for(path, corpus, config):
-    params = dict(np.load(os.path.join(PARAMS, path)))
-    return evaluate_mbpa(config, corpus, params, with_cache=True)
+def rows_for(path, corpus, config, points=DEFAULT_POINTS):
+    if path.endswith("checkpoint.npz"):
+        params = load_state(path)[1].params
+    else:
+        params = dict(np.load(os.path.join(PARAMS, path)))
+    return evaluate_mbpa(config, corpus, params, with_cache=True, points=points)
+
+
+def buckets_models():
+    """{model: checkpoint} of lm_buckets.py's seed-0 runs, and their config."""
+    from lm_buckets import RUNS
+    with open(os.path.join(RESULTS, "lm.json"), encoding="utf-8") as f:
+        runs = json.load(f)["runs"]
+    paths = {model: os.path.join(RUNS, os.path.basename(r[0]["config"]["out"]), "checkpoint.npz")
+             for model, r in runs.items()}
+    return paths, runs["baseline"][0]["config"]
 
 
 def table(results, init, split="test"):
@@ -46,6 +70,19 @@ def table(results, init, split="test"):
     return "\n".join(lines)
 
 
+def evaluate_init(init, corpus, config, tokens):
+    """The rows of both models of one initialisation, side by side (one core each)."""
+    models, points = MODELS[init], DEFAULT_POINTS
+    if init == BUCKETS_MODELS:
+        models, trained = buckets_models()
+        points = WIDE_POINTS
+        config = LMConfig(**{**trained, "out": None, "mbpa": True, "cache": True,
+                             "mbpa_tokens": tokens})
+    done = run_sweep(functools.partial(rows_for, corpus=corpus, config=config, points=points),
+                     list(models.values()), jobs=2)
+    return dict(zip(models, done))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tokens", type=int, default=5000)
@@ -55,11 +92,12 @@ def main(argv=None):
     config = LMConfig(**SETTINGS, mbpa=True, cache=True, mbpa_tokens=args.tokens)
     path = os.path.join(RESULTS, "lm_mbpa.json")
     saved = json.load(open(path, encoding="utf-8")) if os.path.exists(path) else {}
-    if saved.get("tokens") != args.tokens or "by_init" not in saved:
-        saved = {"tokens": args.tokens, "memory": config.mbpa_memory, "by_init": {}}
+    saved.setdefault("by_init", {})
+    saved["memory"] = config.mbpa_memory
+    tokens = saved.setdefault("tokens_by_init", dict.fromkeys(saved["by_init"], saved.get("tokens")))
     for init in args.init:
-        saved["by_init"][init] = {model: rows_for(file, corpus, config)
-                                  for model, file in MODELS[init].items()}
+        saved["by_init"][init] = evaluate_init(init, corpus, config, args.tokens)
+        tokens[init] = args.tokens
         write_json("lm_mbpa.json", saved)
     sections = []
     for init, results in saved["by_init"].items():
@@ -68,11 +106,10 @@ def main(argv=None):
                           f"{r['tokens_per_second']['test']['value']:.0f} tokens/s (1 point)"
                           for m, r in results.items())
         chosen = "; ".join(f"{m}: {r['chosen']}" for m, r in results.items())
-        sections.append(f"**{init}.** Chosen on validation: {chosen}. Speed: {speed}.\n\n"
-                        + table(results, init))
-    text = (f"First {args.tokens:,} tokens of each split, memory M = {config.mbpa_memory} per "
-            f"column (evaluation batch {config.eval_batch_size}); chosen point = (K, S, α, β, ε)."
-            "\n\n" + "\n\n".join(sections))
+        sections.append(f"**{init}** (first {tokens[init]:,} tokens of each split). Chosen on "
+                        f"validation: {chosen}. Speed: {speed}.\n\n" + table(results, init))
+    text = (f"Memory M = {config.mbpa_memory} per column (evaluation batch "
+            f"{config.eval_batch_size}); chosen point = (K, S, α, β, ε).\n\n" + "\n\n".join(sections))
     update_readme_section("lm-mbpa", text)
     print(text)
 
