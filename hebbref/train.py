@@ -1,5 +1,5 @@
-"""One training step in METHOD §2 order, for the curriculum (the language model spells the same
-steps out, from its forward pass on, in `hebbref.experiments.lm_train.lm_train_step`).
+"""One update in METHOD §2 order, after the loss and gradients, shared by both experiments
+(`experiments.curriculum.curriculum_train_step`, `experiments.lm_train.lm_train_step`).
 
     1. clip the global gradient norm (optional)
     2. optimiser step on every parameter            → θ'

@@ -11,11 +11,11 @@ import numpy as np
 
 from hebbref.data.text import absolute_spec
 from hebbref.hebbian import LAM_RULES, WRITE_SCALES, HebbianOptions, HebbianSoftmax
-from hebbref.models.lm import (EMBED_INITS, LSTM_BIAS_INITS, SOFTMAX_BIAS_INITS, lm_backward,
-                               lm_forward, lm_init, lm_initial_state)
-from hebbref.nn.softmax import softmax_cross_entropy
-from hebbref.optim import OPTIMIZERS, clip_grad_norm
-from hebbref.validate import check_int, check_number, check_labels
+from hebbref.models.lm import (EMBED_INITS, LSTM_BIAS_INITS, SOFTMAX_BIAS_INITS, lm_init,
+                               lm_initial_state, lm_loss)
+from hebbref.optim import OPTIMIZERS
+from hebbref.train import train_step
+from hebbref.validate import check_int, check_number
 
 # Each optimiser's own default: Adam and RMSProp at SGD's lr of 20 diverge (perplexity ~10⁴⁷).
 # SGD is the default optimiser: with either initialisation its Hebbian model beat Adam's (lr 2e-3,
@@ -143,19 +143,14 @@ def lm_train_step(state, x, y, config):
     x, y: (T, N) token ids, y[t] the token after x[t]. Returns the segment's mean NLL.
     Raises FloatingPointError on a non-finite loss, before anything is changed.
     """
-    z, h, lstm_state, cache = lm_forward(state.params, x, state.lstm_state,
-                                         dropout=config.dropout, rng=state.rng)      # METHOD §4
-    targets = check_labels(y, "y", z.shape[1], shape=x.shape).reshape(-1)
-    loss, dz = softmax_cross_entropy(z, targets, overwrite_z=True)
+    loss, grads, h, lstm_state = lm_loss(state.params, x, y, state.lstm_state,
+                                         dropout=config.dropout, rng=state.rng)  # METHOD §1, §4
     if not np.isfinite(loss):
         raise FloatingPointError(
             f"non-finite training loss {loss} at step {state.step + 1} (epoch {state.epoch}, "
             f"segment {state.position}); the last checkpoint is intact")
-    grads = lm_backward(dz, cache)
-    if config.clip:
-        clip_grad_norm(grads, config.clip)
-    OPTIMIZERS[config.optimizer](state.params, grads, state.opt_state, lr=config.lr)  # θ'
-    if state.hebbian is not None:                                  # θ' → θ, METHOD §2
-        state.hebbian.update(state.params["softmax.theta"], h, targets)
+    train_step(state.params, grads, state.opt_state, h, np.asarray(y).reshape(-1),  # θ' → θ, §2
+               optimizer=config.optimizer, lr=config.lr, clip=config.clip or None,
+               hebbian=state.hebbian)
     state.lstm_state = lstm_state
     return loss
