@@ -18,6 +18,16 @@ from hebbref.hebbian import hebbian_update, hebbian_update_reference
 from hebbref.kernels import scatter_add_rows, scatter_add_rows_numpy
 
 
+def _time_lm_step(torch, V, H, sizes):
+    """Time hebbref's LM step, its matrix products alone (the bound on it) and torch's step, if
+    present. Returns (timings, hebbref's step function, whose optimiser state now exists)."""
+    contenders = {"hebbref": hebbref_lm_step(V, H, sizes),
+                  "products": lm_matrix_products(V, H, sizes)}
+    if torch:
+        contenders["torch"] = torch_lm_step(torch, V, H, sizes)
+    return measure(contenders, sizes), contenders["hebbref"]
+
+
 def bench_blas(sizes):
     """Section 1: GFLOP/s of an n×n by n×n matmul (2n³ FLOPs) in float32 and float64."""
     n = sizes.blas_n
@@ -49,14 +59,10 @@ def bench_lm(sizes, torch, peak_gflops):
     rows = []
     for V in sizes.lm_vocabs:
         progress(f"LM step V = {V}")
-        contenders = {"hebbref": hebbref_lm_step(V, H, sizes),
-                      "products": lm_matrix_products(V, H, sizes)}
-        if torch:
-            contenders["torch"] = torch_lm_step(torch, V, H, sizes)
-        timed = measure(contenders, sizes)
+        timed, hebbref_step = _time_lm_step(torch, V, H, sizes)
         flops = lm_step_flops(N, H, H, V)
         progress(f"LM step V = {V}, peak memory (tracemalloc)")
-        peak = traced_peak(contenders["hebbref"])
+        peak = traced_peak(hebbref_step)
         hebbref, torch_row = _contender_row(timed, "hebbref", N), _contender_row(timed, "torch", N)
         hebbref["gflops"] = flops / hebbref["median_s"] / 1e9
         rows.append({
@@ -225,11 +231,7 @@ def bench_scaling(sizes, torch):
         rows = []
         for V, H in points:
             progress(f"scaling V = {V}, H = {H}")
-            contenders = {"hebbref": hebbref_lm_step(V, H, sizes),
-                          "products": lm_matrix_products(V, H, sizes)}
-            if torch:
-                contenders["torch"] = torch_lm_step(torch, V, H, sizes)
-            timed = measure(contenders, sizes)
+            timed, _ = _time_lm_step(torch, V, H, sizes)
             row = {"V": V, "H": H}
             # "products": the step's matrix products alone, the bound on hebbref's step.
             for name in ("hebbref", "torch", "products"):
