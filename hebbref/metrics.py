@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from hebbref.validate import check_array, check_int
+from hebbref.validate import check_array, check_int, check_number
 
 # ------------------------------------------------------------------------------------------------
 # Perplexity by training-frequency bucket (METHOD §6)
@@ -306,3 +306,29 @@ def bucket_difference_interval(nll_new, nll_old, rows, names, *, confidence=0.95
                    ratio=math.exp(mean), ratio_low=math.exp(ci.low), ratio_high=math.exp(ci.high))
         result.append(row)
     return result
+
+
+def seed_ratio_interval(ratios, *, confidence=0.95):
+    """Interval of a perplexity ratio over training seeds: Student's t on the log ratios.
+
+    ratios: (S,) positive (array or sequence), one Hebbian/baseline perplexity ratio per seed (each seed's pair
+    shares split, initial weights and data order). log r_s are treated as independent draws of
+    the training noise; the interval is exp(m ± t_{S−1} · sd / √S), m and sd the mean and
+    sample standard deviation of log r_s (scipy.stats.t). Unlike bucket_difference_interval it
+    carries the noise of training, so with few seeds it is wide.
+    Returns (ratio, low, high): exp(m) and the interval; low = high = ratio when S = 1.
+    """
+    from scipy import stats
+
+    ratios = check_array(np.asarray(ratios, dtype=np.float64), "ratios", ndim=1)
+    if ratios.size == 0 or not np.all(ratios > 0):
+        raise ValueError(f"ratios must be a non-empty array of positive numbers, got {ratios}")
+    if not 0 < check_number(confidence, "confidence") < 1:
+        raise ValueError(f"confidence must lie in (0, 1), got {confidence}")
+    logs = np.log(ratios)
+    mean = float(logs.mean())
+    if ratios.size == 1 or np.ptp(logs) == 0:
+        return math.exp(mean), math.exp(mean), math.exp(mean)
+    low, high = stats.t.interval(confidence, ratios.size - 1, loc=mean,
+                                 scale=stats.sem(logs))
+    return math.exp(mean), math.exp(low), math.exp(high)

@@ -57,7 +57,13 @@ def cell_config(base, cell, seed, hebbian=None):
     """The run of one screen cell ("init-optimiser"): the baseline, or with hebbian=dict(gamma,
     T) the Hebbian model."""
     init, optimiser = cell.split("-")
-    name = f"{cell}_{'hebbian_g{gamma:g}_T{T:g}'.format(**hebbian) if hebbian else 'baseline'}"
+    name = "baseline"
+    if hebbian:
+        name = "hebbian_g{gamma:g}_T{T:g}".format(**hebbian)
+        name += "".join(f"_{hebbian[k]}" for k in ("write_scale", "lam_rule")
+                        if hebbian.get(k, "none" if k == "write_scale" else "paper")
+                        not in ("none", "paper"))
+    name = f"{cell}_{name}"
     return dataclasses.replace(base, seed=seed, hebbian=hebbian is not None, **INITS[init],
                                **OPTIMISERS[optimiser], **(hebbian or {}),
                                out=os.path.join(base.out, f"{name}_s{seed}"))
