@@ -6,13 +6,19 @@ softmax, perplexity by training-frequency bucket.
 1. Screen on seed 0, by *validation* perplexity only: initialisation (hebbref's or torch-style)
    × optimiser (SGD or Adam), a baseline and a Hebbian model in each cell. The cell whose
    Hebbian model has the lowest validation perplexity is chosen; its baseline (same
-   initialisation and optimiser) is the comparison. The chosen cell's Hebbian model is also run
-   at the other T of TUNE_T, and the T with the lowest validation perplexity is kept.
-2. Train the chosen cell's baseline and Hebbian model on every further seed (same seed = same
+   initialisation and optimiser) is the comparison.
+2. Tune the chosen cell's rule on seed 0 against the goal of METHOD §6 (gains on rare words, no
+   loss on frequent ones), scored by the *worst* Hebbian/baseline validation perplexity ratio
+   over the frequency buckets and overall (lower is better; below 1 means better everywhere):
+   first one option at a time (T in TUNE_T; each write variant; the exact-mean λ rule), then
+   the best write variant at every T. The FINALISTS best points are trained on seed 1 as well
+   and the one with the best worst ratio of the geometric mean over seeds 0 and 1 is chosen.
+3. Train the chosen cell's baseline and Hebbian model on every further seed (same seed = same
    split, initial weights and data order).
-3. Report test perplexity overall and per bucket, and a 95 % interval of the Hebbian/baseline
-   perplexity ratio per bucket (metrics.bucket_difference_interval on the per-target NLLs of the
-   two models, pooled over seeds).
+4. Report test perplexity overall and per bucket with two 95 % intervals of the
+   Hebbian/baseline perplexity ratio: over the seeds' ratios (metrics.seed_ratio_interval,
+   Student's t: the training noise) and over targets pooled across seeds
+   (metrics.bucket_difference_interval: the evaluation text only).
 Finished runs are reused from their folder under runs/validation_lm/ (not committed; the cache
 and MbPA evaluations read the checkpoints), so an interrupted study resumes where it stopped.
 Writes validation/results/lm.json, lm_learning_curves.png, lm_buckets.png and the table in
@@ -33,7 +39,8 @@ from common import HERE, RESULTS, update_readme_section, write_json  # noqa: E40
 from hebbref.data.text import load_corpus  # noqa: E402
 from hebbref.experiments.lm import LMConfig, evaluate, run  # noqa: E402
 from hebbref.experiments.lm_checkpoint import load_state  # noqa: E402
-from hebbref.metrics import bucket_difference_interval, bucket_of_targets, frequency_buckets  # noqa: E402
+from hebbref.metrics import (bucket_difference_interval, bucket_of_targets,  # noqa: E402
+                             frequency_buckets, seed_ratio_interval)
 from hebbref.plots import plot_lm_buckets, plot_lm_curves  # noqa: E402
 from hebbref.sweep import run_sweep  # noqa: E402
 from lm_torch import mechanism  # noqa: E402
@@ -47,7 +54,9 @@ INITS = {"hebbref": dict(embed_init="uniform", softmax_bias_init="zero", lstm_bi
 OPTIMISERS = {"sgd": dict(optimizer="sgd", lr=20.0, clip=0.25),
               "adam": dict(optimizer="adam", lr=2e-3, clip=2.5)}
 HEBBIAN = {"sgd": dict(gamma=0.01, T=100.0), "adam": dict(gamma=0.01, T=500.0)}
-TUNE_T = (20.0, 100.0, 500.0)   # the chosen cell's Hebbian model is also run at the other Ts
+TUNE_T = (20.0, 50.0, 100.0, 500.0)   # the chosen cell's Hebbian model at each T
+WRITE_SCALES = ("centred", "row_norm", "centred_row_norm")   # METHOD §2 options besides "none"
+FINALISTS = 2   # best tuning points of seed 0 also trained on seed 1 before the choice
 CELLS = ["torch-sgd", "torch-adam", "hebbref-adam", "hebbref-sgd"]
 MECHANISM_TOKENS = 30000   # validation tokens over which ‖h‖ is averaged (as in lm_torch.py)
 RUNS = os.path.join(os.path.dirname(HERE), "runs", "validation_lm")  # checkpoints, not committed
@@ -136,17 +145,57 @@ def screen(base, cells, seed, jobs):
     return table, cells[chosen], {"baseline": [done[2 * chosen]], "hebbian": [done[2 * chosen + 1]]}
 
 
-def tune_T(base, cell, seed, first, jobs):
-    """The chosen cell's Hebbian model at the other values of TUNE_T; the (γ, T) with the lowest
-    validation perplexity and its run. first: the cell's screen run."""
-    default = HEBBIAN[cell.split("-")[1]]
-    points = [dict(default, T=T) for T in TUNE_T if T != default["T"]]
-    done = [first] + run_sweep(train_one, [cell_config(base, cell, seed, p) for p in points],
-                               jobs=jobs)
-    table = [{**p, "hebbian_valid": r["valid"]["overall"]["perplexity"]}
-             for p, r in zip([default] + points, done)]
-    best = min(range(len(done)), key=lambda i: table[i]["hebbian_valid"])
-    return table, dict(gamma=table[best]["gamma"], T=table[best]["T"]), done[best]
+def worst_ratio(hebbian, baselines, split="valid"):
+    """The goal's score of a Hebbian setting: over the frequency buckets (not <unk>) and overall,
+    the largest geometric mean over seeds of the Hebbian/baseline perplexity ratio.
+    hebbian, baselines: finished runs, one per seed, in the same seed order."""
+    logs = []
+    for h, b in zip(hebbian, baselines, strict=True):
+        rows = zip(h[split]["buckets"] + [h[split]["overall"]],
+                   b[split]["buckets"] + [b[split]["overall"]])
+        logs.append([np.log(x["perplexity"] / y["perplexity"]) for x, y in rows
+                     if x["name"] != "<unk>" and x["perplexity"] and y["perplexity"]])
+    return float(np.exp(np.max(np.mean(logs, axis=0))))
+
+
+def tuning_points(default, best_write=None):
+    """Stage 1 (best_write None): the default point, then one option changed at a time. Stage 2:
+    the best write variant of stage 1 at every T of TUNE_T."""
+    if best_write is not None:
+        return [dict(default, write_scale=best_write, T=T) for T in TUNE_T
+                if T != default["T"]] if best_write != "none" else []
+    return ([default] + [dict(default, T=T) for T in TUNE_T if T != default["T"]]
+            + [dict(default, write_scale=w) for w in WRITE_SCALES]
+            + [dict(default, lam_rule="exact_mean")])
+
+
+def tune(base, cell, seeds, first, baselines, jobs):
+    """Tune the chosen cell's rule (module docstring, step 2). first: the cell's Hebbian screen
+    run on seeds[0]; baselines: the cell's baseline runs on seeds[0] and seeds[1].
+    Returns (table, chosen point, its runs on seeds[0] and seeds[1])."""
+    default = dict(HEBBIAN[cell.split("-")[1]], write_scale="none", lam_rule="paper")
+
+    def train(points, seed):
+        return run_sweep(train_one, [cell_config(base, cell, seed, p) for p in points], jobs=jobs)
+
+    stage1 = tuning_points(default)
+    done = [first] + train(stage1[1:], seeds[0])
+    scores = [worst_ratio([r], baselines[:1]) for r in done]
+    writes = [i for i, p in enumerate(stage1) if p["T"] == default["T"] and p["lam_rule"] == "paper"]
+    stage2 = tuning_points(default, stage1[min(writes, key=scores.__getitem__)]["write_scale"])
+    done += train(stage2, seeds[0])
+    points = stage1 + stage2
+    scores += [worst_ratio([r], baselines[:1]) for r in done[len(stage1):]]
+    table = [{**p, "seed": seeds[0], "valid": r["valid"]["overall"]["perplexity"],
+              "worst_ratio": score} for p, r, score in zip(points, done, scores)]
+    finalists = sorted(range(len(points)), key=scores.__getitem__)[:FINALISTS]
+    second = train([points[i] for i in finalists], seeds[1])
+    two_seed = [worst_ratio([done[i], r], baselines[:2]) for i, r in zip(finalists, second)]
+    for i, r, score in zip(finalists, second, two_seed):
+        table.append({**points[i], "seed": seeds[1], "valid": r["valid"]["overall"]["perplexity"],
+                      "worst_ratio_two_seeds": score})
+    best = min(range(len(finalists)), key=two_seed.__getitem__)
+    return table, points[finalists[best]], [done[finalists[best]], second[best]]
 
 
 def bucket_table(runs, split, interval=None):
@@ -156,8 +205,9 @@ def bucket_table(runs, split, interval=None):
     names = [b["name"] for b in first["buckets"]] + ["overall"]
     tokens = [b["tokens"] for b in first["buckets"]] + [first["overall"]["tokens"]]
     head = f"| bucket | tokens (seed {runs['baseline'][0]['config']['seed']}) | baseline | Hebbian |"
-    rows = [head + (" ratio [95 % interval] | ratio per seed |" if interval else ""),
-            "|---|---|---|---|" + ("---|---|" if interval else "")]
+    rows = [head + (" ratio per seed | ratio over seeds [95 % t-interval] | ratio over targets "
+                    "[95 % bootstrap] |" if interval else ""),
+            "|---|---|---|---|" + ("---|---|---|" if interval else "")]
     for i, (name, count) in enumerate(zip(names, tokens)):
         cells, ppl = [], {}
         for model in ("baseline", "hebbian"):
@@ -167,10 +217,13 @@ def bucket_table(runs, split, interval=None):
             cells.append(f"{np.mean(ppl[model]):,.1f} ± {np.std(ppl[model]):,.1f}")
         line = f"| {name} | {count:,} | {cells[0]} | {cells[1]} |"
         if interval:
+            ratios = ppl["hebbian"] / ppl["baseline"]
+            line += " " + ", ".join(f"{r:.3f}" for r in ratios) + " |"
+            line += (" {:.3f} [{:.3f}, {:.3f}] |".format(*seed_ratio_interval(ratios))
+                     if np.all(np.isfinite(ratios)) else " — |")
             row = interval[i]
             line += (" — |" if row["ratio"] is None else
                      f" {row['ratio']:.3f} [{row['ratio_low']:.3f}, {row['ratio_high']:.3f}] |")
-            line += " " + ", ".join(f"{r:.3f}" for r in ppl["hebbian"] / ppl["baseline"]) + " |"
         rows.append(line)
     return "\n".join(rows)
 
@@ -188,32 +241,44 @@ def report(base, args, screen_table, tuning, cell, runs, interval):
                 f"| {s['cell']} | {model} | {s[model + '_valid']:.1f} | {m['h_norm']:.2f} | "
                 f"{m['theta_norm']['>1K']:.2f} / {m['theta_norm']['<10']:.2f} | "
                 f"{m['alignment']['>1K']:.2f} / {m['alignment']['<10']:.2f} |")
-    tuning_rows = ", ".join(f"T = {t['T']:g}: {t['hebbian_valid']:.1f}" for t in tuning)
+    tuning_rows = ["| seed | T | write | λ rule | validation perplexity | worst ratio (seed 0) | "
+                   "worst ratio (seeds 0, 1) |", "|---|---|---|---|---|---|---|"]
+    for t in tuning:
+        tuning_rows.append(f"| {t['seed']} | {t['T']:g} | {t['write_scale']} | {t['lam_rule']} | "
+                           f"{t['valid']:.1f} | {t.get('worst_ratio', float('nan')):.3f} | "
+                           f"{t.get('worst_ratio_two_seeds', float('nan')):.3f} |")
     tokens_per_s = {m: np.mean([r["tokens_per_second"] for r in rs]) for m, rs in runs.items()}
     return (f"Configuration: BBC News, LSTM E = H = {base.hidden}, {base.epochs} epoch, batch "
             f"{base.batch_size} × BPTT {base.bptt}, evaluation batch {base.eval_batch_size}, "
             f"float32, seeds {args.seeds}. Chosen: {init} initialisation, {optimiser.upper()} lr "
             f"{hebbian['lr']:g} clip {hebbian['clip']:g}, Hebbian γ = {hebbian['gamma']:g}, "
-            f"T = {hebbian['T']:g}. Throughput: baseline {tokens_per_s['baseline']:.0f} tokens/s, "
+            f"T = {hebbian['T']:g}, write {hebbian['write_scale']}, λ rule {hebbian['lam_rule']}. "
+            f"Throughput: baseline {tokens_per_s['baseline']:.0f} tokens/s, "
             f"Hebbian {tokens_per_s['hebbian']:.0f} tokens/s (two runs sharing 2 busy cores).\n\n"
             f"Screen (validation perplexity, seed {args.seeds[0]}; γ = 0.01 and T = 100 with SGD, "
             "T = 500 with Adam):\n\n" + "\n".join(screen_rows) +
-            f"\n\nThe chosen cell's Hebbian model at γ = {hebbian['gamma']:g} (validation): "
-            f"{tuning_rows}." +
-            "\n\nTest perplexity by training-frequency bucket (mean ± std over seeds; ratio = "
-            "exp(mean NLL difference Hebbian − baseline) over the targets of all seeds, 95 % "
-            "percentile-bootstrap interval over targets; ratio per seed = Hebbian / baseline "
-            "perplexity of each seed):\n\n" + bucket_table(runs, "test", interval) +
+            f"\n\nTuning the chosen cell's rule (γ = {hebbian['gamma']:g}; worst ratio = the "
+            "largest Hebbian/baseline validation perplexity ratio over the buckets and overall, "
+            "geometric mean over the seeds named; nan = not computed):\n\n"
+            + "\n".join(tuning_rows) +
+            "\n\nTest perplexity by training-frequency bucket (mean ± std over seeds; ratio per "
+            "seed = Hebbian / baseline perplexity of each seed; ratio over seeds = their geometric "
+            "mean with a Student's t interval on the log ratios (training noise); ratio over "
+            "targets = exp(mean NLL difference Hebbian − baseline) over the targets of all seeds "
+            "with a percentile-bootstrap interval (evaluation text only)):\n\n" + bucket_table(runs, "test", interval) +
             "\n\nValidation:\n\n" + bucket_table(runs, "valid"))
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4],
+                        help="the first two choose the setting (at least two)")
     parser.add_argument("--cells", nargs="+", default=CELLS, choices=CELLS)
     parser.add_argument("--quick", action="store_true", help="tiny sizes, to check the script")
     parser.add_argument("--jobs", type=int, default=2, help="runs in parallel, one core each")
     args = parser.parse_args(argv)
+    if len(args.seeds) < 2:
+        parser.error("--seeds needs at least two seeds (the choice uses the first two)")
     base = dataclasses.replace(BASE, out=RUNS)
     if args.quick:
         base = dataclasses.replace(base, hidden=16, embed_size=16, max_steps=30, eval_tokens=3000,
@@ -221,11 +286,12 @@ def main(argv=None):
     start = time.time()
     print(f"screen: {len(args.cells)} cells × 2 models on seed {args.seeds[0]}", flush=True)
     screen_table, cell, runs = screen(base, args.cells, args.seeds[0], args.jobs)
-    tuning, hebbian, runs["hebbian"][0] = tune_T(base, cell, args.seeds[0], runs["hebbian"][0],
-                                                 args.jobs)
+    runs["baseline"] += run_sweep(train_one, [cell_config(base, cell, args.seeds[1])], jobs=1)
+    tuning, hebbian, runs["hebbian"] = tune(base, cell, args.seeds, runs["hebbian"][0],
+                                            runs["baseline"], args.jobs)
     print(f"chosen on validation: {cell}, {hebbian}", flush=True)
     others = run_sweep(train_one, [cell_config(base, cell, seed, setting)
-                                   for seed in args.seeds[1:] for setting in (None, hebbian)],
+                                   for seed in args.seeds[2:] for setting in (None, hebbian)],
                        jobs=args.jobs)
     runs["baseline"] += others[0::2]
     runs["hebbian"] += others[1::2]
