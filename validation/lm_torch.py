@@ -10,14 +10,14 @@ METHOD §2 after the optimiser step (bias by gradient only). Each row carries it
 settings (optimizer, lr, clip, γ, T, lam_rule, write_scale):
 - the Adam rows: Adam lr 2e-3, gradient-norm clip 2.5, γ = 0.01, T = 500, the paper's write;
 - the ", defaults" rows: hebbref's LM defaults, read from `LMConfig()` when the script runs
-  (today torch-style initialisation, SGD lr 20, clip 0.25, γ = 0.01, T = 100), torch's rows
-  with hebbref's initial weights copied in and plain torch.optim.SGD.
+  (today torch-style init, SGD lr 20, clip 0.25, γ = 0.01, T = 100); torch: hebbref's initial
+  weights copied in, plain torch.optim.SGD, b_hh frozen at 0 (lm_torch_side.torch_model).
 
 Seeds: a seed s does on both sides what LMConfig(seed=s) does in hebbref: it shuffles the
 documents into the split (so the vocabulary changes with s) and draws the initial weights
-(default_rng(s); torch.manual_seed(s) for torch's own initialisation). The data order within
-the split is fixed by batchify. Each (row, seed) pair of implementations thus shares split and
-initial weights; the "agreement over seeds" table compares them with the spread over seeds.
+(default_rng(s); torch.manual_seed(s) for torch's own initialisation); batchify fixes the data
+order. Both implementations of a (row, seed) share split and initial weights; the "agreement
+over seeds" table sets their ratio against the spread over seeds.
 
 Shortened protocol (budget): every run stops after --max-steps training steps (230 ≈ 1/3 of an
 epoch of 680) and is scored on the first --eval-tokens tokens of the validation and test splits.
@@ -26,8 +26,7 @@ Rows accumulate in validation/results/lm_torch.json under their name for seed 0 
 bucket, every row records the mechanism: mean ‖h‖ of the activations entering the softmax, and
 mean ‖θ_i‖ and b_i over words of each training-frequency bucket (a Hebbian row is written as a
 mean of h, so its norm follows ‖h‖). --quick writes lm_torch_quick.json and runs/lm_torch_quick
-(5 steps, 2,000 tokens unless given) and leaves the README alone.
-Without torch the script says so and exits 0.
+(5 steps, 2,000 tokens unless given), not the README. Without torch: says so, exits 0.
 """
 import argparse
 import json
@@ -234,9 +233,8 @@ def perplexities(row, split):
 
 
 def agreement(rows, split="test"):
-    """Per pair of PAIRS with rows of both sides: the seeds where both were trained from the
-    settings and initialisation the pair has now (ROWS; a ", defaults" row from older defaults
-    drops out), and their perplexities, [{hebbref: {key: [per seed]}, ...}]."""
+    """Per pair of PAIRS: the seeds where both rows were trained with the pair's settings and
+    initialisation now (ROWS: rows of older defaults drop out), and their perplexities."""
     pairs = []
     for hebbref_name, torch_name in PAIRS:
         seeds, sides = [], {"hebbref": [], "torch": []}
@@ -270,6 +268,10 @@ def interval_text(interval, seeds):
     return f"{ratio:.4f}" if seeds < 2 else f"{ratio:.4f} [{low:.4f}, {high:.4f}]"
 
 
+def spread(values):
+    return "n/a" if len(values) < 2 else f"{max(values) / min(values):.3f}"
+
+
 def mean_sd(values):
     return (f"{values[0]:,.1f}" if len(values) < 2
             else f"{np.mean(values):,.1f} ± {np.std(values, ddof=1):,.1f}")
@@ -296,7 +298,7 @@ def agreement_tables(rows, split="test"):
         per_seed = ", ".join(f"{r:.4f}" for r in ratios) if ratios else "n/a"
         overall.append(f"| {label} | {', '.join(map(str, pair['seeds']))} | {mean_sd(h)} | "
                        f"{mean_sd(t)} | {per_seed} | {interval_text(interval, seeds)} | "
-                       f"{max(h) / min(h):.3f} / {max(t) / min(t):.3f} | {verdict} |")
+                       f"{spread(h)} / {spread(t)} | {verdict} |")
         cells = [interval_text(ratio_interval(pair["hebbref"][key], pair["torch"][key])[1], seeds)
                  for key in ("overall",) + BUCKETS]
         buckets.append(f"| {label} | " + " | ".join(cells) + " |")
