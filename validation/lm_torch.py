@@ -1,22 +1,32 @@
-"""The language model of METHOD §6 trained by hebbref and by a short independent PyTorch script,
-side by side, on the same split and token ids (issue 15, point 1).
+"""The language model of METHOD §6 trained by hebbref and by a short independent PyTorch script
+(validation/lm_torch_side.py), side by side, on the same split and token ids (issue 15, point 1).
 
-    python validation/lm_torch.py [--rows NAME ...] [--max-steps 230] [--eval-tokens 30000]
+    python validation/lm_torch.py [--rows NAME ...] [--seeds 0 1 2] [--max-steps 230]
+                                  [--eval-tokens 30000] [--skip-done] [--quick]
 
-Both sides: BBC News (`load_corpus("bbc")`, V = 16,960), embedding E = 128 → 1-layer LSTM
-H = 128 → softmax, B = 32, BPTT 35, state carried and detached, Adam lr 2e-3, gradient-norm clip
-2.5, the Hebbian rule of METHOD §2 with γ = 0.01, T = 500 after the optimiser step (bias by
-gradient only); evaluation batch 10. The PyTorch side uses torch's nn.Embedding, nn.LSTM,
-nn.Linear and torch.optim and writes the rule itself after `opt.step()`; it shares nothing with
-hebbref but the token ids, the batchify layout and the bucket table.
+Both sides: BBC News (`load_corpus("bbc", seed=s)`), embedding E = 128 → 1-layer LSTM H = 128 →
+softmax, B = 32, BPTT 35, state carried and detached, evaluation batch 10; the Hebbian rule of
+METHOD §2 after the optimiser step (bias by gradient only). Each row carries its own training
+settings (optimizer, lr, clip, γ, T, lam_rule, write_scale):
+- the Adam rows: Adam lr 2e-3, gradient-norm clip 2.5, γ = 0.01, T = 500, the paper's write;
+- the ", defaults" rows: hebbref's LM defaults, read from `LMConfig()` when the script runs
+  (today torch-style init, SGD lr 20, clip 0.25, γ = 0.01, T = 100); torch: hebbref's initial
+  weights copied in, plain torch.optim.SGD, b_hh frozen at 0 (lm_torch_side.torch_model).
+
+Seeds: a seed s does on both sides what LMConfig(seed=s) does in hebbref: it shuffles the
+documents into the split (so the vocabulary changes with s) and draws the initial weights
+(default_rng(s); torch.manual_seed(s) for torch's own initialisation); batchify fixes the data
+order. Both implementations of a (row, seed) share split and initial weights; the "agreement
+over seeds" table sets their ratio against the spread over seeds.
 
 Shortened protocol (budget): every run stops after --max-steps training steps (230 ≈ 1/3 of an
 epoch of 680) and is scored on the first --eval-tokens tokens of the validation and test splits.
-Each row is one seed (0); rows accumulate in validation/results/lm_torch.json, so rows can be run
-one process at a time. Besides perplexity by bucket, every row records the mechanism: mean ‖h‖
-of the activations entering the softmax, and mean ‖θ_i‖ and b_i over words of each training-
-frequency bucket (a Hebbian row is written as a mean of h, so its norm follows ‖h‖).
-Without torch the script says so and exits 0.
+Rows accumulate in validation/results/lm_torch.json under their name for seed 0 and under
+"NAME (seed s)" for other seeds, so rows can be run one process at a time. Besides perplexity by
+bucket, every row records the mechanism: mean ‖h‖ of the activations entering the softmax, and
+mean ‖θ_i‖ and b_i over words of each training-frequency bucket (a Hebbian row is written as a
+mean of h, so its norm follows ‖h‖). --quick writes lm_torch_quick.json and runs/lm_torch_quick
+(5 steps, 2,000 tokens unless given), not the README. Without torch: says so, exits 0.
 """
 import argparse
 import json
@@ -28,38 +38,82 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import RESULTS, update_readme_section, write_json  # noqa: E402
+from lm_torch_side import torch_row  # noqa: E402
 
 from hebbref.data.batching import batchify, bptt_segments  # noqa: E402
 from hebbref.data.text import load_corpus  # noqa: E402
-from hebbref.experiments.lm import LMConfig, run  # noqa: E402
-from hebbref.metrics import bucket_of_targets, frequency_buckets, perplexity_by_bucket  # noqa: E402
-from hebbref.models.lm import lm_forward, lm_init, lm_initial_state  # noqa: E402
+from hebbref.experiments.lm import DEFAULT_LR, LMConfig, run  # noqa: E402
+from hebbref.metrics import (bucket_of_targets, frequency_buckets,  # noqa: E402
+                             seed_ratio_interval)
+from hebbref.models.lm import lm_forward, lm_initial_state  # noqa: E402
 
 PARAMS = os.path.join(os.path.dirname(RESULTS), "..", "runs", "lm_torch")
-SETTINGS = dict(embed_size=128, hidden=128, layers=1, batch_size=32, bptt=35, optimizer="adam",
-                lr=2e-3, clip=2.5, gamma=0.01, T=500.0, eval_batch_size=10)
+SHAPE = dict(embed_size=128, hidden=128, layers=1, batch_size=32, bptt=35, eval_batch_size=10)
+RULE_KEYS = ("optimizer", "lr", "clip", "gamma", "T", "lam_rule", "write_scale")
+INIT_KEYS = ("embed_init", "softmax_bias_init", "lstm_bias_init")
+ADAM = dict(optimizer="adam", lr=2e-3, clip=2.5, gamma=0.01, T=500.0, lam_rule="paper",
+            write_scale="none")
+# The Adam rows as LMConfig keywords (validation/lm_mbpa.py builds its config from them).
+SETTINGS = {**SHAPE, **{key: ADAM[key] for key in ("optimizer", "lr", "clip", "gamma", "T")}}
 HEBBREF_INIT = dict(embed_init="uniform", softmax_bias_init="zero", lstm_bias_init="forget_one")
 TORCH_INIT = dict(embed_init="normal", softmax_bias_init="uniform", lstm_bias_init="torch")
-# name: (implementation, hebbian, initialisation, torch embedding gradient sparse?)
+
+
+def lm_defaults():
+    """hebbref's LM defaults as this script runs: (settings, init) read from LMConfig()."""
+    config = LMConfig()
+    settings = {key: getattr(config, key) for key in RULE_KEYS}
+    settings["lr"] = float(DEFAULT_LR[config.optimizer] if config.lr is None else config.lr)
+    return settings, {key: getattr(config, key) for key in INIT_KEYS}
+
+
+DEFAULTS, DEFAULTS_INIT = lm_defaults()
+
+
+def spec(implementation, hebbian, init, sparse=None, settings=ADAM, freeze_bias_hh=None):
+    """A row: implementation, Hebbian?, initialisation, torch embedding gradient sparse?, its
+    training settings (RULE_KEYS), and for torch whether b_hh is frozen (lm_torch_side.torch_model:
+    the Adam rows train both of nn.LSTM's biases, the defaults rows only b_ih, as hebbref)."""
+    return dict(implementation=implementation, hebbian=hebbian, init=init, sparse=sparse,
+                settings=settings,
+                freeze_bias_hh=None if implementation == "hebbref" else bool(freeze_bias_hh))
+
+
 ROWS = {
-    "hebbref baseline": ("hebbref", False, HEBBREF_INIT, None),
-    "hebbref hebbian": ("hebbref", True, HEBBREF_INIT, None),
-    "torch baseline, hebbref init": ("torch", False, HEBBREF_INIT, False),
-    "torch hebbian, hebbref init": ("torch", True, HEBBREF_INIT, False),
-    "torch baseline": ("torch", False, "torch default", False),
-    "torch hebbian": ("torch", True, "torch default", False),
-    "hebbref baseline, torch-style init": ("hebbref", False, TORCH_INIT, None),
-    "hebbref hebbian, torch-style init": ("hebbref", True, TORCH_INIT, None),
-    **{f"hebbref {model}, only {key}={value}": ("hebbref", model == "hebbian",
-                                                {**HEBBREF_INIT, key: value}, None)
+    "hebbref baseline": spec("hebbref", False, HEBBREF_INIT),
+    "hebbref hebbian": spec("hebbref", True, HEBBREF_INIT),
+    "torch baseline, hebbref init": spec("torch", False, HEBBREF_INIT, False),
+    "torch hebbian, hebbref init": spec("torch", True, HEBBREF_INIT, False),
+    "torch baseline": spec("torch", False, "torch default", False),
+    "torch hebbian": spec("torch", True, "torch default", False),
+    "hebbref baseline, torch-style init": spec("hebbref", False, TORCH_INIT),
+    "hebbref hebbian, torch-style init": spec("hebbref", True, TORCH_INIT),
+    **{f"hebbref {model}, only {key}={value}": spec("hebbref", model == "hebbian",
+                                                    {**HEBBREF_INIT, key: value})
        for key, value in TORCH_INIT.items() for model in ("baseline", "hebbian")},
-    "torch baseline, hebbref init, sparse Adam": ("torch", False, HEBBREF_INIT, True),
-    "torch hebbian, hebbref init, sparse Adam": ("torch", True, HEBBREF_INIT, True),
+    "torch baseline, hebbref init, sparse Adam": spec("torch", False, HEBBREF_INIT, True),
+    "torch hebbian, hebbref init, sparse Adam": spec("torch", True, HEBBREF_INIT, True),
+    "hebbref baseline, defaults": spec("hebbref", False, DEFAULTS_INIT, settings=DEFAULTS),
+    "hebbref hebbian, defaults": spec("hebbref", True, DEFAULTS_INIT, settings=DEFAULTS),
+    "torch baseline, defaults": spec("torch", False, DEFAULTS_INIT, False, DEFAULTS, True),
+    "torch hebbian, defaults": spec("torch", True, DEFAULTS_INIT, False, DEFAULTS, True),
 }
+# hebbref row vs the torch row with the same initial weights and optimiser update
+PAIRS = (("hebbref baseline", "torch baseline, hebbref init, sparse Adam"),
+         ("hebbref hebbian", "torch hebbian, hebbref init, sparse Adam"),
+         ("hebbref baseline, defaults", "torch baseline, defaults"),
+         ("hebbref hebbian, defaults", "torch hebbian, defaults"))
+BUCKETS = (">1K", "100–1K", "10–100", "<10")
 
 
-def params_path(name):
-    return os.path.join(PARAMS, name.replace(" ", "_").replace(",", "") + ".npz")
+def row_key(name, seed):
+    """The row's key in the results: its name for seed 0 (as before seeds), else "name (seed s)"."""
+    return name if seed == 0 else f"{name} (seed {seed})"
+
+
+def params_path(key, folder=PARAMS):
+    stem = key.replace(" ", "_").replace(",", "").replace("(", "").replace(")", "")
+    return os.path.join(folder, stem + ".npz")
 
 
 def mechanism(params, corpus, tokens):
@@ -90,130 +144,65 @@ def row_statistics(params, corpus):
                           for i, name in present}}
 
 
-def hebbref_row(corpus, hebbian, init, max_steps, eval_tokens):
-    config = LMConfig(corpus="bbc", hebbian=hebbian, max_steps=max_steps, eval_tokens=eval_tokens,
-                      curve_every=10**9, checkpoint_every=10**9, **SETTINGS, **init)
+def hebbref_row(row, seed, max_steps, eval_tokens):
+    """Train and score one hebbref row with LMConfig(seed=seed): split, initial weights."""
+    config = LMConfig(corpus="bbc", hebbian=row["hebbian"], seed=seed, max_steps=max_steps,
+                      eval_tokens=eval_tokens, curve_every=10**9, checkpoint_every=10**9,
+                      dropout=0.0, dtype="float32", **SHAPE, **row["settings"], **row["init"])
     results = run(config, progress=False)
     return ({split: results[split] for split in ("valid", "test")},
             results["_state"].params, results["tokens_per_second"])
 
 
-def torch_model(V, init, seed):
-    """nn.Embedding → nn.LSTM → nn.Linear; torch's own init, or hebbref's values copied in
-    (b_ih = hebbref's b, b_hh = 0, so their sum is hebbref's bias)."""
-    import torch
-    from torch import nn
-
-    torch.manual_seed(seed)
-    H, E = SETTINGS["hidden"], SETTINGS["embed_size"]
-    model = nn.ModuleDict({"embed": nn.Embedding(V, E), "lstm": nn.LSTM(E, H),
-                           "linear": nn.Linear(H, V)})
-    if init != "torch default":
-        params = lm_init(V, E, H, np.random.default_rng(seed), dtype=np.float32, **init)
-        with torch.no_grad():
-            model["embed"].weight.copy_(torch.from_numpy(params["embed.E"]))
-            model["lstm"].weight_ih_l0.copy_(torch.from_numpy(params["lstm1.Wx"].T.copy()))
-            model["lstm"].weight_hh_l0.copy_(torch.from_numpy(params["lstm1.Wh"].T.copy()))
-            model["lstm"].bias_ih_l0.copy_(torch.from_numpy(params["lstm1.b"]))
-            model["lstm"].bias_hh_l0.zero_()
-            model["linear"].weight.copy_(torch.from_numpy(params["softmax.theta"]))
-            model["linear"].bias.copy_(torch.from_numpy(params["softmax.b"]))
-    return model
-
-
-def torch_forward(model, x, state):
-    """x: (T, N) long -> logits (T·N, V), h (T·N, H), new state."""
-    out, state = model["lstm"](model["embed"](x), state)
-    h = out.reshape(-1, out.shape[-1])
-    return model["linear"](h), h, state
+def train_row(name, corpus, seed, max_steps, eval_tokens, folder):
+    """One row for one seed (corpus: load_corpus("bbc", seed=seed)); saves its trained weights
+    (for validation/lm_mbpa.py) and returns its record for the results JSON."""
+    row, start = ROWS[name], time.time()
+    if row["implementation"] == "hebbref":
+        splits, params, speed = hebbref_row(row, seed, max_steps, eval_tokens)
+    else:
+        splits, params, speed = torch_row(corpus, row["hebbian"], row["init"], row["sparse"],
+                                          row["settings"], SHAPE, seed=seed,
+                                          max_steps=max_steps, eval_tokens=eval_tokens,
+                                          freeze_bias_hh=row["freeze_bias_hh"])
+    os.makedirs(folder, exist_ok=True)
+    np.savez(params_path(row_key(name, seed), folder), **params)
+    torch_options = ({} if row["implementation"] == "hebbref" else
+                     {"torch": {"sparse_embedding": row["sparse"],
+                                "freeze_bias_hh": row["freeze_bias_hh"]}})
+    return {**splits, "name": name, "seed": seed, "init": row["init"],
+            "settings": row["settings"], **torch_options, "train_tokens_per_second": speed,
+            "mechanism": mechanism(params, corpus, corpus.valid[:eval_tokens + 1]),
+            "seconds": time.time() - start}
 
 
-def torch_hebbian(theta, counts, h, y, gamma, T):
-    """METHOD §2 after opt.step(): λ_i = max(1/c_i, γ) if c_i < T else 0 (count before the
-    batch), θ[i] ← λ_i ĥ_i + (1 − λ_i) θ[i] for every class in the batch, c_i += n_i."""
-    import torch
-
-    classes, n = torch.unique(y, return_counts=True)
-    sums = torch.zeros(theta.shape[0], h.shape[1]).index_add_(0, y, h)
-    h_hat = sums[classes] / n[:, None]
-    c = counts[classes].double()
-    lam = torch.where(c < T, torch.clamp(1.0 / c, min=gamma), torch.zeros_like(c)).float()
-    theta[classes] = lam[:, None] * h_hat + (1 - lam[:, None]) * theta[classes]
-    counts[classes] += n
+def same_training(a, b):
+    """Two rows (records or ROWS entries) trained from the same settings and initialisation."""
+    return a["settings"] == b["settings"] and a["init"] == b["init"]
 
 
-def clip_(parameters, max_norm):
-    """Global gradient-norm clipping as torch.nn.utils.clip_grad_norm_ (whose norm kernel has no
-    sparse version): g ← g · min(1, max_norm / (‖g‖ + 1e-6))."""
-    import torch
-
-    grads = [p.grad for p in parameters if p.grad is not None]
-    values = [g.coalesce().values() if g.is_sparse else g for g in grads]
-    total = torch.sqrt(sum(torch.sum(v.double() ** 2) for v in values))
-    scale = min(1.0, max_norm / (float(total) + 1e-6))
-    for g in grads:
-        g.mul_(scale)
-
-
-def torch_row(corpus, hebbian, init, sparse, max_steps, eval_tokens):
-    import torch
-
-    torch.set_num_threads(1)
-    V = len(corpus.vocab)
-    model = torch_model(V, init, seed=0)
-    model["embed"].sparse = bool(sparse)
-    dense = [p for name, p in model.named_parameters() if not (sparse and name == "embed.weight")]
-    optimizers = [torch.optim.Adam(dense, lr=SETTINGS["lr"])]
-    if sparse:
-        optimizers.append(torch.optim.SparseAdam([model["embed"].weight], lr=SETTINGS["lr"]))
-    counts = torch.ones(V, dtype=torch.long)
-    data = torch.from_numpy(batchify(corpus.train, SETTINGS["batch_size"])).long()
-    state, start = None, time.perf_counter()
-    for step, (_, x, y) in enumerate(bptt_segments(data.numpy(), SETTINGS["bptt"])):
-        if step == max_steps:
-            break
-        x, y = torch.from_numpy(x).long(), torch.from_numpy(y).long().reshape(-1)
-        logits, h, state = torch_forward(model, x, state)
-        state = tuple(s.detach() for s in state)
-        loss = torch.nn.functional.cross_entropy(logits, y)
-        for opt in optimizers:
-            opt.zero_grad()
-        loss.backward()
-        clip_(model.parameters(), SETTINGS["clip"])
-        for opt in optimizers:
-            opt.step()
-        if hebbian:
-            with torch.no_grad():
-                torch_hebbian(model["linear"].weight, counts, h.detach(), y, SETTINGS["gamma"],
-                              SETTINGS["T"])
-    seconds = time.perf_counter() - start
-    splits = {}
-    buckets = frequency_buckets("default")
-    with torch.no_grad():
-        for split in ("valid", "test"):
-            tokens = getattr(corpus, split)[:eval_tokens + 1]
-            data = batchify(tokens, SETTINGS["eval_batch_size"])
-            state, nll, targets = None, [], []
-            for _, x, y in bptt_segments(data, SETTINGS["bptt"]):
-                logits, _, state = torch_forward(model, torch.from_numpy(x).long(), state)
-                target = torch.from_numpy(y).long().reshape(-1)
-                nll.append(torch.nn.functional.cross_entropy(logits, target, reduction="none"))
-                targets.append(y.reshape(-1))
-            splits[split] = perplexity_by_bucket(torch.cat(nll).double().numpy(),
-                                                 np.concatenate(targets), corpus.train_counts,
-                                                 corpus.word_to_id["<unk>"], buckets)
-    lstm = model["lstm"]
-    params = {"embed.E": model["embed"].weight.detach().numpy(),
-              "lstm1.Wx": lstm.weight_ih_l0.detach().numpy().T.copy(),
-              "lstm1.Wh": lstm.weight_hh_l0.detach().numpy().T.copy(),
-              "lstm1.b": (lstm.bias_ih_l0 + lstm.bias_hh_l0).detach().numpy(),
-              "softmax.theta": model["linear"].weight.detach().numpy(),
-              "softmax.b": model["linear"].bias.detach().numpy()}
-    return splits, params, max_steps * SETTINGS["batch_size"] * SETTINGS["bptt"] / seconds
+def load_results(path, max_steps, eval_tokens):
+    """The rows in path if run under this protocol, else none. A file from before rows carried
+    their seed and settings (protocol holding SETTINGS and seed 0) is read as seed-0 Adam rows."""
+    protocol = {"shape": SHAPE, "corpus": "bbc", "min_count": LMConfig().min_count,
+                "max_steps": max_steps, "eval_tokens": eval_tokens}
+    results = {}
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            results = json.load(f)
+    results.pop("record", None)     # write_json adds this run's record
+    legacy = {"settings": SETTINGS, "max_steps": max_steps, "eval_tokens": eval_tokens, "seed": 0}
+    if results.get("protocol") == legacy:
+        for name, row in results["rows"].items():
+            row.update(name=name, seed=0, settings=ADAM)
+        results["protocol"] = protocol
+    if results.get("protocol") != protocol:
+        results = {"protocol": protocol, "rows": {}}
+    return results
 
 
 def table(rows, split="test"):
-    names = [">1K", "100–1K", "10–100", "<10"]
+    names = list(BUCKETS)
     lines = [f"| run (seed 0, {split}) | overall | " + " | ".join(names)
              + " | ‖h‖ | ‖θ_i‖ >1K / <10 | b >1K / <10 | alignment >1K / <10 |",
              "|---|" + "---|" * (len(names) + 5)]
@@ -222,18 +211,143 @@ def table(rows, split="test"):
         m = row["mechanism"]
         lines.append(f"| {name} | {row[split]['overall']['perplexity']:,.1f} | "
                      + " | ".join(f"{by_name[n]:,.1f}" if by_name.get(n) else "n/a" for n in names)
-                     + f" | {m['h_norm']:.2f} | {m['theta_norm']['>1K']:.2f} / "
-                       f"{m['theta_norm']['<10']:.2f} | {m['bias']['>1K']:.2f} / "
-                       f"{m['bias']['<10']:.2f} | {m['alignment']['>1K']:.2f} / "
-                       f"{m['alignment']['<10']:.2f} |")
+                     + f" | {m['h_norm']:.2f} | "
+                     + " | ".join(frequent_rare(m, key) for key in ("theta_norm", "bias",
+                                                                    "alignment")) + " |")
     return "\n".join(lines)
+
+
+def frequent_rare(mechanism, key):
+    """"value >1K / value <10" of a row_statistics entry; n/a if the row has not recorded it
+    (alignment came after the first rows: --refresh-rows adds it from the saved weights)."""
+    values = mechanism.get(key, {})
+    if ">1K" not in values or "<10" not in values:
+        return "n/a"
+    return f"{values['>1K']:.2f} / {values['<10']:.2f}"
+
+
+def perplexities(row, split):
+    """{"overall": perplexity, bucket name: perplexity or None} of one row."""
+    by_name = {b["name"]: b["perplexity"] for b in row[split]["buckets"]}
+    return {"overall": row[split]["overall"]["perplexity"], **{n: by_name.get(n) for n in BUCKETS}}
+
+
+def agreement(rows, split="test"):
+    """Per pair of PAIRS: the seeds where both rows were trained with the pair's settings and
+    initialisation now (ROWS: rows of older defaults drop out), and their perplexities."""
+    pairs = []
+    for hebbref_name, torch_name in PAIRS:
+        seeds, sides = [], {"hebbref": [], "torch": []}
+        for row in sorted(rows.values(), key=lambda row: row["seed"]):
+            other = rows.get(row_key(torch_name, row["seed"]))
+            if (row["name"] == hebbref_name and other is not None
+                    and same_training(row, ROWS[hebbref_name])
+                    and same_training(other, ROWS[hebbref_name])):
+                seeds.append(row["seed"])
+                sides["hebbref"].append(perplexities(row, split))
+                sides["torch"].append(perplexities(other, split))
+        if seeds:
+            pairs.append({"hebbref_name": hebbref_name, "torch_name": torch_name, "seeds": seeds,
+                          **{side: {key: [p[key] for p in values] for key in values[0]}
+                             for side, values in sides.items()}})
+    return pairs
+
+
+def ratio_interval(hebbref, torch):
+    """hebbref/torch ratio per seed and seed_ratio_interval of them; None if a value is missing."""
+    if not all(a and b and np.isfinite(a) and np.isfinite(b) for a, b in zip(hebbref, torch)):
+        return None, None
+    ratios = [a / b for a, b in zip(hebbref, torch)]
+    return ratios, seed_ratio_interval(ratios)
+
+
+def interval_text(interval, seeds):
+    if interval is None:
+        return "n/a"
+    ratio, low, high = interval
+    return f"{ratio:.4f}" if seeds < 2 else f"{ratio:.4f} [{low:.4f}, {high:.4f}]"
+
+
+def spread(values):
+    return "n/a" if len(values) < 2 else f"{max(values) / min(values):.3f}"
+
+
+def mean_sd(values):
+    return (f"{values[0]:,.1f}" if len(values) < 2
+            else f"{np.mean(values):,.1f} ± {np.std(values, ddof=1):,.1f}")
+
+
+def agreement_tables(rows, split="test"):
+    """Markdown: overall perplexity, ratios and verdict per pair; then the interval per bucket."""
+    overall = [f"| hebbref row / torch row | seeds | hebbref {split} ppl | torch {split} ppl | "
+               "hebbref/torch per seed | ratio [95 % interval] | seed spread hebbref / torch "
+               "(max/min) | verdict |", "|---|---|---|---|---|---|---|---|"]
+    buckets = ["| hebbref row / torch row | overall | " + " | ".join(BUCKETS) + " |",
+               "|---|" + "---|" * (len(BUCKETS) + 1)]
+    for pair in agreement(rows, split):
+        label, seeds = f"{pair['hebbref_name']} / {pair['torch_name']}", len(pair["seeds"])
+        h, t = pair["hebbref"]["overall"], pair["torch"]["overall"]
+        ratios, interval = ratio_interval(h, t)
+        if interval is None:
+            verdict = "n/a"
+        elif seeds < 2:
+            verdict = "one seed: no interval"
+        else:
+            verdict = ("agree within seed noise" if interval[1] <= 1 <= interval[2]
+                       else "differ: interval excludes 1")
+        per_seed = ", ".join(f"{r:.4f}" for r in ratios) if ratios else "n/a"
+        overall.append(f"| {label} | {', '.join(map(str, pair['seeds']))} | {mean_sd(h)} | "
+                       f"{mean_sd(t)} | {per_seed} | {interval_text(interval, seeds)} | "
+                       f"{spread(h)} / {spread(t)} | {verdict} |")
+        cells = [interval_text(ratio_interval(pair["hebbref"][key], pair["torch"][key])[1], seeds)
+                 for key in ("overall",) + BUCKETS]
+        buckets.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(overall) + "\n\nhebbref/torch perplexity ratio by bucket [95 % interval " \
+        "over seeds]:\n\n" + "\n".join(buckets)
+
+
+def describe(settings, init=None):
+    """One line of a row's training settings (and initialisation) for the README."""
+    text = (f"{settings['optimizer']} lr {settings['lr']:g}, clip {settings['clip']:g}, "
+            f"γ = {settings['gamma']:g}, T = {settings['T']:g}, lam_rule {settings['lam_rule']}, "
+            f"write_scale {settings['write_scale']}")
+    if init is not None:
+        text += ", init " + (init if isinstance(init, str)
+                             else " / ".join(f"{key}={value}" for key, value in init.items()))
+    return text
+
+
+def report(results, corpus, max_steps, eval_tokens):
+    """The README section: the seed-0 table, the settings of its rows, the agreement table."""
+    rows = results["rows"]
+    epoch = -(-(corpus.train.size // SHAPE["batch_size"] - 1) // SHAPE["bptt"])
+    settings = {describe(row["settings"], row["init"]) for row in rows.values()
+                if row["name"].endswith(", defaults")}
+    text = (f"Protocol: {max_steps} training steps ({max_steps / epoch:.2f} of an epoch of "
+            f"{epoch} at seed 0), first {eval_tokens:,} tokens of each split. Test "
+            "perplexity, seed 0:\n\n"
+            + table({key: row for key, row in rows.items() if row["seed"] == 0})
+            + f"\n\nRows without \", defaults\": {describe(ADAM)}. Rows \", defaults\" "
+            "(hebbref's LMConfig() when they ran): " + "; ".join(sorted(settings) or ["none yet"])
+            + ". The torch rows train both of nn.LSTM's biases b_ih and b_hh (each gets hebbref's "
+            "bias gradient, so their sum moves twice as far), except the \", defaults\" rows, "
+            "which freeze b_hh at 0 and so train hebbref's model with hebbref's updates.")
+    return (text + "\n\nAgreement over seeds (test split; each seed s has its own split and "
+            "initial weights, shared by both implementations; interval: "
+            "`hebbref.metrics.seed_ratio_interval`, Student's t over seeds on the log ratio; "
+            "verdict from the overall interval):\n\n" + agreement_tables(rows))
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", nargs="*", default=list(ROWS), choices=list(ROWS))
-    parser.add_argument("--max-steps", type=int, default=230)
-    parser.add_argument("--eval-tokens", type=int, default=30000)
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser.add_argument("--max-steps", type=int, default=None, help="230 (--quick: 5)")
+    parser.add_argument("--eval-tokens", type=int, default=None, help="30000 (--quick: 2000)")
+    parser.add_argument("--skip-done", action="store_true",
+                        help="skip a (row, seed) already in the results with the same settings")
+    parser.add_argument("--quick", action="store_true",
+                        help="scratch run: lm_torch_quick.json, runs/lm_torch_quick, no README")
     parser.add_argument("--refresh-rows", action="store_true",
                         help="recompute row_statistics of the rows in the JSON from the saved "
                              "weights (no training) and rewrite the table")
@@ -243,40 +357,41 @@ def main(argv=None):
     except ImportError:
         print("torch is not installed: the PyTorch side cannot run; nothing written")
         return 0
-    path = os.path.join(RESULTS, "lm_torch.json")
-    results = json.load(open(path, encoding="utf-8")) if os.path.exists(path) else {}
-    protocol = {"settings": SETTINGS, "max_steps": args.max_steps,
-                "eval_tokens": args.eval_tokens, "seed": 0}
-    if results.get("protocol") != protocol:
-        results = {"protocol": protocol, "rows": {}}
-    corpus = load_corpus("bbc", seed=0)
+    suffix = "_quick" if args.quick else ""
+    max_steps = args.max_steps or (5 if args.quick else 230)
+    eval_tokens = args.eval_tokens or (2000 if args.quick else 30000)
+    name, folder = f"lm_torch{suffix}.json", PARAMS + suffix
+    results = load_results(os.path.join(RESULTS, name), max_steps, eval_tokens)
+    corpora = {}
+
+    def corpus_of(seed):  # the split of LMConfig(seed=seed)
+        if seed not in corpora:
+            corpora[seed] = load_corpus("bbc", min_count=LMConfig().min_count, seed=seed)
+        return corpora[seed]
+
     if args.refresh_rows:
-        for name, row in results["rows"].items():
-            row["mechanism"].update(row_statistics(dict(np.load(params_path(name))), corpus))
+        for key, row in results["rows"].items():
+            if not os.path.exists(params_path(key, folder)):
+                print(f"{key}: no saved weights at {params_path(key, folder)}; kept as it was")
+                continue
+            row["mechanism"].update(row_statistics(dict(np.load(params_path(key, folder))),
+                                                   corpus_of(row["seed"])))
+        write_json(name, results)
         args.rows = []
-    for name in args.rows:
-        implementation, hebbian, init, sparse = ROWS[name]
-        start = time.time()
-        if implementation == "hebbref":
-            splits, params, speed = hebbref_row(corpus, hebbian, init, args.max_steps,
-                                                args.eval_tokens)
-        else:
-            splits, params, speed = torch_row(corpus, hebbian, init, sparse, args.max_steps,
-                                              args.eval_tokens)
-        valid = corpus.valid[:args.eval_tokens + 1]
-        os.makedirs(PARAMS, exist_ok=True)      # the trained weights, for validation/lm_mbpa.py
-        np.savez(params_path(name), **params)
-        results["rows"][name] = {**splits, "init": init, "train_tokens_per_second": speed,
-                                 "mechanism": mechanism(params, corpus, valid),
-                                 "seconds": time.time() - start}
-        write_json("lm_torch.json", results)
-        print(f"{name}: test {splits['test']['overall']['perplexity']:.1f} "
-              f"({time.time() - start:.0f} s)", flush=True)
-    epoch = -(-(corpus.train.size // SETTINGS["batch_size"] - 1) // SETTINGS["bptt"])
-    text = (f"Protocol: {args.max_steps} training steps ({args.max_steps / epoch:.2f} of an "
-            f"epoch of {epoch}), first {args.eval_tokens:,} "
-            "tokens of each split, seed 0. Test perplexity:\n\n" + table(results["rows"]))
-    update_readme_section("lm-torch", text)
+    for seed in args.seeds:
+        for row_name in args.rows:
+            done = results["rows"].get(row_key(row_name, seed))
+            if args.skip_done and done is not None and same_training(done, ROWS[row_name]):
+                print(f"{row_key(row_name, seed)}: in the results already, skipped")
+                continue
+            record = train_row(row_name, corpus_of(seed), seed, max_steps, eval_tokens, folder)
+            results["rows"][row_key(row_name, seed)] = record
+            write_json(name, results)
+            print(f"{row_key(row_name, seed)}: test {record['test']['overall']['perplexity']:.1f} "
+                  f"({record['seconds']:.0f} s)", flush=True)
+    text = report(results, corpus_of(0), max_steps, eval_tokens)
+    if not args.quick:
+        update_readme_section("lm-torch", text)
     print(text)
     return 0
 
