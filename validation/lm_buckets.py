@@ -79,7 +79,8 @@ def cell_config(base, cell, seed, hebbian=None):
 
 
 def train_one(config):
-    """run(config) without the state, or the finished results already in config.out."""
+    """run(config) without the state, or the finished results already in config.out (a run
+    whose folder moved with runs/ still counts)."""
     path = os.path.join(config.out, "results.json")
     if os.path.exists(path):
         with open(path, encoding="utf-8") as f:
@@ -88,7 +89,7 @@ def train_one(config):
         defaults = dataclasses.asdict(LMConfig())
         wanted = dataclasses.asdict(config.validate())
         if saved.get("status") == "done" and all(saved["config"].get(k, defaults[k]) == v
-                                                 for k, v in wanted.items()):
+                                                 for k, v in wanted.items() if k != "out"):
             return saved
     return {k: v for k, v in run(config, progress=False).items() if not k.startswith("_")}
 
@@ -128,6 +129,13 @@ def intervals(runs):
                                       rng=np.random.default_rng(0))
 
 
+def mechanism_of(base, seed):
+    """run -> what the rule did to its rows (‖h‖, ‖θ_i‖, alignment per bucket; validation/README.md),
+    on the first MECHANISM_TOKENS validation tokens of the seed's split."""
+    corpus = load_corpus(base.corpus, min_count=base.min_count, seed=seed)
+    return lambda run: mechanism(final_params(run), corpus, corpus.valid[:MECHANISM_TOKENS + 1])
+
+
 def screen(base, cells, seed, jobs):
     """Baseline and Hebbian model of every cell on one seed; the cell chosen on validation."""
     configs = [cell_config(base, cell, seed, hebbian) for cell in cells
@@ -136,10 +144,9 @@ def screen(base, cells, seed, jobs):
     table = [{"cell": cell, **{f"{model}_valid": r["valid"]["overall"]["perplexity"]
                                for model, r in zip(("baseline", "hebbian"), done[2 * i:2 * i + 2])}}
              for i, cell in enumerate(cells)]
-    corpus = load_corpus(base.corpus, min_count=base.min_count, seed=seed)
-    for i, row in enumerate(table):   # what the rule did to the rows (validation/README.md)
-        row["mechanism"] = {model: mechanism(final_params(r), corpus,
-                                             corpus.valid[:MECHANISM_TOKENS + 1])
+    measure = mechanism_of(base, seed)
+    for i, row in enumerate(table):
+        row["mechanism"] = {model: measure(r)
                             for model, r in zip(("baseline", "hebbian"), done[2 * i:2 * i + 2])}
     chosen = min(range(len(cells)), key=lambda i: table[i]["hebbian_valid"])
     return table, cells[chosen], {"baseline": [done[2 * chosen]], "hebbian": [done[2 * chosen + 1]]}
@@ -186,8 +193,10 @@ def tune(base, cell, seeds, first, baselines, jobs):
     done += train(stage2, seeds[0])
     points = stage1 + stage2
     scores += [worst_ratio([r], baselines[:1]) for r in done[len(stage1):]]
+    measure = mechanism_of(base, seeds[0])
     table = [{**p, "seed": seeds[0], "valid": r["valid"]["overall"]["perplexity"],
-              "worst_ratio": score} for p, r, score in zip(points, done, scores)]
+              "worst_ratio": score, "mechanism": measure(r)}
+             for p, r, score in zip(points, done, scores)]
     finalists = sorted(range(len(points)), key=scores.__getitem__)[:FINALISTS]
     second = train([points[i] for i in finalists], seeds[1])
     two_seed = [worst_ratio([done[i], r], baselines[:2]) for i, r in zip(finalists, second)]
@@ -242,11 +251,15 @@ def report(base, args, screen_table, tuning, cell, runs, interval):
                 f"{m['theta_norm']['>1K']:.2f} / {m['theta_norm']['<10']:.2f} | "
                 f"{m['alignment']['>1K']:.2f} / {m['alignment']['<10']:.2f} |")
     tuning_rows = ["| seed | T | write | λ rule | validation perplexity | worst ratio (seed 0) | "
-                   "worst ratio (seeds 0, 1) |", "|---|---|---|---|---|---|---|"]
+                   "worst ratio (seeds 0, 1) | alignment >1K / 10–100 / <10 |",
+                   "|---|---|---|---|---|---|---|---|"]
     for t in tuning:
+        align = t["mechanism"]["alignment"] if "mechanism" in t else None
         tuning_rows.append(f"| {t['seed']} | {t['T']:g} | {t['write_scale']} | {t['lam_rule']} | "
                            f"{t['valid']:.1f} | {t.get('worst_ratio', float('nan')):.3f} | "
-                           f"{t.get('worst_ratio_two_seeds', float('nan')):.3f} |")
+                           f"{t.get('worst_ratio_two_seeds', float('nan')):.3f} | "
+                           + (" / ".join(f"{align[b]:.2f}" for b in (">1K", "10–100", "<10"))
+                              if align else "—") + " |")
     tokens_per_s = {m: np.mean([r["tokens_per_second"] for r in rs]) for m, rs in runs.items()}
     return (f"Configuration: BBC News, LSTM E = H = {base.hidden}, {base.epochs} epoch, batch "
             f"{base.batch_size} × BPTT {base.bptt}, evaluation batch {base.eval_batch_size}, "
