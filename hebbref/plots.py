@@ -96,9 +96,10 @@ def plot_lm_curves(runs, path, *, title=""):
     _save(fig, path)
 
 
-def plot_lm_buckets(runs, path, *, split="test", title=""):
+def plot_lm_buckets(runs, path, *, split="test", title="", annotate=True, palette=None):
     """Perplexity per training-frequency bucket (log scale), with the relative change of every
-    model against the first one written above its bars."""
+    model against the first one written above its bars (annotate). palette: a matplotlib
+    colormap name giving each model its own colour (for many models), else the fixed colours."""
     first = next(iter(runs.values()))[0][split]["buckets"]
     names = [b["name"] for b in first]
     fig, ax = plt.subplots(figsize=(9, 4.5))
@@ -110,8 +111,9 @@ def plot_lm_buckets(runs, path, *, split="test", title=""):
         mean, std = _mean_std(ppl)
         means[name] = mean
         x = np.arange(len(names)) + (k - (len(runs) - 1) / 2) * width
-        ax.bar(x, mean, width, yerr=std, capsize=3, label=name, color=COLOURS.get(name))
-        if k:
+        colour = plt.get_cmap(palette)(k / len(runs)) if palette else COLOURS.get(name)
+        ax.bar(x, mean, width, yerr=std, capsize=3, label=name, color=colour)
+        if k and annotate:
             reference = next(iter(means.values()))
             for xi, m, r in zip(x, mean, reference):
                 if np.isfinite(m) and np.isfinite(r):

@@ -27,6 +27,7 @@ from hebbref.data.text import load_corpus  # noqa: E402
 from hebbref.experiments.lm import LMConfig  # noqa: E402
 from hebbref.experiments.lm_checkpoint import load_state  # noqa: E402
 from hebbref.mbpa import DEFAULT_POINTS, evaluate_mbpa  # noqa: E402
+from hebbref.plots import plot_lm_buckets  # noqa: E402
 from hebbref.sweep import run_sweep  # noqa: E402
 
 MODELS = {init: {model: f"hebbref_{model}{suffix}.npz" for model in ("baseline", "hebbian")}
@@ -59,12 +60,14 @@ def buckets_models():
     return paths, runs["baseline"][0]["config"]
 
 
+ROWS = (("model", ""), ("cache", " + cache"), ("mbpa", " + MbPA"), ("cache_mbpa", " + cache + MbPA"))
+
+
 def table(results, init, split="test"):
     names = [">1K", "100–1K", "10–100", "<10", "overall"]
     lines = [f"| {init} ({split}) | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
     for model, result in results.items():
-        for key, label in (("model", ""), ("cache", " + cache"), ("mbpa", " + MbPA"),
-                           ("cache_mbpa", " + cache + MbPA")):
+        for key, label in ROWS:
             rows = result[key][split]
             by_name = {r["name"]: r["perplexity"] for r in rows["buckets"] + [rows["overall"]]}
             lines.append(f"| {model}{label} | " + " | ".join(
@@ -113,6 +116,12 @@ def main(argv=None):
     text = (f"Memory M = {config.mbpa_memory} per column (evaluation batch "
             f"{config.eval_batch_size}); chosen point = (K, S, α, β, ε).\n\n" + "\n\n".join(sections))
     update_readme_section("lm-mbpa", text)
+    if BUCKETS_MODELS in saved["by_init"]:   # the paper's rows for the BBC defaults, as a plot
+        rows = {f"{model}{label}": [result[key]] for model, result in
+                saved["by_init"][BUCKETS_MODELS].items() for key, label in ROWS}
+        plot_lm_buckets(rows, os.path.join(RESULTS, "lm_mbpa.png"),
+                        title=f"BBC defaults, seed 0, first {tokens[BUCKETS_MODELS]:,} test tokens",
+                        annotate=False, palette="tab20")
     print(text)
 
 
