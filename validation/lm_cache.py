@@ -21,6 +21,7 @@ from lm_buckets import RUNS  # noqa: E402
 
 from hebbref.data.text import load_corpus  # noqa: E402
 from hebbref.experiments.lm import evaluate_cache, load_state  # noqa: E402
+from hebbref.metrics import seed_ratio_interval  # noqa: E402
 from hebbref.plots import plot_lm_buckets  # noqa: E402
 from hebbref.sweep import run_sweep  # noqa: E402
 
@@ -32,14 +33,21 @@ def cache_rows(path):
 
 
 def table(runs, split):
+    """Mean ± std over seeds per model and bucket, then the Hebbian/baseline ratio with and
+    without the cache: geometric mean over seeds [95 % t-interval on the log ratios]."""
     names = [b["name"] for b in runs["baseline"][0][split]["buckets"]] + ["overall"]
-    rows = ["| bucket | " + " | ".join(runs) + " |", "|---|" + "---|" * len(runs)]
+    pairs = (("hebbian", "baseline"), ("hebbian + cache", "baseline + cache"))
+    rows = ["| bucket | " + " | ".join(runs) + " | " + " | ".join(f"{a} / {b}" for a, b in pairs)
+            + " |", "|---|" + "---|" * (len(runs) + len(pairs))]
     for i, name in enumerate(names):
-        cells = []
-        for seeds in runs.values():
-            ppl = [(s[split]["buckets"] + [s[split]["overall"]])[i]["perplexity"] for s in seeds]
-            ppl = np.array([np.nan if p is None else p for p in ppl])
-            cells.append(f"{np.mean(ppl):.1f} ± {np.std(ppl):.1f}")
+        ppl = {model: np.array([np.nan if p is None else p for p in
+                                [(s[split]["buckets"] + [s[split]["overall"]])[i]["perplexity"]
+                                 for s in seeds]]) for model, seeds in runs.items()}
+        cells = [f"{np.mean(p):.1f} ± {np.std(p):.1f}" for p in ppl.values()]
+        for a, b in pairs:
+            ratios = ppl[a] / ppl[b]
+            cells.append("{:.3f} [{:.3f}, {:.3f}]".format(*seed_ratio_interval(ratios))
+                         if np.all(np.isfinite(ratios)) else "—")
         rows.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
@@ -66,7 +74,8 @@ def main():
                        for m, seeds in cached.items() for s, c in zip(results["seeds"], seeds))
     text = ("Cache values chosen on validation per model and seed (grid W ∈ {100, 500, 2000}, "
             f"θ_c ∈ {{0.1, 0.3, 1}}, λ_c ∈ {{0.05, 0.1, 0.2, 0.3}}): {chosen}.\n\n"
-            "Test perplexity (mean ± std over seeds):\n\n" + table(runs, "test"))
+            "Test perplexity (mean ± std over seeds; ratios: geometric mean over seeds "
+            "[95 % Student's t interval on the log ratios]):\n\n" + table(runs, "test"))
     update_readme_section("lm-cache", text)
     print(text)
     print(f"{time.time() - start:.0f} s")
