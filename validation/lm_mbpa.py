@@ -35,11 +35,12 @@ MODELS = {init: {model: f"hebbref_{model}{suffix}.npz" for model in ("baseline",
 BUCKETS_MODELS = "BBC defaults"   # the seed-0 models of lm_buckets.py, named in its lm.json
 MODELS[BUCKETS_MODELS] = {}
 # K = 32 and S = 3, the largest values of DEFAULT_POINTS, were chosen by three of four models;
-# on a first wider grid the BBC-defaults models chose K = 64 / S = 6 and K = 32 / S = 6, again
-# at its edge: K up to 128 and S up to 10, at the α and β chosen there.
+# on wider grids the BBC-defaults models chose S at the grid's edge each time (S = 6, then
+# S = 10 with K = 64 and 32): K up to 128 and S up to 20, at the α and β chosen there.
 WIDE_POINTS = ((8, 1, 1.0, 0.1, 1e-3), (32, 3, 1.0, 0.1, 1e-3), (32, 6, 1.0, 0.1, 1e-3),
                (64, 6, 1.0, 0.1, 1e-3), (32, 10, 1.0, 0.1, 1e-3), (64, 10, 1.0, 0.1, 1e-3),
-               (128, 6, 1.0, 0.1, 1e-3), (128, 10, 1.0, 0.1, 1e-3))
+               (128, 6, 1.0, 0.1, 1e-3), (128, 10, 1.0, 0.1, 1e-3), (32, 20, 1.0, 0.1, 1e-3),
+               (64, 20, 1.0, 0.1, 1e-3))
 
 
 def rows_for(path, corpus, config, points=DEFAULT_POINTS):
