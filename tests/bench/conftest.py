@@ -1,13 +1,12 @@
 """The quick benchmark, run once for the tests of hebbref/bench and validation/bench.py."""
 import contextlib
-import importlib.util
 import io
 import json
-import os
 
 import pytest
 
 from hebbref import bench
+from validation_scripts import load_script
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -37,10 +36,5 @@ def quick(tmp_path_factory):
 
 
 def validation_bench():
-    """validation/bench.py, imported by path (validation/ is a folder of scripts, not a package)."""
-    path = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "validation",
-                        "bench.py")
-    spec = importlib.util.spec_from_file_location("validation_bench", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """validation/bench.py, imported by path."""
+    return load_script("bench")

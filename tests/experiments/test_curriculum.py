@@ -1,8 +1,6 @@
 """The curriculum experiment end to end at tiny size, and its bookkeeping (METHOD §5)."""
 import dataclasses
-import importlib.util
 import json
-import os
 import sys
 
 import numpy as np
@@ -12,6 +10,7 @@ from hebbref import cli
 from hebbref.metrics import EXPOSURE_BUCKETS
 from hebbref.experiments.curriculum import (CurriculumConfig, introduced, make_stream,
                                             prepare_data, run)
+from validation_scripts import load_script
 
 
 @pytest.fixture(autouse=True)
@@ -144,13 +143,8 @@ def test_cli_passes_rule_optimizer_and_split_options(tmp_path):
 
 
 def _validation_script():
-    """validation/curriculum.py, imported by path (validation/ is a folder of scripts)."""
-    path = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "validation",
-                        "curriculum.py")
-    spec = importlib.util.spec_from_file_location("validation_curriculum", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """validation/curriculum.py, imported by path."""
+    return load_script("curriculum")
 
 
 def test_lever_study_smoke(tmp_path, monkeypatch):

@@ -1,21 +1,16 @@
 """validation/lm_buckets.py's choice of the Hebbian setting (METHOD §6: gains on rare words and
 no loss on frequent ones), on synthetic finished runs: the selection logic without training."""
-import importlib.util
 import math
-import os
 
 import pytest
+
+from validation_scripts import load_script
 
 BUCKETS = (">1K", "100–1K", "10–100", "<10", "<unk>")
 
 
 def _script():
-    path = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "validation",
-                        "lm_buckets.py")
-    spec = importlib.util.spec_from_file_location("validation_lm_buckets", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("lm_buckets")
 
 
 def _run(perplexities, overall):
