@@ -2,7 +2,10 @@
 import os
 import re
 
+import numpy as np
+
 from hebbref.files import atomic_write
+from hebbref.metrics import seed_ratio_interval
 from hebbref.record import write_results
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -14,6 +17,21 @@ def write_json(name, data):
     path = os.path.join(RESULTS, name)
     write_results(path, data)
     return path
+
+
+def perplexities(seeds, split, i):
+    """(S,) perplexity of row i of `split` in each seed's results, the rows being the frequency
+    buckets then overall; NaN for a bucket without targets."""
+    values = [(s[split]["buckets"] + [s[split]["overall"]])[i]["perplexity"] for s in seeds]
+    return np.array([np.nan if p is None else p for p in values])
+
+
+def ratio_cell(ratios):
+    """"r [low, high]": geometric mean of per-seed ratios and metrics.seed_ratio_interval, or
+    "—" when a seed's ratio is missing."""
+    if not np.all(np.isfinite(ratios)):
+        return "—"
+    return "{:.3f} [{:.3f}, {:.3f}]".format(*seed_ratio_interval(ratios))
 
 
 def update_readme_section(key, markdown):

@@ -34,13 +34,14 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import HERE, RESULTS, update_readme_section, write_json  # noqa: E402
+from common import (HERE, RESULTS, perplexities, ratio_cell,  # noqa: E402
+                    update_readme_section, write_json)
 
 from hebbref.data.text import load_corpus  # noqa: E402
 from hebbref.experiments.lm import LMConfig, evaluate, run  # noqa: E402
 from hebbref.experiments.lm_checkpoint import load_state  # noqa: E402
 from hebbref.metrics import (bucket_difference_interval, bucket_of_targets,  # noqa: E402
-                             frequency_buckets, seed_ratio_interval)
+                             frequency_buckets)
 from hebbref.plots import plot_lm_buckets, plot_lm_curves  # noqa: E402
 from hebbref.sweep import run_sweep  # noqa: E402
 from lm_torch import mechanism  # noqa: E402
@@ -218,18 +219,13 @@ def bucket_table(runs, split, interval=None):
                     "[95 % bootstrap] |" if interval else ""),
             "|---|---|---|---|" + ("---|---|---|" if interval else "")]
     for i, (name, count) in enumerate(zip(names, tokens)):
-        cells, ppl = [], {}
-        for model in ("baseline", "hebbian"):
-            values = [(s[split]["buckets"] + [s[split]["overall"]])[i]["perplexity"]
-                      for s in runs[model]]
-            ppl[model] = np.array([np.nan if p is None else p for p in values])
-            cells.append(f"{np.mean(ppl[model]):,.1f} ± {np.std(ppl[model]):,.1f}")
+        ppl = {model: perplexities(runs[model], split, i) for model in ("baseline", "hebbian")}
+        cells = [f"{np.mean(p):,.1f} ± {np.std(p):,.1f}" for p in ppl.values()]
         line = f"| {name} | {count:,} | {cells[0]} | {cells[1]} |"
         if interval:
             ratios = ppl["hebbian"] / ppl["baseline"]
             line += " " + ", ".join(f"{r:.3f}" for r in ratios) + " |"
-            line += (" {:.3f} [{:.3f}, {:.3f}] |".format(*seed_ratio_interval(ratios))
-                     if np.all(np.isfinite(ratios)) else " — |")
+            line += f" {ratio_cell(ratios)} |"
             row = interval[i]
             line += (" — |" if row["ratio"] is None else
                      f" {row['ratio']:.3f} [{row['ratio_low']:.3f}, {row['ratio_high']:.3f}] |")

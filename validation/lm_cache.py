@@ -16,12 +16,11 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import RESULTS, update_readme_section, write_json  # noqa: E402
+from common import RESULTS, perplexities, ratio_cell, update_readme_section, write_json  # noqa: E402
 from lm_buckets import RUNS  # noqa: E402
 
 from hebbref.data.text import load_corpus  # noqa: E402
 from hebbref.experiments.lm import evaluate_cache, load_state  # noqa: E402
-from hebbref.metrics import seed_ratio_interval  # noqa: E402
 from hebbref.plots import plot_lm_buckets  # noqa: E402
 from hebbref.sweep import run_sweep  # noqa: E402
 
@@ -40,14 +39,9 @@ def table(runs, split):
     rows = ["| bucket | " + " | ".join(runs) + " | " + " | ".join(f"{a} / {b}" for a, b in pairs)
             + " |", "|---|" + "---|" * (len(runs) + len(pairs))]
     for i, name in enumerate(names):
-        ppl = {model: np.array([np.nan if p is None else p for p in
-                                [(s[split]["buckets"] + [s[split]["overall"]])[i]["perplexity"]
-                                 for s in seeds]]) for model, seeds in runs.items()}
+        ppl = {model: perplexities(seeds, split, i) for model, seeds in runs.items()}
         cells = [f"{np.mean(p):.1f} ± {np.std(p):.1f}" for p in ppl.values()]
-        for a, b in pairs:
-            ratios = ppl[a] / ppl[b]
-            cells.append("{:.3f} [{:.3f}, {:.3f}]".format(*seed_ratio_interval(ratios))
-                         if np.all(np.isfinite(ratios)) else "—")
+        cells += [ratio_cell(ppl[a] / ppl[b]) for a, b in pairs]
         rows.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
