@@ -38,7 +38,7 @@ import math
 
 import numpy as np
 
-from hebbref.kernels import adam_delta
+from hebbref.kernels import adam_delta, sgd_step
 from hebbref.nn.embedding import SparseRows
 from hebbref.validate import check_array, check_number, check_same_dtype
 
@@ -113,13 +113,15 @@ def _check_lr(lr):
 # Shared driver: the dense path and the sparse-row path around one row-block formula
 # --------------------------------------------------------------------------------------------
 
-def _apply(params, grads, state, buffer_prefixes, rule):
+def _apply(params, grads, state, buffer_prefixes, rule, dense_step=None):
     """Run ``rule`` on every (param, grad) pair, dense or on the touched rows only.
 
     rule(p_rows, g_rows, buffer_rows, step) -> delta: updates each block of buffer_rows (a tuple
     with one row block per prefix) in place and returns the step, applied as p_rows − delta.
     Dense: the blocks are the state arrays themselves, so nothing is copied back.
     Sparse: the blocks are copies of rows ``ids``, written back after the rule.
+    dense_step(p, g), if given, replaces ``p -= rule(...)`` on dense gradients (a fused kernel
+    of the same rule, bit-identical to it).
     """
     for name, g in grads.items():
         p = params[name]
@@ -143,6 +145,8 @@ def _apply(params, grads, state, buffer_prefixes, rule):
                 buffer[ids] = block
             # ids are unique, so fancy-index assignment writes each row once (no scatter-add).
             p[ids] = p[ids] - delta
+        elif dense_step is not None:
+            dense_step(p, g)
         else:
             p -= rule(p, g, tuple(buffers), step)
 
@@ -180,7 +184,10 @@ def sgd(params, grads, state, *, lr, momentum=0.0):
         buf += g                      # buf ← momentum · buf + g
         return lr * buf
 
-    _apply(params, grads, state, prefixes, rule)
+    # Without momentum, dense gradients take p ← p − lr·g in one pass (kernels.sgd_step, the
+    # rule above without its (param-sized) temporary, bit-identical).
+    dense_step = (lambda p, g: sgd_step(p, g, lr)) if momentum == 0.0 else None
+    _apply(params, grads, state, prefixes, rule, dense_step)
 
 
 def adam(params, grads, state, *, lr, beta1=0.9, beta2=0.999, eps=1e-8):

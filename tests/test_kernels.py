@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 
 from hebbref.kernels import (adam_delta, adam_delta_numpy, coalesce_rows, lstm_gate_gradients,
                              lstm_gate_gradients_numpy, matmul_accumulate,
-                             matmul_accumulate_numpy, scatter_add_rows, scatter_add_rows_numpy)
+                             matmul_accumulate_numpy, scatter_add_rows, scatter_add_rows_numpy,
+                             sgd_step, sgd_step_numpy)
 from hebbref.nn.lstm import lstm_step_backward
 
 DTYPES = [np.float32, np.float64]
@@ -175,6 +176,33 @@ def test_adam_delta_falls_back_to_the_twin_on_strided_state():
                        sqrt_bias_correction2=np.sqrt(1e-3))
     np.testing.assert_allclose(m, 0.1 * g, rtol=1e-15)
     assert delta.shape == g.shape and np.all(np.sign(delta) == np.sign(g))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@settings(max_examples=40, deadline=None)
+@given(shape=st.sampled_from([(1,), (7,), (3, 5), (2, 3, 4)]), seed=st.integers(0, 2**32 - 1),
+       lr=st.sampled_from([0.0, 1e-3, 0.37, 1.0, 20.0]))
+def test_sgd_step_numba_equals_numpy_bit_for_bit(dtype, shape, seed, lr):
+    """The one-pass SGD kernel == its twin p −= lr·g bit for bit (hebbref.optim.sgd, METHOD §4):
+    both round lr to the dtype, then round lr·g and the subtraction (no fused multiply-add).
+    Values span many binades so that a fused multiply-add would show."""
+    rng = np.random.default_rng(seed)
+    p = (rng.standard_normal(shape) * 10.0 ** rng.integers(-3, 4, shape)).astype(dtype)
+    g = (rng.standard_normal(shape) * 10.0 ** rng.integers(-3, 4, shape)).astype(dtype)
+    twin = p.copy()
+    sgd_step_numpy(twin, g, lr)
+    sgd_step(p, g, lr)
+    assert p.dtype == dtype
+    np.testing.assert_array_equal(p, twin)
+
+
+def test_sgd_step_falls_back_to_the_twin_on_a_strided_parameter():
+    """A non-contiguous p cannot be walked flat by the kernel; the twin updates it in place."""
+    base = np.ones((4, 6))
+    p, g = base[:, ::2], np.full((4, 3), 2.0)
+    sgd_step(p, g, 0.25)
+    np.testing.assert_array_equal(base[:, ::2], 0.5)
+    np.testing.assert_array_equal(base[:, 1::2], 1.0)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
