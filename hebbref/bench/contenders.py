@@ -1,6 +1,8 @@
 """The contenders `hebbref bench` times: closures that run one training step per call, hebbref's
 (with the Hebbian rule, in train_step's METHOD §2 order) and torch's (the same model, no rule);
 the LSTM pass alone; and the evaluation of a token stream (with and without the neural cache)."""
+import time
+
 import numpy as np
 
 from hebbref.bench.workloads import LM_CLIP, LM_LR, MLP_LR, lm_step_products, zipf_ids
@@ -8,8 +10,12 @@ from hebbref.cache import evaluate_with_cache
 from hebbref.experiments.lm import evaluate
 from hebbref.hebbian import HebbianSoftmax
 from hebbref.models.classifier import classifier_init, classifier_loss
-from hebbref.models.lm import lm_init, lm_initial_state, lm_loss
+from hebbref.models import prefixed, sub
+from hebbref.models.lm import (_hidden_backward, _hidden_forward, lm_init, lm_initial_state,
+                               lm_loss)
 from hebbref.nn.lstm import lstm_backward, lstm_forward, lstm_init
+from hebbref.nn.softmax import linear_cross_entropy
+from hebbref.optim import clip_grad_norm, sgd
 from hebbref.train import train_step
 
 
@@ -29,16 +35,59 @@ def hebbref_lm_step(V, H, sizes, seed=0, *, hebbian=True):
         train_step(params, grads, state["opt"], h, y.reshape(-1), optimizer="sgd", lr=LM_LR,
                    clip=LM_CLIP, hebbian=rule)
 
+    step.params = params
     return step
 
 
-def lm_matrix_products(V, H, sizes, seed=0):
-    """A closure running only the matrix products of one LM step (lm_step_products), float32:
-    the step's time if all element-wise work cost nothing."""
+# The phases of one hebbref LM step, in the order hebbref_lm_phases times them.
+LM_PHASES = ("forward (embedding, LSTM)", "softmax layer + loss (fused)",
+             "backward (LSTM, embedding)", "clip", "sgd", "hebbian rule")
+
+
+def hebbref_lm_phases(V, H, sizes, steps, seed=0):
+    """Run `steps` hebbref LM steps as hebbref_lm_step does (lm_loss's three parts, then
+    train_step's clip, SGD and Hebbian rule, written out here so each can be timed) and return
+    ({phase: [seconds, one per step]} for every phase of LM_PHASES, after one untimed step;
+    the parameters), the parameters being those hebbref_lm_step's reach after steps + 1 calls."""
     rng = np.random.default_rng(seed)
+    params = lm_init(V, H, H, rng, dtype=np.float32)
+    batches = [(zipf_ids(rng, V, (sizes.lm_bptt, sizes.lm_batch)),
+                zipf_ids(rng, V, (sizes.lm_bptt, sizes.lm_batch))) for _ in range(3)]
+    rule, opt = HebbianSoftmax(V), {}
+    lstm_state = lm_initial_state(params, sizes.lm_batch)
+    times = {phase: [] for phase in LM_PHASES}
+    for step in range(steps + 1):
+        x, y = batches[step % len(batches)]
+        y = y.reshape(-1)
+        marks = [time.perf_counter()]
+        h, lstm_state, cache = _hidden_forward(params, x, lstm_state, 0.0, None)
+        marks.append(time.perf_counter())
+        _, dh, softmax_grads = linear_cross_entropy(h, sub(params, "softmax"), y)
+        marks.append(time.perf_counter())
+        grads = _hidden_backward(dh, prefixed("softmax", softmax_grads), cache)
+        marks.append(time.perf_counter())
+        clip_grad_norm(grads, LM_CLIP)
+        marks.append(time.perf_counter())
+        sgd(params, grads, opt, lr=LM_LR)
+        marks.append(time.perf_counter())
+        rule.update(params["softmax.theta"], h, y)
+        marks.append(time.perf_counter())
+        for phase, start, end in zip(LM_PHASES, marks, marks[1:]):
+            if step:
+                times[phase].append(end - start)
+    return times, params
+
+
+def lm_matrix_products(V, H, sizes, seed=0, *, part=None):
+    """A closure running only the matrix products of one LM step (lm_step_products), float32:
+    the step's time if all element-wise work cost nothing. part: None (all), "softmax" (the
+    layer's three) or "lstm" (the rest)."""
+    rng = np.random.default_rng(seed)
+    shapes = lm_step_products(sizes.lm_tokens, sizes.lm_batch, H, H, V)
+    shapes = {None: shapes, "softmax": shapes[:3], "lstm": shapes[3:]}[part]
     products = [(rng.standard_normal((m, k)).astype(np.float32),
                  rng.standard_normal((k, n)).astype(np.float32), count)
-                for m, k, n, count in lm_step_products(sizes.lm_tokens, sizes.lm_batch, H, H, V)]
+                for m, k, n, count in shapes]
 
     def run_products():
         for a, b, count in products:

@@ -69,7 +69,24 @@ def _lm(results):
         lines.append(f"   V = {r['V']}: peak memory of one step (tracemalloc) "
                      f"{r['peak_bytes'] / 2**20:.1f} MiB; the (N, V) logits alone would be "
                      f"{r['logits_bytes'] / 2**20:.1f} MiB")
+        if "phases" in r:
+            lines.append(f"   V = {r['V']}: {phase_summary(r['phases'])}")
     return lines
+
+
+def phase_summary(phases):
+    """One line: each phase of the step in ms (median inside real steps), then the products
+    alone of the softmax layer and of the LSTM, and what is left of the two phase groups."""
+    ms = {name: 1e3 * s for name, s in phases["median_s"].items()}
+    softmax = ms["softmax layer + loss (fused)"]
+    lstm = ms["forward (embedding, LSTM)"] + ms["backward (LSTM, embedding)"]
+    softmax_products, lstm_products = (1e3 * phases["softmax_products_s"],
+                                       1e3 * phases["lstm_products_s"])
+    parts = ", ".join(f"{name} {value:.1f}" for name, value in ms.items())
+    return (f"phases (ms, median over steps): {parts}; sum {sum(ms.values()):.1f}. "
+            f"Products alone: softmax {softmax_products:.1f} (rest of its phase "
+            f"{softmax - softmax_products:.1f}), LSTM {lstm_products:.1f} (rest of forward + "
+            f"backward {lstm - lstm_products:.1f})")
 
 
 def _lstm(results):

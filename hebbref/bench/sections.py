@@ -1,6 +1,7 @@
 """The sections of `hebbref bench` and `run`, which measures them all into one results dict."""
 import math
 import os
+import statistics
 import time
 from dataclasses import asdict
 
@@ -8,8 +9,8 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 import hebbref.bench.machine as machine
-from hebbref.bench.contenders import (hebbref_eval, hebbref_lm_step, hebbref_lstm_pass,
-                                      hebbref_mlp_step, lm_matrix_products, torch_eval,
+from hebbref.bench.contenders import (hebbref_eval, hebbref_lm_phases, hebbref_lm_step,
+                                      hebbref_lstm_pass, hebbref_mlp_step, lm_matrix_products, torch_eval,
                                       torch_lm_step, torch_lstm_pass, torch_mlp_step)
 from hebbref.bench.timing import measure, progress, ratio, traced_peak
 from hebbref.bench.workloads import (EVAL_CACHE, LM_CLIP, LM_LR, MLP_LR, lm_step_flops,
@@ -22,7 +23,9 @@ def _time_lm_step(torch, V, H, sizes):
     """Time hebbref's LM step, its matrix products alone (the bound on it) and torch's step, if
     present. Returns (timings, hebbref's step function, whose optimiser state now exists)."""
     contenders = {"hebbref": hebbref_lm_step(V, H, sizes),
-                  "products": lm_matrix_products(V, H, sizes)}
+                  "products": lm_matrix_products(V, H, sizes),
+                  "softmax_products": lm_matrix_products(V, H, sizes, part="softmax"),
+                  "lstm_products": lm_matrix_products(V, H, sizes, part="lstm")}
     if torch:
         contenders["torch"] = torch_lm_step(torch, V, H, sizes)
     return measure(contenders, sizes), contenders["hebbref"]
@@ -78,12 +81,24 @@ def bench_lm(sizes, torch, peak_gflops):
             # tracemalloc peak of one step (after the timed ones: optimiser state exists);
             # beside it the size the (N, V) logits would have.
             "peak_bytes": peak, "logits_bytes": N * V * np.dtype(np.float32).itemsize,
+            "phases": _lm_phases(V, H, sizes, timed),
         })
     return {"batch": sizes.lm_batch, "bptt": sizes.lm_bptt, "embed": H, "hidden": H,
             "optimizer": f"sgd lr={LM_LR}", "clip": LM_CLIP,
             "hebbref_includes_hebbian_rule": True,
             "flops_formula": "6·N·H·V + 24·N·H·(E + H), N = batch·bptt (see lm_step_flops)",
             "by_vocab": rows}
+
+
+def _lm_phases(V, H, sizes, timed):
+    """Where hebbref's step spends its time: each phase of LM_PHASES timed inside sizes.repeats
+    real steps (median seconds), and the products alone of the two phase groups that hold them
+    (the softmax layer's three; the LSTM's, forward and backward), timed in `timed`."""
+    progress(f"LM step V = {V}, phase by phase")
+    times, _ = hebbref_lm_phases(V, H, sizes, sizes.repeats)
+    return {"median_s": {phase: statistics.median(t) for phase, t in times.items()},
+            "softmax_products_s": timed["softmax_products"]["median_s"],
+            "lstm_products_s": timed["lstm_products"]["median_s"]}
 
 
 def bench_lstm(sizes, torch, peak_gflops):

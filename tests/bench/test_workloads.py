@@ -48,3 +48,21 @@ def test_measure_interleaves_and_reverses_order():
     result = timing.measure({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, sizes)
     assert calls == ["a", "a", "b", "b"] + ["a", "b", "b", "a", "a", "b", "b", "a"]
     assert all(len(r["runs_s"]) == 4 and r["calls_per_run"] == 1 for r in result.values())
+
+
+def test_phase_timing_runs_the_same_steps_as_the_timed_step():
+    """hebbref_lm_phases writes lm_loss and train_step out phase by phase to time them; its
+    steps must be the bench's LM step (METHOD §2 order: clip, SGD, Hebbian rule), so after the
+    same number of steps both hold the same parameters, bit for bit."""
+    from hebbref.bench.contenders import LM_PHASES, hebbref_lm_phases, hebbref_lm_step
+
+    sizes, V, steps = workloads.QUICK, 40, 3
+    times, params = hebbref_lm_phases(V, sizes.lm_hidden, sizes, steps)
+    step = hebbref_lm_step(V, sizes.lm_hidden, sizes)
+    for _ in range(steps + 1):
+        step()
+    assert list(times) == list(LM_PHASES)
+    assert all(len(t) == steps and min(t) > 0 for t in times.values())
+    assert params.keys() == step.params.keys()
+    for name in params:
+        np.testing.assert_array_equal(params[name], step.params[name], err_msg=name)
