@@ -18,6 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import HERE, RESULTS, update_readme_section, write_json  # noqa: E402
 
 from hebbref import bench  # noqa: E402
+from hebbref.bench.report import phase_summary  # noqa: E402
 
 JSON = os.path.join(RESULTS, "bench.json")
 PLOT = os.path.join(RESULTS, "bench_scaling.png")
@@ -85,6 +86,13 @@ def _x(ratio):
     return "n/a (no torch)" if ratio is None else f"{ratio:.2f}×"
 
 
+def _interval(row):
+    """' [low, high] paired over rounds' when the row has the interval, else ''."""
+    interval = row.get("speedup_interval")
+    return "" if interval is None else (f" [{interval[0]:.2f}, {interval[1]:.2f}] paired over "
+                                        "rounds")
+
+
 def _target(targets, key):
     t = targets[key]
     sign = "≥" if t["kind"] == "min" else "≤"
@@ -125,7 +133,8 @@ def _lm_rows(results, targets):
         lines.append(
             f"| LM step, V = {r['V']:,}: hebbref / torch tokens/s | "
             f"{r['hebbref']['tokens_per_s']:,.0f} / {r['torch'].get('tokens_per_s', 0):,.0f} = "
-            f"{_x(r['speedup_vs_torch'])} | {_target(targets, keys[i]) if i in keys else '—'} |")
+            f"{_x(r['speedup_vs_torch'])}{_interval(r)} | "
+            f"{_target(targets, keys[i]) if i in keys else '—'} |")
     every = targets["lm_speedup_every_vocab"]
     lines.append(f"| LM step, lowest hebbref/torch over V = "
                  f"{every['description'].split('(')[-1].rstrip(')')} "
@@ -136,6 +145,8 @@ def _lm_rows(results, targets):
             f"{_ms(r['matrix_products'])} of {_ms(r['hebbref'])} "
             f"({100 * r['products_share_of_step']:.0f} %); ceiling "
             f"{_x(r['speedup_ceiling_vs_torch'])} | — |")
+    lines += [f"| LM step, V = {r['V']:,}: where the time goes | {phase_summary(r['phases'])} | — |"
+              for r in lm if "phases" in r]
     big = lm[-1]
     torch_eval = ev["torch"].get("tokens_per_s")
     return lines + [

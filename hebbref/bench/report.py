@@ -14,6 +14,12 @@ def _times(x):
     return "n/a" if x is None else f"{x:.2f}×"
 
 
+def _interval(row):
+    """' [low, high]', the 95 % t interval of a row's paired ratio over rounds ('' if none)."""
+    interval = row.get("speedup_interval")
+    return "" if interval is None else f" [{interval[0]:.2f}, {interval[1]:.2f}]"
+
+
 def _seconds(row):
     if "median_s" not in row:
         return row.get("status", "n/a")
@@ -42,7 +48,9 @@ def _header(results):
 def _blas(results):
     b = results["blas"]
     return [f"1. BLAS peak, {b['n']}³ matmul: float32 {b['float32']['gflops']:.1f} GFLOP/s, "
-            f"float64 {b['float64']['gflops']:.1f} GFLOP/s"]
+            f"float64 {b['float64']['gflops']:.1f} GFLOP/s (median runs); best runs "
+            f"{b['float32']['best_gflops']:.1f} and {b['float64']['best_gflops']:.1f}: the float32 "
+            f"best is the peak that shares are taken of"]
 
 
 def _lm(results):
@@ -61,6 +69,9 @@ def _lm(results):
                      f"{100 * r['blas_peak_fraction']:>10.1f}%")
     lines.append(f"   FLOPs per step = {lm['flops_formula']}")
     for r in lm["by_vocab"]:
+        if r.get("speedup_interval"):
+            lines.append(f"   V = {r['V']}: hebbref/torch round by round, 95% t interval"
+                         f"{_interval(r)} (both ran in every round)")
         lines.append(f"   V = {r['V']}: the step's matrix products alone take "
                      f"{_seconds(r['matrix_products'])} ({100 * r['products_share_of_step']:.0f}% "
                      f"of the hebbref step); torch/products = "
@@ -93,7 +104,7 @@ def _lstm(results):
     r = results["lstm"]
     return [f"2b. LSTM alone (forward + backward, T = {r['T']}, N = {r['N']}, E = H = {r['H']}, "
             f"float32): hebbref {_seconds(r['hebbref'])}, torch {_seconds(r['torch'])}, "
-            f"hebbref/torch {_times(r['speedup_vs_torch'])}",
+            f"hebbref/torch {_times(r['speedup_vs_torch'])}{_interval(r)}",
             f"   {r['hebbref']['gflops']:.1f} GFLOP/s = {100 * r['blas_peak_fraction']:.1f}% of "
             f"the float32 peak ({r['flops_formula']})"]
 
@@ -117,7 +128,8 @@ def _mlp(results):
     for key in ("threads_numpy", "threads_one"):
         r = mlp[key]
         lines.append(f"   {r['threads']} thread(s): hebbref {_seconds(r['hebbref'])}, torch "
-                     f"{_seconds(r['torch'])}, hebbref/torch {_times(r['speedup_vs_torch'])}")
+                     f"{_seconds(r['torch'])}, hebbref/torch {_times(r['speedup_vs_torch'])}"
+                     f"{_interval(r)}")
     return lines
 
 
@@ -161,6 +173,7 @@ def _scaling(results):
                         else f"{p['torch_s_per_token'] * 1e6:.2f}")
             lines.append(f"     V = {p['V']:>6}, H = {p['H']:>4}: hebbref "
                          f"{p['hebbref_s_per_token'] * 1e6:8.2f}, torch {torch_us:>8}, "
-                         f"hebbref/torch {_times(p['speedup_vs_torch'])}; matrix products "
+                         f"hebbref/torch {_times(p['speedup_vs_torch'])}{_interval(p)}; "
+                         f"matrix products "
                          f"alone {p['products_s_per_token'] * 1e6:.2f}")
     return lines
