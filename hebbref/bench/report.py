@@ -176,4 +176,6 @@ def _scaling(results):
                          f"hebbref/torch {_times(p['speedup_vs_torch'])}{_interval(p)}; "
                          f"matrix products "
                          f"alone {p['products_s_per_token'] * 1e6:.2f}")
+            if "phases" in p:
+                lines.append(f"       {phase_summary(p['phases'])}")
     return lines

@@ -249,14 +249,15 @@ def _hebbian_memory(sizes, update):
 
 
 def bench_scaling(sizes, torch):
-    """Section 6: LM step seconds per token over vocabulary sizes and over hidden sizes."""
+    """Section 6: LM step seconds per token over vocabulary sizes and over hidden sizes; over
+    vocabulary sizes also the step phase by phase (_lm_phases)."""
     curves = {}
     for axis, points in (("vocab", [(V, sizes.scaling_hidden) for V in sizes.scaling_vocabs]),
                          ("hidden", [(sizes.scaling_vocab, H) for H in sizes.scaling_hiddens])):
         rows = []
         for V, H in points:
             progress(f"scaling V = {V}, H = {H}")
-            timed, _ = _time_lm_step(torch, V, H, sizes)
+            timed, _ = _time_lm_step(torch, V, H, sizes, parts=axis == "vocab")
             row = {"V": V, "H": H}
             # "products": the step's matrix products alone, the bound on hebbref's step.
             for name in ("hebbref", "torch", "products"):
@@ -265,6 +266,8 @@ def bench_scaling(sizes, torch):
             row["speedup_vs_torch"] = ratio(row["torch_s_per_token"], row["hebbref_s_per_token"])
             row["speedup_interval"] = paired_interval(timed.get("torch", {}).get("runs_s"),
                                                       timed["hebbref"]["runs_s"])
+            if axis == "vocab":
+                row["phases"] = _lm_phases(V, H, sizes, timed)
             rows.append(row)
         x = [row["V" if axis == "vocab" else "H"] for row in rows]
         slopes = {}
