@@ -136,11 +136,15 @@ def _cross_entropy_rows(rows, dz, y, n):
     return np.log(total[:, 0]) - target_shifted
 
 
-# Logit elements per row block of linear_cross_entropy (32 MiB in float32). Measured on the
-# bench's LM step (N = 1,120, H = 256, V = 33,278, one thread): blocks of 160–560 rows run at the
-# speed of the unfused layer; blocks of 30–60 rows run 1.5–2.5× slower, because every block
-# reads θ twice and reads and writes the (V, H) gradient once, whatever its height.
+# Logit elements per row block of linear_cross_entropy (32 MiB in float32), but never fewer than
+# MIN_BLOCK_ROWS rows. Measured on the bench's LM step (N = 1,120, H = 256, V = 33,278, one
+# thread): blocks of 160–560 rows run at the speed of the unfused layer; blocks of 30–60 rows run
+# 1.5–2.5× slower, because every block reads θ twice and reads and writes the (V, H) gradient
+# once, whatever its height. At V = 64,000 (2 threads), 2²³ logits would be blocks of 125 rows:
+# blocks of 224, 280 or 374 rows ran the layer in 0.84–0.86 of their time (95 % t intervals over
+# 11 paired rounds all below 1); at V = 33,278 (blocks of 224 rows either way) nothing changes.
 BLOCK_ELEMENTS = 1 << 23
+MIN_BLOCK_ROWS = 256
 
 
 def linear_cross_entropy(h, params, y, *, block_rows=None):
@@ -149,7 +153,7 @@ def linear_cross_entropy(h, params, y, *, block_rows=None):
 
     Inputs:  h: (N, H); params {"theta": (V, H), "b": (V,)}; y: (N,) int labels in [0, V);
              block_rows: at most this many rows per block (default: BLOCK_ELEMENTS / V, at
-             least 1); the rows are cut into blocks of equal height.
+             least MIN_BLOCK_ROWS); the rows are cut into blocks of equal height.
     Outputs: loss: float, −(1/N) Σ_t log p_t[y_t]; dh: (N, H) = ∂L/∂z θ;
              grads {"theta": (V, H) = (∂L/∂z)ᵀ h, "b": (V,) = Σ_t ∂L/∂z_t}.
     For each block of rows: z = h θᵀ + b, dz = (softmax(z) − onehot(y)) / N in z's buffer
@@ -170,7 +174,7 @@ def linear_cross_entropy(h, params, y, *, block_rows=None):
         return 0.0, dh, {"theta": np.zeros_like(theta), "b": np.zeros_like(b)}
     # The first block writes dθ, the others add to it: no pass to zero dθ.
     grads = {"theta": np.empty_like(theta), "b": np.zeros_like(b)}
-    blocks = -(-N // (block_rows or max(1, BLOCK_ELEMENTS // V)))
+    blocks = -(-N // (block_rows or max(MIN_BLOCK_ROWS, BLOCK_ELEMENTS // V)))
     rows = -(-N // blocks)
     z_buffer = np.empty((min(rows, N), V), dtype=h.dtype)
     nll = []

@@ -76,6 +76,7 @@ def test_lm_loss_equals_the_plain_path(dtype, tol, monkeypatch):
     softmax_cross_entropy_reference → lm_backward, the plain path over the (T·N, V) logits, on
     the loss and every gradient, with dropout (the same generator state on both sides)."""
     monkeypatch.setattr(softmax, "BLOCK_ELEMENTS", 5 * 11)
+    monkeypatch.setattr(softmax, "MIN_BLOCK_ROWS", 1)
     rng = np.random.default_rng(7)
     params = randomised(lm_init(11, 4, 3, rng, num_layers=2, dtype=dtype), rng)
     x, y = rng.integers(0, 11, (4, 6)), rng.integers(0, 11, (4, 6))

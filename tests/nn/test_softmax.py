@@ -220,6 +220,24 @@ def test_fused_layer_matches_torch(torch, N, V):
         assert_matches(name, got, tensor.grad)
 
 
+def test_default_blocks_are_never_thinner_than_min_block_rows(monkeypatch):
+    """Without block_rows, a block holds BLOCK_ELEMENTS logits but at least MIN_BLOCK_ROWS rows
+    (thin blocks re-read θ too often, docs/MATH.md §3.3); the rows are cut into blocks of
+    equal height: here 10 rows at 2 rows by the element budget, 4 by the minimum -> 4, 4, 2."""
+    from hebbref.nn import softmax
+
+    monkeypatch.setattr(softmax, "BLOCK_ELEMENTS", 100)
+    monkeypatch.setattr(softmax, "MIN_BLOCK_ROWS", 4)
+    heights, fused_block = [], softmax._fused_block
+    monkeypatch.setattr(softmax, "_fused_block",
+                        lambda h, *args, **kw: heights.append(h.shape[0]) or
+                        fused_block(h, *args, **kw))
+    rng = np.random.default_rng(0)
+    params = {"theta": rng.standard_normal((50, 3)), "b": np.zeros(50)}
+    linear_cross_entropy(rng.standard_normal((10, 3)), params, rng.integers(0, 50, 10))
+    assert heights == [4, 4, 2]
+
+
 def test_fused_layer_never_holds_the_logits():
     """The point of the fused layer: its peak allocation is one block of logits plus the
     outputs, far below the (N, V) logits the plain path allocates (tracemalloc sees NumPy's
