@@ -144,21 +144,24 @@ def _lm_rows(results, targets):
             f"| LM step, V = {r['V']:,}: matrix products alone (ceiling torch/products) | "
             f"{_ms(r['matrix_products'])} of {_ms(r['hebbref'])} "
             f"({100 * r['products_share_of_step']:.0f} %); ceiling "
-            f"{_x(r['speedup_ceiling_vs_torch'])} | — |")
+            f"{_x(r['speedup_ceiling_vs_torch'])}; products alone at "
+            f"{100 * r['products_peak_fraction']:.1f} % of peak | — |")
     lines += [f"| LM step, V = {r['V']:,}: where the time goes | {phase_summary(r['phases'])} | — |"
               for r in lm if "phases" in r]
     big = lm[-1]
     torch_eval = ev["torch"].get("tokens_per_s")
     return lines + [
         f"| LM step, V = {big['V']:,}: share of float32 peak | "
-        f"{100 * big['blas_peak_fraction']:.1f} % ({big['hebbref']['gflops']:.1f} GFLOP/s) | "
+        f"{100 * big['blas_peak_fraction']:.1f} % ({big['hebbref']['gflops']:.1f} GFLOP/s; the "
+        f"peak matmul in the same rounds {big['peak_matmul']['gflops']:.1f}) | "
         f"{_target(targets, 'lm_blas_fraction_large_vocab')} × peak |",
         f"| LM step, V = {big['V']:,}: peak memory (tracemalloc); the (N, V) logits would be "
         f"{big['logits_bytes'] / 2**20:.1f} MiB | {big['peak_bytes'] / 2**20:.1f} MiB | "
         f"{_target(targets, 'lm_peak_mib_large_vocab')} MiB |",
         f"| LSTM alone, forward + backward (T = {lstm['T']}, N = {lstm['N']}, H = {lstm['H']}): "
         f"share of float32 peak; hebbref/torch | {100 * lstm['blas_peak_fraction']:.1f} % "
-        f"({lstm['hebbref']['gflops']:.1f} GFLOP/s); {_x(lstm['speedup_vs_torch'])} | "
+        f"({lstm['hebbref']['gflops']:.1f} GFLOP/s; peak matmul "
+        f"{lstm['peak_matmul']['gflops']:.1f}); {_x(lstm['speedup_vs_torch'])}{_interval(lstm)} | "
         f"{_target(targets, 'lstm_blas_fraction')} × peak |",
         f"| Evaluation, V = {ev['V']:,}: tokens/s hebbref / with neural cache (window "
         f"{ev['cache']['window']}) / torch | {ev['hebbref']['tokens_per_s']:,.0f} / "

@@ -48,9 +48,8 @@ def _header(results):
 def _blas(results):
     b = results["blas"]
     return [f"1. BLAS peak, {b['n']}³ matmul: float32 {b['float32']['gflops']:.1f} GFLOP/s, "
-            f"float64 {b['float64']['gflops']:.1f} GFLOP/s (median runs); best runs "
-            f"{b['float32']['best_gflops']:.1f} and {b['float64']['best_gflops']:.1f}: the float32 "
-            f"best is the peak that shares are taken of"]
+            f"float64 {b['float64']['gflops']:.1f} GFLOP/s (shares of the peak below: against "
+            f"the float32 matmul timed again in the same rounds, round by round)"]
 
 
 def _lm(results):
@@ -76,7 +75,8 @@ def _lm(results):
                      f"{_seconds(r['matrix_products'])} ({100 * r['products_share_of_step']:.0f}% "
                      f"of the hebbref step); torch/products = "
                      f"{_times(r['speedup_ceiling_vs_torch'])}, the ceiling with free "
-                     f"element-wise work")
+                     f"element-wise work; the products alone run at "
+                     f"{100 * r['products_peak_fraction']:.1f}% of the float32 peak")
         lines.append(f"   V = {r['V']}: peak memory of one step (tracemalloc) "
                      f"{r['peak_bytes'] / 2**20:.1f} MiB; the (N, V) logits alone would be "
                      f"{r['logits_bytes'] / 2**20:.1f} MiB")
@@ -106,7 +106,8 @@ def _lstm(results):
             f"float32): hebbref {_seconds(r['hebbref'])}, torch {_seconds(r['torch'])}, "
             f"hebbref/torch {_times(r['speedup_vs_torch'])}{_interval(r)}",
             f"   {r['hebbref']['gflops']:.1f} GFLOP/s = {100 * r['blas_peak_fraction']:.1f}% of "
-            f"the float32 peak ({r['flops_formula']})"]
+            f"the float32 peak, round by round against the peak matmul "
+            f"({r['peak_matmul']['gflops']:.1f} GFLOP/s) ({r['flops_formula']})"]
 
 
 def _eval(results):
