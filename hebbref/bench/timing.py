@@ -27,7 +27,9 @@ def measure(contenders, sizes):
     the process sleeps sizes.settle_seconds: BLAS and OpenMP worker threads keep spinning for a
     while after a call returns, and without the pause one contender's spinning threads would
     take cores from the next one's run (on a 2-CPU machine torch's LM step runs 10–20 % slower
-    right after hebbref's than after a pause).
+    right after hebbref's than after a pause). After the pause, sizes.warm_calls untimed calls
+    bring the contender's own threads and caches back to where a training loop keeps them, so
+    the timed calls measure steps as they run back to back, not a step after an idle spell.
     Returns {name: {"median_s": seconds per call, "runs_s": [per call, one per round],
     "calls_per_run": k, "spread": (max − min)/median over the runs}}.
     """
@@ -44,6 +46,8 @@ def measure(contenders, sizes):
         for name in (names if round_ % 2 == 0 else names[::-1]):
             fn, k = contenders[name], calls[name]
             time.sleep(sizes.settle_seconds)
+            for _ in range(sizes.warm_calls):
+                fn()
             start = time.perf_counter()
             for _ in range(k):
                 fn()

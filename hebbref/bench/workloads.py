@@ -37,6 +37,7 @@ class BenchSizes:
     warmup: int
     min_seconds: float
     settle_seconds: float       # idle pause before each timed run (see measure)
+    warm_calls: int             # untimed calls after the pause, before each timed run
 
     @property
     def lm_tokens(self):
@@ -47,13 +48,15 @@ FULL = BenchSizes(blas_n=2048, lm_batch=32, lm_bptt=35, lm_hidden=256, lm_vocabs
                   mlp_sizes=(784, 256, 256, 200), mlp_batch=16,
                   scaling_vocabs=(1000, 4000, 16000, 64000), scaling_hidden=256,
                   scaling_hiddens=(64, 128, 256, 512), scaling_vocab=10000,
-                  lm_eval_segments=20, repeats=9, warmup=1, min_seconds=0.05, settle_seconds=0.3)
+                  lm_eval_segments=20, repeats=9, warmup=1, min_seconds=0.05, settle_seconds=0.3,
+                  warm_calls=1)
 
 QUICK = BenchSizes(blas_n=128, lm_batch=4, lm_bptt=5, lm_hidden=32, lm_vocabs=(300, 500),
                    mlp_sizes=(64, 32, 32, 20), mlp_batch=4,
                    scaling_vocabs=(100, 200, 400, 800), scaling_hidden=16,
                    scaling_hiddens=(8, 16, 32, 64), scaling_vocab=200,
-                   lm_eval_segments=2, repeats=2, warmup=1, min_seconds=0.002, settle_seconds=0.0)
+                   lm_eval_segments=2, repeats=2, warmup=1, min_seconds=0.002, settle_seconds=0.0,
+                   warm_calls=0)
 
 
 def zipf_ids(rng, V, size, exponent=1.0):

@@ -1,6 +1,7 @@
 """The benchmark's workloads (hebbref/bench/workloads.py) and timing (hebbref/bench/timing.py):
 the FLOP formula and the Zipf ids against independent counts, the interleaved rounds."""
 import dataclasses
+import time
 
 import numpy as np
 import pytest
@@ -48,6 +49,23 @@ def test_measure_interleaves_and_reverses_order():
     result = timing.measure({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, sizes)
     assert calls == ["a", "a", "b", "b"] + ["a", "b", "b", "a", "a", "b", "b", "a"]
     assert all(len(r["runs_s"]) == 4 and r["calls_per_run"] == 1 for r in result.values())
+
+
+def test_measure_makes_warm_calls_after_each_pause_and_does_not_time_them():
+    """With warm_calls = 1 every run is preceded by one untimed call (after the settle pause):
+    the sequence has it, and a contender whose warm calls are slow (30 ms) has fast runs."""
+    calls = []
+    sizes = dataclasses.replace(workloads.QUICK, repeats=2, warmup=1, min_seconds=0.0,
+                                warm_calls=1)
+
+    def slow_when_warming():
+        calls.append("s")
+        if len(calls) % 2 == 0:          # calls 2, 4, ...: the warm call before each run
+            time.sleep(0.03)
+
+    result = timing.measure({"s": slow_when_warming}, sizes)
+    assert calls == ["s"] * 5
+    assert max(result["s"]["runs_s"]) < 0.02
 
 
 def test_phase_timing_runs_the_same_steps_as_the_timed_step():
