@@ -4,7 +4,7 @@ its JSON and scaling plot, check the measurements against the project's targets
 
     python validation/bench.py [--report-only]
 
-About 3 minutes on an idle 2-CPU machine. Run it on an idle machine: every ratio is measured in the
+About 10 minutes on an idle 2-CPU machine. Run it on an idle machine: every ratio is measured in the
 same process, but another busy process still widens the spreads. --report-only rebuilds the
 README table from the committed results/bench.json without measuring. The targets are checked
 here, not in the library: results/bench.json carries them as its "targets" list.
@@ -177,8 +177,9 @@ def _other_rows(results, targets):
     mem = hb["memory"]
     return [
         f"| MLP step, {mlp['threads_numpy']['threads']} threads / 1 thread: hebbref vs torch | "
-        f"{_x(mlp['threads_numpy']['speedup_vs_torch'])} / "
-        f"{_x(mlp['threads_one']['speedup_vs_torch'])} | {_target(targets, 'mlp_speedup')} / "
+        f"{_x(mlp['threads_numpy']['speedup_vs_torch'])}{_interval(mlp['threads_numpy'])} / "
+        f"{_x(mlp['threads_one']['speedup_vs_torch'])}{_interval(mlp['threads_one'])} | "
+        f"{_target(targets, 'mlp_speedup')} / "
         f"{_target(targets, 'mlp_speedup_one_thread')} |",
         f"| scatter-add: numba vs np.add.at / torch index_add_ | "
         f"{sc['speedup_vs_add_at']:.1f}× / {_x(sc['speedup_vs_torch'])} | "
