@@ -7,8 +7,9 @@
 - sgd_step: p ← p − lr·g in one pass, without the temporary lr·g (hebbref.optim.sgd).
 - lstm_gate_gradients: one step of the LSTM backward's element-wise work in one pass
   (hebbref.nn.lstm.lstm_backward).
-- matmul_accumulate: out += aᵀ b by NumPy's own BLAS gemm with β = 1 (through ctypes), for the
-  fused softmax layer's ∂L/∂θ; its twin is the one-line NumPy expression. Not numba: NumPy has
+- matmul_accumulate: out += aᵀ b or out += a bᵀ by NumPy's own BLAS gemm with β = 1 (through
+  ctypes), for the fused softmax layer's ∂L/∂θ and its logits z = b + h θᵀ; its twin is the
+  one-line NumPy expression. Not numba: NumPy has
   no gemm that adds into an array, and scipy.linalg.blas loads a second OpenBLAS whose threads,
   spinning after each call, slow NumPy's by half (measured on the bench's LM step).
 """
@@ -184,10 +185,11 @@ def lstm_gate_gradients(da, dh, dc, gates, c_prev, tanh_c):
     _lstm_gate_gradients_numba(da, dh, dc, gates, c_prev, tanh_c, dh.dtype.type(1))
 
 
-def matmul_accumulate_numpy(out, a, b):
-    """NumPy twin of :func:`matmul_accumulate`: out += aᵀ b. a: (K, M); b: (K, N);
-    out: (M, N), same dtype. The product is a temporary (M, N) array."""
-    out += a.T @ b
+def matmul_accumulate_numpy(out, a, b, *, transpose="a"):
+    """NumPy twin of :func:`matmul_accumulate`: out += aᵀ b (transpose="a": a (K, M), b (K, N))
+    or out += a bᵀ (transpose="b": a (M, K), b (N, K)); out: (M, N), same dtype. The product is
+    a temporary (M, N) array."""
+    out += a.T @ b if transpose == "a" else a @ b.T
 
 
 _CBLAS_ROW_MAJOR, _CBLAS_NO_TRANS, _CBLAS_TRANS = 101, 111, 112
@@ -212,21 +214,29 @@ def _numpy_cblas_gemm(dtype):
     return _gemm[dtype]
 
 
-def matmul_accumulate(out, a, b):
-    """out += aᵀ b without the temporary (M, N) product: a (K, M), b (K, N), out (M, N), all
-    C-contiguous, one float dtype; BLAS gemm with β = 1 on NumPy's own OpenBLAS. Falls back to
-    the twin when that library is not found. The two agree to rounding (the gemm adds the
-    product into out inside its kernel, in its own order)."""
-    if out.size == 0 or a.shape[0] == 0:
+def matmul_accumulate(out, a, b, *, transpose="a"):
+    """out += aᵀ b (transpose="a": a (K, M), b (K, N)) or out += a bᵀ (transpose="b": a (M, K),
+    b (N, K)), out (M, N), without the temporary product: BLAS gemm with β = 1 on NumPy's own
+    OpenBLAS, all arrays C-contiguous and of one float dtype. Falls back to the twin when that
+    library is not found or an array is not C-contiguous. The two agree to rounding (the gemm
+    adds the product into out inside its kernel, in its own order)."""
+    if transpose not in ("a", "b"):
+        raise ValueError(f"transpose must be 'a' or 'b', got {transpose!r}")
+    M, N = out.shape
+    K = a.shape[0] if transpose == "a" else a.shape[1]
+    if out.size == 0 or K == 0:
         return
     gemm = _numpy_cblas_gemm(out.dtype) if out.dtype.kind == "f" else None
     if gemm is None or not all(x.flags.c_contiguous and x.dtype == out.dtype
                                for x in (out, a, b)):
-        matmul_accumulate_numpy(out, a, b)
+        matmul_accumulate_numpy(out, a, b, transpose=transpose)
         return
-    (K, M), N = a.shape, b.shape[1]
     scalar = ctypes.c_float if out.dtype == np.float32 else ctypes.c_double
     i64 = ctypes.c_int64
-    gemm(_CBLAS_ROW_MAJOR, _CBLAS_TRANS, _CBLAS_NO_TRANS, i64(M), i64(N), i64(K), scalar(1.0),
-         a.ctypes.data_as(ctypes.c_void_p), i64(M), b.ctypes.data_as(ctypes.c_void_p), i64(N),
-         scalar(1.0), out.ctypes.data_as(ctypes.c_void_p), i64(N))
+    if transpose == "a":
+        trans_a, trans_b, lda, ldb = _CBLAS_TRANS, _CBLAS_NO_TRANS, M, N
+    else:
+        trans_a, trans_b, lda, ldb = _CBLAS_NO_TRANS, _CBLAS_TRANS, K, K
+    gemm(_CBLAS_ROW_MAJOR, trans_a, trans_b, i64(M), i64(N), i64(K), scalar(1.0),
+         a.ctypes.data_as(ctypes.c_void_p), i64(lda), b.ctypes.data_as(ctypes.c_void_p),
+         i64(ldb), scalar(1.0), out.ctypes.data_as(ctypes.c_void_p), i64(N))

@@ -233,21 +233,31 @@ def test_lstm_gate_gradients_kernel_equals_numpy_twin_bit_for_bit(dtype, N, H, s
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("transpose", ["a", "b"])
 @pytest.mark.parametrize("K, M, N", [(0, 3, 2), (1, 1, 1), (3, 4, 5), (17, 9, 6)])
-def test_matmul_accumulate_adds_the_product_in_place(dtype, K, M, N):
-    """out += aᵀ b (the fused softmax layer's dθ += dzᵀ h): into out's own buffer, equal to the
-    NumPy twin to rounding, on C-contiguous inputs (NumPy's BLAS) and on a transposed view
-    (the twin's fallback)."""
+def test_matmul_accumulate_adds_the_product_in_place(dtype, transpose, K, M, N):
+    """out += aᵀ b (the fused softmax layer's dθ += dzᵀ h) and out += a bᵀ (its z = b + h θᵀ):
+    into out's own buffer, equal to the NumPy twin to rounding and to the product written out in
+    float64, on C-contiguous inputs (NumPy's BLAS) and on a Fortran-ordered a (the twin's
+    fallback)."""
     rng = np.random.default_rng(K * 100 + M)
-    a, b = rng.standard_normal((K, M)).astype(dtype), rng.standard_normal((K, N)).astype(dtype)
+    shapes = {"a": ((K, M), (K, N)), "b": ((M, K), (N, K))}[transpose]
+    a, b = (rng.standard_normal(shape).astype(dtype) for shape in shapes)
     start = rng.standard_normal((M, N)).astype(dtype)
     want = start.copy()
-    matmul_accumulate_numpy(want, a, b)
-    np.testing.assert_allclose(want, start + a.T.astype(np.float64) @ b, rtol=1e-5, atol=1e-5)
+    matmul_accumulate_numpy(want, a, b, transpose=transpose)
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    exact = start + (a64.T @ b64 if transpose == "a" else a64 @ b64.T)
+    np.testing.assert_allclose(want, exact, rtol=1e-5, atol=1e-5)
     for a_in in (a, np.asfortranarray(a)):
         out = start.copy()
         buffer = out.ctypes.data
-        matmul_accumulate(out, a_in, b)
+        matmul_accumulate(out, a_in, b, transpose=transpose)
         assert out.ctypes.data == buffer and out.dtype == dtype
         tol = 1e-5 if dtype == np.float32 else 1e-12
         np.testing.assert_allclose(out, want, rtol=tol, atol=tol)
+
+
+def test_matmul_accumulate_names_a_bad_transpose():
+    with pytest.raises(ValueError, match="transpose"):
+        matmul_accumulate(np.zeros((2, 2)), np.zeros((2, 2)), np.zeros((2, 2)), transpose="ab")

@@ -156,9 +156,10 @@ def linear_cross_entropy(h, params, y, *, block_rows=None):
              least MIN_BLOCK_ROWS); the rows are cut into blocks of equal height.
     Outputs: loss: float, −(1/N) Σ_t log p_t[y_t]; dh: (N, H) = ∂L/∂z θ;
              grads {"theta": (V, H) = (∂L/∂z)ᵀ h, "b": (V,) = Σ_t ∂L/∂z_t}.
-    For each block of rows: z = h θᵀ + b, dz = (softmax(z) − onehot(y)) / N in z's buffer
-    (softmax_cross_entropy's row kernel), dh = dz θ, and dθ += dzᵀ h by a BLAS gemm with β = 1
-    straight into the gradient (hebbref.kernels.matmul_accumulate). The logits are not scanned for NaN/Inf: a non-finite logit
+    For each block of rows: z = b + h θᵀ by a BLAS gemm with β = 1 into a buffer holding b
+    (hebbref.kernels.matmul_accumulate), dz = (softmax(z) − onehot(y)) / N in z's buffer
+    (softmax_cross_entropy's row kernel), dh = dz θ, and dθ += dzᵀ h by a gemm with β = 1
+    straight into the gradient. The logits are not scanned for NaN/Inf: a non-finite logit
     shows as a non-finite loss, which the caller checks.
     """
     # θ and b are not scanned for NaN/Inf (a pass over θ costs as much as the bias add): a
@@ -190,8 +191,8 @@ def _fused_block(h, y, theta, b, z_buffer, dh, grads, n, *, first):
     terms to grads (overwrites grads["theta"] if `first`); returns −log p_t[y_t] of its rows,
     as a list of arrays."""
     z = z_buffer[:h.shape[0]]
-    np.matmul(h, theta.T, out=z)
-    z += b
+    z[...] = b
+    matmul_accumulate(z, h, theta, transpose="b")   # z = b + h θᵀ: no second pass to add b
     nll = threads.map_row_blocks(_cross_entropy_rows, (z, y, n), z.shape[0], z.shape[1])
     np.matmul(z, theta, out=dh)
     if first:
