@@ -15,7 +15,7 @@ on a block of rows at a time, so the (N, V) logits never exist.
 import numpy as np
 
 from hebbref import threads
-from hebbref.kernels import matmul_accumulate
+from hebbref.kernels import matmul_accumulate, scatter_add_rows
 from hebbref.validate import check_array, check_labels, check_same_dtype
 
 
@@ -122,18 +122,25 @@ def softmax_cross_entropy(z, y, *, overwrite_z=False):
     return float(np.mean(np.concatenate(nll))), dz
 
 
+def _softmax_numerators(rows, z, y):
+    """On the rows `rows` (a slice) of z, in place: z ← exp(z − max z) row by row, the softmax's
+    numerators. Returns (−log p_t[y_t], Σ_j exp(z_j − max z)) for those rows, each (rows,)."""
+    z, y = z[rows], y[rows]
+    z -= z.max(axis=1, keepdims=True)
+    target_shifted = z[np.arange(z.shape[0]), y]
+    np.exp(z, out=z)
+    total = z.sum(axis=1)
+    return np.log(total) - target_shifted, total
+
+
 def _cross_entropy_rows(rows, dz, y, n):
     """On the rows `rows` (a slice) of dz, in place: dz ← (softmax(dz) − onehot(y)) / n, with one
     exp (the buffer that holds exp(z − max) becomes dz). Returns −log p_t[y_t] for those rows."""
-    z, y = dz[rows], y[rows]
-    index = np.arange(z.shape[0])
-    z -= z.max(axis=1, keepdims=True)
-    target_shifted = z[index, y]
-    np.exp(z, out=z)
-    total = z.sum(axis=1, keepdims=True)
-    z /= total * n
-    z[index, y] -= z.dtype.type(1.0 / n)
-    return np.log(total[:, 0]) - target_shifted
+    nll, total = _softmax_numerators(rows, dz, y)
+    z = dz[rows]
+    z /= (total * n)[:, None]
+    z[np.arange(z.shape[0]), y[rows]] -= z.dtype.type(1.0 / n)
+    return nll
 
 
 # Logit elements per row block of linear_cross_entropy (32 MiB in float32), but never fewer than
@@ -157,10 +164,11 @@ def linear_cross_entropy(h, params, y, *, block_rows=None):
     Outputs: loss: float, −(1/N) Σ_t log p_t[y_t]; dh: (N, H) = ∂L/∂z θ;
              grads {"theta": (V, H) = (∂L/∂z)ᵀ h, "b": (V,) = Σ_t ∂L/∂z_t}.
     For each block of rows: z = b + h θᵀ by a BLAS gemm with β = 1 into a buffer holding b
-    (hebbref.kernels.matmul_accumulate), dz = (softmax(z) − onehot(y)) / N in z's buffer
-    (softmax_cross_entropy's row kernel), dh = dz θ, and dθ += dzᵀ h by a gemm with β = 1
-    straight into the gradient. The logits are not scanned for NaN/Inf: a non-finite logit
-    shows as a non-finite loss, which the caller checks.
+    (hebbref.kernels.matmul_accumulate); e = exp(z − max z) in z's buffer and the row sums;
+    then dh = dz θ and dθ += dzᵀ h (a gemm with β = 1 straight into the gradient) with
+    dz = (softmax(z) − onehot(y)) / N applied through its factors (_fused_block). The logits
+    are not scanned for NaN/Inf: a non-finite logit shows as a non-finite loss, which the
+    caller checks.
     """
     # θ and b are not scanned for NaN/Inf (a pass over θ costs as much as the bias add): a
     # non-finite weight, like a non-finite logit, shows as a non-finite loss.
@@ -189,15 +197,26 @@ def linear_cross_entropy(h, params, y, *, block_rows=None):
 def _fused_block(h, y, theta, b, z_buffer, dh, grads, n, *, first):
     """One row block of linear_cross_entropy: writes dh (rows of the block), adds the block's
     terms to grads (overwrites grads["theta"] if `first`); returns −log p_t[y_t] of its rows,
-    as a list of arrays."""
+    as a list of arrays.
+
+    The block's dz_t = s_t e_t − onehot(y_t)/n, with e_t = exp(z_t − max z_t) left in z's buffer
+    and s_t = 1/(n Σ_j e_tj), is never written out: s scales the small side of each product and
+    the onehot's terms are rows of θ and h, which saves a pass over the logits."""
     z = z_buffer[:h.shape[0]]
     z[...] = b
     matmul_accumulate(z, h, theta, transpose="b")   # z = b + h θᵀ: no second pass to add b
-    nll = threads.map_row_blocks(_cross_entropy_rows, (z, y, n), z.shape[0], z.shape[1])
+    parts = threads.map_row_blocks(_softmax_numerators, (z, y), z.shape[0], z.shape[1])
+    s = 1 / (np.concatenate([total for _, total in parts]) * n)      # (rows,): p_t = s_t e_t
+    inv_n = h.dtype.type(1 / n)
     np.matmul(z, theta, out=dh)
+    dh *= s[:, None]
+    dh -= theta[y] * inv_n                          # dh = dz θ
+    hs = h * s[:, None]
     if first:
-        np.matmul(z.T, h, out=grads["theta"])
+        np.matmul(z.T, hs, out=grads["theta"])
     else:
-        matmul_accumulate(grads["theta"], z, h)     # dθ += dzᵀ h, no (V, H) temporary
-    grads["b"] += z.sum(axis=0)
-    return nll
+        matmul_accumulate(grads["theta"], z, hs)    # dθ += (s e)ᵀ h, no (V, H) temporary
+    scatter_add_rows(grads["theta"], y, h * -inv_n)  # dθ[y_t] −= h_t / n
+    grads["b"] += z.T @ s                           # db += Σ_t s_t e_t
+    np.subtract.at(grads["b"], y, inv_n)            # db[y_t] −= 1 / n
+    return [nll for nll, _ in parts]

@@ -1,0 +1,114 @@
+"""Paired A/B timing of the fused softmax layer (issue 16): hebbref.nn.softmax.linear_cross_entropy
+as committed at a git revision against the working tree, or the SGD kernel against its twin.
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python validation/ab_softmax.py --rev REV \
+        [--vocab 33278] [--rounds 21] [--block-rows K ...]
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python validation/ab_softmax.py --sgd
+
+The layer runs on the bench's LM sizes (N = 1,120 rows, H = 256, float32, Zipf-free random
+h, θ, b and labels). --rev loads hebbref/nn/softmax.py of that revision (`git show`) beside the
+working tree's; --block-rows adds the working tree's layer at those block heights. Each round
+calls every contender once, in an order reversed on odd rounds, with no pause (steps as a
+training loop runs them). Prints, per contender, the median and the ratio to the first with a
+95 % t interval over the paired rounds (hebbref.bench.timing.paired_interval). Nothing is
+written: the numbers are for notes and docs/MATH.md, which cite this command.
+"""
+import argparse
+import importlib.util
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from hebbref import kernels
+from hebbref.bench.timing import paired_interval
+from hebbref.nn import softmax
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+N, H = 1120, 256
+
+
+def module_at(rev):
+    """hebbref/nn/softmax.py as committed at `rev`, imported as a separate module."""
+    source = subprocess.run(["git", "show", f"{rev}:hebbref/nn/softmax.py"], cwd=HERE,
+                            check=True, capture_output=True, text=True).stdout
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+        f.write(source)
+    spec = importlib.util.spec_from_file_location(f"softmax_{rev}", f.name)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    os.unlink(f.name)
+    return module
+
+
+def paired_rounds(contenders, rounds):
+    """{name: [seconds per round]}, every contender once per round (two untimed calls first)."""
+    for fn in contenders.values():
+        fn()
+        fn()
+    names, times = list(contenders), {name: [] for name in contenders}
+    for r in range(rounds):
+        for name in (names if r % 2 == 0 else names[::-1]):
+            start = time.perf_counter()
+            contenders[name]()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def report(times):
+    first = next(iter(times))
+    for name, runs in times.items():
+        interval = paired_interval(runs, times[first]) if name != first else None
+        ratio = np.exp(np.mean(np.log(runs) - np.log(times[first])))
+        text = "" if interval is None else f" [{interval[0]:.3f}, {interval[1]:.3f}]"
+        print(f"{name:>32}: median {statistics.median(runs) * 1e3:8.1f} ms, "
+              f"time / {first} {ratio:.3f}{text}")
+
+
+def layer_contenders(args):
+    rng = np.random.default_rng(0)
+    V = args.vocab
+    params = {"theta": (rng.standard_normal((V, H)) * 0.06).astype(np.float32),
+              "b": (rng.standard_normal(V) * 0.1).astype(np.float32)}
+    h = rng.standard_normal((N, H)).astype(np.float32)
+    y = rng.integers(0, V, N)
+    old = module_at(args.rev)
+    contenders = {f"{args.rev}": lambda: old.linear_cross_entropy(h, params, y),
+                  "working tree": lambda: softmax.linear_cross_entropy(h, params, y)}
+    for rows in args.block_rows:
+        contenders[f"working tree, {rows} rows"] = (
+            lambda rows=rows: softmax.linear_cross_entropy(h, params, y, block_rows=rows))
+    return contenders
+
+
+def sgd_contenders():
+    """The LM's largest SGD update: the (33,278, 256) softmax weights, lr small enough that the
+    weights stay put over the rounds."""
+    rng = np.random.default_rng(0)
+    p = rng.standard_normal(33278 * H).astype(np.float32)
+    g = (rng.standard_normal(p.size) * 1e-3).astype(np.float32)
+    return {"sgd_step_numpy (p -= lr * g)": lambda: kernels.sgd_step_numpy(p, g, 1e-9),
+            "sgd_step (numba)": lambda: kernels.sgd_step(p, g, 1e-9)}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rev", help="git revision whose fused layer is the baseline")
+    parser.add_argument("--vocab", type=int, default=33278)
+    parser.add_argument("--rounds", type=int, default=21)
+    parser.add_argument("--block-rows", type=int, nargs="*", default=[])
+    parser.add_argument("--sgd", action="store_true", help="time the SGD kernel instead")
+    args = parser.parse_args(argv)
+    if not args.sgd and not args.rev:
+        parser.error("give --rev REV (or --sgd)")
+    contenders = sgd_contenders() if args.sgd else layer_contenders(args)
+    report(paired_rounds(contenders, args.rounds))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
