@@ -14,18 +14,19 @@ training loop runs them). Prints, per contender, the median and the ratio to the
 written: the numbers are for notes and docs/MATH.md, which cite this command.
 """
 import argparse
+import dataclasses
 import importlib.util
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
 
 from hebbref import kernels
-from hebbref.bench.timing import paired_interval
+from hebbref.bench.timing import measure, paired_interval
+from hebbref.bench.workloads import QUICK
 from hebbref.nn import softmax
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -46,17 +47,11 @@ def module_at(rev):
 
 
 def paired_rounds(contenders, rounds):
-    """{name: [seconds per round]}, every contender once per round (two untimed calls first)."""
-    for fn in contenders.values():
-        fn()
-        fn()
-    names, times = list(contenders), {name: [] for name in contenders}
-    for r in range(rounds):
-        for name in (names if r % 2 == 0 else names[::-1]):
-            start = time.perf_counter()
-            contenders[name]()
-            times[name].append(time.perf_counter() - start)
-    return times
+    """{name: [seconds per round]}: hebbref.bench.timing.measure with two untimed calls each
+    first, then `rounds` rounds of one call per contender, no pause and no warm call."""
+    sizes = dataclasses.replace(QUICK, repeats=rounds, warmup=2, min_seconds=0.0,
+                                settle_seconds=0.0, warm_calls=0)
+    return {name: row["runs_s"] for name, row in measure(contenders, sizes).items()}
 
 
 def report(times):

@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import HERE, RESULTS, update_readme_section, write_json  # noqa: E402
 
 from hebbref import bench  # noqa: E402
-from hebbref.bench.report import phase_summary  # noqa: E402
+from hebbref.bench.report import interval_text, phase_summary  # noqa: E402
 
 JSON = os.path.join(RESULTS, "bench.json")
 PLOT = os.path.join(RESULTS, "bench_scaling.png")
@@ -88,9 +88,8 @@ def _x(ratio):
 
 def _interval(row):
     """' [low, high] paired over rounds' when the row has the interval, else ''."""
-    interval = row.get("speedup_interval")
-    return "" if interval is None else (f" [{interval[0]:.2f}, {interval[1]:.2f}] paired over "
-                                        "rounds")
+    text = interval_text(row)
+    return text and f"{text} paired over rounds"
 
 
 def _target(targets, key):

@@ -19,14 +19,21 @@ from hebbref.optim import clip_grad_norm, sgd
 from hebbref.train import train_step
 
 
-def hebbref_lm_step(V, H, sizes, seed=0, *, hebbian=True):
-    """A closure running one hebbref LM training step per call (METHOD §2 order, train.py)."""
+def _lm_problem(V, H, sizes, seed):
+    """The bench's LM step problem: float32 parameters, three Zipf (x, y) batches to cycle
+    through, and the zero LSTM state."""
     rng = np.random.default_rng(seed)
     params = lm_init(V, H, H, rng, dtype=np.float32)
     batches = [(zipf_ids(rng, V, (sizes.lm_bptt, sizes.lm_batch)),
                 zipf_ids(rng, V, (sizes.lm_bptt, sizes.lm_batch))) for _ in range(3)]
+    return params, batches, lm_initial_state(params, sizes.lm_batch)
+
+
+def hebbref_lm_step(V, H, sizes, seed=0, *, hebbian=True):
+    """A closure running one hebbref LM training step per call (METHOD §2 order, train.py)."""
+    params, batches, lstm_state = _lm_problem(V, H, sizes, seed)
     rule = HebbianSoftmax(V) if hebbian else None
-    state = {"lstm": lm_initial_state(params, sizes.lm_batch), "opt": {}, "step": 0}
+    state = {"lstm": lstm_state, "opt": {}, "step": 0}
 
     def step():
         x, y = batches[state["step"] % len(batches)]
@@ -49,12 +56,8 @@ def hebbref_lm_phases(V, H, sizes, steps, seed=0):
     train_step's clip, SGD and Hebbian rule, written out here so each can be timed) and return
     ({phase: [seconds, one per step]} for every phase of LM_PHASES, after one untimed step;
     the parameters), the parameters being those hebbref_lm_step's reach after steps + 1 calls."""
-    rng = np.random.default_rng(seed)
-    params = lm_init(V, H, H, rng, dtype=np.float32)
-    batches = [(zipf_ids(rng, V, (sizes.lm_bptt, sizes.lm_batch)),
-                zipf_ids(rng, V, (sizes.lm_bptt, sizes.lm_batch))) for _ in range(3)]
+    params, batches, lstm_state = _lm_problem(V, H, sizes, seed)
     rule, opt = HebbianSoftmax(V), {}
-    lstm_state = lm_initial_state(params, sizes.lm_batch)
     times = {phase: [] for phase in LM_PHASES}
     for step in range(steps + 1):
         x, y = batches[step % len(batches)]

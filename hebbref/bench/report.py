@@ -14,7 +14,7 @@ def _times(x):
     return "n/a" if x is None else f"{x:.2f}×"
 
 
-def _interval(row):
+def interval_text(row):
     """' [low, high]', the 95 % t interval of a row's paired ratio over rounds ('' if none)."""
     interval = row.get("speedup_interval")
     return "" if interval is None else f" [{interval[0]:.2f}, {interval[1]:.2f}]"
@@ -70,7 +70,7 @@ def _lm(results):
     for r in lm["by_vocab"]:
         if r.get("speedup_interval"):
             lines.append(f"   V = {r['V']}: hebbref/torch round by round, 95% t interval"
-                         f"{_interval(r)} (both ran in every round)")
+                         f"{interval_text(r)} (both ran in every round)")
         lines.append(f"   V = {r['V']}: the step's matrix products alone take "
                      f"{_seconds(r['matrix_products'])} ({100 * r['products_share_of_step']:.0f}% "
                      f"of the hebbref step); torch/products = "
@@ -104,7 +104,7 @@ def _lstm(results):
     r = results["lstm"]
     return [f"2b. LSTM alone (forward + backward, T = {r['T']}, N = {r['N']}, E = H = {r['H']}, "
             f"float32): hebbref {_seconds(r['hebbref'])}, torch {_seconds(r['torch'])}, "
-            f"hebbref/torch {_times(r['speedup_vs_torch'])}{_interval(r)}",
+            f"hebbref/torch {_times(r['speedup_vs_torch'])}{interval_text(r)}",
             f"   {r['hebbref']['gflops']:.1f} GFLOP/s = {100 * r['blas_peak_fraction']:.1f}% of "
             f"the float32 peak, round by round against the peak matmul "
             f"({r['peak_matmul']['gflops']:.1f} GFLOP/s) ({r['flops_formula']})"]
@@ -130,7 +130,7 @@ def _mlp(results):
         r = mlp[key]
         lines.append(f"   {r['threads']} thread(s): hebbref {_seconds(r['hebbref'])}, torch "
                      f"{_seconds(r['torch'])}, hebbref/torch {_times(r['speedup_vs_torch'])}"
-                     f"{_interval(r)}")
+                     f"{interval_text(r)}")
     return lines
 
 
@@ -174,7 +174,7 @@ def _scaling(results):
                         else f"{p['torch_s_per_token'] * 1e6:.2f}")
             lines.append(f"     V = {p['V']:>6}, H = {p['H']:>4}: hebbref "
                          f"{p['hebbref_s_per_token'] * 1e6:8.2f}, torch {torch_us:>8}, "
-                         f"hebbref/torch {_times(p['speedup_vs_torch'])}{_interval(p)}; "
+                         f"hebbref/torch {_times(p['speedup_vs_torch'])}{interval_text(p)}; "
                          f"matrix products "
                          f"alone {p['products_s_per_token'] * 1e6:.2f}")
             if "phases" in p:

@@ -10,8 +10,8 @@ from threadpoolctl import threadpool_limits
 
 import hebbref.bench.machine as machine
 from hebbref.bench.contenders import (hebbref_eval, hebbref_lm_phases, hebbref_lm_step,
-                                      hebbref_lstm_pass, hebbref_mlp_step, lm_matrix_products, torch_eval,
-                                      torch_lm_step, torch_lstm_pass, torch_mlp_step)
+                                      hebbref_lstm_pass, hebbref_mlp_step, lm_matrix_products,
+                                      torch_eval, torch_lm_step, torch_lstm_pass, torch_mlp_step)
 from hebbref.bench.timing import measure, paired_interval, progress, ratio, traced_peak
 from hebbref.bench.workloads import (EVAL_CACHE, LM_CLIP, LM_LR, MLP_LR, lm_step_flops,
                                      lstm_flops, zipf_ids)
