@@ -19,3 +19,29 @@ def test_sgd_ab_times_the_kernel_against_its_twin(capsys):
     assert module.main(["--sgd", "--rounds", "2"]) == 0
     out = capsys.readouterr().out
     assert "sgd_step_numpy" in out and "sgd_step (numba)" in out
+
+
+def test_save_keeps_one_entry_per_command(monkeypatch, tmp_path):
+    """--save writes the printed rows under the run's arguments; a rerun of the same command
+    replaces its entry, another command adds one (the file the docs' figures come from)."""
+    import json
+
+    module = load_script("ab_softmax")
+    written = {}
+
+    def fake_write_json(name, data):
+        written[name] = data
+        (tmp_path / name).write_text(json.dumps(data))
+
+    monkeypatch.setattr(module, "RESULTS", str(tmp_path))
+    monkeypatch.setattr(module, "write_json", fake_write_json)
+    for argv in (["--sgd", "--rounds", "2", "--save"], ["--sgd", "--rounds", "2", "--save"],
+                 ["--sgd", "--rounds", "3", "--save"]):
+        assert module.main(argv) == 0
+    runs = written["ab_softmax.json"]["runs"]
+    assert sorted(runs) == ["--sgd --rounds 2 --save", "--sgd --rounds 3 --save"]
+    rows = runs["--sgd --rounds 3 --save"]
+    assert [r["contender"] for r in rows] == ["sgd_step_numpy (p -= lr * g)", "sgd_step (numba)"]
+    assert rows[0]["interval"] is None and rows[0]["time_ratio"] == 1.0
+    low, high = rows[1]["interval"]
+    assert low <= rows[1]["time_ratio"] <= high

@@ -10,12 +10,14 @@ h, θ, b and labels). --rev loads hebbref/nn/softmax.py of that revision (`git s
 working tree's; --block-rows adds the working tree's layer at those block heights. Each round
 calls every contender once, in an order reversed on odd rounds, with no pause (steps as a
 training loop runs them). Prints, per contender, the median and the ratio to the first with a
-95 % t interval over the paired rounds (hebbref.bench.timing.paired_interval). Nothing is
-written: the numbers are for notes and docs/MATH.md, which cite this command.
+95 % t interval over the paired rounds (hebbref.bench.timing.paired_interval). With --save the
+rows go into results/ab_softmax.json under the run's arguments: the figures docs/MATH.md and
+validation/README.md cite.
 """
 import argparse
 import dataclasses
 import importlib.util
+import json
 import os
 import statistics
 import subprocess
@@ -30,6 +32,9 @@ from hebbref.bench.workloads import QUICK
 from hebbref.nn import softmax
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from common import RESULTS, write_json  # noqa: E402
+
 N, H = 1120, 256
 
 
@@ -55,13 +60,29 @@ def paired_rounds(contenders, rounds):
 
 
 def report(times):
-    first = next(iter(times))
+    """Print one line per contender and return the same as rows: name, median ms, the geometric
+    mean of its per-round time over the first contender's, and the 95 % t interval of that."""
+    first, rows = next(iter(times)), []
     for name, runs in times.items():
         interval = paired_interval(runs, times[first]) if name != first else None
-        ratio = np.exp(np.mean(np.log(runs) - np.log(times[first])))
+        ratio = float(np.exp(np.mean(np.log(runs) - np.log(times[first]))))
+        rows.append({"contender": name, "median_ms": statistics.median(runs) * 1e3,
+                     "time_ratio": ratio, "interval": interval})
         text = "" if interval is None else f" [{interval[0]:.3f}, {interval[1]:.3f}]"
-        print(f"{name:>32}: median {statistics.median(runs) * 1e3:8.1f} ms, "
+        print(f"{name:>32}: median {rows[-1]['median_ms']:8.1f} ms, "
               f"time / {first} {ratio:.3f}{text}")
+    return rows
+
+
+def save(argv, rows):
+    """Add this run to results/ab_softmax.json, keyed by its arguments (a rerun replaces it)."""
+    path = os.path.join(RESULTS, "ab_softmax.json")
+    runs = {}
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            runs = json.load(f)["runs"]
+    runs[" ".join(argv)] = rows
+    write_json("ab_softmax.json", {"runs": runs})
 
 
 def layer_contenders(args):
@@ -97,11 +118,15 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=21)
     parser.add_argument("--block-rows", type=int, nargs="*", default=[])
     parser.add_argument("--sgd", action="store_true", help="time the SGD kernel instead")
+    parser.add_argument("--save", action="store_true",
+                        help="keep the rows in results/ab_softmax.json (what the docs cite)")
     args = parser.parse_args(argv)
     if not args.sgd and not args.rev:
         parser.error("give --rev REV (or --sgd)")
     contenders = sgd_contenders() if args.sgd else layer_contenders(args)
-    report(paired_rounds(contenders, args.rounds))
+    rows = report(paired_rounds(contenders, args.rounds))
+    if args.save:
+        save(sys.argv[1:] if argv is None else argv, rows)
     return 0
 
 
