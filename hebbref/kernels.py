@@ -3,7 +3,8 @@
 
 - scatter_add_rows: the embedding backward (summing gradient rows of repeated ids) and the
   sparse-row optimisers (adding into a parameter or an optimiser state).
-- adam_delta: Adam's moment update and step in one pass over memory (hebbref.optim.adam).
+- adam_step: Adam's moment update and parameter step in one pass over memory
+  (hebbref.optim.adam).
 - sgd_step: p ← p − lr·g in one pass, without the temporary lr·g (hebbref.optim.sgd).
 - lstm_gate_gradients: one step of the LSTM backward's element-wise work in one pass
   (hebbref.nn.lstm.lstm_backward).
@@ -59,15 +60,16 @@ def coalesce_rows(ids, rows):
     return unique_ids.astype(np.int64, copy=False), summed
 
 
-def adam_delta_numpy(g, m, v, *, beta1, beta2, eps, step_size, sqrt_bias_correction2):
-    """NumPy twin of :func:`adam_delta`. g, m, v: same shape and dtype; m, v updated in place.
+def adam_step_numpy(p, g, m, v, *, beta1, beta2, eps, step_size, sqrt_bias_correction2):
+    """NumPy twin of :func:`adam_step`. p, g, m, v: same shape and dtype; p, m, v updated in
+    place, one array operation a line:
 
         m ← beta1 · m + (1 − beta1) · g
         v ← beta2 · v + (1 − beta2) · g²
-        delta = step_size · m / (sqrt(v) / sqrt_bias_correction2 + eps)
+        p ← p − step_size · m / (sqrt(v) / sqrt_bias_correction2 + eps)
 
     Python-float coefficients act in the arrays' dtype (NumPy's rule for scalars), so float32
-    stays float32. Returns delta, a new array.
+    stays float32. Returns None.
     """
     m *= beta1
     m += (1.0 - beta1) * g
@@ -78,36 +80,34 @@ def adam_delta_numpy(g, m, v, *, beta1, beta2, eps, step_size, sqrt_bias_correct
     denom += eps
     delta = np.divide(m, denom, out=denom)
     delta *= step_size
-    return delta
+    p -= delta
 
 
 # error_model="numpy": a division by zero gives inf/nan as in NumPy instead of a per-element
 # Python check, which would keep LLVM from vectorising the loop.
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _adam_delta_numba(g, m, v, delta, beta1, one_minus_beta1, beta2, one_minus_beta2, eps,
-                      step_size, sqrt_bias_correction2):
+def _adam_step_numba(p, g, m, v, beta1, one_minus_beta1, beta2, one_minus_beta2, eps,
+                     step_size, sqrt_bias_correction2):
     for k in range(g.shape[0]):
         m[k] = beta1 * m[k] + one_minus_beta1 * g[k]
         v[k] = beta2 * v[k] + one_minus_beta2 * (g[k] * g[k])
-        delta[k] = step_size * (m[k] / (np.sqrt(v[k]) / sqrt_bias_correction2 + eps))
+        p[k] -= step_size * (m[k] / (np.sqrt(v[k]) / sqrt_bias_correction2 + eps))
 
 
-def adam_delta(g, m, v, *, beta1, beta2, eps, step_size, sqrt_bias_correction2):
-    """:func:`adam_delta_numpy` in one loop (numba): the same operations in the same order, each
-    rounded to the arrays' dtype, so the result is bit-identical to the twin.
-
-    g, m, v: same shape and dtype, m and v C-contiguous (updated in place; otherwise the twin
-    runs). Returns delta, a new array.
+def adam_step(p, g, m, v, *, beta1, beta2, eps, step_size, sqrt_bias_correction2):
+    """:func:`adam_step_numpy` in one loop (numba), without its temporaries: the same operations
+    in the same order, each rounded to the arrays' dtype, so the result is bit-identical to the
+    twin. p, g, m, v: same shape and dtype; p, m, v C-contiguous (updated in place; otherwise
+    the twin runs). Returns None.
     """
-    if not (m.flags.c_contiguous and v.flags.c_contiguous):
-        return adam_delta_numpy(g, m, v, beta1=beta1, beta2=beta2, eps=eps, step_size=step_size,
-                                sqrt_bias_correction2=sqrt_bias_correction2)
+    if not all(x.flags.c_contiguous for x in (p, m, v)):
+        adam_step_numpy(p, g, m, v, beta1=beta1, beta2=beta2, eps=eps, step_size=step_size,
+                        sqrt_bias_correction2=sqrt_bias_correction2)
+        return
     d = m.dtype.type  # every coefficient rounded to the dtype first, as NumPy does
-    delta = np.empty_like(m)
-    _adam_delta_numba(np.ascontiguousarray(g).reshape(-1), m.reshape(-1), v.reshape(-1),
-                      delta.reshape(-1), d(beta1), d(1.0 - beta1), d(beta2), d(1.0 - beta2),
-                      d(eps), d(step_size), d(sqrt_bias_correction2))
-    return delta
+    _adam_step_numba(p.reshape(-1), np.ascontiguousarray(g).reshape(-1), m.reshape(-1),
+                     v.reshape(-1), d(beta1), d(1.0 - beta1), d(beta2), d(1.0 - beta2), d(eps),
+                     d(step_size), d(sqrt_bias_correction2))
 
 
 def sgd_step_numpy(p, g, lr):

@@ -38,7 +38,7 @@ import math
 
 import numpy as np
 
-from hebbref.kernels import adam_delta, sgd_step
+from hebbref.kernels import adam_step, sgd_step
 from hebbref.nn.embedding import SparseRows
 from hebbref.validate import check_array, check_number, check_same_dtype
 
@@ -113,15 +113,13 @@ def _check_lr(lr):
 # Shared driver: the dense path and the sparse-row path around one row-block formula
 # --------------------------------------------------------------------------------------------
 
-def _apply(params, grads, state, buffer_prefixes, rule, dense_step=None):
+def _apply(params, grads, state, buffer_prefixes, rule):
     """Run ``rule`` on every (param, grad) pair, dense or on the touched rows only.
 
-    rule(p_rows, g_rows, buffer_rows, step) -> delta: updates each block of buffer_rows (a tuple
-    with one row block per prefix) in place and returns the step, applied as p_rows − delta.
-    Dense: the blocks are the state arrays themselves, so nothing is copied back.
+    rule(p_rows, g_rows, buffer_rows, step) updates p_rows and each block of buffer_rows (a tuple
+    with one row block per prefix) in place.
+    Dense: the blocks are the parameter and the state arrays themselves, so nothing is copied.
     Sparse: the blocks are copies of rows ``ids``, written back after the rule.
-    dense_step(p, g), if given, replaces ``p -= rule(...)`` on dense gradients (a fused kernel
-    of the same rule, bit-identical to it).
     """
     for name, g in grads.items():
         p = params[name]
@@ -140,15 +138,14 @@ def _apply(params, grads, state, buffer_prefixes, rule, dense_step=None):
             if ids.size == 0:
                 continue  # the step counter still advances, as in torch.optim.SparseAdam
             rows = tuple(b[ids] for b in buffers)
-            delta = rule(p[ids], g.rows, rows, step)
+            p_rows = p[ids]
+            rule(p_rows, g.rows, rows, step)
+            # ids are unique, so fancy-index assignment writes each row once (no scatter-add).
             for buffer, block in zip(buffers, rows):
                 buffer[ids] = block
-            # ids are unique, so fancy-index assignment writes each row once (no scatter-add).
-            p[ids] = p[ids] - delta
-        elif dense_step is not None:
-            dense_step(p, g)
+            p[ids] = p_rows
         else:
-            p -= rule(p, g, tuple(buffers), step)
+            rule(p, g, tuple(buffers), step)
 
 
 # --------------------------------------------------------------------------------------------
@@ -177,17 +174,15 @@ def sgd(params, grads, state, *, lr, momentum=0.0):
     _check_step_inputs(params, grads, state, prefixes)
 
     def rule(p, g, buffers, step):
-        if momentum == 0.0:
-            return lr * g
-        (buf,) = buffers
-        buf *= momentum
-        buf += g                      # buf ← momentum · buf + g
-        return lr * buf
+        if momentum > 0.0:
+            (buf,) = buffers
+            buf *= momentum
+            buf += g                  # buf ← momentum · buf + g
+            g = buf
+        # p ← p − lr·g in one pass (twin: kernels.sgd_step_numpy, p -= lr * g)
+        sgd_step(p, g, lr)
 
-    # Without momentum, dense gradients take p ← p − lr·g in one pass (kernels.sgd_step, the
-    # rule above without its (param-sized) temporary, bit-identical).
-    dense_step = (lambda p, g: sgd_step(p, g, lr)) if momentum == 0.0 else None
-    _apply(params, grads, state, prefixes, rule, dense_step)
+    _apply(params, grads, state, prefixes, rule)
 
 
 def adam(params, grads, state, *, lr, beta1=0.9, beta2=0.999, eps=1e-8):
@@ -222,8 +217,8 @@ def adam(params, grads, state, *, lr, beta1=0.9, beta2=0.999, eps=1e-8):
         m, v = buffers
         bias_correction1 = 1.0 - beta1**step
         bias_correction2 = 1.0 - beta2**step
-        # The equations above, fused into one pass over memory (twin: adam_delta_numpy).
-        return adam_delta(g, m, v, beta1=beta1, beta2=beta2, eps=eps,
+        # The equations above, fused into one pass over memory (twin: adam_step_numpy).
+        adam_step(p, g, m, v, beta1=beta1, beta2=beta2, eps=eps,
                           step_size=lr / bias_correction1,
                           sqrt_bias_correction2=math.sqrt(bias_correction2))
 
@@ -255,7 +250,7 @@ def rmsprop(params, grads, state, *, lr, alpha=0.99, eps=1e-8):
         v += (1.0 - alpha) * (g * g)  # v ← alpha · v + (1 − alpha) · g²
         denom = np.sqrt(v)
         denom += eps
-        return lr * (g / denom)
+        p -= lr * (g / denom)
 
     _apply(params, grads, state, prefixes, rule)
 

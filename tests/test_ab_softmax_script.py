@@ -45,3 +45,13 @@ def test_save_keeps_one_entry_per_command(monkeypatch, tmp_path):
     assert rows[0]["interval"] is None and rows[0]["time_ratio"] == 1.0
     low, high = rows[1]["interval"]
     assert low <= rows[1]["time_ratio"] <= high
+
+
+def test_adam_ab_times_the_kernel_against_its_twin_and_a_revision(capsys):
+    """--adam --rev 87bc56e (the last revision with kernels.adam_delta): three lines, that
+    revision's update first at ratio 1.000, then the twin and the fused kernel."""
+    module = load_script("ab_softmax")
+    assert module.main(["--adam", "--rev", "87bc56e", "--rounds", "2"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3 and "87bc56e: p -= adam_delta" in lines[0] and lines[0].endswith("1.000")
+    assert "adam_step_numpy (twin)" in lines[1] and "adam_step (numba)" in lines[2]

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hebbref.kernels import (adam_delta, adam_delta_numpy, coalesce_rows, lstm_gate_gradients,
+from hebbref.kernels import (adam_step, adam_step_numpy, coalesce_rows, lstm_gate_gradients,
                              lstm_gate_gradients_numpy, matmul_accumulate,
                              matmul_accumulate_numpy, scatter_add_rows, scatter_add_rows_numpy,
                              sgd_step, sgd_step_numpy)
@@ -136,46 +136,49 @@ def adam_problems(draw, dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 @settings(max_examples=60, deadline=None)
 @given(data=st.data())
-def test_adam_delta_numba_equals_numpy(dtype, data):
-    """The fused Adam kernel == its NumPy twin bit for bit (delta, m and v), float32 and float64.
+def test_adam_step_numba_equals_numpy(dtype, data):
+    """The fused Adam kernel == its NumPy twin bit for bit (p, m and v), float32 and float64
+    (METHOD §4, docs/MATH.md §4.3).
 
     Both round every coefficient to the dtype and apply the same IEEE operations in the same
     order (no fused multiply-add), so exact equality is the right test.
     """
     g, m, v, coefficients = data.draw(adam_problems(dtype))
-    m_twin, v_twin = m.copy(), v.copy()
-    delta_twin = adam_delta_numpy(g, m_twin, v_twin, **coefficients)
-    delta = adam_delta(g, m, v, **coefficients)
-    for ours, theirs in ((delta, delta_twin), (m, m_twin), (v, v_twin)):
+    p = (np.random.default_rng(g.size).standard_normal(g.shape) * 0.1).astype(dtype)
+    p_twin, m_twin, v_twin = p.copy(), m.copy(), v.copy()
+    adam_step_numpy(p_twin, g, m_twin, v_twin, **coefficients)
+    adam_step(p, g, m, v, **coefficients)
+    for ours, theirs in ((p, p_twin), (m, m_twin), (v, v_twin)):
         assert ours.dtype == dtype and ours.shape == theirs.shape
         np.testing.assert_array_equal(ours, theirs)
 
 
-def test_adam_delta_numpy_matches_the_written_formula():
+def test_adam_step_numpy_matches_the_written_formula():
     """The twin computes the Adam equations of hebbref.optim.adam (float64, one hand example)."""
     g, m, v = np.array([0.5, -2.0]), np.array([0.1, 0.2]), np.array([0.01, 0.04])
+    p = np.array([1.0, -3.0])
     beta1, beta2, eps, step = 0.9, 0.999, 1e-8, 3
     m_new = beta1 * m + (1 - beta1) * g
     v_new = beta2 * v + (1 - beta2) * g**2
     m_hat, v_hat = m_new / (1 - beta1**step), v_new / (1 - beta2**step)
-    expected = 1e-3 * m_hat / (np.sqrt(v_hat) + eps)
-    delta = adam_delta_numpy(g, m, v, beta1=beta1, beta2=beta2, eps=eps,
-                             step_size=1e-3 / (1 - beta1**step),
-                             sqrt_bias_correction2=np.sqrt(1 - beta2**step))
-    np.testing.assert_allclose(delta, expected, rtol=1e-12)
+    expected = p - 1e-3 * m_hat / (np.sqrt(v_hat) + eps)
+    adam_step_numpy(p, g, m, v, beta1=beta1, beta2=beta2, eps=eps,
+                    step_size=1e-3 / (1 - beta1**step),
+                    sqrt_bias_correction2=np.sqrt(1 - beta2**step))
+    np.testing.assert_allclose(p, expected, rtol=1e-12)
     np.testing.assert_allclose(m, m_new, rtol=1e-15)
     np.testing.assert_allclose(v, v_new, rtol=1e-15)
 
 
-def test_adam_delta_falls_back_to_the_twin_on_strided_state():
-    """Non-contiguous m, v cannot be updated by the flat kernel; the twin runs and they update."""
+def test_adam_step_falls_back_to_the_twin_on_strided_state():
+    """Non-contiguous p, m, v cannot be walked flat by the kernel; the twin runs and they update."""
     rng = np.random.default_rng(0)
     g = rng.standard_normal((4, 3))
-    m, v = np.zeros((4, 6))[:, ::2], np.zeros((4, 6))[:, ::2]
-    delta = adam_delta(g, m, v, beta1=0.9, beta2=0.999, eps=1e-8, step_size=1e-2,
-                       sqrt_bias_correction2=np.sqrt(1e-3))
+    p, m, v = np.zeros((4, 6))[:, ::2], np.zeros((4, 6))[:, ::2], np.zeros((4, 6))[:, ::2]
+    adam_step(p, g, m, v, beta1=0.9, beta2=0.999, eps=1e-8, step_size=1e-2,
+              sqrt_bias_correction2=np.sqrt(1e-3))
     np.testing.assert_allclose(m, 0.1 * g, rtol=1e-15)
-    assert delta.shape == g.shape and np.all(np.sign(delta) == np.sign(g))
+    assert np.all(np.sign(p) == -np.sign(g))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -4,6 +4,7 @@ as committed at a git revision against the working tree, or the SGD kernel again
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python validation/ab_softmax.py --rev REV \
         [--vocab 33278] [--rounds 21] [--block-rows K ...]
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python validation/ab_softmax.py --sgd
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python validation/ab_softmax.py --adam [--rev REV]
 
 The layer runs on the bench's LM sizes (N = 1,120 rows, H = 256, float32, Zipf-free random
 h, θ, b and labels). --rev loads hebbref/nn/softmax.py of that revision (`git show`) beside the
@@ -38,13 +39,14 @@ from common import RESULTS, write_json  # noqa: E402
 N, H = 1120, 256
 
 
-def module_at(rev):
-    """hebbref/nn/softmax.py as committed at `rev`, imported as a separate module."""
-    source = subprocess.run(["git", "show", f"{rev}:hebbref/nn/softmax.py"], cwd=HERE,
+def module_at(rev, path="hebbref/nn/softmax.py"):
+    """`path` as committed at `rev`, imported as a separate module."""
+    source = subprocess.run(["git", "show", f"{rev}:{path}"], cwd=HERE,
                             check=True, capture_output=True, text=True).stdout
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
         f.write(source)
-    spec = importlib.util.spec_from_file_location(f"softmax_{rev}", f.name)
+    name = os.path.splitext(os.path.basename(path))[0]
+    spec = importlib.util.spec_from_file_location(f"{name}_{rev}", f.name)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     os.unlink(f.name)
@@ -111,6 +113,33 @@ def sgd_contenders():
             "sgd_step (numba)": lambda: kernels.sgd_step(p, g, 1e-9)}
 
 
+def adam_contenders(rev):
+    """One Adam update of every parameter of the bench's MLP (784-256-256-200, float32): the
+    twin adam_step_numpy, the kernel adam_step, and with `rev` that revision's
+    kernels.adam_delta followed by p -= delta (the update before adam_step)."""
+    rng = np.random.default_rng(0)
+    shapes = [(784, 256), (256,), (256, 256), (256,), (256, 200), (200,)]
+    problems = [tuple(np.abs(rng.standard_normal(shape) * scale).astype(np.float32)
+                      for scale in (0.05, 1e-3, 1e-4, 1e-6)) for shape in shapes]
+    coefficients = dict(beta1=0.9, beta2=0.999, eps=1e-8, step_size=1e-9,
+                        sqrt_bias_correction2=0.5)
+
+    def update(step):
+        return lambda: [step(p, g, m, v) for p, g, m, v in problems]
+
+    contenders = {}
+    if rev:
+        old = module_at(rev, "hebbref/kernels.py")
+        contenders[f"{rev}: p -= adam_delta(...)"] = update(
+            lambda p, g, m, v: p.__isub__(old.adam_delta(g, m, v, **coefficients)))
+    contenders |= {
+        "adam_step_numpy (twin)": update(
+            lambda p, g, m, v: kernels.adam_step_numpy(p, g, m, v, **coefficients)),
+        "adam_step (numba)": update(
+            lambda p, g, m, v: kernels.adam_step(p, g, m, v, **coefficients))}
+    return contenders
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rev", help="git revision whose fused layer is the baseline")
@@ -118,12 +147,18 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=21)
     parser.add_argument("--block-rows", type=int, nargs="*", default=[])
     parser.add_argument("--sgd", action="store_true", help="time the SGD kernel instead")
+    parser.add_argument("--adam", action="store_true",
+                        help="time the Adam update on the MLP's weights instead (with --rev: "
+                             "against that revision's adam_delta)")
     parser.add_argument("--save", action="store_true",
                         help="keep the rows in results/ab_softmax.json (what the docs cite)")
     args = parser.parse_args(argv)
-    if not args.sgd and not args.rev:
-        parser.error("give --rev REV (or --sgd)")
-    contenders = sgd_contenders() if args.sgd else layer_contenders(args)
+    if not (args.sgd or args.adam or args.rev):
+        parser.error("give --rev REV (or --sgd, or --adam)")
+    if args.adam:
+        contenders = adam_contenders(args.rev)
+    else:
+        contenders = sgd_contenders() if args.sgd else layer_contenders(args)
     rows = report(paired_rounds(contenders, args.rounds))
     if args.save:
         save(sys.argv[1:] if argv is None else argv, rows)
