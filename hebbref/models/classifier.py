@@ -34,5 +34,5 @@ def classifier_loss(params, x, y, *, activation="relu"):
     z, h, (mlp_cache, softmax_cache) = classifier_forward(params, x, activation=activation)
     loss, dz = softmax_cross_entropy(z, y, overwrite_z=True)
     dh, softmax_grads = softmax_layer_backward(dz, softmax_cache)
-    _, mlp_grads = mlp_backward(dh, mlp_cache)
+    _, mlp_grads = mlp_backward(dh, mlp_cache, input_grad=False)
     return loss, {**prefixed("mlp", mlp_grads), **prefixed("softmax", softmax_grads)}, h

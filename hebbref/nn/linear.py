@@ -13,9 +13,12 @@ def linear_forward(x, params):
     return x @ W + b, (x, W)
 
 
-def linear_backward(dout, cache):
-    """Inputs:  dout: (N, M); cache from linear_forward.
-    Outputs: dx: (N, D) = dout Wᵀ;  grads {"W": (D, M) = xᵀ dout, "b": (M,) = Σ_n dout_n}.
+def linear_backward(dout, cache, *, input_grad=True):
+    """Inputs:  dout: (N, M); cache from linear_forward; input_grad: False skips dx (a model's
+             first layer, whose input is data).
+    Outputs: dx: (N, D) = dout Wᵀ (None if not input_grad);
+             grads {"W": (D, M) = xᵀ dout, "b": (M,) = Σ_n dout_n}.
     """
     x, W = cache
-    return dout @ W.T, {"W": x.T @ dout, "b": dout.sum(axis=0)}
+    dx = dout @ W.T if input_grad else None
+    return dx, {"W": x.T @ dout, "b": dout.sum(axis=0)}

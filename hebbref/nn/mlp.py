@@ -41,9 +41,11 @@ def mlp_forward(x, params, activation="relu"):
     return a, (caches, activation)
 
 
-def mlp_backward(dh, cache):
-    """Inputs:  dh: (N, H_L); cache from mlp_forward.
-    Outputs: dx: (N, D); grads {"W1": ..., "b1": ..., ...} matching params.
+def mlp_backward(dh, cache, *, input_grad=True):
+    """Inputs:  dh: (N, H_L); cache from mlp_forward; input_grad: False skips dx (the input is
+             data, as in the classifier).
+    Outputs: dx: (N, D) (None if not input_grad); grads {"W1": ..., "b1": ..., ...} matching
+             params.
     """
     caches, activation = cache
     _, act_backward = get_activation(activation)
@@ -52,6 +54,6 @@ def mlp_backward(dh, cache):
     for l in range(len(caches), 0, -1):
         linear_cache, act_cache = caches[l - 1]
         dz = act_backward(da, act_cache)
-        da, layer_grads = linear_backward(dz, linear_cache)
+        da, layer_grads = linear_backward(dz, linear_cache, input_grad=input_grad or l > 1)
         grads[f"W{l}"], grads[f"b{l}"] = layer_grads["W"], layer_grads["b"]
     return da, grads

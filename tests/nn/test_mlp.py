@@ -42,3 +42,17 @@ def test_mlp_matches_torch(torch, activation, N, sizes):
     assert set(grads) == set(params), f"grad keys {sorted(grads)} != param keys {sorted(params)}"
     for key in params:
         assert_matches(f"d{key}", grads[key], tparams[key].grad)
+
+
+def test_mlp_backward_without_input_grad_gives_the_same_parameter_grads():
+    """input_grad=False (the classifier's first layer takes data) skips dx = dz W1ᵀ only: dx is
+    None and every ∂L/∂W_l, ∂L/∂b_l is bit-identical to the full backward's (METHOD §4)."""
+    rng = np.random.default_rng(3)
+    params = mlp_init([5, 4, 3], rng)
+    x, upstream = rng.standard_normal((6, 5)), rng.standard_normal((6, 3))
+    _, cache = mlp_forward(x, params, "relu")
+    _, full = mlp_backward(upstream, cache)
+    dx, grads = mlp_backward(upstream, cache, input_grad=False)
+    assert dx is None and set(grads) == set(full)
+    for key in full:
+        np.testing.assert_array_equal(grads[key], full[key])
