@@ -149,6 +149,7 @@ def hebbref_mlp_step(sizes, seed=0):
         _, grads, h = classifier_loss(params, x, y, activation="relu")
         train_step(params, grads, state["opt"], h, y, optimizer="adam", lr=MLP_LR, hebbian=rule)
 
+    step.state = state
     return step
 
 
