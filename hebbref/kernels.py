@@ -64,17 +64,22 @@ def adam_step_numpy(p, g, m, v, *, beta1, beta2, eps, step_size, sqrt_bias_corre
     """NumPy twin of :func:`adam_step`. p, g, m, v: same shape and dtype; p, m, v updated in
     place, one array operation a line:
 
-        m ← beta1 · m + (1 − beta1) · g
-        v ← beta2 · v + (1 − beta2) · g²
+        m ← beta1 · m + (1 − beta1) · g,       then 0 where |m| < tiny
+        v ← beta2 · v + (1 − beta2) · g²,      then 0 where v < tiny
         p ← p − step_size · m / (sqrt(v) / sqrt_bias_correction2 + eps)
 
+    tiny is the dtype's smallest normal number (float32 1.2e-38): moments that have decayed into
+    the subnormal range are flushed to zero (docs/MATH.md §4.3: why, and the bound on p).
     Python-float coefficients act in the arrays' dtype (NumPy's rule for scalars), so float32
     stays float32. Returns None.
     """
+    tiny = np.finfo(m.dtype).tiny
     m *= beta1
     m += (1.0 - beta1) * g
+    m[np.abs(m) < tiny] = 0.0
     v *= beta2
     v += (1.0 - beta2) * (g * g)
+    v[v < tiny] = 0.0
     denom = np.sqrt(v)
     denom /= sqrt_bias_correction2
     denom += eps
@@ -87,10 +92,12 @@ def adam_step_numpy(p, g, m, v, *, beta1, beta2, eps, step_size, sqrt_bias_corre
 # Python check, which would keep LLVM from vectorising the loop.
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def _adam_step_numba(p, g, m, v, beta1, one_minus_beta1, beta2, one_minus_beta2, eps,
-                     step_size, sqrt_bias_correction2):
+                     step_size, sqrt_bias_correction2, tiny, zero):
     for k in range(g.shape[0]):
-        m[k] = beta1 * m[k] + one_minus_beta1 * g[k]
-        v[k] = beta2 * v[k] + one_minus_beta2 * (g[k] * g[k])
+        m_k = beta1 * m[k] + one_minus_beta1 * g[k]
+        v_k = beta2 * v[k] + one_minus_beta2 * (g[k] * g[k])
+        m[k] = m_k if abs(m_k) >= tiny else zero
+        v[k] = v_k if v_k >= tiny else zero
         p[k] -= step_size * (m[k] / (np.sqrt(v[k]) / sqrt_bias_correction2 + eps))
 
 
@@ -107,7 +114,7 @@ def adam_step(p, g, m, v, *, beta1, beta2, eps, step_size, sqrt_bias_correction2
     d = m.dtype.type  # every coefficient rounded to the dtype first, as NumPy does
     _adam_step_numba(p.reshape(-1), np.ascontiguousarray(g).reshape(-1), m.reshape(-1),
                      v.reshape(-1), d(beta1), d(1.0 - beta1), d(beta2), d(1.0 - beta2), d(eps),
-                     d(step_size), d(sqrt_bias_correction2))
+                     d(step_size), d(sqrt_bias_correction2), np.finfo(d).tiny, d(0.0))
 
 
 def sgd_step_numpy(p, g, lr):

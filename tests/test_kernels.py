@@ -153,6 +153,38 @@ def test_adam_step_numba_equals_numpy(dtype, data):
         np.testing.assert_array_equal(ours, theirs)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), binade=st.integers(-3, 3))
+def test_adam_step_flushes_only_subnormal_moments(dtype, seed, binade):
+    """docs/MATH.md §4.3 (METHOD §4's Adam, flush to zero): the new m and v equal the written
+    update wherever its result is a normal number, and 0 where it is subnormal (|x| < tiny), in
+    the kernel and its twin alike; p moves from the unflushed step by at most
+    step_size · tiny / eps (plus one rounding of p). Moments are drawn around tiny·2^binade, so
+    the update lands on both sides of tiny."""
+    rng = np.random.default_rng(seed)
+    tiny = np.finfo(dtype).tiny
+    n = 64
+    g = (rng.standard_normal(n) * tiny * 2.0 ** rng.integers(-4, 4, n)).astype(dtype)
+    g[rng.random(n) < 0.5] = 0
+    m = (rng.standard_normal(n) * tiny * 2.0**binade).astype(dtype)
+    v = np.abs(rng.standard_normal(n) * tiny * 2.0**binade).astype(dtype)
+    p = rng.standard_normal(n).astype(dtype)
+    c = dict(beta1=0.9, beta2=0.999, eps=1e-8, step_size=1e-3, sqrt_bias_correction2=0.5)
+    d = dtype
+    m_raw = d(c["beta1"]) * m + d(1 - c["beta1"]) * g
+    v_raw = d(c["beta2"]) * v + d(1 - c["beta2"]) * (g * g)
+    p_raw = p - d(c["step_size"]) * (m_raw / (np.sqrt(v_raw) / d(c["sqrt_bias_correction2"])
+                                              + d(c["eps"])))
+    for step in (adam_step, adam_step_numpy):
+        p_new, m_new, v_new = p.copy(), m.copy(), v.copy()
+        step(p_new, g, m_new, v_new, **c)
+        np.testing.assert_array_equal(m_new, np.where(np.abs(m_raw) < tiny, 0, m_raw))
+        np.testing.assert_array_equal(v_new, np.where(v_raw < tiny, 0, v_raw))
+        bound = c["step_size"] * tiny / c["eps"] + np.spacing(np.abs(p))
+        assert np.all(np.abs(p_new - p_raw) <= bound)
+
+
 def test_adam_step_numpy_matches_the_written_formula():
     """The twin computes the Adam equations of hebbref.optim.adam (float64, one hand example)."""
     g, m, v = np.array([0.5, -2.0]), np.array([0.1, 0.2]), np.array([0.01, 0.04])

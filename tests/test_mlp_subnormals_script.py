@@ -20,9 +20,10 @@ def test_subnormal_fraction_counts_exactly_the_nonzero_entries_below_tiny():
 def test_smoke_run_writes_one_row_per_interval(monkeypatch, capsys):
     module = load_script("mlp_subnormals")
     written = {}
+    monkeypatch.setattr(module, "RESULTS", "/nonexistent")
     monkeypatch.setattr(module, "write_json", lambda name, data: written.update({name: data}))
-    assert module.main(["--steps", "4", "--every", "2"]) == 0
-    rows = written["mlp_subnormals.json"]["rows"]
+    assert module.main(["--steps", "4", "--every", "2", "--label", "smoke"]) == 0
+    rows = written["mlp_subnormals.json"]["runs"]["smoke"]
     assert [r["steps"] for r in rows] == [2, 4]
     assert all(r["hebbref_ms"] > 0 and 0.0 <= r["hebbref_adam_m_subnormal"] <= 1.0 for r in rows)
     assert len(capsys.readouterr().out.strip().splitlines()) == 2

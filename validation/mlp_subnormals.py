@@ -1,16 +1,20 @@
 """The bench's MLP step over a longer run (issue 16): step time every 100 steps, hebbref and torch,
 and how many of Adam's moment entries are subnormal floats at that point.
 
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python validation/mlp_subnormals.py [--steps 1200]
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python validation/mlp_subnormals.py \
+        [--steps 1200] [--label NAME]
 
 `hebbref bench` times the first ~200 steps of a fresh MLP (784-256-256-200, batch 16, Adam
 lr = 1e-3, ReLU). Units that ReLU has switched off get a zero gradient, so their first moment
 decays as m ← 0.9 m and falls below float32's smallest normal number (1.2e-38) after some
 hundreds of steps; arithmetic on subnormal numbers is many times slower on x86, in NumPy, numba
 and torch alike. Both models run the same steps in lockstep (100 of one, then 100 of the other).
-Writes validation/results/mlp_subnormals.json.
+Writes the rows into validation/results/mlp_subnormals.json under --label. The committed file
+holds "adam_step with flush" (this code) and "adam_step without flush" (this script run with
+hebbref/kernels.py of 025d36b, the last revision without the flush, put in place by hand).
 """
 import argparse
+import json
 import os
 import sys
 import time
@@ -18,7 +22,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import write_json  # noqa: E402
+from common import RESULTS, write_json  # noqa: E402
 
 from hebbref.bench.contenders import hebbref_mlp_step, torch_mlp_step  # noqa: E402
 from hebbref.bench.machine import import_torch  # noqa: E402
@@ -37,6 +41,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=1200)
     parser.add_argument("--every", type=int, default=100)
+    parser.add_argument("--label", default="working tree",
+                        help="key of this run in the results file (a rerun replaces it)")
     args = parser.parse_args(argv)
     torch = import_torch()
     steps = {"hebbref": hebbref_mlp_step(FULL)}
@@ -56,8 +62,14 @@ def main(argv=None):
         rows.append(row)
         print("  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
                         for k, v in row.items()), flush=True)
+    path = os.path.join(RESULTS, "mlp_subnormals.json")
+    runs = {}
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            runs = json.load(f).get("runs", {})
+    runs[args.label] = rows
     write_json("mlp_subnormals.json", {"sizes": list(FULL.mlp_sizes), "batch": FULL.mlp_batch,
-                                       "every": args.every, "rows": rows})
+                                       "every": args.every, "runs": runs})
     return 0
 
 
