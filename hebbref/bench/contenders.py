@@ -14,7 +14,8 @@ from hebbref.models import prefixed, sub
 from hebbref.models.lm import (_hidden_backward, _hidden_forward, lm_init, lm_initial_state,
                                lm_loss)
 from hebbref.nn.lstm import lstm_backward, lstm_forward, lstm_init
-from hebbref.nn.softmax import linear_cross_entropy
+from hebbref import threads
+from hebbref.nn.softmax import _softmax_numerators, linear_cross_entropy
 from hebbref.optim import clip_grad_norm, sgd
 from hebbref.train import train_step
 
@@ -98,6 +99,19 @@ def lm_matrix_products(V, H, sizes, seed=0, *, part=None):
                 a @ b
 
     return run_products
+
+
+def softmax_elementwise(V, H, sizes, seed=0):
+    """A closure running only the element-wise passes of the fused softmax layer over all N
+    rows: max, exp(z − max) in place and the row sums (softmax._softmax_numerators, on the BLAS
+    threads as linear_cross_entropy runs it), on an (N, V) float32 array with nothing else
+    between calls. What the layer's rest would cost if nothing around the passes slowed them
+    (after the first call the values stay in (0, 1], so every call does the same work)."""
+    rng = np.random.default_rng(seed)
+    N = sizes.lm_tokens
+    z = rng.standard_normal((N, V)).astype(np.float32)
+    y = rng.integers(0, V, N)
+    return lambda: threads.map_row_blocks(_softmax_numerators, (z, y), N, V)
 
 
 def torch_lm_step(torch, V, H, sizes, seed=0):

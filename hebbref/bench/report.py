@@ -82,6 +82,12 @@ def _lm(results):
                      f"{r['logits_bytes'] / 2**20:.1f} MiB")
         if "phases" in r:
             lines.append(f"   V = {r['V']}: {phase_summary(r['phases'])}")
+        if "ceiling_with_elementwise_floor" in r:
+            c = r["ceiling_with_elementwise_floor"]
+            lines.append(f"   V = {r['V']}: with the softmax's rest cut to its element-wise passes "
+                         f"alone and the other phases as timed, a step would take "
+                         f"{1e3 * c['seconds']:.1f} ms: {_times(c['speedup_vs_torch'])} torch, "
+                         f"{100 * c['peak_fraction']:.1f}% of the float32 peak")
     return lines
 
 
@@ -94,10 +100,12 @@ def phase_summary(phases):
     softmax_products, lstm_products = (1e3 * phases["softmax_products_s"],
                                        1e3 * phases["lstm_products_s"])
     parts = ", ".join(f"{name} {value:.1f}" for name, value in ms.items())
+    floor = (f"; its element-wise passes alone {1e3 * phases['softmax_elementwise_s']:.1f}"
+             if "softmax_elementwise_s" in phases else "")   # absent before bench run 9
     return (f"phases (ms, median over steps): {parts}; sum {sum(ms.values()):.1f}. "
             f"Products alone: softmax {softmax_products:.1f} (rest of its phase "
-            f"{softmax - softmax_products:.1f}), LSTM {lstm_products:.1f} (rest of forward + "
-            f"backward {lstm - lstm_products:.1f})")
+            f"{softmax - softmax_products:.1f}{floor}), LSTM {lstm_products:.1f} (rest of "
+            f"forward + backward {lstm - lstm_products:.1f})")
 
 
 def _lstm(results):

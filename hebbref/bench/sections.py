@@ -11,7 +11,7 @@ from threadpoolctl import threadpool_limits
 import hebbref.bench.machine as machine
 from hebbref.bench.contenders import (hebbref_eval, hebbref_lm_phases, hebbref_lm_step,
                                       hebbref_lstm_pass, hebbref_mlp_step, lm_matrix_products,
-                                      torch_eval, torch_lm_step, torch_lstm_pass, torch_mlp_step)
+                                      softmax_elementwise, torch_eval, torch_lm_step, torch_lstm_pass, torch_mlp_step)
 from hebbref.bench.timing import measure, paired_interval, progress, ratio, traced_peak
 from hebbref.bench.workloads import (EVAL_CACHE, LM_CLIP, LM_LR, MLP_LR, lm_step_flops,
                                      lstm_flops, zipf_ids)
@@ -28,6 +28,7 @@ def _time_lm_step(torch, V, H, sizes, *, parts=False):
     if parts:
         contenders.update(softmax_products=lm_matrix_products(V, H, sizes, part="softmax"),
                           lstm_products=lm_matrix_products(V, H, sizes, part="lstm"),
+                          softmax_elementwise=softmax_elementwise(V, H, sizes),
                           peak=_peak_matmul(sizes))
     if torch:
         contenders["torch"] = torch_lm_step(torch, V, H, sizes)
@@ -113,6 +114,7 @@ def bench_lm(sizes, torch):
             "peak_bytes": peak, "logits_bytes": N * V * np.dtype(np.float32).itemsize,
             "phases": _lm_phases(V, H, sizes, timed),
         })
+        rows[-1]["ceiling_with_elementwise_floor"] = _ceiling_with_rest(rows[-1], sizes)
     return {"batch": sizes.lm_batch, "bptt": sizes.lm_bptt, "embed": H, "hidden": H,
             "optimizer": f"sgd lr={LM_LR}", "clip": LM_CLIP,
             "hebbref_includes_hebbian_rule": True,
@@ -128,7 +130,22 @@ def _lm_phases(V, H, sizes, timed):
     times, _ = hebbref_lm_phases(V, H, sizes, sizes.repeats)
     return {"median_s": {phase: statistics.median(t) for phase, t in times.items()},
             "softmax_products_s": timed["softmax_products"]["median_s"],
-            "lstm_products_s": timed["lstm_products"]["median_s"]}
+            "lstm_products_s": timed["lstm_products"]["median_s"],
+            "softmax_elementwise_s": timed["softmax_elementwise"]["median_s"]}
+
+
+def _ceiling_with_rest(row, sizes):
+    """The step as it would run if the softmax layer's non-product work cost only its
+    element-wise passes alone (contenders.softmax_elementwise) and every other phase kept its
+    measured time: products alone + those passes + the other phases' time besides their
+    products. Returns its seconds, torch over it, and its share of the peak."""
+    phases, ms = row["phases"], row["phases"]["median_s"]
+    others = sum(ms.values()) - ms["softmax layer + loss (fused)"] - phases["lstm_products_s"]
+    seconds = row["matrix_products"]["median_s"] + phases["softmax_elementwise_s"] + others
+    peak_flops = 2 * sizes.blas_n**3 / row["peak_matmul"]["median_s"]
+    return {"seconds": seconds,
+            "speedup_vs_torch": ratio(row["torch"].get("median_s"), seconds),
+            "peak_fraction": row["flops_per_step"] / seconds / peak_flops}
 
 
 def bench_lstm(sizes, torch):

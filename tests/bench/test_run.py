@@ -86,6 +86,7 @@ def test_json_measurements_are_positive_and_consistent(quick):
             r["flops_per_step"], r["matrix_products"]["runs_s"], sizes, r["peak_matmul"]))
         assert r["products_share_of_step"] == pytest.approx(
             r["matrix_products"]["median_s"] / r["hebbref"]["median_s"])
+        _check_ceiling_with_elementwise_floor(r, sizes)
         if "median_s" in r["torch"]:
             assert r["speedup_ceiling_vs_torch"] == pytest.approx(
                 r["torch"]["median_s"] / r["matrix_products"]["median_s"])
@@ -114,6 +115,24 @@ def test_json_measurements_are_positive_and_consistent(quick):
         assert all(_positive(p["hebbref_s_per_token"]) and _positive(p["products_s_per_token"])
                    for p in points)
         assert math.isfinite(data["scaling"][axis]["log_log_slope"]["hebbref"])
+
+
+def _check_ceiling_with_elementwise_floor(r, sizes):
+    """The step with the softmax layer's rest at its element-wise passes alone, rebuilt from the
+    JSON: every product, those passes, and each phase's time besides the products it holds
+    (the softmax phase contributes nothing else, the LSTM phases their non-product part)."""
+    phases, c = r["phases"], r["ceiling_with_elementwise_floor"]
+    assert _positive(phases["softmax_elementwise_s"])
+    ms = phases["median_s"]
+    lstm_rest = (ms["forward (embedding, LSTM)"] + ms["backward (LSTM, embedding)"]
+                 - phases["lstm_products_s"])
+    rest = lstm_rest + ms["clip"] + ms["sgd"] + ms["hebbian rule"]
+    seconds = r["matrix_products"]["median_s"] + phases["softmax_elementwise_s"] + rest
+    assert c["seconds"] == pytest.approx(seconds)
+    assert c["peak_fraction"] == pytest.approx(
+        r["flops_per_step"] / seconds / (2 * sizes.blas_n**3 / r["peak_matmul"]["median_s"]))
+    if "median_s" in r["torch"]:
+        assert c["speedup_vs_torch"] == pytest.approx(r["torch"]["median_s"] / seconds)
 
 
 def _paired_share(flops, runs_s, sizes, peak):
