@@ -14,7 +14,7 @@ def test_validation_readme_table_has_every_target(quick):
     data = quick["json"]
     table = validation_bench().markdown(data)
     rows = [line for line in table.splitlines() if line.startswith("| ")]
-    # header, BLAS, LM tokens/s, products, phases and the element-wise-floor step per
+    # header, BLAS, LM tokens/s, products, phases and products + passes per
     # vocabulary, lowest LM ratio, peak share, peak memory, LSTM, evaluation, MLP, scatter,
     # Hebbian, Hebbian memory
     assert len(rows) == 1 + 1 + 4 * len(data["lm"]["by_vocab"]) + 9
