@@ -1,5 +1,6 @@
 """Paired A/B timing of the fused softmax layer (issue 16): hebbref.nn.softmax.linear_cross_entropy
-as committed at a git revision against the working tree, or the SGD kernel against its twin.
+as committed at a git revision against the working tree; or the SGD kernel against its twin; or
+(--adam) the Adam update of the bench's MLP: kernel, twin, and a revision's adam_delta.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python validation/ab_softmax.py --rev REV \
         [--vocab 33278] [--rounds 21] [--block-rows K ...]
