@@ -134,8 +134,7 @@ def sgd_step(p, g, lr):
     per element (lr · g, then the subtraction; lr passed in p's dtype), so the result is
     bit-identical to the twin. Measured at the (33,278, 256) float32 softmax weights
     (validation/ab_softmax.py --sgd): 5.2 ms against the twin's 14.2 ms (a fresh 34 MB temporary
-    per step). p: C-contiguous (otherwise the
-    twin runs); g: same shape and dtype."""
+    per step). p: C-contiguous (otherwise the twin runs); g: same shape and dtype."""
     if not p.flags.c_contiguous:
         sgd_step_numpy(p, g, lr)
         return

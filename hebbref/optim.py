@@ -221,8 +221,8 @@ def adam(params, grads, state, *, lr, beta1=0.9, beta2=0.999, eps=1e-8):
         bias_correction2 = 1.0 - beta2**step
         # The equations above, fused into one pass over memory (twin: adam_step_numpy).
         adam_step(p, g, m, v, beta1=beta1, beta2=beta2, eps=eps,
-                          step_size=lr / bias_correction1,
-                          sqrt_bias_correction2=math.sqrt(bias_correction2))
+                  step_size=lr / bias_correction1,
+                  sqrt_bias_correction2=math.sqrt(bias_correction2))
 
     _apply(params, grads, state, prefixes, rule)
 

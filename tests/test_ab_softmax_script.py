@@ -1,5 +1,7 @@
 """validation/ab_softmax.py, the committed paired A/B behind the speed figures of issue 16 and
 docs/MATH.md §3.3: its smoke runs print one line per contender with the paired ratio."""
+import sys
+
 from validation_scripts import load_script
 
 
@@ -33,8 +35,9 @@ def test_save_keeps_one_entry_per_command(monkeypatch, tmp_path):
         written[name] = data
         (tmp_path / name).write_text(json.dumps(data))
 
-    monkeypatch.setattr(module, "RESULTS", str(tmp_path))
-    monkeypatch.setattr(module, "write_json", fake_write_json)
+    common = sys.modules["common"]   # validation/common.py, which add_run writes through
+    monkeypatch.setattr(common, "RESULTS", str(tmp_path))
+    monkeypatch.setattr(common, "write_json", fake_write_json)
     for argv in (["--sgd", "--rounds", "2", "--save"], ["--sgd", "--rounds", "2", "--save"],
                  ["--sgd", "--rounds", "3", "--save"]):
         assert module.main(argv) == 0

@@ -1,5 +1,7 @@
 """validation/mlp_subnormals.py: the MLP step over a longer run, with the share of Adam's moments
 that are subnormal floats."""
+import sys
+
 import numpy as np
 
 from validation_scripts import load_script
@@ -20,8 +22,9 @@ def test_subnormal_fraction_counts_exactly_the_nonzero_entries_below_tiny():
 def test_smoke_run_writes_one_row_per_interval(monkeypatch, capsys):
     module = load_script("mlp_subnormals")
     written = {}
-    monkeypatch.setattr(module, "RESULTS", "/nonexistent")
-    monkeypatch.setattr(module, "write_json", lambda name, data: written.update({name: data}))
+    common = sys.modules["common"]   # validation/common.py, which add_run writes through
+    monkeypatch.setattr(common, "RESULTS", "/nonexistent")
+    monkeypatch.setattr(common, "write_json", lambda name, data: written.update({name: data}))
     assert module.main(["--steps", "4", "--every", "2", "--label", "smoke"]) == 0
     rows = written["mlp_subnormals.json"]["runs"]["smoke"]
     assert [r["steps"] for r in rows] == [2, 4]

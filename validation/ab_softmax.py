@@ -19,7 +19,6 @@ validation/README.md cite.
 import argparse
 import dataclasses
 import importlib.util
-import json
 import os
 import statistics
 import subprocess
@@ -35,7 +34,7 @@ from hebbref.nn import softmax
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from common import RESULTS, write_json  # noqa: E402
+from common import add_run  # noqa: E402
 
 N, H = 1120, 256
 
@@ -75,17 +74,6 @@ def report(times):
         print(f"{name:>32}: median {rows[-1]['median_ms']:8.1f} ms, "
               f"time / {first} {ratio:.3f}{text}")
     return rows
-
-
-def save(argv, rows):
-    """Add this run to results/ab_softmax.json, keyed by its arguments (a rerun replaces it)."""
-    path = os.path.join(RESULTS, "ab_softmax.json")
-    runs = {}
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as f:
-            runs = json.load(f)["runs"]
-    runs[" ".join(argv)] = rows
-    write_json("ab_softmax.json", {"runs": runs})
 
 
 def layer_contenders(args):
@@ -162,7 +150,7 @@ def main(argv=None):
         contenders = sgd_contenders() if args.sgd else layer_contenders(args)
     rows = report(paired_rounds(contenders, args.rounds))
     if args.save:
-        save(sys.argv[1:] if argv is None else argv, rows)
+        add_run("ab_softmax.json", " ".join(sys.argv[1:] if argv is None else argv), rows)
     return 0
 
 

@@ -1,4 +1,5 @@
 """Shared bits of the validation scripts: JSON output and the generated README sections."""
+import json
 import os
 import re
 
@@ -17,6 +18,18 @@ def write_json(name, data):
     path = os.path.join(RESULTS, name)
     write_results(path, data)
     return path
+
+
+def add_run(name, key, rows, **fields):
+    """Write results/name as {**fields, "runs": {...}}: the runs the file already holds, with
+    `rows` under `key` (a rerun with the same key replaces its entry)."""
+    path = os.path.join(RESULTS, name)
+    runs = {}
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            runs = json.load(f).get("runs", {})
+    runs[key] = rows
+    return write_json(name, {**fields, "runs": runs})
 
 
 def perplexities(seeds, split, i):

@@ -14,7 +14,6 @@ holds "adam_step with flush" (this code) and "adam_step without flush" (this scr
 hebbref/kernels.py of 025d36b, the last revision without the flush, put in place by hand).
 """
 import argparse
-import json
 import os
 import sys
 import time
@@ -22,7 +21,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import RESULTS, write_json  # noqa: E402
+from common import add_run  # noqa: E402
 
 from hebbref.bench.contenders import hebbref_mlp_step, torch_mlp_step  # noqa: E402
 from hebbref.bench.machine import import_torch  # noqa: E402
@@ -62,14 +61,8 @@ def main(argv=None):
         rows.append(row)
         print("  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
                         for k, v in row.items()), flush=True)
-    path = os.path.join(RESULTS, "mlp_subnormals.json")
-    runs = {}
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as f:
-            runs = json.load(f).get("runs", {})
-    runs[args.label] = rows
-    write_json("mlp_subnormals.json", {"sizes": list(FULL.mlp_sizes), "batch": FULL.mlp_batch,
-                                       "every": args.every, "runs": runs})
+    add_run("mlp_subnormals.json", args.label, rows, sizes=list(FULL.mlp_sizes),
+            batch=FULL.mlp_batch, every=args.every)
     return 0
 
 

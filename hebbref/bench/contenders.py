@@ -5,6 +5,7 @@ import time
 
 import numpy as np
 
+from hebbref import threads
 from hebbref.bench.workloads import LM_CLIP, LM_LR, MLP_LR, lm_step_products, zipf_ids
 from hebbref.cache import evaluate_with_cache
 from hebbref.experiments.lm import evaluate
@@ -14,7 +15,6 @@ from hebbref.models import prefixed, sub
 from hebbref.models.lm import (_hidden_backward, _hidden_forward, lm_init, lm_initial_state,
                                lm_loss)
 from hebbref.nn.lstm import lstm_backward, lstm_forward, lstm_init
-from hebbref import threads
 from hebbref.nn.softmax import _softmax_numerators, linear_cross_entropy
 from hebbref.optim import clip_grad_norm, sgd
 from hebbref.train import train_step

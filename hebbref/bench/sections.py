@@ -11,7 +11,8 @@ from threadpoolctl import threadpool_limits
 import hebbref.bench.machine as machine
 from hebbref.bench.contenders import (hebbref_eval, hebbref_lm_phases, hebbref_lm_step,
                                       hebbref_lstm_pass, hebbref_mlp_step, lm_matrix_products,
-                                      softmax_elementwise, torch_eval, torch_lm_step, torch_lstm_pass, torch_mlp_step)
+                                      softmax_elementwise, torch_eval, torch_lm_step,
+                                      torch_lstm_pass, torch_mlp_step)
 from hebbref.bench.timing import measure, paired_interval, progress, ratio, traced_peak
 from hebbref.bench.workloads import (EVAL_CACHE, LM_CLIP, LM_LR, MLP_LR, lm_step_flops,
                                      lstm_flops, zipf_ids)
@@ -114,7 +115,7 @@ def bench_lm(sizes, torch):
             "peak_bytes": peak, "logits_bytes": N * V * np.dtype(np.float32).itemsize,
             "phases": _lm_phases(V, H, sizes, timed),
         })
-        rows[-1]["ceiling_products_and_passes"] = _ceiling_products_and_passes(rows[-1], sizes)
+        rows[-1]["ceiling_products_and_passes"] = _ceiling_products_and_passes(rows[-1])
     return {"batch": sizes.lm_batch, "bptt": sizes.lm_bptt, "embed": H, "hidden": H,
             "optimizer": f"sgd lr={LM_LR}", "clip": LM_CLIP,
             "hebbref_includes_hebbian_rule": True,
@@ -134,15 +135,14 @@ def _lm_phases(V, H, sizes, timed):
             "softmax_elementwise_s": timed["softmax_elementwise"]["median_s"]}
 
 
-def _ceiling_products_and_passes(row, sizes):
+def _ceiling_products_and_passes(row):
     """The step's bound if it did nothing but its matrix products and the softmax layer's
     element-wise passes (contenders.softmax_elementwise), both timed in the same rounds as the
     step: their seconds, torch over them, and their share of the peak matmul of those rounds."""
     seconds = row["matrix_products"]["median_s"] + row["phases"]["softmax_elementwise_s"]
-    peak_flops = 2 * sizes.blas_n**3 / row["peak_matmul"]["median_s"]
     return {"seconds": seconds,
             "speedup_vs_torch": ratio(row["torch"].get("median_s"), seconds),
-            "peak_fraction": row["flops_per_step"] / seconds / peak_flops}
+            "peak_fraction": row["flops_per_step"] / seconds / 1e9 / row["peak_matmul"]["gflops"]}
 
 
 def bench_lstm(sizes, torch):
