@@ -67,9 +67,14 @@ class CurriculumConfig(HebbianOptions):
     eval_drawers: int = 5
     split: str = "test"
     seed: int = 0
+    # Run every layer, the loss, the optimiser and the rule through their plain NumPy twins
+    # (no numba, no threads): the path to read and step through in a debugger.
+    reference: bool = False
     out: str | None = None
 
     def validate(self):
+        if not isinstance(self.reference, bool):
+            raise TypeError(f"reference must be a bool, got {self.reference!r}")
         check_number(self.lr, "lr", low=0.0)
         for name in ("classes", "size", "initial_classes", "add_every", "add_count", "steps",
                      "batch_size", "eval_every", "eval_drawers"):

@@ -17,10 +17,11 @@ from hebbref.experiments.lm_train import LMConfig, TrainState
 from hebbref.hebbian import HebbianSoftmax
 from hebbref.validate import check_int
 
-# Options a resumed run may change: where it stops and how it is evaluated. Any other option
-# would make the resumed run a different experiment from the one the checkpoint holds.
+# Options a resumed run may change: where it stops, how it is evaluated, and which of two equal
+# paths computes it (reference). Any other option would make the resumed run a different
+# experiment from the one the checkpoint holds.
 RESUME_MAY_CHANGE = ("max_steps", "epochs", "checkpoint_every", "eval_batch_size",
-                     "eval_tokens", "buckets", "cache", "out")
+                     "eval_tokens", "buckets", "cache", "reference", "out")
 MAX_COUNT = 2**62  # Hebbian counts above this could wrap int64 within one batch
 
 

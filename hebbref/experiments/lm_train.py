@@ -67,13 +67,16 @@ class LMConfig(HebbianOptions):
     mbpa: bool = False                 # also evaluate with MbPA, alone and with the cache (§8)
     mbpa_memory: int = 1000            # M: pairs kept per evaluation column
     mbpa_tokens: int | None = 10000    # MbPA rows on the first this-many tokens of each split
+    # Run every layer, the loss, the optimiser, the rule, the cache and MbPA through their plain
+    # NumPy twins (no numba, no threads): the path to read and step through in a debugger.
+    reference: bool = False
     out: str | None = None
 
     def validate(self):
         """The checked config, with the corpus path made absolute and lr filled in."""
         if not isinstance(self.corpus, str):
             raise TypeError(f"corpus must be a string, got {type(self.corpus).__name__}")
-        for name in ("hebbian", "cache", "mbpa"):
+        for name in ("hebbian", "cache", "mbpa", "reference"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be a bool, got {getattr(self, name)!r}")
         for name, choices in (("optimizer", tuple(OPTIMIZERS)), ("lam_rule", LAM_RULES),
