@@ -12,7 +12,7 @@ import numpy as np
 from hebbref.models import prefixed, sub
 from hebbref.nn.dropout import dropout_backward, dropout_forward
 from hebbref.nn.embedding import embedding_backward, embedding_forward
-from hebbref.nn.lstm import lstm_backward, lstm_forward, lstm_init
+from hebbref.nn.lstm import lstm_backward, lstm_forward, lstm_forward_reference, lstm_init
 from hebbref.nn.softmax import (linear_cross_entropy, softmax_init, softmax_layer_backward,
                                 softmax_layer_forward)
 from hebbref.validate import check_labels
@@ -78,18 +78,19 @@ def lm_initial_state(params, batch_size):
             for _ in range(num_lstm_layers(params))]
 
 
-def lm_forward(params, x, state, *, dropout=0.0, rng=None):
+def lm_forward(params, x, state, *, dropout=0.0, rng=None, reference=False):
     """Inputs:  x: (T, N) token ids; state: list of (h0, c0), each (N, H), one per layer;
-             dropout probability and a Generator (rng None = evaluation, no dropout).
+             dropout probability and a Generator (rng None = evaluation, no dropout);
+             reference: run the plain twins (lstm_forward_reference).
     Outputs: z: (T·N, V) logits; h: (T·N, H) activations entering the softmax;
              new_state: list of (h_T, c_T); cache for lm_backward.
     """
-    h, new_state, cache = _hidden_forward(params, x, state, dropout, rng)
+    h, new_state, cache = _hidden_forward(params, x, state, dropout, rng, reference)
     z, softmax_cache = softmax_layer_forward(h, sub(params, "softmax"))
     return z, h, new_state, (cache, softmax_cache)
 
 
-def _hidden_forward(params, x, state, dropout, rng):
+def _hidden_forward(params, x, state, dropout, rng, reference=False):
     """Embedding, LSTM layers and dropouts: h (T·N, H) as the softmax sees it, the new state
     and the cache for _hidden_backward."""
     check_labels(x, "x", params["embed.E"].shape[0])
@@ -102,7 +103,8 @@ def _hidden_forward(params, x, state, dropout, rng):
     caches, new_state = [], []
     for layer, (h0, c0) in enumerate(state, start=1):
         a, drop_cache = dropout_forward(a, dropout, rng)
-        a, lstm_cache = lstm_forward(a, h0, c0, sub(params, f"lstm{layer}"))
+        forward = lstm_forward_reference if reference else lstm_forward
+        a, lstm_cache = forward(a, h0, c0, sub(params, f"lstm{layer}"))
         caches.append((drop_cache, lstm_cache))
         new_state.append((lstm_cache["hT"], lstm_cache["cT"]))
     a, out_drop_cache = dropout_forward(a, dropout, rng)
