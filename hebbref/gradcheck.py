@@ -26,6 +26,8 @@ from hebbref.nn.softmax import softmax_cross_entropy, softmax_layer_backward, so
 EPS = 1e-5
 THRESHOLD = 1e-6
 ROUNDING_FLOOR = 1e-3
+# "linear" as an activation is the identity; said in full so it is not read as the dense layer.
+ACTIVATION_LABELS = {"linear": "identity (linear)"}
 
 
 def numerical_gradient(f, x, eps=EPS):
@@ -99,7 +101,7 @@ def check_linear(rng, N=3, D=4, M=5):
     out, cache = linear_forward(x, params)
     dx, grads = linear_backward(w, cache)
     rows = []
-    _check(rows, "linear", {"x": x, **params}, lambda: (linear_forward(x, params)[0] * w).sum(),
+    _check(rows, "dense layer", {"x": x, **params}, lambda: (linear_forward(x, params)[0] * w).sum(),
            {"x": dx, **grads})
     return rows
 
@@ -111,7 +113,8 @@ def check_activations(rng, N=3, D=4):
         w = rng.standard_normal((N, D))
         _, cache = forward(x)
         dx = backward(w, cache)
-        _check(rows, name, {"x": x}, lambda: (forward(x)[0] * w).sum(), {"x": dx})
+        _check(rows, f"activation {ACTIVATION_LABELS.get(name, name)}", {"x": x},
+               lambda: (forward(x)[0] * w).sum(), {"x": dx})
     return rows
 
 
@@ -223,11 +226,14 @@ def run_all(seed=0):
 
 
 def format_table(rows, threshold=THRESHOLD):
-    width = max(len(layer) for layer, _, _ in rows)
-    lines = [f"{'layer or model':<{width}}  {'parameter':<10}  max rel. error  ok",
-             "-" * (width + 34)]
+    """The rows as an aligned table (columns as wide as their longest entry) and a summary line."""
+    width = max(len("layer or model"), *(len(layer) for layer, _, _ in rows))
+    name_width = max(len("parameter"), *(len(name) for _, name, _ in rows))
+    header = f"{'layer or model':<{width}}  {'parameter':<{name_width}}  max rel. error  ok"
+    lines = [header, "-" * len(header)]
     for layer, name, err in rows:
-        lines.append(f"{layer:<{width}}  {name:<10}  {err:14.3e}  {'yes' if err <= threshold else 'NO'}")
+        lines.append(f"{layer:<{width}}  {name:<{name_width}}  {err:14.3e}  "
+                     f"{'yes' if err <= threshold else 'NO'}")
     worst = max(err for _, _, err in rows)
     lines.append(f"{len(rows)} gradients checked; worst max relative error {worst:.3e} "
                  f"(threshold {threshold:g})")

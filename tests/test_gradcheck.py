@@ -25,3 +25,25 @@ def test_gradcheck_command_prints_table_and_exits_zero(capsys):
     out = capsys.readouterr().out
     for needle in ("lstm", "model: mlp classifier", "model: lm segment 2/2", "embedding"):
         assert needle in out
+
+
+def test_gradcheck_table_is_aligned_and_every_row_is_named_once():
+    """Each (layer, parameter) pair names one check, and the error column starts at the same
+    character on every row, long parameter names (softmax.theta) and long layer names included."""
+    rows = gradcheck.run_all(seed=0)
+    pairs = [(layer, name) for layer, name, _ in rows]
+    repeated = sorted({pair for pair in pairs if pairs.count(pair) > 1})
+    assert not repeated, f"rows named more than once: {repeated}"
+    lines = gradcheck.format_table(rows).splitlines()
+    body = lines[2:-1]
+    assert len(body) == len(rows)
+    ends = {line.index("e-") + 4 for line in body}     # just past each "d.ddde-XX" error figure
+    assert len(ends) == 1, "error column misaligned:\n" + "\n".join(lines)
+    assert lines[0].index("max rel. error") + len("max rel. error") == ends.pop()
+
+
+def test_format_table_widens_its_columns_to_the_longest_entry():
+    rows = [("a", "softmax.theta.long_name", 1e-9), ("a much longer layer name", "W", 2e-6)]
+    body = gradcheck.format_table(rows).splitlines()[2:4]
+    assert body[0].index("1.000e-09") == body[1].index("2.000e-06")
+    assert body[1].endswith("NO")
