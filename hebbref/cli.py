@@ -11,6 +11,7 @@ import math
 import os
 import signal
 import sys
+import textwrap
 
 import numpy as np
 
@@ -40,6 +41,11 @@ def option(parser, flag, dest, default, helptext, **kwargs):
     """An option that is absent from the arguments unless typed; its help states the default."""
     parser.add_argument(flag, dest=dest, default=argparse.SUPPRESS,
                         help=f"{helptext} (default: {default})", **kwargs)
+
+
+def flag(field):
+    """The command-line flag of a config field: batch_size -> --batch-size."""
+    return "--" + field.replace("_", "-")
 
 
 def typed_options(args, config_class):
@@ -105,12 +111,13 @@ def run_curriculum(args, make_config):
 
     fields = config_file_fields(args.config, curriculum.CurriculumConfig) if args.config else {}
     fields.update(typed_options(args, curriculum.CurriculumConfig))
+    default = make_config()
+    fields = curriculum.with_dataset_protocol(fields, default.dataset)
     fields["out"] = args.out or f"runs/{args.command}"
     if "initial_classes" not in fields:  # a small --classes alone should just work
-        default = make_config()
         fields["initial_classes"] = min(default.initial_classes,
                                         fields.get("classes", default.classes))
-    config = make_config(**fields)
+    config = make_config(**fields).validate(name=flag)  # errors name flags, before any folder
     print(f"results and plots go to {config.out}")
     results = curriculum.run(config, progress=not args.quiet)
     print_exposure_table(results)
@@ -210,6 +217,14 @@ def add_curriculum_options(p, defaults, name):
            choices=["validation", "test"])
     p.add_argument("--out", default=None,
                    help=f"folder for results.json and plots (default: runs/{name})")
+    from hebbref.experiments.curriculum import DATASET_PROTOCOLS
+
+    p.epilog = "\n".join(
+        f"--dataset {dataset} sets its own protocol's defaults (a typed option overrides them):\n"
+        + textwrap.fill(" ".join(f"{flag(k)} {','.join(map(str, v)) if isinstance(v, tuple) else v}"
+                                 for k, v in protocol.items()), 78, initial_indent="  ",
+                        subsequent_indent="  ", break_on_hyphens=False)
+        for dataset, protocol in DATASET_PROTOCOLS.items())
 
 
 def add_lm_options(p):
@@ -291,7 +306,8 @@ def build_parser():
     p.set_defaults(func=run_bench)
 
     p = commands.add_parser("explain", formatter_class=fmt,
-                            help="walk through three Hebbian updates on a hand-sized example")
+                            help="three Hebbian updates, one batch at a time, on a 4-class "
+                                 "example, every number printed")
     p.set_defaults(func=run_explain)
 
     for name, make, helptext in (

@@ -118,3 +118,73 @@ def test_config_file_restores_tuples_and_infinity(tmp_path):
     (tmp_path / "other.json").write_text('{"config": {"surprise": 1}}')
     with pytest.raises(ValueError, match="surprise"):
         cli.config_file_fields(str(tmp_path / "other.json"), CurriculumConfig)
+
+
+def _curriculum_config(monkeypatch, *argv):
+    """The CurriculumConfig `hebbref curriculum ARGV` would run (curriculum.run not called)."""
+    from hebbref.experiments import curriculum
+
+    seen = []
+
+    def record(config, progress=True):
+        seen.append(config)
+        raise KeyboardInterrupt   # stop before any work; the CLI turns it into exit code 130
+
+    monkeypatch.setattr(curriculum, "run", record)
+    assert cli.main(["curriculum", *argv]) == 130
+    return seen[0]
+
+
+def test_dataset_digits_alone_runs_the_readme_digits_protocol(monkeypatch, tmp_path):
+    """README, Reproductions: the digits curriculum has 10 classes, one new every 60 steps,
+    batch 4, MLP 256-128, every step evaluated. `--dataset digits` alone must give it; a typed
+    option still overrides its part of the protocol, and kanji keeps its own defaults."""
+    out = str(tmp_path / "run")
+    config = _curriculum_config(monkeypatch, "--dataset", "digits", "--out", out)
+    assert (config.classes, config.add_every, config.add_count, config.batch_size,
+            config.hidden_sizes, config.eval_every) == (10, 60, 1, 4, (256, 128), 1)
+    assert config.initial_classes < config.classes, "every class present at step 0"
+    typed = _curriculum_config(monkeypatch, "--dataset", "digits", "--batch-size", "8",
+                               "--out", out)
+    assert (typed.batch_size, typed.add_every) == (8, 60)
+    from hebbref.experiments.curriculum import CurriculumConfig
+
+    kanji = _curriculum_config(monkeypatch, "--out", out)
+    assert kanji == CurriculumConfig(out=out)
+
+
+@pytest.mark.parametrize("argv, flags", [
+    (["--dataset", "digits", "--classes", "12"], ["--classes", "--dataset"]),
+    (["--classes", "5", "--initial-classes", "6"], ["--initial-classes", "--classes"]),
+    (["--batch-size", "0"], ["--batch-size"]),
+])
+def test_curriculum_errors_name_the_flag_before_any_folder(tmp_path, capsys, argv, flags):
+    """A bad option is reported by its flag (not the config field or a loader's argument), on
+    one line, and no output folder is made."""
+    out = tmp_path / "run"
+    assert cli.main(["curriculum", *argv, "--out", str(out), "--quiet"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    error = captured.err.strip()
+    assert error.startswith("hebbref curriculum: error: ") and "\n" not in error
+    for name in flags:
+        assert name in error, error
+    assert "num_classes" not in error and "initial_classes" not in error
+    assert not out.exists()
+
+
+def test_explain_help_and_readme_describe_what_explain_prints(capsys):
+    """`hebbref --help` and the README's command table give the number of updates that
+    `hebbref explain` actually walks through (one per batch it prints)."""
+    from pathlib import Path
+
+    from hebbref import explain
+
+    assert explain.main([]) == 0
+    batches = capsys.readouterr().out.count("\nBatch ")
+    words = {2: "two", 3: "three", 4: "four"}[batches]
+    top = cli.build_parser().format_help()
+    assert f"{words} Hebbian updates" in " ".join(top.split())
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    (row,) = [line for line in readme.splitlines() if line.startswith("| `hebbref explain`")]
+    assert f"{words} Hebbian updates" in row, row

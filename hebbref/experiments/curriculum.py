@@ -72,23 +72,45 @@ class CurriculumConfig(HebbianOptions):
     reference: bool = False
     out: str | None = None
 
-    def validate(self):
+    def validate(self, name=str):
+        """Check every field; return self. name(field) is how errors call a field (the command
+        line passes one that gives its flag, --classes for classes)."""
         if not isinstance(self.reference, bool):
-            raise TypeError(f"reference must be a bool, got {self.reference!r}")
-        check_number(self.lr, "lr", low=0.0)
-        for name in ("classes", "size", "initial_classes", "add_every", "add_count", "steps",
-                     "batch_size", "eval_every", "eval_drawers"):
-            check_int(getattr(self, name), name, 1)
+            raise TypeError(f"{name('reference')} must be a bool, got {self.reference!r}")
+        check_number(self.lr, name("lr"), low=0.0)
+        for field in ("classes", "size", "initial_classes", "add_every", "add_count", "steps",
+                      "batch_size", "eval_every", "eval_drawers"):
+            check_int(getattr(self, field), name(field), 1)
+        available = DATASET_CLASSES.get(self.dataset)
+        if available is not None and self.classes > available:
+            raise ValueError(f"{name('classes')} {self.classes} is more than the {available} "
+                             f"classes of {name('dataset')} {self.dataset}")
         if self.initial_classes > self.classes:
-            raise ValueError(f"initial_classes ({self.initial_classes}) must not exceed classes "
-                             f"({self.classes})")
+            raise ValueError(f"{name('initial_classes')} ({self.initial_classes}) must not "
+                             f"exceed {name('classes')} ({self.classes})")
         if self.split not in ("validation", "test"):
-            raise ValueError(f"split must be 'validation' or 'test', got {self.split!r}")
+            raise ValueError(f"{name('split')} must be 'validation' or 'test', got {self.split!r}")
         if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got "
+            raise ValueError(f"{name('optimizer')} must be one of {sorted(OPTIMIZERS)}, got "
                              f"{self.optimizer!r}")
         self.hebbian_config()
         return self
+
+
+# Each dataset's curriculum protocol, as validation/curriculum.py runs it: the fields in which it
+# differs from the KanjiVG defaults above. The digits have 10 classes and ~180 drawers, so fewer
+# classes arrive more slowly, in smaller batches, and 40 drawers per held-out set.
+DATASET_PROTOCOLS = {
+    "digits": dict(classes=10, size=8, initial_classes=2, add_every=60, add_count=1, steps=600,
+                   batch_size=4, hidden_sizes=(256, 128), eval_every=1, eval_drawers=40),
+}
+DATASET_CLASSES = {"digits": 10}   # built-in datasets whose class count is known before loading
+
+
+def with_dataset_protocol(fields, dataset="kanji"):
+    """fields with the protocol of fields["dataset"] (else `dataset`) filling the fields it lacks,
+    so `hebbref curriculum --dataset digits` alone runs the digits protocol."""
+    return {**DATASET_PROTOCOLS.get(fields.get("dataset", dataset), {}), **fields}
 
 
 def demo_config(**overrides):
