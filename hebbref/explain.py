@@ -215,7 +215,7 @@ def main(argv=None):
     argparse.ArgumentParser(
         prog="hebbref explain",
         description="Work through the Hebbian Softmax update on a hand-sized example "
-                    "(V = 4, H = 3, three batches of 5; METHOD §2).",
+                    "(V = 4, H = 3, three batches of 5; docs/MATH.md §5).",
     ).parse_args(argv)
     print(format_walkthrough(walkthrough()))
     return 0
