@@ -157,3 +157,18 @@ def test_math_md_follows_the_data_flow():
         assert first[earlier] < first[later], (
             f"docs/MATH.md mentions {later} (`{refs[first[later]]}`) before {earlier} "
             f"(`{refs[first[earlier]]}`)")
+
+
+def test_readme_says_where_the_character_cache_goes_and_how_to_move_it(monkeypatch, tmp_path):
+    """README's "Where data and caches go" names the folder cache_dir() uses by default and the
+    variable that moves it; both must be what hebbref.data.kanji.cache_dir really reads."""
+    from hebbref.data.kanji import cache_dir
+
+    text = README.read_text(encoding="utf-8")
+    monkeypatch.delenv("HEBBREF_CACHE_DIR", raising=False)
+    default = cache_dir()
+    assert default == Path.home() / ".cache" / "hebbref"
+    assert "`~/.cache/hebbref`" in text
+    monkeypatch.setenv("HEBBREF_CACHE_DIR", str(tmp_path))
+    assert cache_dir() == tmp_path
+    assert "HEBBREF_CACHE_DIR=" in text
