@@ -201,11 +201,11 @@ def add_curriculum_options(p, defaults, name):
            "non-linearity of the hidden layers", choices=["relu", "tanh", "sigmoid", "linear"])
     option(p, "--hidden-sizes", "hidden_sizes", ",".join(map(str, defaults.hidden_sizes)),
            "hidden layer sizes, e.g. 256,256", type=hidden_sizes)
-    option(p, "--lam-rule", "lam_rule", defaults.lam_rule, "λ schedule (METHOD §2)",
+    option(p, "--lam-rule", "lam_rule", defaults.lam_rule, "λ schedule (docs/MATH.md §5.3)",
            choices=["paper", "exact_mean"])
     option(p, "--write-scale", "write_scale", defaults.write_scale,
-           "transform of the written activations (METHOD §2)", choices=list(WRITE_SCALES))
-    option(p, "--optimizer", "optimizer", defaults.optimizer, "optimiser (METHOD §4)",
+           "transform of the written activations (docs/MATH.md §5.2)", choices=list(WRITE_SCALES))
+    option(p, "--optimizer", "optimizer", defaults.optimizer, "optimiser (docs/MATH.md §4)",
            choices=["adam", "rmsprop", "sgd"])
     option(p, "--lr", "lr", defaults.lr, "learning rate", type=float)
     option(p, "--eval-every", "eval_every", defaults.eval_every,
@@ -313,7 +313,7 @@ def build_parser():
     for name, make, helptext in (
             ("demo", demo_config, "small curriculum run: baseline vs Hebbian, plot + table"),
             ("curriculum", CurriculumConfig,
-             "class-incremental character curriculum (METHOD §5)")):
+             "class-incremental character curriculum (docs/MATH.md §9)")):
         p = commands.add_parser(name, formatter_class=fmt, help=helptext)
         add_curriculum_options(p, make(), name)
         p.set_defaults(func=functools.partial(run_curriculum, make_config=make))

@@ -1,4 +1,5 @@
-"""Gradient checks: every analytic backward pass against central finite differences (METHOD §4).
+"""Gradient checks: every analytic backward pass against central finite differences
+(docs/MATH.md §3.4).
 
     ∂f/∂x_k ≈ (f(x + ε e_k) − f(x − ε e_k)) / 2ε,   float64, ε = 1e-5
 
@@ -101,8 +102,8 @@ def check_linear(rng, N=3, D=4, M=5):
     out, cache = linear_forward(x, params)
     dx, grads = linear_backward(w, cache)
     rows = []
-    _check(rows, "dense layer", {"x": x, **params}, lambda: (linear_forward(x, params)[0] * w).sum(),
-           {"x": dx, **grads})
+    _check(rows, "dense layer", {"x": x, **params},
+           lambda: (linear_forward(x, params)[0] * w).sum(), {"x": dx, **grads})
     return rows
 
 
