@@ -172,3 +172,57 @@ def test_readme_says_where_the_character_cache_goes_and_how_to_move_it(monkeypat
     monkeypatch.setenv("HEBBREF_CACHE_DIR", str(tmp_path))
     assert cache_dir() == tmp_path
     assert "HEBBREF_CACHE_DIR=" in text
+
+
+# `MATH.md §5.2`, `docs/MATH.md §8 P7`, `MATH.md §5 step 1`: a citation of a section of MATH.md.
+CITATION = re.compile(r"MATH\.md §(\d+(?:\.\d+)?)(?: (P\d)| steps? (\d))?")
+
+
+def _math_sections():
+    """{"5": text of section 5 with its subsections, "5.2": text of 5.2, ...} from the headings."""
+    sections, open_ = {}, []
+    for line in MATH.read_text(encoding="utf-8").splitlines():
+        heading = re.match(r"(#{2,3}) (\d+(?:\.\d+)?)\.? ", line)
+        if heading:
+            depth = len(heading.group(1)) - 1
+            open_ = open_[:depth - 1] + [heading.group(2)]
+            for number in open_:
+                sections.setdefault(number, "")
+        for number in open_:
+            sections[number] += line + "\n"
+    return sections
+
+
+def _citing_files():
+    folders = [ROOT / "hebbref", ROOT / "tests", ROOT / "validation"]
+    files = [README, MATH, *(p for f in folders for p in f.rglob("*") if p.suffix in (".py", ".md"))]
+    return [p for p in files if p.is_file()]
+
+
+def test_every_math_md_citation_names_a_section_that_exists():
+    """Code, tests and docs cite MATH.md by section (and by property or step): each cited
+    section must be a heading of docs/MATH.md, each cited P1–P8 must be stated in that section,
+    and each cited step in it, so renumbering MATH.md without updating the citations fails."""
+    sections = _math_sections()
+    assert {"3", "5", "8", "9", "10", "6.4", "6.5"} <= set(sections)
+    bad = []
+    for path in _citing_files():
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            for section, prop, step in CITATION.findall(line):
+                text = sections.get(section)
+                if text is None:
+                    bad.append(f"{path.relative_to(ROOT)}:{number}: no section §{section}")
+                elif prop and f"**{prop} " not in text:
+                    bad.append(f"{path.relative_to(ROOT)}:{number}: §{section} states no {prop}")
+                elif step and f"**step {step}.**" not in text:
+                    bad.append(f"{path.relative_to(ROOT)}:{number}: §{section} has no step {step}")
+    assert not bad, "citations of docs/MATH.md that do not resolve:\n" + "\n".join(bad)
+
+
+def test_the_properties_and_steps_are_stated_where_citations_expect_them():
+    """The property tests cite P1–P8 of §8, and the training code the steps of §5."""
+    sections = _math_sections()
+    for k in range(1, 9):
+        assert f"**P{k} (" in sections["8"], f"docs/MATH.md §8 does not state P{k}"
+    for k in (1, 2, 3):
+        assert f"**step {k}.**" in sections["5"], f"docs/MATH.md §5 has no step {k}"
