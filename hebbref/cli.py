@@ -217,14 +217,22 @@ def add_curriculum_options(p, defaults, name):
            choices=["validation", "test"])
     p.add_argument("--out", default=None,
                    help=f"folder for results.json and plots (default: runs/{name})")
+    p.epilog = protocol_help()
+
+
+def protocol_help():
+    """The end of `hebbref curriculum --help`: the defaults each dataset's protocol changes."""
     from hebbref.experiments.curriculum import DATASET_PROTOCOLS
 
-    p.epilog = "\n".join(
-        f"--dataset {dataset} sets its own protocol's defaults (a typed option overrides them):\n"
-        + textwrap.fill(" ".join(f"{flag(k)} {','.join(map(str, v)) if isinstance(v, tuple) else v}"
-                                 for k, v in protocol.items()), 78, initial_indent="  ",
-                        subsequent_indent="  ", break_on_hyphens=False)
-        for dataset, protocol in DATASET_PROTOCOLS.items())
+    notes = []
+    for dataset, protocol in DATASET_PROTOCOLS.items():
+        shown = (",".join(map(str, v)) if isinstance(v, tuple) else v for v in protocol.values())
+        flags = " ".join(f"{flag(k)} {v}" for k, v in zip(protocol, shown))
+        notes.append(f"--dataset {dataset} sets its own protocol's defaults (typed options "
+                     f"override them):\n" + textwrap.fill(flags, 78, initial_indent="  ",
+                                                          subsequent_indent="  ",
+                                                          break_on_hyphens=False))
+    return "\n".join(notes)
 
 
 def add_lm_options(p):

@@ -195,7 +195,8 @@ def _math_sections():
 
 def _citing_files():
     folders = [ROOT / "hebbref", ROOT / "tests", ROOT / "validation"]
-    files = [README, MATH, *(p for f in folders for p in f.rglob("*") if p.suffix in (".py", ".md"))]
+    found = (p for folder in folders for p in folder.rglob("*") if p.suffix in (".py", ".md"))
+    files = [README, MATH, *found]
     return [p for p in files if p.is_file()]
 
 
