@@ -6,11 +6,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hebbref.kernels import (adam_step, adam_step_numpy, coalesce_rows, lstm_gate_gradients,
+from hebbref import optim
+from hebbref.kernels import (adam_step, coalesce_rows, lstm_gate_gradients,
                              lstm_gate_gradients_numpy, matmul_accumulate,
                              matmul_accumulate_numpy, scatter_add_rows, scatter_add_rows_numpy,
-                             sgd_step, sgd_step_numpy)
+                             sgd_step)
 from hebbref.nn.lstm import lstm_step_backward
+from hebbref.optim import adam_step_numpy, sgd_step_numpy
 
 DTYPES = [np.float32, np.float64]
 
@@ -202,15 +204,24 @@ def test_adam_step_numpy_matches_the_written_formula():
     np.testing.assert_allclose(v, v_new, rtol=1e-15)
 
 
-def test_adam_step_falls_back_to_the_twin_on_strided_state():
-    """Non-contiguous p, m, v cannot be walked flat by the kernel; the twin runs and they update."""
+def test_adam_step_refuses_strided_state():
+    """Non-contiguous p, m, v cannot be walked flat by the kernel (a flat copy would take the
+    update): it raises, naming the array."""
+    g = np.ones((4, 3))
+    p, m, v = np.zeros((4, 6))[:, ::2], np.zeros((4, 3)), np.zeros((4, 3))
+    with pytest.raises(ValueError, match="p must be C-contiguous"):
+        adam_step(p, g, m, v, beta1=0.9, beta2=0.999, eps=1e-8, step_size=1e-2,
+                  sqrt_bias_correction2=np.sqrt(1e-3))
+
+
+def test_adam_optimiser_steps_a_strided_parameter_with_the_twin():
+    """optim.adam runs the plain step on a non-contiguous parameter, and it updates in place."""
     rng = np.random.default_rng(0)
     g = rng.standard_normal((4, 3))
-    p, m, v = np.zeros((4, 6))[:, ::2], np.zeros((4, 6))[:, ::2], np.zeros((4, 6))[:, ::2]
-    adam_step(p, g, m, v, beta1=0.9, beta2=0.999, eps=1e-8, step_size=1e-2,
-              sqrt_bias_correction2=np.sqrt(1e-3))
-    np.testing.assert_allclose(m, 0.1 * g, rtol=1e-15)
-    assert np.all(np.sign(p) == -np.sign(g))
+    base = np.zeros((4, 6))
+    optim.adam({"w": base[:, ::2]}, {"w": g}, state := {}, lr=1e-2)
+    np.testing.assert_allclose(state["m/w"], 0.1 * g, rtol=1e-15)
+    assert np.all(np.sign(base[:, ::2]) == -np.sign(g)) and not base[:, 1::2].any()
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -231,11 +242,14 @@ def test_sgd_step_numba_equals_numpy_bit_for_bit(dtype, shape, seed, lr):
     np.testing.assert_array_equal(p, twin)
 
 
-def test_sgd_step_falls_back_to_the_twin_on_a_strided_parameter():
-    """A non-contiguous p cannot be walked flat by the kernel; the twin updates it in place."""
+def test_sgd_optimiser_steps_a_strided_parameter_with_the_twin():
+    """A non-contiguous p cannot be walked flat by the kernel (it raises); optim.sgd runs the
+    plain step instead, which updates it in place."""
     base = np.ones((4, 6))
     p, g = base[:, ::2], np.full((4, 3), 2.0)
-    sgd_step(p, g, 0.25)
+    with pytest.raises(ValueError, match="p must be C-contiguous"):
+        sgd_step(p, g, 0.25)
+    optim.sgd({"p": p}, {"p": g}, {}, lr=0.25)
     np.testing.assert_array_equal(base[:, ::2], 0.5)
     np.testing.assert_array_equal(base[:, 1::2], 1.0)
 
