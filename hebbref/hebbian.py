@@ -236,7 +236,7 @@ def hebbian_update(theta, counts, h, y, *, gamma, T, lam_rule="paper", write_sca
 
 @dataclass(frozen=True)
 class HebbianConfig:
-    """The rule's hyperparameters (METHOD §2), as experiments store them, and the library's
+    """The rule's hyperparameters (docs/MATH.md §5), as experiments store them, and the library's
     defaults, stated here once (HebbianSoftmax takes its defaults from this class).
 
     gamma in [0, 1]; T >= 0 or math.inf; lam_rule "paper" or "exact_mean"; write_scale one of
@@ -244,14 +244,14 @@ class HebbianConfig:
     rule (Rae et al. 2018, Algorithm 1). The paper defines γ and T but fixes no value for them
     in its text, so γ = 0.1 and T = 100 are this library's choice, made for these reasons:
     - For c_i < 1/γ = 10, λ_i = 1/c_i, so the first ten sightings of a class make θ[i] their exact
-      running mean (METHOD §3 P3): one sighting is enough to bind a class (P2).
+      running mean (docs/MATH.md §5.3, P3): one sighting is enough to bind a class (P2).
     - For 10 <= c_i < T = 100, λ_i = γ: θ[i] becomes an exponential average over roughly the last
       1/γ = 10 batches containing the class, so it follows the features as the network below
       changes, instead of averaging in activations from long ago.
     - From c_i = 100 on, the class is handed back to gradient descent (P8), which by then has
       seen it often enough to do better than a mean.
-    Both are levers to study (METHOD §5); with γ <= 1/T, γ has no effect at all. Each experiment
-    config declares the values its validation chose.
+    Both are levers to study (docs/MATH.md §7); with γ <= 1/T, γ has no effect at all. Each
+    experiment config declares the values its validation chose.
     """
 
     gamma: float = 0.1
@@ -279,14 +279,14 @@ class HebbianSoftmax:
 
     A model holds ``hebbian_softmax: HebbianSoftmax | None``; None means a plain softmax. The
     training loop calls ``hebbian_softmax.update(params["softmax.theta"], h, y)`` right after
-    the optimiser step, with the activations h the forward pass fed to the softmax (METHOD §2
-    steps 1-2). Evaluation never calls it, so counts advance only in training; save ``counts``
+    the optimiser step, with the activations h the forward pass fed to the softmax (docs/MATH.md
+    §5.4). Evaluation never calls it, so counts advance only in training; save ``counts``
     with checkpoints.
 
     Fields: num_classes V; gamma in [0, 1]; T >= 0 or math.inf; lam_rule "paper" or
     "exact_mean"; write_scale one of WRITE_SCALES (defaults and why: HebbianConfig); counts (V,)
-    int64, all ones when not given (METHOD §2). Build one from an experiment's HebbianConfig
-    with :meth:`from_config`.
+    int64, all ones when not given (docs/MATH.md §5.1). Build one from an experiment's
+    HebbianConfig with :meth:`from_config`.
     """
 
     num_classes: int
@@ -318,8 +318,8 @@ class HebbianSoftmax:
                    write_scale=config.write_scale, counts=counts)
 
     def update(self, theta, h, y, reference=False):
-        """Apply METHOD §2 step 2 to theta (V, H) in place, with h: (N, H), y: (N,); reference:
-        run hebbian_update_reference instead of hebbian_update. -> None."""
+        """Apply the rule (docs/MATH.md §5.4) to theta (V, H) in place, with h: (N, H),
+        y: (N,); reference: run hebbian_update_reference instead of hebbian_update. -> None."""
         update = hebbian_update_reference if reference else hebbian_update
         update(theta, self.counts, h, y, gamma=self.gamma, T=self.T, lam_rule=self.lam_rule,
                write_scale=self.write_scale)

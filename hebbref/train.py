@@ -8,8 +8,8 @@
 from hebbref.optim import OPTIMIZERS, clip_grad_norm
 
 
-def train_step(params, grads, opt_state, h, y, *, optimizer, lr, clip=None, hebbian_softmax=None,
-               reference=False):
+def train_step(params, grads, opt_state, h, y, *, optimizer, lr, clip=None,
+               hebbian_softmax=None, reference=False):
     """Update params (and opt_state, hebbian_softmax.counts) in place.
 
     params, grads: flat dicts; h: (N, H) the activations that entered the softmax in this step's

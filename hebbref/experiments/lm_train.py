@@ -29,9 +29,9 @@ class LMConfig(HebbianOptions):
     corpus: str = "bbc"
     min_count: int = 2
     hebbian: bool = True
-    # The rule's settings, chosen on BBC validation against METHOD §6's goal (rare words better,
-    # frequent not worse): validation/README.md, "Reproduction 2", the table "Tuning the chosen
-    # cell's rule". γ has no effect here: while the rule is on (c < T = 20), λ = 1/c ≥ 0.05 > γ;
+    # The rule's settings, chosen on BBC validation against the goal of docs/MATH.md §6.2 (rare
+    # words better, frequent not worse): validation/README.md, "Reproduction 2", the table
+    # "Tuning the chosen cell's rule". γ has no effect here: while the rule is on (c < T = 20), λ = 1/c ≥ 0.05 > γ;
     # γ would act only with T > 1/γ = 100.
     gamma: float = 0.01
     T: float = 20.0
@@ -150,9 +150,9 @@ def lm_train_step(state, x, y, config):
     Raises FloatingPointError on a non-finite loss, before anything is changed.
     config.reference runs the plain twins throughout: lm_loss, the optimiser, the rule.
     """
-    loss, grads, h, lstm_state = lm_loss(state.params, x, y, state.lstm_state,  # METHOD §1, §4
-                                         dropout=config.dropout, rng=state.rng,
-                                         reference=config.reference)
+    loss, grads, h, lstm_state = lm_loss(  # docs/MATH.md §2.9, §3
+        state.params, x, y, state.lstm_state, dropout=config.dropout, rng=state.rng,
+        reference=config.reference)
     if not np.isfinite(loss):
         raise FloatingPointError(
             f"non-finite training loss {loss} at step {state.step + 1} (epoch {state.epoch}, "

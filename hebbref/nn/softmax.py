@@ -24,7 +24,7 @@ SOFTMAX_BIAS_INITS = ("zero", "uniform")
 
 
 def softmax_init(hidden_size, num_classes, rng, *, dtype, bias_init="zero"):
-    """{"theta": (V, H) ~ U(−1/√H, 1/√H), "b": (V,)} (METHOD §1), drawn in that order.
+    """{"theta": (V, H) ~ U(−1/√H, 1/√H), "b": (V,)} (docs/MATH.md §2.9), drawn in that order.
 
     bias_init: "zero" b = 0 | "uniform" b ~ U(−1/√H, 1/√H), as torch.nn.Linear draws it.
     """
