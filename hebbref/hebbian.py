@@ -241,8 +241,9 @@ class HebbianConfig:
 
     gamma in [0, 1]; T >= 0 or math.inf; lam_rule "paper" or "exact_mean"; write_scale one of
     WRITE_SCALES (module docstring). lam_rule="paper" and write_scale="none" are the paper's
-    rule (Rae et al. 2018, Algorithm 1). The paper defines γ and T but fixes no value for them
-    in its text, so γ = 0.1 and T = 100 are this library's choice, made for these reasons:
+    rule (Rae et al. 2018, Algorithm 1). The paper defines γ and T but this project found no
+    value for them stated in it, so γ = 0.1 and T = 100 are this library's choice, for these
+    reasons:
     - For c_i < 1/γ = 10, λ_i = 1/c_i, so the first ten sightings of a class make θ[i] their exact
       running mean (docs/MATH.md §5.3, P3): one sighting is enough to bind a class (P2).
     - For 10 <= c_i < T = 100, λ_i = γ: θ[i] becomes an exponential average over roughly the last
