@@ -41,3 +41,20 @@ def test_embedding_matches_torch(torch, ids_shape, V, E):
     np.testing.assert_array_equal(grads["E"].ids, np.unique(ids),
                                   err_msg="SparseRows ids must be exactly the touched ids")
     assert_matches("dE (densified)", densify(grads["E"], V), ttable.grad)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), T=small, N=small, V=st.integers(1, 6), E=small,
+       dtype=st.sampled_from([np.float32, np.float64]))
+def test_embedding_backward_reference_equals_the_kernel_bit_for_bit(seed, T, N, V, E, dtype):
+    """embedding_backward(reference=True) (np.add.at) == the numba path, ids and rows bit for
+    bit: both add the rows of a repeated id in the order of the positions (docs/MATH.md §2.4)."""
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(0, V, (T, N))
+    upstream = (rng.standard_normal((T, N, E)) * 10.0 ** rng.integers(-3, 4, (T, N, E)))
+    _, cache = embedding_forward(ids, {"E": np.zeros((V, E), dtype)})
+    plain = embedding_backward(upstream.astype(dtype), cache, reference=True)["E"]
+    fast = embedding_backward(upstream.astype(dtype), cache)["E"]
+    assert plain.ids.dtype == fast.ids.dtype == np.int64 and plain.rows.dtype == dtype
+    np.testing.assert_array_equal(plain.ids, fast.ids)
+    np.testing.assert_array_equal(plain.rows, fast.rows)
