@@ -52,17 +52,6 @@ def scatter_add_rows(target, ids, rows):
                                 np.ascontiguousarray(rows, dtype=target.dtype))
 
 
-def coalesce_rows(ids, rows):
-    """Merge repeated ids: returns (unique_ids (K,), summed_rows (K, E)), unique_ids sorted.
-
-    ids: (M,) int; rows: (M, E).
-    """
-    unique_ids, inverse = np.unique(ids, return_inverse=True)
-    summed = np.zeros((unique_ids.shape[0], rows.shape[1]), dtype=rows.dtype)
-    scatter_add_rows(summed, inverse.reshape(-1), rows)
-    return unique_ids.astype(np.int64, copy=False), summed
-
-
 # error_model="numpy": a division by zero gives inf/nan as in NumPy instead of a per-element
 # Python check, which would keep LLVM from vectorising the loop.
 @numba.njit(cache=True, nogil=True, error_model="numpy")

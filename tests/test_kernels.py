@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hebbref import optim
-from hebbref.kernels import (adam_step, coalesce_rows, lstm_gate_gradients,
+from hebbref.kernels import (adam_step, lstm_gate_gradients,
                              lstm_gate_gradients_numpy, matmul_accumulate,
                              matmul_accumulate_numpy, scatter_add_rows, scatter_add_rows_numpy,
                              sgd_step)
@@ -88,33 +88,6 @@ def test_scatter_add_rows_accepts_int32_ids():
     target = np.zeros((3, 2))
     scatter_add_rows(target, np.array([2, 0, 2], dtype=np.int32), np.ones((3, 2)))
     np.testing.assert_array_equal(target, [[1, 1], [0, 0], [2, 2]])
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@settings(max_examples=60, deadline=None)
-@given(data=st.data())
-def test_coalesce_rows_equals_dense_loop(dtype, data):
-    """coalesce_rows(ids, rows) = (sorted unique ids, their summed rows) (METHOD §4 sparse grad).
-
-    Reference: a dense (V, E) array of zeros with rows added one by one in order of k; its
-    non-touched rows must be zero and its touched rows must equal the coalesced rows exactly
-    (both sum from zero in index order).
-    """
-    _, ids, rows = data.draw(scatter_problems(dtype))
-    V = int(ids.max()) + 1 if ids.size else 1
-    dense = np.zeros((V, rows.shape[1]), dtype=dtype)
-    for k in range(ids.shape[0]):
-        dense[ids[k]] += rows[k]
-
-    unique_ids, summed = coalesce_rows(ids, rows)
-
-    assert unique_ids.dtype == np.int64
-    assert summed.dtype == dtype
-    np.testing.assert_array_equal(unique_ids, sorted(set(ids.tolist())))
-    assert summed.shape == (unique_ids.shape[0], rows.shape[1])
-    np.testing.assert_array_equal(summed, dense[unique_ids])
-    untouched = np.setdiff1d(np.arange(V), unique_ids)
-    assert not dense[untouched].any()
 
 
 @st.composite

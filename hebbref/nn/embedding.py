@@ -2,7 +2,7 @@
 
 The backward pass never builds a dense (V, E) array: it returns the touched ids (unique, sorted)
 and the summed gradient rows for them, as a :class:`SparseRows`. The rows are summed by np.add.at
-on the plain path and by a numba kernel on the fast path (hebbref.kernels.coalesce_rows, which
+on the plain path and by a numba kernel on the fast path (hebbref.kernels.scatter_add_rows, which
 adds in the same order, so the two agree bit for bit).
 """
 from typing import NamedTuple
@@ -41,12 +41,12 @@ def embedding_backward(dout, cache, *, reference=False):
     Outputs: {"E": SparseRows(ids (K,), rows (K, E))}: only the K touched rows.
     """
     ids, (_, E_dim) = cache
-    ids, dout = ids.reshape(-1), dout.reshape(-1, E_dim)
-    if not reference:
-        from hebbref.kernels import coalesce_rows
-
-        return {"E": SparseRows(*coalesce_rows(ids, dout))}
-    unique_ids, inverse = np.unique(ids, return_inverse=True)
+    unique_ids, position = np.unique(ids.reshape(-1), return_inverse=True)
     rows = np.zeros((unique_ids.shape[0], E_dim), dtype=dout.dtype)
-    np.add.at(rows, inverse.reshape(-1), dout)      # rows[inverse[k]] += dout[k], repeats summed
+    if reference:
+        np.add.at(rows, position.reshape(-1), dout.reshape(-1, E_dim))  # repeats summed
+    else:
+        from hebbref.kernels import scatter_add_rows
+
+        scatter_add_rows(rows, position.reshape(-1), dout.reshape(-1, E_dim))
     return {"E": SparseRows(unique_ids.astype(np.int64, copy=False), rows)}
