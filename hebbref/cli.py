@@ -336,6 +336,9 @@ def build_parser():
                        "its config; typed options override it (default: none)")
         p.add_argument("--quiet", action="store_true",
                        help="no progress bar (default: shown when stderr is a terminal)")
+        option(p, "--reference", "reference", "off", "run every layer, the loss, the optimiser "
+               "and the rule through their plain NumPy twins, without numba: the path to step "
+               "through in a debugger", action="store_true")
     return parser
 
 

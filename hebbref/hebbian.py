@@ -36,10 +36,6 @@ from hebbref.validate import check_array, check_labels, check_number, check_same
 LAM_RULES = ("paper", "exact_mean")
 WRITE_SCALES = ("none", "row_norm", "centred", "centred_row_norm")
 
-# Defaults for HebbianSoftmax; see its docstring for why.
-DEFAULT_GAMMA = 0.1
-DEFAULT_T = 100
-
 
 def init_counts(V):
     """Per-class counts c ∈ Z^V, all 1 before any training step (METHOD §2). -> (V,) int64."""
@@ -240,14 +236,27 @@ def hebbian_update(theta, counts, h, y, *, gamma, T, lam_rule="paper", write_sca
 
 @dataclass(frozen=True)
 class HebbianConfig:
-    """The rule's hyperparameters (METHOD §2), as experiments store them.
+    """The rule's hyperparameters (docs/MATH.md §5), as experiments store them, and the library's
+    defaults, stated here once (HebbianSoftmax takes its defaults from this class).
 
     gamma in [0, 1]; T >= 0 or math.inf; lam_rule "paper" or "exact_mean"; write_scale one of
-    WRITE_SCALES (module docstring). Defaults: the paper's rule with this project's γ and T (see HebbianSoftmax).
+    WRITE_SCALES (module docstring). lam_rule="paper" and write_scale="none" are the paper's
+    rule (Rae et al. 2018, Algorithm 1). The paper defines γ and T but this project found no
+    value for them stated in it, so γ = 0.1 and T = 100 are this library's choice, for these
+    reasons:
+    - For c_i < 1/γ = 10, λ_i = 1/c_i, so the first ten sightings of a class make θ[i] their exact
+      running mean (docs/MATH.md §5.3, P3): one sighting is enough to bind a class (P2).
+    - For 10 <= c_i < T = 100, λ_i = γ: θ[i] becomes an exponential average over roughly the last
+      1/γ = 10 batches containing the class, so it follows the features as the network below
+      changes, instead of averaging in activations from long ago.
+    - From c_i = 100 on, the class is handed back to gradient descent (P8), which by then has
+      seen it often enough to do better than a mean.
+    Both are levers to study (docs/MATH.md §7); with γ <= 1/T, γ has no effect at all. Each
+    experiment config declares the values its validation chose.
     """
 
-    gamma: float = DEFAULT_GAMMA
-    T: float = DEFAULT_T
+    gamma: float = 0.1
+    T: float = 100
     lam_rule: str = "paper"
     write_scale: str = "none"
 
@@ -269,32 +278,23 @@ class HebbianOptions:
 class HebbianSoftmax:
     """The Hebbian Softmax state of one softmax layer: hyperparameters and per-class counts.
 
-    A model holds ``hebbian: HebbianSoftmax | None``; None means a plain softmax. The training
-    loop calls ``hebbian.update(params["softmax.theta"], h, y)`` right after the optimiser step,
-    with the activations h the forward pass fed to the softmax (METHOD §2 steps 1-2). Evaluation
-    never calls it, so counts advance only in training; save ``counts`` with checkpoints.
+    A model holds ``hebbian_softmax: HebbianSoftmax | None``; None means a plain softmax. The
+    training loop calls ``hebbian_softmax.update(params["softmax.theta"], h, y)`` right after
+    the optimiser step, with the activations h the forward pass fed to the softmax (docs/MATH.md
+    §5.4). Evaluation never calls it, so counts advance only in training; save ``counts``
+    with checkpoints.
 
     Fields: num_classes V; gamma in [0, 1]; T >= 0 or math.inf; lam_rule "paper" or
-    "exact_mean"; write_scale one of WRITE_SCALES; counts (V,) int64, all ones when not given
-    (METHOD §2). Build one from an experiment's HebbianConfig with :meth:`from_config`.
-
-    Defaults, gamma = 0.1 and T = 100. These are this project's choice; the paper's text does not
-    fix them for these small models, so nothing is claimed about its values. Reasons:
-    - For c_i < 1/γ = 10, λ_i = 1/c_i, so the first ten sightings of a class make θ[i] their exact
-      running mean (METHOD §3 P3): one sighting is enough to bind a class (P2).
-    - For 10 <= c_i < T = 100, λ_i = γ: θ[i] becomes an exponential average over roughly the last
-      1/γ = 10 batches containing the class, so it follows the features as the network below
-      changes, instead of averaging in activations from long ago.
-    - From c_i = 100 on, the class is handed back to gradient descent (P8), which by then has
-      seen it often enough to do better than a mean.
-    Both are levers to study (METHOD §5); with γ <= 1/T, γ has no effect at all.
+    "exact_mean"; write_scale one of WRITE_SCALES (defaults and why: HebbianConfig); counts (V,)
+    int64, all ones when not given (docs/MATH.md §5.1). Build one from an experiment's
+    HebbianConfig with :meth:`from_config`.
     """
 
     num_classes: int
-    gamma: float = DEFAULT_GAMMA
-    T: float = DEFAULT_T
-    lam_rule: str = "paper"
-    write_scale: str = "none"
+    gamma: float = HebbianConfig.gamma
+    T: float = HebbianConfig.T
+    lam_rule: str = HebbianConfig.lam_rule
+    write_scale: str = HebbianConfig.write_scale
     counts: np.ndarray | None = None
 
     def __post_init__(self):
@@ -318,7 +318,9 @@ class HebbianSoftmax:
         return cls(num_classes, gamma=config.gamma, T=config.T, lam_rule=config.lam_rule,
                    write_scale=config.write_scale, counts=counts)
 
-    def update(self, theta, h, y):
-        """Apply METHOD §2 step 2 to theta (V, H) in place, with h: (N, H), y: (N,). -> None."""
-        hebbian_update(theta, self.counts, h, y, gamma=self.gamma, T=self.T,
-                       lam_rule=self.lam_rule, write_scale=self.write_scale)
+    def update(self, theta, h, y, reference=False):
+        """Apply the rule (docs/MATH.md §5.4) to theta (V, H) in place, with h: (N, H),
+        y: (N,); reference: run hebbian_update_reference instead of hebbian_update. -> None."""
+        update = hebbian_update_reference if reference else hebbian_update
+        update(theta, self.counts, h, y, gamma=self.gamma, T=self.T, lam_rule=self.lam_rule,
+               write_scale=self.write_scale)

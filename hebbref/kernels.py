@@ -1,11 +1,14 @@
-"""Numba kernels, each beside its plain-NumPy twin; tests check they agree bit for bit
-(STYLE: Numba kernels sit beside their pure-NumPy twins).
+"""Numba kernels of the fast path, each checked against a plain-NumPy twin (bit for bit, or to
+rounding for the gemm). The twins the plain path runs live where they are read: Adam's and SGD's
+steps in hebbref.optim; the others sit here. Only the fast path imports this module (numba
+takes most of a second to load, and `--reference` runs without it).
 
 - scatter_add_rows: the embedding backward (summing gradient rows of repeated ids) and the
-  sparse-row optimisers (adding into a parameter or an optimiser state).
+  fused softmax layer's ∂L/∂θ (twin: scatter_add_rows_numpy, np.add.at).
 - adam_step: Adam's moment update and parameter step in one pass over memory
-  (hebbref.optim.adam).
-- sgd_step: p ← p − lr·g in one pass, without the temporary lr·g (hebbref.optim.sgd).
+  (twin: hebbref.optim.adam_step_numpy).
+- sgd_step: p ← p − lr·g in one pass, without the temporary lr·g (twin:
+  hebbref.optim.sgd_step_numpy).
 - lstm_gate_gradients: one step of the LSTM backward's element-wise work in one pass
   (hebbref.nn.lstm.lstm_backward).
 - matmul_accumulate: out += aᵀ b or out += a bᵀ by NumPy's own BLAS gemm with β = 1 (through
@@ -49,45 +52,6 @@ def scatter_add_rows(target, ids, rows):
                                 np.ascontiguousarray(rows, dtype=target.dtype))
 
 
-def coalesce_rows(ids, rows):
-    """Merge repeated ids: returns (unique_ids (K,), summed_rows (K, E)), unique_ids sorted.
-
-    ids: (M,) int; rows: (M, E).
-    """
-    unique_ids, inverse = np.unique(ids, return_inverse=True)
-    summed = np.zeros((unique_ids.shape[0], rows.shape[1]), dtype=rows.dtype)
-    scatter_add_rows(summed, inverse.reshape(-1), rows)
-    return unique_ids.astype(np.int64, copy=False), summed
-
-
-def adam_step_numpy(p, g, m, v, *, beta1, beta2, eps, step_size, sqrt_bias_correction2):
-    """NumPy twin of :func:`adam_step`. p, g, m, v: same shape and dtype; p, m, v updated in
-    place, one array operation a line:
-
-        m ← beta1 · m + (1 − beta1) · g,       then 0 where |m| < tiny
-        v ← beta2 · v + (1 − beta2) · g²,      then 0 where v < tiny
-        p ← p − step_size · m / (sqrt(v) / sqrt_bias_correction2 + eps)
-
-    tiny is the dtype's smallest normal number (float32 1.2e-38): moments that have decayed into
-    the subnormal range are flushed to zero (docs/MATH.md §4.3: why, and the bound on p).
-    Python-float coefficients act in the arrays' dtype (NumPy's rule for scalars), so float32
-    stays float32. Returns None.
-    """
-    tiny = np.finfo(m.dtype).tiny
-    m *= beta1
-    m += (1.0 - beta1) * g
-    m[np.abs(m) < tiny] = 0.0
-    v *= beta2
-    v += (1.0 - beta2) * (g * g)
-    v[v < tiny] = 0.0
-    denom = np.sqrt(v)
-    denom /= sqrt_bias_correction2
-    denom += eps
-    delta = np.divide(m, denom, out=denom)
-    delta *= step_size
-    p -= delta
-
-
 # error_model="numpy": a division by zero gives inf/nan as in NumPy instead of a per-element
 # Python check, which would keep LLVM from vectorising the loop.
 @numba.njit(cache=True, nogil=True, error_model="numpy")
@@ -102,25 +66,24 @@ def _adam_step_numba(p, g, m, v, beta1, one_minus_beta1, beta2, one_minus_beta2,
 
 
 def adam_step(p, g, m, v, *, beta1, beta2, eps, step_size, sqrt_bias_correction2):
-    """:func:`adam_step_numpy` in one loop (numba), without its temporaries: the same operations
-    in the same order, each rounded to the arrays' dtype, so the result is bit-identical to the
-    twin. p, g, m, v: same shape and dtype; p, m, v C-contiguous (updated in place; otherwise
-    the twin runs). Returns None.
+    """hebbref.optim.adam_step_numpy in one loop (numba), without its temporaries: the same
+    operations in the same order, each rounded to the arrays' dtype, so the result is
+    bit-identical to the twin. p, g, m, v: same shape and dtype; p, m, v C-contiguous (updated
+    in place through flat views). Returns None.
     """
-    if not all(x.flags.c_contiguous for x in (p, m, v)):
-        adam_step_numpy(p, g, m, v, beta1=beta1, beta2=beta2, eps=eps, step_size=step_size,
-                        sqrt_bias_correction2=sqrt_bias_correction2)
-        return
+    _check_contiguous(p=p, m=m, v=v)
     d = m.dtype.type  # every coefficient rounded to the dtype first, as NumPy does
     _adam_step_numba(p.reshape(-1), np.ascontiguousarray(g).reshape(-1), m.reshape(-1),
                      v.reshape(-1), d(beta1), d(1.0 - beta1), d(beta2), d(1.0 - beta2), d(eps),
                      d(step_size), d(sqrt_bias_correction2), np.finfo(d).tiny, d(0.0))
 
 
-def sgd_step_numpy(p, g, lr):
-    """NumPy twin of :func:`sgd_step`: p ← p − lr · g in place (lr acts in p's dtype, NumPy's
-    rule for Python scalars). p, g: same shape and dtype. The product lr · g is a temporary."""
-    p -= lr * g
+def _check_contiguous(**arrays):
+    # A kernel writes through a flat view; reshape(-1) of a non-contiguous array is a copy,
+    # and a write into a copy would never reach the caller's array.
+    for name, x in arrays.items():
+        if not x.flags.c_contiguous:
+            raise ValueError(f"{name} must be C-contiguous (it is updated in place)")
 
 
 @numba.njit(cache=True, nogil=True)
@@ -130,14 +93,12 @@ def _sgd_step_numba(p, g, lr):
 
 
 def sgd_step(p, g, lr):
-    """:func:`sgd_step_numpy` in one loop (numba), without the temporary: the same two roundings
-    per element (lr · g, then the subtraction; lr passed in p's dtype), so the result is
-    bit-identical to the twin. Measured at the (33,278, 256) float32 softmax weights
-    (validation/ab_softmax.py --sgd): 5.2 ms against the twin's 14.2 ms (a fresh 34 MB temporary
-    per step). p: C-contiguous (otherwise the twin runs); g: same shape and dtype."""
-    if not p.flags.c_contiguous:
-        sgd_step_numpy(p, g, lr)
-        return
+    """hebbref.optim.sgd_step_numpy (p ← p − lr · g) in one loop (numba), without the temporary:
+    the same two roundings per element (lr · g, then the subtraction; lr passed in p's dtype),
+    so the result is bit-identical to the twin. Measured at the (33,278, 256) float32 softmax
+    weights (validation/ab_softmax.py --sgd): 5.2 ms against the twin's 14.2 ms (a fresh 34 MB
+    temporary per step). p: C-contiguous (updated in place); g: same shape and dtype."""
+    _check_contiguous(p=p)
     _sgd_step_numba(p.reshape(-1), np.ascontiguousarray(g).reshape(-1), p.dtype.type(lr))
 
 

@@ -33,12 +33,15 @@ sparse path to the rows ``ids`` only, so on touched rows the two agree bit for b
 
 Validation happens before anything is written: a bad argument raises and leaves params and
 state as they were. Gradients are not checked for finiteness (NaN or Inf propagate).
+
+``reference=True`` runs the plain NumPy steps (:func:`sgd_step_numpy`, :func:`adam_step_numpy`);
+otherwise SGD and Adam run their numba kernels (hebbref.kernels.sgd_step, adam_step), which are
+bit-identical to them and imported only when first used, so the plain path never loads numba.
 """
 import math
 
 import numpy as np
 
-from hebbref.kernels import adam_step, sgd_step
 from hebbref.nn.embedding import SparseRows
 from hebbref.validate import check_array, check_number, check_same_dtype
 
@@ -110,16 +113,64 @@ def _check_lr(lr):
 
 
 # --------------------------------------------------------------------------------------------
+# The plain steps, and the choice of their numba twins
+# --------------------------------------------------------------------------------------------
+
+def sgd_step_numpy(p, g, lr):
+    """p ← p − lr · g in place (lr acts in p's dtype, NumPy's rule for Python scalars).
+    p, g: same shape and dtype. Plain twin of hebbref.kernels.sgd_step."""
+    p -= lr * g
+
+
+def adam_step_numpy(p, g, m, v, *, beta1, beta2, eps, step_size, sqrt_bias_correction2):
+    """Adam's moment update and step, one array operation a line; plain twin of
+    hebbref.kernels.adam_step. p, g, m, v: same shape and dtype; p, m, v updated in place:
+
+        m ← beta1 · m + (1 − beta1) · g,       then 0 where |m| < tiny
+        v ← beta2 · v + (1 − beta2) · g²,      then 0 where v < tiny
+        p ← p − step_size · m / (sqrt(v) / sqrt_bias_correction2 + eps)
+
+    tiny is the dtype's smallest normal number (float32 1.2e-38): moments that have decayed into
+    the subnormal range are flushed to zero (docs/MATH.md §4.3: why, and the bound on p).
+    Python-float coefficients act in the arrays' dtype (NumPy's rule for scalars), so float32
+    stays float32. Returns None.
+    """
+    tiny = np.finfo(m.dtype).tiny
+    m *= beta1
+    m += (1.0 - beta1) * g
+    m[np.abs(m) < tiny] = 0.0
+    v *= beta2
+    v += (1.0 - beta2) * (g * g)
+    v[v < tiny] = 0.0
+    denom = np.sqrt(v)
+    denom /= sqrt_bias_correction2
+    denom += eps
+    delta = np.divide(m, denom, out=denom)
+    delta *= step_size
+    p -= delta
+
+
+def _kernel(name, reference, *in_place):
+    """hebbref.kernels.<name>, or None for the plain step: on the reference path, or when an
+    array the kernel updates in place is not C-contiguous (it works on flat views)."""
+    if reference or not all(a.flags.c_contiguous for a in in_place):
+        return None
+    from hebbref import kernels
+
+    return getattr(kernels, name)
+
+
+# --------------------------------------------------------------------------------------------
 # Shared driver: the dense path and the sparse-row path around one row-block formula
 # --------------------------------------------------------------------------------------------
 
-def _apply(params, grads, state, buffer_prefixes, rule):
-    """Run ``rule`` on every (param, grad) pair, dense or on the touched rows only.
+def _apply(params, grads, state, buffer_prefixes, update_rows):
+    """Run ``update_rows`` on every (param, grad) pair, dense or on the touched rows only.
 
-    rule(p_rows, g_rows, buffer_rows, step) updates p_rows and each block of buffer_rows (a tuple
-    with one row block per prefix) in place.
+    update_rows(p_rows, g_rows, buffer_rows, step) updates p_rows and each block of buffer_rows
+    (a tuple with one row block per prefix) in place.
     Dense: the blocks are the parameter and the state arrays themselves, so nothing is copied.
-    Sparse: the blocks are copies of rows ``ids``, written back after the rule.
+    Sparse: the blocks are copies of rows ``ids``, written back after the update.
     """
     for name, g in grads.items():
         p = params[name]
@@ -139,20 +190,20 @@ def _apply(params, grads, state, buffer_prefixes, rule):
                 continue  # the step counter still advances, as in torch.optim.SparseAdam
             rows = tuple(b[ids] for b in buffers)
             p_rows = p[ids]
-            rule(p_rows, g.rows, rows, step)
+            update_rows(p_rows, g.rows, rows, step)
             # ids are unique, so fancy-index assignment writes each row once (no scatter-add).
             for buffer, block in zip(buffers, rows):
                 buffer[ids] = block
             p[ids] = p_rows
         else:
-            rule(p, g, tuple(buffers), step)
+            update_rows(p, g, tuple(buffers), step)
 
 
 # --------------------------------------------------------------------------------------------
 # The optimisers
 # --------------------------------------------------------------------------------------------
 
-def sgd(params, grads, state, *, lr, momentum=0.0):
+def sgd(params, grads, state, *, lr, momentum=0.0, reference=False):
     """Stochastic gradient descent, with optional heavy-ball momentum (torch.optim.SGD).
 
     Equations (dampening 0, no Nesterov, as torch.optim.SGD):
@@ -160,7 +211,8 @@ def sgd(params, grads, state, *, lr, momentum=0.0):
         momentum > 0:   buf ← momentum · buf + g   (buf starts at 0, so the first step has buf = g)
                         p ← p − lr · buf
 
-    Inputs:  params, grads, state as in the module docstring; lr ≥ 0; momentum in [0, 1).
+    Inputs:  params, grads, state as in the module docstring; lr ≥ 0; momentum in [0, 1);
+             reference: the plain step (sgd_step_numpy) instead of its numba twin.
     State:   "step/<name>"; with momentum > 0 also "momentum/<name>" (shape and dtype of the param).
     Sparse:  for a SparseRows gradient only the rows ``ids`` of the parameter and of its momentum
              buffer change. The buffers of untouched rows are *not* decayed (a dense step with a
@@ -173,19 +225,18 @@ def sgd(params, grads, state, *, lr, momentum=0.0):
     prefixes = ("momentum",) if momentum > 0.0 else ()
     _check_step_inputs(params, grads, state, prefixes)
 
-    def rule(p, g, buffers, step):
+    def update_rows(p, g, buffers, step):
         if momentum > 0.0:
             (buf,) = buffers
             buf *= momentum
             buf += g                  # buf ← momentum · buf + g
             g = buf
-        # p ← p − lr·g in one pass (twin: kernels.sgd_step_numpy, p -= lr * g)
-        sgd_step(p, g, lr)
+        (_kernel("sgd_step", reference, p) or sgd_step_numpy)(p, g, lr)   # p ← p − lr·g
 
-    _apply(params, grads, state, prefixes, rule)
+    _apply(params, grads, state, prefixes, update_rows)
 
 
-def adam(params, grads, state, *, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+def adam(params, grads, state, *, lr, beta1=0.9, beta2=0.999, eps=1e-8, reference=False):
     """Adam (Kingma & Ba, 2015) with bias correction, as torch.optim.Adam computes it.
 
     Equations (t = this parameter's step count, starting at 1):
@@ -197,7 +248,7 @@ def adam(params, grads, state, *, lr, beta1=0.9, beta2=0.999, eps=1e-8):
     to 0 (docs/MATH.md §4.3; subnormal arithmetic made long runs 2–4× slower).
 
     Inputs:  params, grads, state as in the module docstring; lr ≥ 0; beta1, beta2 in [0, 1);
-             eps > 0.
+             eps > 0; reference: the plain step (adam_step_numpy) instead of its numba twin.
     State:   "step/<name>", "m/<name>", "v/<name>".
     Sparse:  lazy, like torch.optim.SparseAdam: for a SparseRows gradient only rows ``ids`` of
              the parameter, m and v change; the moments of untouched rows are not decayed. The
@@ -215,26 +266,27 @@ def adam(params, grads, state, *, lr, beta1=0.9, beta2=0.999, eps=1e-8):
     prefixes = ("m", "v")
     _check_step_inputs(params, grads, state, prefixes)
 
-    def rule(p, g, buffers, step):
+    def update_rows(p, g, buffers, step):
         m, v = buffers
         bias_correction1 = 1.0 - beta1**step
         bias_correction2 = 1.0 - beta2**step
-        # The equations above, fused into one pass over memory (twin: adam_step_numpy).
-        adam_step(p, g, m, v, beta1=beta1, beta2=beta2, eps=eps,
-                  step_size=lr / bias_correction1,
-                  sqrt_bias_correction2=math.sqrt(bias_correction2))
+        step_fn = _kernel("adam_step", reference, p, m, v) or adam_step_numpy
+        step_fn(p, g, m, v, beta1=beta1, beta2=beta2, eps=eps, step_size=lr / bias_correction1,
+                sqrt_bias_correction2=math.sqrt(bias_correction2))
 
-    _apply(params, grads, state, prefixes, rule)
+    _apply(params, grads, state, prefixes, update_rows)
 
 
-def rmsprop(params, grads, state, *, lr, alpha=0.99, eps=1e-8):
+def rmsprop(params, grads, state, *, lr, alpha=0.99, eps=1e-8, reference=False):
     """RMSProp (Tieleman & Hinton, 2012), uncentred and without momentum (torch.optim.RMSprop).
 
     Equations:
         v ← alpha · v + (1 − alpha) · g²        (v starts at 0)
         p ← p − lr · g / (sqrt(v) + eps)
 
-    Inputs:  params, grads, state as in the module docstring; lr ≥ 0; alpha in [0, 1); eps > 0.
+    Inputs:  params, grads, state as in the module docstring; lr ≥ 0; alpha in [0, 1); eps > 0;
+             reference: accepted so that every optimiser takes the same arguments; RMSProp has
+             only the plain path.
     State:   "step/<name>", "v/<name>".
     Sparse:  only rows ``ids`` of the parameter and of v change; v of untouched rows is not
              decayed.
@@ -246,7 +298,7 @@ def rmsprop(params, grads, state, *, lr, alpha=0.99, eps=1e-8):
     prefixes = ("v",)
     _check_step_inputs(params, grads, state, prefixes)
 
-    def rule(p, g, buffers, step):
+    def update_rows(p, g, buffers, step):
         (v,) = buffers
         v *= alpha
         v += (1.0 - alpha) * (g * g)  # v ← alpha · v + (1 − alpha) · g²
@@ -254,7 +306,7 @@ def rmsprop(params, grads, state, *, lr, alpha=0.99, eps=1e-8):
         denom += eps
         p -= lr * (g / denom)
 
-    _apply(params, grads, state, prefixes, rule)
+    _apply(params, grads, state, prefixes, update_rows)
 
 
 OPTIMIZERS = {"sgd": sgd, "adam": adam, "rmsprop": rmsprop}

@@ -731,6 +731,30 @@ def test_layer_state_and_config():
         HebbianSoftmax.from_config({"gamma": 0.1}, 4)
 
 
+def test_layer_defaults_are_the_config_defaults():
+    """The library's defaults are stated once, in HebbianConfig: a HebbianSoftmax built without
+    options has exactly its settings."""
+    layer, config = HebbianSoftmax(3), HebbianConfig()
+    assert (layer.gamma, layer.T, layer.lam_rule, layer.write_scale) == \
+        (config.gamma, config.T, config.lam_rule, config.write_scale)
+
+
+@pytest.mark.parametrize("write_scale", ["none", "centred"])
+def test_layer_update_reference_runs_the_reference_loop(write_scale):
+    """update(..., reference=True) is hebbian_update_reference on the layer's state and
+    settings, bit for bit; the default is hebbian_update (docs/MATH.md §5.5)."""
+    rng = np.random.default_rng(0)
+    theta, h, y = rng.standard_normal((5, 3)), rng.standard_normal((9, 3)), rng.integers(0, 5, 9)
+    for reference, update in ((True, hebbian_update_reference), (False, hebbian_update)):
+        layer = HebbianSoftmax(5, gamma=0.2, T=50, write_scale=write_scale)
+        expected_theta, expected_counts = theta.copy(), layer.counts.copy()
+        update(expected_theta, expected_counts, h, y, gamma=0.2, T=50, write_scale=write_scale)
+        got = theta.copy()
+        layer.update(got, h, y, reference=reference)
+        assert_bit_identical(got, expected_theta, f"theta, reference={reference}")
+        np.testing.assert_array_equal(layer.counts, expected_counts)
+
+
 # ----------------------------------------------------------------------------------------------
 # End to end: a one-shot class in a tiny classifier
 

@@ -6,11 +6,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hebbref.kernels import (adam_step, adam_step_numpy, coalesce_rows, lstm_gate_gradients,
+from hebbref import optim
+from hebbref.kernels import (adam_step, lstm_gate_gradients,
                              lstm_gate_gradients_numpy, matmul_accumulate,
                              matmul_accumulate_numpy, scatter_add_rows, scatter_add_rows_numpy,
-                             sgd_step, sgd_step_numpy)
+                             sgd_step)
 from hebbref.nn.lstm import lstm_step_backward
+from hebbref.optim import adam_step_numpy, sgd_step_numpy
 
 DTYPES = [np.float32, np.float64]
 
@@ -86,33 +88,6 @@ def test_scatter_add_rows_accepts_int32_ids():
     target = np.zeros((3, 2))
     scatter_add_rows(target, np.array([2, 0, 2], dtype=np.int32), np.ones((3, 2)))
     np.testing.assert_array_equal(target, [[1, 1], [0, 0], [2, 2]])
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@settings(max_examples=60, deadline=None)
-@given(data=st.data())
-def test_coalesce_rows_equals_dense_loop(dtype, data):
-    """coalesce_rows(ids, rows) = (sorted unique ids, their summed rows) (METHOD §4 sparse grad).
-
-    Reference: a dense (V, E) array of zeros with rows added one by one in order of k; its
-    non-touched rows must be zero and its touched rows must equal the coalesced rows exactly
-    (both sum from zero in index order).
-    """
-    _, ids, rows = data.draw(scatter_problems(dtype))
-    V = int(ids.max()) + 1 if ids.size else 1
-    dense = np.zeros((V, rows.shape[1]), dtype=dtype)
-    for k in range(ids.shape[0]):
-        dense[ids[k]] += rows[k]
-
-    unique_ids, summed = coalesce_rows(ids, rows)
-
-    assert unique_ids.dtype == np.int64
-    assert summed.dtype == dtype
-    np.testing.assert_array_equal(unique_ids, sorted(set(ids.tolist())))
-    assert summed.shape == (unique_ids.shape[0], rows.shape[1])
-    np.testing.assert_array_equal(summed, dense[unique_ids])
-    untouched = np.setdiff1d(np.arange(V), unique_ids)
-    assert not dense[untouched].any()
 
 
 @st.composite
@@ -202,15 +177,24 @@ def test_adam_step_numpy_matches_the_written_formula():
     np.testing.assert_allclose(v, v_new, rtol=1e-15)
 
 
-def test_adam_step_falls_back_to_the_twin_on_strided_state():
-    """Non-contiguous p, m, v cannot be walked flat by the kernel; the twin runs and they update."""
+def test_adam_step_refuses_strided_state():
+    """Non-contiguous p, m, v cannot be walked flat by the kernel (a flat copy would take the
+    update): it raises, naming the array."""
+    g = np.ones((4, 3))
+    p, m, v = np.zeros((4, 6))[:, ::2], np.zeros((4, 3)), np.zeros((4, 3))
+    with pytest.raises(ValueError, match="p must be C-contiguous"):
+        adam_step(p, g, m, v, beta1=0.9, beta2=0.999, eps=1e-8, step_size=1e-2,
+                  sqrt_bias_correction2=np.sqrt(1e-3))
+
+
+def test_adam_optimiser_steps_a_strided_parameter_with_the_twin():
+    """optim.adam runs the plain step on a non-contiguous parameter, and it updates in place."""
     rng = np.random.default_rng(0)
     g = rng.standard_normal((4, 3))
-    p, m, v = np.zeros((4, 6))[:, ::2], np.zeros((4, 6))[:, ::2], np.zeros((4, 6))[:, ::2]
-    adam_step(p, g, m, v, beta1=0.9, beta2=0.999, eps=1e-8, step_size=1e-2,
-              sqrt_bias_correction2=np.sqrt(1e-3))
-    np.testing.assert_allclose(m, 0.1 * g, rtol=1e-15)
-    assert np.all(np.sign(p) == -np.sign(g))
+    base = np.zeros((4, 6))
+    optim.adam({"w": base[:, ::2]}, {"w": g}, state := {}, lr=1e-2)
+    np.testing.assert_allclose(state["m/w"], 0.1 * g, rtol=1e-15)
+    assert np.all(np.sign(base[:, ::2]) == -np.sign(g)) and not base[:, 1::2].any()
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -231,11 +215,14 @@ def test_sgd_step_numba_equals_numpy_bit_for_bit(dtype, shape, seed, lr):
     np.testing.assert_array_equal(p, twin)
 
 
-def test_sgd_step_falls_back_to_the_twin_on_a_strided_parameter():
-    """A non-contiguous p cannot be walked flat by the kernel; the twin updates it in place."""
+def test_sgd_optimiser_steps_a_strided_parameter_with_the_twin():
+    """A non-contiguous p cannot be walked flat by the kernel (it raises); optim.sgd runs the
+    plain step instead, which updates it in place."""
     base = np.ones((4, 6))
     p, g = base[:, ::2], np.full((4, 3), 2.0)
-    sgd_step(p, g, 0.25)
+    with pytest.raises(ValueError, match="p must be C-contiguous"):
+        sgd_step(p, g, 0.25)
+    optim.sgd({"p": p}, {"p": g}, {}, lr=0.25)
     np.testing.assert_array_equal(base[:, ::2], 0.5)
     np.testing.assert_array_equal(base[:, 1::2], 1.0)
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hebbref.hebbian import HebbianSoftmax, hebbian_update
+from hebbref.hebbian import HebbianSoftmax, hebbian_update, hebbian_update_reference
 from hebbref.models.classifier import classifier_init, classifier_loss
 from hebbref.optim import OPTIMIZERS, clip_grad_norm
 from hebbref.train import train_step
@@ -35,27 +35,30 @@ def counts_with_history(V, seed):
     return np.random.default_rng(seed).choice([1, 2, 5, 49, 50, 80], V).astype(np.int64)
 
 
+@pytest.mark.parametrize("reference", [False, True])
 @pytest.mark.parametrize("optimizer", sorted(OPTIMIZERS))
 @pytest.mark.parametrize("clip", [None, 1e-3, 1e3])
-def test_step_is_clip_then_optimiser_then_rule(optimizer, clip):
+def test_step_is_clip_then_optimiser_then_rule(optimizer, clip, reference):
     """train_step == clip_grad_norm, then the optimiser, then hebbian_update on θ′, bit for bit,
-    and it returns the norm before clipping."""
+    and it returns the norm before clipping; with reference=True, the optimiser's plain step
+    and hebbian_update_reference."""
     params, grads, h, y = batch(0)
     counts = counts_with_history(7, 1)
     expected, expected_grads, expected_state = (copy.deepcopy(params), copy.deepcopy(grads), {})
     expected_counts = counts.copy()
     norm = clip_grad_norm(expected_grads, clip) if clip else None
-    OPTIMIZERS[optimizer](expected, expected_grads, expected_state, lr=0.1)
-    hebbian_update(expected["softmax.theta"], expected_counts, h, y, **RULE)
+    OPTIMIZERS[optimizer](expected, expected_grads, expected_state, lr=0.1, reference=reference)
+    update = hebbian_update_reference if reference else hebbian_update
+    update(expected["softmax.theta"], expected_counts, h, y, **RULE)
 
-    rule = HebbianSoftmax(7, counts=counts.copy(), **RULE)
+    hebbian_softmax = HebbianSoftmax(7, counts=counts.copy(), **RULE)
     state = {}
     returned = train_step(params, grads, state, h, y, optimizer=optimizer, lr=0.1, clip=clip,
-                          hebbian=rule)
+                          hebbian_softmax=hebbian_softmax, reference=reference)
     assert returned == norm
     for name in expected:
         np.testing.assert_array_equal(params[name], expected[name], err_msg=name)
-    np.testing.assert_array_equal(rule.counts, expected_counts)
+    np.testing.assert_array_equal(hebbian_softmax.counts, expected_counts)
 
 
 @settings(max_examples=30, deadline=None)
@@ -70,10 +73,11 @@ def test_the_rule_is_applied_and_touches_only_theta(seed, N, V, optimizer, dtype
     counts = counts_with_history(V, seed)
     baseline = copy.deepcopy(params)
     train_step(baseline, copy.deepcopy(grads), {}, h, y, optimizer=optimizer, lr=0.05, clip=1.0)
-    rule = HebbianSoftmax(V, counts=counts.copy(), **RULE)
-    train_step(params, grads, {}, h, y, optimizer=optimizer, lr=0.05, clip=1.0, hebbian=rule)
+    hebbian_softmax = HebbianSoftmax(V, counts=counts.copy(), **RULE)
+    train_step(params, grads, {}, h, y, optimizer=optimizer, lr=0.05, clip=1.0,
+               hebbian_softmax=hebbian_softmax)
 
-    np.testing.assert_array_equal(rule.counts, counts + np.bincount(y, minlength=V))
+    np.testing.assert_array_equal(hebbian_softmax.counts, counts + np.bincount(y, minlength=V))
     written = np.zeros(V, bool)
     written[y] = counts[y] < RULE["T"]
     changed = np.any(params["softmax.theta"] != baseline["softmax.theta"], axis=1)
@@ -86,7 +90,7 @@ def test_the_rule_is_applied_and_touches_only_theta(seed, N, V, optimizer, dtype
 
 
 def test_plain_softmax_step_is_the_optimiser_step():
-    """hebbian=None: θ is exactly the optimiser's θ′."""
+    """hebbian_softmax=None: θ is exactly the optimiser's θ′."""
     params, grads, h, y = batch(3)
     expected = copy.deepcopy(params)
     OPTIMIZERS["sgd"](expected, copy.deepcopy(grads), {}, lr=0.1)
@@ -102,8 +106,8 @@ def test_rule_sees_the_optimiser_output_not_the_old_theta():
     y = np.array([0, 1])
     counts = np.array([1, 2, 1], np.int64)
     theta_prime = params["softmax.theta"] - 0.1 * grads["softmax.theta"]
-    rule = HebbianSoftmax(3, counts=counts, gamma=0.1, T=math.inf)
-    train_step(params, grads, {}, h, y, optimizer="sgd", lr=0.1, hebbian=rule)
+    hebbian_softmax = HebbianSoftmax(3, counts=counts, gamma=0.1, T=math.inf)
+    train_step(params, grads, {}, h, y, optimizer="sgd", lr=0.1, hebbian_softmax=hebbian_softmax)
     np.testing.assert_allclose(params["softmax.theta"][0], h[0], rtol=1e-15)
     np.testing.assert_allclose(params["softmax.theta"][1], 0.5 * h[1] + 0.5 * theta_prime[1],
                                rtol=1e-12)

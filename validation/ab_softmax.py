@@ -27,7 +27,7 @@ import tempfile
 
 import numpy as np
 
-from hebbref import kernels
+from hebbref import kernels, optim
 from hebbref.bench.timing import measure, paired_interval
 from hebbref.bench.workloads import QUICK
 from hebbref.nn import softmax
@@ -98,7 +98,7 @@ def sgd_contenders():
     rng = np.random.default_rng(0)
     p = rng.standard_normal(33278 * H).astype(np.float32)
     g = (rng.standard_normal(p.size) * 1e-3).astype(np.float32)
-    return {"sgd_step_numpy (p -= lr * g)": lambda: kernels.sgd_step_numpy(p, g, 1e-9),
+    return {"sgd_step_numpy (p -= lr * g)": lambda: optim.sgd_step_numpy(p, g, 1e-9),
             "sgd_step (numba)": lambda: kernels.sgd_step(p, g, 1e-9)}
 
 
@@ -123,7 +123,7 @@ def adam_contenders(rev):
             lambda p, g, m, v: p.__isub__(old.adam_delta(g, m, v, **coefficients)))
     contenders |= {
         "adam_step_numpy (twin)": update(
-            lambda p, g, m, v: kernels.adam_step_numpy(p, g, m, v, **coefficients)),
+            lambda p, g, m, v: optim.adam_step_numpy(p, g, m, v, **coefficients)),
         "adam_step (numba)": update(
             lambda p, g, m, v: kernels.adam_step(p, g, m, v, **coefficients))}
     return contenders

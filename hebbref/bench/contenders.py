@@ -41,7 +41,7 @@ def hebbref_lm_step(V, H, sizes, seed=0, *, hebbian=True):
         state["step"] += 1
         _, grads, h, state["lstm"] = lm_loss(params, x, y, state["lstm"])
         train_step(params, grads, state["opt"], h, y.reshape(-1), optimizer="sgd", lr=LM_LR,
-                   clip=LM_CLIP, hebbian=rule)
+                   clip=LM_CLIP, hebbian_softmax=rule)
 
     step.params = params
     return step
@@ -161,7 +161,7 @@ def hebbref_mlp_step(sizes, seed=0):
         x, y = batches[state["step"] % len(batches)]
         state["step"] += 1
         _, grads, h = classifier_loss(params, x, y, activation="relu")
-        train_step(params, grads, state["opt"], h, y, optimizer="adam", lr=MLP_LR, hebbian=rule)
+        train_step(params, grads, state["opt"], h, y, optimizer="adam", lr=MLP_LR, hebbian_softmax=rule)
 
     step.state = state
     return step

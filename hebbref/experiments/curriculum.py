@@ -40,12 +40,8 @@ FRESH, WELL_SEEN = 5, 20   # exposure limits of the "why" measurement (module do
 
 @dataclass
 class CurriculumConfig(HebbianOptions):
-    """Everything that determines a curriculum run (both models).
-
-    The defaults are the kanji curriculum of validation/curriculum.py with the setting its lever
-    study chose on validation drawers (RMSProp, ReLU, γ = 0.01, T = 500, write_scale="centred"),
-    the only one of 72 that met the no-cost criterion there (validation/README.md).
-    """
+    """Everything that determines a curriculum run (both models). The defaults are the kanji
+    curriculum of validation/curriculum.py."""
 
     dataset: str = "kanji"
     classes: int = 100
@@ -57,6 +53,9 @@ class CurriculumConfig(HebbianOptions):
     batch_size: int = 16
     hidden_sizes: tuple = (256, 256)
     activation: str = "relu"
+    # Chosen on validation drawers by the lever study (validation/README.md, "Reproduction 1",
+    # the "Lever study" table): RMSProp, ReLU, γ = 0.01, T = 500 and centred writes, the only
+    # setting that met its criterion (gain at 1–2 exposures, no loss on well-seen classes).
     optimizer: str = "rmsprop"
     lr: float = 3e-4
     gamma: float = 0.01
@@ -141,19 +140,22 @@ def make_stream(config, train_y):
     return stream
 
 
-def curriculum_train_step(params, opt_state, rule, x, y, config):
+def curriculum_train_step(params, opt_state, hebbian_softmax, x, y, config):
     """One step of either model, in METHOD §2 order: loss and gradients, the optimiser step,
-    then the Hebbian rule (rule=None: the plain softmax). Updates params, opt_state and
-    rule.counts in place. x: (N, D), y: (N,). Returns the training loss before the step."""
-    loss, grads, h = classifier_loss(params, x, y, activation=config.activation)
+    then the Hebbian rule (hebbian_softmax=None: the plain softmax); config.reference runs the
+    plain twins throughout. Updates params, opt_state and hebbian_softmax.counts in place.
+    x: (N, D), y: (N,). Returns the training loss before the step."""
+    loss, grads, h = classifier_loss(params, x, y, activation=config.activation,
+                                     reference=config.reference)
     if not np.isfinite(loss):
-        raise FloatingPointError(f"non-finite training loss {loss} ({'Hebbian' if rule else 'baseline'} model)")
+        model = "Hebbian" if hebbian_softmax else "baseline"
+        raise FloatingPointError(f"non-finite training loss {loss} ({model} model)")
     train_step(params, grads, opt_state, h, y, optimizer=config.optimizer, lr=config.lr,
-               hebbian=rule)
+               hebbian_softmax=hebbian_softmax, reference=config.reference)
     return loss
 
 
-def evaluate(params, x, y, images, exposures, tally, config):
+def classify_held_out(params, x, y, images, exposures, tally, config):
     """Classify each held-out image of the introduced classes once; file it by exposure bucket.
 
     x: (N, D), y: (N,), images: (N,) their ids in the held-out set; exposures: (V,) per class.
@@ -175,26 +177,29 @@ def evaluate(params, x, y, images, exposures, tally, config):
 
 
 def run_model(config, data, stream, *, hebbian, progress=True):
-    """Train one model on the stream; return its exposure tally and accuracy over time."""
+    """Train one model on the stream; return its exposure tally and accuracy over time.
+    The weights take the dtype of the images (prepare_data: float32)."""
     (train_x, train_y), (test_x, test_y) = data
     rng = np.random.default_rng([config.seed, 1])
     params = classifier_init(train_x.shape[1], list(config.hidden_sizes), config.classes, rng,
-                             dtype=np.float32)
-    rule = HebbianSoftmax.from_config(config.hebbian_config(), config.classes) if hebbian else None
+                             dtype=train_x.dtype)
+    hebbian_softmax = (HebbianSoftmax.from_config(config.hebbian_config(), config.classes)
+                       if hebbian else None)
     opt_state, exposures, over_time = {}, np.zeros(config.classes, np.int64), []
     tally = ExposureTally(len(test_y))
     name = "hebbian" if hebbian else "baseline"
     for step, batch in enumerate(tqdm(stream, desc=name, disable=None if progress else True,
                                       unit="step")):
         try:
-            loss = curriculum_train_step(params, opt_state, rule, train_x[batch], train_y[batch],
-                                         config)
+            loss = curriculum_train_step(params, opt_state, hebbian_softmax, train_x[batch],
+                                         train_y[batch], config)
         except FloatingPointError as error:
             raise FloatingPointError(f"{error} at step {step + 1}") from None
         np.add.at(exposures, train_y[batch], 1)
         if (step + 1) % config.eval_every == 0 or step + 1 == len(stream):
             shown = np.flatnonzero(test_y < introduced(step, config))
-            point = evaluate(params, test_x[shown], test_y[shown], shown, exposures, tally, config)
+            point = classify_held_out(params, test_x[shown], test_y[shown], shown, exposures,
+                                      tally, config)
             over_time.append({"step": step + 1, "classes": introduced(step, config),
                               "loss": float(loss), **point})
     return {"by_exposure": tally.as_dict(), "over_time": over_time,

@@ -29,8 +29,8 @@ def save_state(path, config, state):
     groups = {"params": state.params, "optimizer": state.opt_state,
               "lstm_state": {f"{k}{layer}": a for layer, pair in enumerate(state.lstm_state)
                              for k, a in zip("hc", pair)}}
-    if state.hebbian is not None:
-        groups["hebbian"] = {"counts": state.hebbian.counts}
+    if state.hebbian_softmax is not None:
+        groups["hebbian"] = {"counts": state.hebbian_softmax.counts}
     meta = {"kind": "lm", "config": dataclasses.asdict(config), "rng": rng_state(state.rng),
             "epoch": state.epoch, "position": state.position, "step": state.step,
             "curve": state.curve, "corpus": state.corpus}
@@ -70,7 +70,7 @@ def _state_from(groups, meta):
     if not isinstance(curve, list) or not all(_curve_point(p) for p in curve):
         raise ValueError("curve must be a list of [step, tokens, perplexity]")
     state = TrainState(
-        params=params, opt_state=groups.get("optimizer", {}), hebbian=hebbian,
+        params=params, opt_state=groups.get("optimizer", {}), hebbian_softmax=hebbian,
         lstm_state=[(lstm[f"h{i}"], lstm[f"c{i}"]) for i in range(config.layers)],
         rng=rng_from_state(meta["rng"]), epoch=check_int(meta["epoch"], "epoch", 0),
         position=check_int(meta["position"], "position", 0),

@@ -18,8 +18,6 @@ from hebbref.train import train_step
 from hebbref.validate import check_int, check_number
 
 # Each optimiser's own default: Adam and RMSProp at SGD's lr of 20 diverge (perplexity ~10⁴⁷).
-# SGD is the default optimiser: with either initialisation its Hebbian model beat Adam's (lr 2e-3,
-# clip 2.5, T 500) on BBC validation after one epoch (validation/README.md).
 DEFAULT_LR = {"sgd": 20.0, "adam": 2e-3, "rmsprop": 2e-3}
 BUCKET_CHOICES = ("default", "paper")
 
@@ -31,9 +29,10 @@ class LMConfig(HebbianOptions):
     corpus: str = "bbc"
     min_count: int = 2
     hebbian: bool = True
-    # T and the write variant chosen on BBC validation against METHOD §6's goal (rare words
-    # better, frequent not worse; validation/lm_buckets.py, validation/README.md). With T = 20,
-    # λ = 1/c ≥ 0.05 while the rule is on, so γ does not act.
+    # The rule's settings, chosen on BBC validation against the goal of docs/MATH.md §6.2 (rare
+    # words better, frequent not worse): validation/README.md, "Reproduction 2", the table
+    # "Tuning the chosen cell's rule". γ has no effect here: while the rule is on (c < T = 20), λ = 1/c ≥ 0.05 > γ;
+    # γ would act only with T > 1/γ = 100.
     gamma: float = 0.01
     T: float = 20.0
     lam_rule: str = "paper"
@@ -45,6 +44,8 @@ class LMConfig(HebbianOptions):
     batch_size: int = 32
     bptt: int = 35
     epochs: int = 1
+    # SGD, clip 0.25 and the torch-style initialisation below: the cell whose Hebbian model was
+    # best in validation/README.md, "Reproduction 2", the "Screen" table.
     optimizer: str = "sgd"
     lr: float | None = None  # None: DEFAULT_LR[optimizer]
     clip: float = 0.25
@@ -58,9 +59,8 @@ class LMConfig(HebbianOptions):
     curve_tokens: int = 20000          # ... on the first this-many validation tokens
     checkpoint_every: int = 200
     cache: bool = False                # also evaluate with a neural cache (METHOD §7)
-    # Initialisation options of models.lm.lm_init: torch-style (N(0, 1) embedding, U(±1/√H)
-    # biases) trains better than hebbref's first choice with SGD and with Adam, most of all with
-    # the Hebbian rule (BBC validation, validation/README.md).
+    # models.lm.lm_init's options: N(0, 1) embedding, U(±1/√H) biases (the "torch" rows of the
+    # "Screen" table).
     embed_init: str = "normal"
     softmax_bias_init: str = "uniform"
     lstm_bias_init: str = "torch"
@@ -120,7 +120,7 @@ class TrainState:
 
     params: dict
     opt_state: dict
-    hebbian: HebbianSoftmax | None
+    hebbian_softmax: HebbianSoftmax | None     # None: the plain softmax (config.hebbian False)
     lstm_state: list
     rng: np.random.Generator
     epoch: int = 0
@@ -136,9 +136,9 @@ def init_state(config, vocab_size):
                      dtype=np.dtype(config.dtype), embed_init=config.embed_init,
                      softmax_bias_init=config.softmax_bias_init,
                      lstm_bias_init=config.lstm_bias_init)
-    hebbian = (HebbianSoftmax.from_config(config.hebbian_config(), vocab_size)
-               if config.hebbian else None)
-    return TrainState(params, {}, hebbian, lm_initial_state(params, config.batch_size),
+    hebbian_softmax = (HebbianSoftmax.from_config(config.hebbian_config(), vocab_size)
+                       if config.hebbian else None)
+    return TrainState(params, {}, hebbian_softmax, lm_initial_state(params, config.batch_size),
                       np.random.default_rng([config.seed, 1]))
 
 
@@ -148,15 +148,17 @@ def lm_train_step(state, x, y, config):
 
     x, y: (T, N) token ids, y[t] the token after x[t]. Returns the segment's mean NLL.
     Raises FloatingPointError on a non-finite loss, before anything is changed.
+    config.reference runs the plain twins throughout: lm_loss, the optimiser, the rule.
     """
-    loss, grads, h, lstm_state = lm_loss(state.params, x, y, state.lstm_state,
-                                         dropout=config.dropout, rng=state.rng)  # METHOD §1, §4
+    loss, grads, h, lstm_state = lm_loss(  # docs/MATH.md §2.9, §3
+        state.params, x, y, state.lstm_state, dropout=config.dropout, rng=state.rng,
+        reference=config.reference)
     if not np.isfinite(loss):
         raise FloatingPointError(
             f"non-finite training loss {loss} at step {state.step + 1} (epoch {state.epoch}, "
             f"segment {state.position}); the last checkpoint is intact")
     train_step(state.params, grads, state.opt_state, h, np.asarray(y).reshape(-1),  # θ' → θ, §2
                optimizer=config.optimizer, lr=config.lr, clip=config.clip or None,
-               hebbian=state.hebbian)
+               hebbian_softmax=state.hebbian_softmax, reference=config.reference)
     state.lstm_state = lstm_state
     return loss

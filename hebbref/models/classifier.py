@@ -6,8 +6,8 @@ import numpy as np
 
 from hebbref.models import prefixed, sub
 from hebbref.nn.mlp import mlp_backward, mlp_forward, mlp_init
-from hebbref.nn.softmax import (softmax_cross_entropy, softmax_init, softmax_layer_backward,
-                                softmax_layer_forward)
+from hebbref.nn.softmax import (softmax_cross_entropy, softmax_cross_entropy_reference,
+                                softmax_init, softmax_layer_backward, softmax_layer_forward)
 
 
 def classifier_init(input_size, hidden_sizes, num_classes, rng, *, dtype=np.float64):
@@ -21,18 +21,23 @@ def classifier_init(input_size, hidden_sizes, num_classes, rng, *, dtype=np.floa
 def classifier_forward(params, x, *, activation="relu"):
     """Inputs:  x: (N, D).
     Outputs: z: (N, V) logits; h: (N, H) the features entering the softmax; cache.
+    Every layer here has one path only, the plain one.
     """
     h, mlp_cache = mlp_forward(x, sub(params, "mlp"), activation)
     z, softmax_cache = softmax_layer_forward(h, sub(params, "softmax"))
     return z, h, (mlp_cache, softmax_cache)
 
 
-def classifier_loss(params, x, y, *, activation="relu"):
-    """Inputs:  x: (N, D); y: (N,) labels.
+def classifier_loss(params, x, y, *, activation="relu", reference=False):
+    """Inputs:  x: (N, D); y: (N,) labels; reference: the plain cross-entropy
+             (softmax_cross_entropy_reference) instead of its fast twin.
     Outputs: loss (mean cross-entropy); grads keyed as params; h: (N, H) for the Hebbian rule.
     """
     z, h, (mlp_cache, softmax_cache) = classifier_forward(params, x, activation=activation)
-    loss, dz = softmax_cross_entropy(z, y, overwrite_z=True)
+    if reference:
+        loss, dz = softmax_cross_entropy_reference(z, y)
+    else:
+        loss, dz = softmax_cross_entropy(z, y, overwrite_z=True)
     dh, softmax_grads = softmax_layer_backward(dz, softmax_cache)
     _, mlp_grads = mlp_backward(dh, mlp_cache, input_grad=False)
     return loss, {**prefixed("mlp", mlp_grads), **prefixed("softmax", softmax_grads)}, h

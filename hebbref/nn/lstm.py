@@ -21,26 +21,40 @@ plain arrays, so no gradient flows across the boundary ("detached").
 
 The input projection x_t Wx for all t is one (T·N, D) × (D, 4H) product, and so are dWx, dWh
 and dx in the backward pass; only the recurrent product h_{t−1} Wh runs step by step.
+
+Each pass is written twice: lstm_forward_reference / lstm_backward_reference, loops over the step
+functions (read these), and lstm_forward / lstm_backward, their fast twins, which import
+hebbref.threads and hebbref.kernels (numba) when first called, so the plain path runs without them.
 """
 import numpy as np
 
-from hebbref import threads
-from hebbref.kernels import lstm_gate_gradients
 from hebbref.nn.activations import sigmoid
 from hebbref.validate import check_array, check_same_dtype
 
 
-def lstm_init(input_size, hidden_size, rng, *, forget_bias=1.0, dtype=np.float64):
-    """{"Wx": (D, 4H), "Wh": (H, 4H), "b": (4H,)}, weights ~ U(−1/√H, 1/√H) as in PyTorch;
-    the forget-gate block of b starts at forget_bias (1.0 helps gradients flow early on)."""
+LSTM_BIAS_INITS = ("forget_one", "torch")
+
+
+def lstm_init(input_size, hidden_size, rng, *, forget_bias=1.0, bias_init="forget_one",
+              dtype=np.float64):
+    """{"Wx": (D, 4H), "Wh": (H, 4H), "b": (4H,)}, drawn in that order; weights
+    ~ U(−1/√H, 1/√H) as in PyTorch.
+
+    bias_init: "forget_one": b = 0 except the forget-gate block = forget_bias (1.0 helps
+    gradients flow early on) | "torch": b = b_ih + b_hh with both ~ U(−1/√H, 1/√H), the sum
+    torch.nn.LSTM adds (forget_bias is then ignored).
+    """
+    if bias_init not in LSTM_BIAS_INITS:
+        raise ValueError(f"bias_init must be one of {LSTM_BIAS_INITS}, got {bias_init!r}")
     bound = 1.0 / np.sqrt(hidden_size)
     H = hidden_size
-    params = {
-        "Wx": rng.uniform(-bound, bound, (input_size, 4 * H)).astype(dtype),
-        "Wh": rng.uniform(-bound, bound, (H, 4 * H)).astype(dtype),
-        "b": np.zeros(4 * H, dtype=dtype),
-    }
-    params["b"][H:2 * H] = forget_bias
+    params = {"Wx": rng.uniform(-bound, bound, (input_size, 4 * H)).astype(dtype),
+              "Wh": rng.uniform(-bound, bound, (H, 4 * H)).astype(dtype)}
+    if bias_init == "torch":
+        params["b"] = rng.uniform(-bound, bound, (2, 4 * H)).sum(axis=0).astype(dtype)
+    else:
+        params["b"] = np.zeros(4 * H, dtype=dtype)
+        params["b"][H:2 * H] = forget_bias
     return params
 
 
@@ -182,6 +196,8 @@ def lstm_forward(x, h0, c0, params):
     kernel of it ran 15× slower (this numba has no vectorised tanh; measured at N = 32,
     H = 256), unlike the backward's, which has no transcendental function.
     """
+    from hebbref import threads
+
     x, h0, c0, Wx, Wh, b = _check_inputs(x, h0, c0, params)
     T, N, D = x.shape
     H = Wh.shape[0]
@@ -223,6 +239,9 @@ def lstm_backward(dhs, cache):
     segment. Inputs: dhs: (T, N, H); cache from lstm_forward.
     Outputs: dx: (T, N, D); dh0, dc0: (N, H); grads {"Wx", "Wh", "b"} matching params.
     """
+    from hebbref import threads
+    from hebbref.kernels import lstm_gate_gradients
+
     x, Wh, gates = cache["x"], cache["Wh"], cache["gates"]
     T, N, _ = x.shape
     H = Wh.shape[0]

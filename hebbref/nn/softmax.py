@@ -11,19 +11,30 @@ The whole layer with its loss, forward and backward, is written twice too: the p
 softmax_layer_forward → softmax_cross_entropy_reference → softmax_layer_backward, and
 `linear_cross_entropy`, its fused twin, which the language model calls, runs the five equations
 on a block of rows at a time, so the (N, V) logits never exist.
+
+The fast twins import hebbref.threads and hebbref.kernels (numba) when first called, so the plain
+path runs without them.
 """
 import numpy as np
 
-from hebbref import threads
-from hebbref.kernels import matmul_accumulate, scatter_add_rows
 from hebbref.validate import check_array, check_labels, check_same_dtype
 
 
-def softmax_init(hidden_size, num_classes, rng, *, dtype):
-    """{"theta": (V, H) ~ U(−1/√H, 1/√H), "b": zeros (V,)} (METHOD §1)."""
+SOFTMAX_BIAS_INITS = ("zero", "uniform")
+
+
+def softmax_init(hidden_size, num_classes, rng, *, dtype, bias_init="zero"):
+    """{"theta": (V, H) ~ U(−1/√H, 1/√H), "b": (V,)} (docs/MATH.md §2.9), drawn in that order.
+
+    bias_init: "zero" b = 0 | "uniform" b ~ U(−1/√H, 1/√H), as torch.nn.Linear draws it.
+    """
+    if bias_init not in SOFTMAX_BIAS_INITS:
+        raise ValueError(f"bias_init must be one of {SOFTMAX_BIAS_INITS}, got {bias_init!r}")
     bound = 1.0 / np.sqrt(hidden_size)
-    return {"theta": rng.uniform(-bound, bound, (num_classes, hidden_size)).astype(dtype),
-            "b": np.zeros(num_classes, dtype=dtype)}
+    theta = rng.uniform(-bound, bound, (num_classes, hidden_size)).astype(dtype)
+    b = (rng.uniform(-bound, bound, num_classes).astype(dtype) if bias_init == "uniform"
+         else np.zeros(num_classes, dtype=dtype))
+    return {"theta": theta, "b": b}
 
 
 def softmax_layer_forward(h, params):
@@ -70,6 +81,8 @@ def nll_per_target(z, y):
     (N, V) log-probabilities; z is left unchanged. The same operations on every row as the
     twin (max, exp, pairwise row sum, log), so the two agree bit for bit (tested).
     z: (N, V), y: (N,) -> (N,)."""
+    from hebbref import threads
+
     return np.concatenate(threads.map_row_blocks(_nll_rows, (z, y), z.shape[0], z.shape[1]))
 
 
@@ -117,6 +130,8 @@ def softmax_cross_entropy(z, y, *, overwrite_z=False):
     n = z.shape[0]
     if n == 0:
         return 0.0, np.zeros_like(z)
+    from hebbref import threads
+
     dz = z if overwrite_z else z.copy()
     nll = threads.map_row_blocks(_cross_entropy_rows, (dz, y, n), n, z.shape[1])
     return float(np.mean(np.concatenate(nll))), dz
@@ -202,6 +217,9 @@ def _fused_block(h, y, theta, b, z_buffer, dh, grads, n, *, first):
     The block's dz_t = s_t e_t − onehot(y_t)/n, with e_t = exp(z_t − max z_t) left in z's buffer
     and s_t = 1/(n Σ_j e_tj), is never written out: s scales the small side of each product and
     the onehot's terms are rows of θ and h, which saves a pass over the logits."""
+    from hebbref import threads
+    from hebbref.kernels import matmul_accumulate, scatter_add_rows
+
     z = z_buffer[:h.shape[0]]
     z[...] = b
     matmul_accumulate(z, h, theta, transpose="b")   # z = b + h θᵀ: no second pass to add b

@@ -176,7 +176,7 @@ def test_lever_study_smoke(tmp_path, monkeypatch):
 
 
 def test_choice_prefers_settings_that_meet_the_criterion():
-    """meets_criterion is the issue's test on validation means (>= 0.15 at 1 and 2 exposures,
+    """meets_criterion is the lever study's test on validation means (>= 0.15 at 1 and 2 exposures,
     >= −0.01 at 21–50 and >50, every dataset); choose takes a passing setting over a higher
     score, and the best score when nothing passes."""
     script = _validation_script()

@@ -55,9 +55,9 @@ def test_resume_crosses_an_epoch_boundary(tiny, tmp_path):
 @pytest.mark.parametrize("stop", ["SIGINT", "SIGTERM", "SIGHUP"])
 def test_stop_signal_writes_checkpoint_and_stops_cleanly(tiny, tmp_path, monkeypatch,
                                                          stop):
-    """Ctrl-C, and (issue #12 case 6) SIGTERM and SIGHUP, which used to lose every step since
-    the last checkpoint: the step in flight completes and a checkpoint is written (that a
-    checkpoint resumes exactly is test_resume_is_bit_exact)."""
+    """Ctrl-C, SIGTERM and SIGHUP: the step in flight completes and a checkpoint is written, so
+    no step since the last checkpoint is lost (that a checkpoint resumes exactly is
+    test_resume_is_bit_exact)."""
     real_step = lm.lm_train_step
     calls = {"n": 0}
 

@@ -48,3 +48,21 @@ def test_classifier_loss_matches_torch(torch, activation, N, D, hidden, V):
     assert set(grads) == set(params), f"grad keys {sorted(grads)} != param keys {sorted(params)}"
     for key in params:
         assert_matches(f"d[{key}]", grads[key], tparams[key].grad)
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-12), (np.float32, 1e-5)])
+def test_classifier_loss_reference_equals_the_fast_path(dtype, tol):
+    """classifier_loss(reference=True) (softmax_cross_entropy_reference) == the fast
+    cross-entropy on the loss, h and every gradient; the two differ in rounding only
+    (exp(z − log Σ) against exp(z)/Σ), hence the tolerance."""
+    rng = np.random.default_rng(3)
+    params = classifier_init(6, [5, 4], 7, rng, dtype=dtype)
+    x, y = rng.standard_normal((9, 6)).astype(dtype), rng.integers(0, 7, 9)
+    fast_loss, fast_grads, fast_h = classifier_loss(params, x, y)
+    loss, grads, h = classifier_loss(params, x, y, reference=True)
+    assert loss == pytest.approx(fast_loss, rel=tol)
+    np.testing.assert_array_equal(h, fast_h)
+    assert grads.keys() == fast_grads.keys()
+    for key, value in fast_grads.items():
+        assert grads[key].dtype == dtype
+        np.testing.assert_allclose(grads[key], value, rtol=tol, atol=tol, err_msg=key)

@@ -78,7 +78,8 @@ def test_lm_loss_equals_the_plain_path(dtype, tol, monkeypatch):
     monkeypatch.setattr(softmax, "BLOCK_ELEMENTS", 5 * 11)
     monkeypatch.setattr(softmax, "MIN_BLOCK_ROWS", 1)
     rng = np.random.default_rng(7)
-    params = randomised(lm_init(11, 4, 3, rng, num_layers=2, dtype=dtype), rng)
+    params = {k: v.astype(dtype) for k, v in
+              randomised(lm_init(11, 4, 3, rng, num_layers=2, dtype=dtype), rng).items()}
     x, y = rng.integers(0, 11, (4, 6)), rng.integers(0, 11, (4, 6))
     state = lm_initial_state(params, 6)
     loss, grads, h, _ = lm_loss(params, x, y, state, dropout=0.3,
@@ -93,4 +94,33 @@ def test_lm_loss_equals_the_plain_path(dtype, tol, monkeypatch):
         got, want = grads[key], plain[key]
         if key == "embed.E":
             got, want = densify(got, 11), densify(want, 11)
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol, err_msg=key)
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-12), (np.float32, 1e-5)])
+def test_lm_loss_reference_equals_the_fast_path(dtype, tol):
+    """lm_loss(reference=True) (plain LSTM loops, plain cross-entropy over the logits, np.add.at
+    embedding backward) == the fast lm_loss on the loss, h, the carried state and every gradient,
+    with two layers and dropout (the same generator state on both sides); the two LSTMs differ
+    in rounding only (σ through tanh), hence the tolerance."""
+    rng = np.random.default_rng(8)
+    params = {k: v.astype(dtype) for k, v in
+              randomised(lm_init(11, 4, 3, rng, num_layers=2, dtype=dtype), rng).items()}
+    x, y = rng.integers(0, 11, (5, 3)), rng.integers(0, 11, (5, 3))
+    state = [(0.5 * rng.standard_normal((3, 3)).astype(dtype),
+              rng.standard_normal((3, 3)).astype(dtype)) for _ in range(2)]
+    fast = lm_loss(params, x, y, state, dropout=0.3, rng=np.random.default_rng(2))
+    plain = lm_loss(params, x, y, state, dropout=0.3, rng=np.random.default_rng(2),
+                    reference=True)
+    assert plain[0] == pytest.approx(fast[0], rel=tol)
+    np.testing.assert_allclose(plain[2], fast[2], rtol=tol, atol=tol, err_msg="h")
+    for (h_plain, c_plain), (h_fast, c_fast) in zip(plain[3], fast[3]):
+        np.testing.assert_allclose(h_plain, h_fast, rtol=tol, atol=tol, err_msg="carried h")
+        np.testing.assert_allclose(c_plain, c_fast, rtol=tol, atol=tol, err_msg="carried c")
+    assert plain[1].keys() == fast[1].keys()
+    np.testing.assert_array_equal(plain[1]["embed.E"].ids, fast[1]["embed.E"].ids)
+    for key in params:
+        got, want = plain[1][key], fast[1][key]
+        if key == "embed.E":
+            got, want = got.rows, want.rows
         np.testing.assert_allclose(got, want, rtol=tol, atol=tol, err_msg=key)

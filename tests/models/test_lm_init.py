@@ -1,8 +1,9 @@
 """Initialisation options of models.lm.lm_init (METHOD §4 leaves them open).
 
 Each option is checked against the distribution its docstring states, with bounds and moments
-that a wrong distribution would violate (large V so the sample moments are tight), and the
-defaults against the values drawn before the options existed (same generator, same draws).
+that a wrong distribution would violate (large V so the sample moments are tight), and every
+combination against the layers' own initialisations drawn once each, in the order embedding,
+LSTM layers, softmax (same generator, same draws).
 """
 import numpy as np
 import pytest
@@ -19,13 +20,23 @@ def init(**options):
     return lm_init(V, E, H, np.random.default_rng(0), dtype=np.float64, **options)
 
 
-def test_defaults_draw_what_the_layers_draw_in_order():
-    """Default options: E ~ U(±0.1), then lstm_init's draws, then softmax_init's, nothing more."""
+@pytest.mark.parametrize("torch_style", [False, True])
+def test_each_array_is_drawn_once_in_layer_order(torch_style):
+    """E (U(±0.1) or N(0, 1)), then each LSTM layer's lstm_init draws, then softmax_init's,
+    nothing more: the options change a layer's own draws, never the others'."""
+    options = (dict(embed_init="normal", lstm_bias_init="torch", softmax_bias_init="uniform")
+               if torch_style else {})
     rng = np.random.default_rng(0)
-    expected = {"embed.E": rng.uniform(-0.1, 0.1, (V, E))}
-    expected.update(prefixed("lstm1", lstm_init(E, H, rng, dtype=np.float64)))
-    expected.update(prefixed("softmax", softmax_init(H, V, rng, dtype=np.float64)))
-    params = init()
+    expected = {"embed.E": rng.standard_normal((V, E)) if torch_style
+                else rng.uniform(-0.1, 0.1, (V, E))}
+    for layer, input_size in ((1, E), (2, H)):
+        expected.update(prefixed(f"lstm{layer}", lstm_init(
+            input_size, H, rng, dtype=np.float64,
+            bias_init="torch" if torch_style else "forget_one")))
+    expected.update(prefixed("softmax", softmax_init(
+        H, V, rng, dtype=np.float64, bias_init="uniform" if torch_style else "zero")))
+    params = init(num_layers=2, **options)
+    assert params.keys() == expected.keys()
     for key, value in expected.items():
         np.testing.assert_array_equal(params[key], value, err_msg=key)
 
