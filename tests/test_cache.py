@@ -19,7 +19,6 @@ from hebbref.cache import (
     cache_log_probs_reference,
     cache_nll_grid,
     evaluate_with_cache,
-    evaluate_with_cache_reference,
     grid_search,
     mix_log_probs,
 )
@@ -57,6 +56,13 @@ def one_step(draw, max_window=12, max_vocab=6):
 @st.composite
 def steps(draw):
     return one_step(draw)
+
+
+def plain_stream(params, tokens, batch_size, **cache):
+    """evaluate_with_cache's plain path (the model's plain twins, the one-step reference at every
+    target) over each whole column in one segment: the carried state makes segments unneeded."""
+    return evaluate_with_cache(params, tokens, batch_size=batch_size, bptt=tokens.size,
+                               reference=True, **cache)[0]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -164,8 +170,8 @@ def test_stream_equals_reference_loop(seed, length, batch_size, bptt, window, th
     tokens = np.random.default_rng(seed).integers(0, 11, length)
     nll, targets = evaluate_with_cache(params, tokens, batch_size=batch_size, bptt=bptt,
                                        window=window, theta_c=theta_c, lambda_c=lambda_c)
-    expected = evaluate_with_cache_reference(params, tokens, batch_size=batch_size,
-                                             window=window, theta_c=theta_c, lambda_c=lambda_c)
+    expected = plain_stream(params, tokens, batch_size, window=window, theta_c=theta_c,
+                            lambda_c=lambda_c)
     assert nll.dtype == np.float64 and targets.dtype == np.int64
     assert np.array_equal(targets, batchify(tokens, batch_size)[1:].reshape(-1))
     np.testing.assert_allclose(nll, expected, rtol=0, atol=1e-9 * (1 + 36 * theta_c))
@@ -180,8 +186,7 @@ def test_float32_model_close_to_float64_reference():
                                  lambda_c=0.4)
     assert nll.dtype == np.float64
     params64 = {k: v.astype(np.float64) for k, v in params.items()}
-    expected = evaluate_with_cache_reference(params64, tokens, batch_size=3, window=10,
-                                             theta_c=2.0, lambda_c=0.4)
+    expected = plain_stream(params64, tokens, 3, window=10, theta_c=2.0, lambda_c=0.4)
     np.testing.assert_allclose(nll, expected, rtol=1e-4, atol=1e-4)
 
 
@@ -239,8 +244,7 @@ def test_large_theta_in_a_stream_does_not_underflow():
                            for b in range(2)] for t in range(data.shape[0] - 1)]).reshape(-1)
     assert np.array_equal(np.isfinite(nll), in_window)
     assert nll[in_window].max() > 745      # some probabilities below exp(−745), the float64 floor
-    expected = evaluate_with_cache_reference(params, tokens, batch_size=2, window=6,
-                                             theta_c=1e4, lambda_c=1.0)
+    expected = plain_stream(params, tokens, 2, window=6, theta_c=1e4, lambda_c=1.0)
     # dot-product rounding times θ_c: about 1e4 · 6 · 1e-16 absolute
     np.testing.assert_allclose(nll[in_window], expected[in_window], rtol=1e-9, atol=1e-10)
 
