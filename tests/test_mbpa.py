@@ -132,7 +132,7 @@ def test_nearest_neighbours_are_the_k_closest_with_normalised_kernel_weights():
     (dict(step_size=-0.1), ValueError, "step_size"),
     (dict(beta=float("nan")), ValueError, "beta"),
     (dict(eps=0.0), ValueError, "eps"),
-    (dict(neighbours=True), ValueError, "neighbours"),
+    (dict(neighbours=True), TypeError, "neighbours"),
     (dict(memory_y=np.array([0, 1, 99, 0, 0, 0])), ValueError, "memory_y"),
     (dict(memory_h=np.zeros((6, 3))), ValueError, "memory_h"),
     (dict(h=np.zeros(4, np.float32)), TypeError, "h"),
