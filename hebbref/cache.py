@@ -27,8 +27,8 @@ Conventions fixed here (the formula leaves them open)
   returns them. The one-step vocabulary functions compute in float64 whatever their input.
 
 Functions
-- `cache_log_probs_reference` (a plain loop over the window, straight from the formula) and
-  `cache_log_probs` (vectorised) give log p_cache over the whole vocabulary for one step.
+- `cache_log_probs_reference` gives log p_cache over the whole vocabulary for one step, by a
+  plain loop over the window, straight from the formula.
 - `mix_log_probs` mixes model and cache log-probabilities.
 - `evaluate_with_cache`, `cache_nll_grid` and `grid_search` walk a token stream as
   `experiments.lm.evaluate` does (`stream.walk`) and return per-target NLLs; they compute only
@@ -65,15 +65,16 @@ def check_theta_c(theta_c, name="theta_c"):
 
 
 def check_lambda_c(lambda_c, name="lambda_c"):
-    """λ_c: a real number in [0, 1]."""
+    """λ_c (and MbPA's λ_m): a real number in [0, 1]."""
     return check_number(lambda_c, name, low=0.0, high=1.0)
 
 
-def _check_grid_values(values, name, check):
+def check_grid_values(values, name, check):
+    """A non-empty sequence, each value passed through check(value, "name[i]"); repeated values
+    dropped, order kept."""
     if isinstance(values, (str, bytes)) or not hasattr(values, "__len__") or len(values) == 0:
         raise ValueError(f"{name} must be a non-empty sequence, got {values!r}")
-    checked = (check(value, f"{name}[{i}]") for i, value in enumerate(values))
-    return tuple(dict.fromkeys(checked))        # repeated values dropped, order kept
+    return tuple(dict.fromkeys(check(value, f"{name}[{i}]") for i, value in enumerate(values)))
 
 
 def _check_step(h_t, window_h, window_next, vocab_size, theta_c):
@@ -89,7 +90,7 @@ def _check_step(h_t, window_h, window_next, vocab_size, theta_c):
 
 
 # ------------------------------------------------------------------------------------------------
-# One step, the whole vocabulary: reference loop and vectorised twin
+# One step, the whole vocabulary
 
 def cache_log_probs_reference(h_t, window_h, window_next, V, *, theta_c):
     """log p_cache(w | h_t) for every word w, by a plain loop over the window (docs/MATH.md §6.4).
@@ -114,28 +115,6 @@ def cache_log_probs_reference(h_t, window_h, window_next, V, *, theta_c):
     if log_total == -np.inf:
         return log_unnormalised
     return log_unnormalised - log_total
-
-
-def cache_log_probs(h_t, window_h, window_next, V, *, theta_c):
-    """Vectorised twin of `cache_log_probs_reference` (same inputs and output).
-
-    a_j = θ_c h_t·h_j for the whole window at once (O(W·H)); per word w, with m_w the largest
-    a_j among its entries, log Σ_{j→w} exp(a_j) = m_w + log Σ_{j→w} exp(a_j − m_w), the sums
-    scattered into the vocabulary with np.bincount; then normalised by log-sum-exp over words.
-    """
-    h_t, window_h, window_next, V, theta_c = _check_step(h_t, window_h, window_next, V, theta_c)
-    out = np.full(V, -np.inf)
-    if window_h.shape[0] == 0:
-        return out
-    a = theta_c * (window_h.astype(np.float64) @ h_t.astype(np.float64))           # (W,)
-    words, slot = np.unique(window_next, return_inverse=True)
-    word_max = np.full(words.shape[0], -np.inf)
-    np.maximum.at(word_max, slot, a)
-    word_sum = np.bincount(slot, weights=np.exp(a - word_max[slot]), minlength=words.shape[0])
-    log_word = word_max + np.log(word_sum)                                          # each sum >= 1
-    top = log_word.max()
-    out[words] = log_word - (top + np.log(np.exp(log_word - top).sum()))
-    return out
 
 
 def mix_log_probs(log_p_model, log_p_cache, lambda_c):
@@ -283,9 +262,9 @@ def _cache_segments_reference(params, tokens, batch_size, bptt, windows, theta_c
 def _grid(params, tokens, batch_size, bptt, windows, theta_cs, lambda_cs, reference):
     """NLL of every target at every grid point from one model pass; each λ_c costs one
     log-add-exp per target. Returns ({(W, θ_c, λ_c): nll (K,)}, model nll (K,), targets (K,))."""
-    windows = _check_grid_values(windows, "windows", check_window)
-    theta_cs = _check_grid_values(theta_cs, "theta_cs", check_theta_c)
-    lambda_cs = _check_grid_values(lambda_cs, "lambda_cs", check_lambda_c)
+    windows = check_grid_values(windows, "windows", check_window)
+    theta_cs = check_grid_values(theta_cs, "theta_cs", check_theta_c)
+    lambda_cs = check_grid_values(lambda_cs, "lambda_cs", check_lambda_c)
     segments = _cache_segments_reference if reference else _cache_segments
     pieces, model_nll, all_targets = {}, [], []
     for nll, targets, log_p_cache in segments(params, tokens, batch_size, bptt, windows,

@@ -33,8 +33,8 @@ import time
 
 import numpy as np
 
-from hebbref.cache import (DEFAULT_LAMBDA_CS, check_lambda_c, evaluate_with_cache, grid_search,
-                           mix_log_probs)
+from hebbref.cache import (DEFAULT_LAMBDA_CS, check_grid_values, check_lambda_c,
+                           evaluate_with_cache, grid_search, mix_log_probs)
 from hebbref.metrics import frequency_buckets, perplexity_by_bucket
 from hebbref.nn.softmax import log_softmax
 from hebbref.stream import eval_tokens, walk
@@ -185,15 +185,10 @@ DEFAULT_POINTS = tuple((K, 1, alpha, 0.1, 1e-3) for K in (8, 32) for alpha in (0
 DEFAULT_LAMBDA_MS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
 
 
-def _check_points(points):
-    if isinstance(points, (str, bytes)) or not hasattr(points, "__len__") or len(points) == 0:
-        raise ValueError(f"points must be a non-empty sequence of (K, S, α, β, ε), got {points!r}")
-    checked = []
-    for i, point in enumerate(points):
-        if not isinstance(point, (tuple, list)) or len(point) != 5:
-            raise ValueError(f"points[{i}] must be a (K, S, α, β, ε) tuple, got {point!r}")
-        checked.append(check_settings(*point))
-    return tuple(dict.fromkeys(checked))
+def _check_point(point, name):
+    if not isinstance(point, (tuple, list)) or len(point) != 5:
+        raise ValueError(f"{name} must be a (K, S, α, β, ε) tuple, got {point!r}")
+    return check_settings(*point)
 
 
 def _position_log_probs(theta, b, z_t, h_t, target, log_p_model, memory_h, memory_y, groups):
@@ -258,7 +253,7 @@ def mbpa_log_probs(params, tokens, *, batch_size, bptt, memory_size, points=DEFA
     The memory of a column holds its already-scored (h_j, y_j), oldest first, at most M.
     """
     memory_size = check_int(memory_size, "memory_size", 1)
-    points = _check_points(points)
+    points = check_grid_values(points, "points", _check_point)
     groups = _group(points)
     start_time = time.perf_counter()
     theta, b = params["softmax.theta"], params["softmax.b"]
@@ -299,15 +294,12 @@ def choose(log_probs, lambda_ms=DEFAULT_LAMBDA_MS):
     in [0, 1]. Ties go to the first point, then the first λ_m. Returns {"point": (K, S, α, β, ε),
     "lambda_m": float, "mean_nll": float, "grid": [{point, lambda_m, mean_nll}, ...]}.
     """
-    lambda_ms = [check_lambda_c(value, f"lambda_ms[{i}]") for i, value in enumerate(lambda_ms)]
-    if not lambda_ms:
-        raise ValueError("lambda_ms must be a non-empty sequence")
+    lambda_ms = check_grid_values(lambda_ms, "lambda_ms", check_lambda_c)
     grid = [{"point": point, "lambda_m": lam,
              "mean_nll": _mean_nll(mix_log_probs(log_probs["model"], log_probs[point], lam))}
             for point in log_probs if isinstance(point, tuple) for lam in lambda_ms]
     best = min(grid, key=lambda row: row["mean_nll"])
-    return {"point": best["point"], "lambda_m": best["lambda_m"], "mean_nll": best["mean_nll"],
-            "grid": grid}
+    return {**best, "grid": grid}
 
 
 def evaluate_mbpa(config, corpus, params, *, with_cache=False, points=DEFAULT_POINTS):
