@@ -168,16 +168,17 @@ def test_float32_model_close_to_float64_reference():
     np.testing.assert_allclose(nll, expected, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("reference", [False, True])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("batch_size,bptt", [(1, 5), (3, 4), (4, 35)])
-def test_lambda_zero_is_the_model(dtype, batch_size, bptt):
-    """λ_c = 0: the NLLs and targets equal experiments.lm.evaluate's bit for bit, so the
-    perplexity is exactly the model's."""
+def test_lambda_zero_is_the_model(reference, dtype, batch_size, bptt):
+    """λ_c = 0: the NLLs and targets equal experiments.lm.evaluate's bit for bit, on the fast and
+    on the plain path, so the perplexity is exactly the model's."""
     params = tiny_model(1, dtype)
     tokens = np.random.default_rng(1).integers(0, 11, 101)
-    nll_model, targets_model = evaluate(params, tokens, batch_size=batch_size, bptt=bptt)
-    nll, targets = evaluate_with_cache(params, tokens, batch_size=batch_size, bptt=bptt,
-                                       window=7, theta_c=0.5, lambda_c=0.0)
+    run = dict(batch_size=batch_size, bptt=bptt, reference=reference)
+    nll_model, targets_model = evaluate(params, tokens, **run)
+    nll, targets = evaluate_with_cache(params, tokens, window=7, theta_c=0.5, lambda_c=0.0, **run)
     assert np.array_equal(targets, targets_model)
     assert np.array_equal(nll, nll_model)
     assert np.exp(nll.mean()) == np.exp(nll_model.mean())
