@@ -314,22 +314,23 @@ def evaluate_mbpa(config, corpus, params, *, with_cache=False, points=DEFAULT_PO
     """
     limit = config.mbpa_tokens if config.mbpa_tokens is not None else config.eval_tokens
     tokens = {split: eval_tokens(corpus, split, limit) for split in ("valid", "test")}
-    stream = dict(batch_size=config.eval_batch_size, bptt=config.bptt, reference=config.reference)
+    walk_args = dict(batch_size=config.eval_batch_size, bptt=config.bptt,
+                     reference=config.reference)
     passes = {"valid": mbpa_log_probs(params, tokens["valid"], memory_size=config.mbpa_memory,
-                                      points=points, **stream)}
+                                      points=points, **walk_args)}
     chosen = choose(passes["valid"])
     passes["test"] = mbpa_log_probs(params, tokens["test"], memory_size=config.mbpa_memory,
-                                    points=(chosen["point"],), **stream)
+                                    points=(chosen["point"],), **walk_args)
     mixed = {split: mix_log_probs(p["model"], p[chosen["point"]], chosen["lambda_m"])
              for split, p in passes.items()}
     results = {"chosen": {"point": list(chosen["point"]), "lambda_m": chosen["lambda_m"]},
                "grid": [{**row, "point": list(row["point"])} for row in chosen["grid"]]}
     rows = {"mbpa": mixed}
     if with_cache:
-        cache = grid_search(params, tokens["valid"], **stream)
+        cache = grid_search(params, tokens["valid"], **walk_args)
         window = {k: cache[k] for k in ("window", "theta_c")}
-        log_p_cache = {split: -evaluate_with_cache(params, tokens[split], lambda_c=1.0,
-                                                   **window, **stream)[0] for split in passes}
+        log_p_cache = {split: -evaluate_with_cache(params, tokens[split], lambda_c=1.0, **window,
+                                                   **walk_args)[0] for split in passes}
         lambda_c = min((0.0,) + DEFAULT_LAMBDA_CS, key=lambda lam: _mean_nll(
             mix_log_probs(mixed["valid"], log_p_cache["valid"], lam)))
         rows["cache"] = {split: mix_log_probs(p["model"], log_p_cache[split], cache["lambda_c"])

@@ -135,14 +135,15 @@ def evaluate_cache(config, corpus, params):
     perplexity by bucket with the cache at the chosen values."""
     from hebbref.cache import evaluate_with_cache, grid_search
 
-    stream = dict(batch_size=config.eval_batch_size, bptt=config.bptt, reference=config.reference)
-    chosen = grid_search(params, eval_tokens(corpus, "valid", config.eval_tokens), **stream)
+    walk_args = dict(batch_size=config.eval_batch_size, bptt=config.bptt,
+                     reference=config.reference)
+    chosen = grid_search(params, eval_tokens(corpus, "valid", config.eval_tokens), **walk_args)
     results = {"chosen": {k: chosen[k] for k in ("window", "theta_c", "lambda_c")},
                "grid": chosen["grid"]}
     buckets = frequency_buckets(config.buckets)
     for split in ("valid", "test"):
         nll, targets = evaluate_with_cache(params, eval_tokens(corpus, split, config.eval_tokens),
-                                           **results["chosen"], **stream)
+                                           **results["chosen"], **walk_args)
         results[split] = perplexity_by_bucket(nll, targets, corpus.train_counts,
                                               corpus.word_to_id["<unk>"], buckets)
     return results
