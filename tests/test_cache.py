@@ -172,8 +172,8 @@ def test_float32_model_close_to_float64_reference():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("batch_size,bptt", [(1, 5), (3, 4), (4, 35)])
 def test_lambda_zero_is_the_model(reference, dtype, batch_size, bptt):
-    """λ_c = 0: the NLLs and targets equal experiments.lm.evaluate's bit for bit, on the fast and
-    on the plain path, so the perplexity is exactly the model's."""
+    """docs/MATH.md §6.4, λ_c = 0: the NLLs and targets equal experiments.lm.evaluate's bit for
+    bit, on the fast and on the plain path, so the perplexity is exactly the model's."""
     params = tiny_model(1, dtype)
     tokens = np.random.default_rng(1).integers(0, 11, 101)
     run = dict(batch_size=batch_size, bptt=bptt, reference=reference)

@@ -226,8 +226,8 @@ def test_evaluate_mbpa_rows_on_a_small_corpus(tmp_path):
 
 
 def test_evaluate_mbpa_on_the_plain_path(tmp_path):
-    """config.reference = True (the model's plain twins, adapted_logits_reference, the one-step
-    cache reference) chooses the same (K, S, α, β, ε, λ_m, W, θ_c, λ_c) as the fast path and
+    """docs/MATH.md §6.5: config.reference = True (the model's plain twins,
+    adapted_logits_reference, the one-step cache reference) chooses the same (K, S, α, β, ε, λ_m, W, θ_c, λ_c) as the fast path and
     gives every row's overall perplexity to relative 1e-9 (float64 model)."""
     from hebbref.experiments.lm import LMConfig
 

@@ -24,8 +24,9 @@ def tiny_model(seed, V=11):
 
 @pytest.mark.parametrize("batch_size,bptt", [(1, 1), (3, 4), (2, 50)])
 def test_walk_is_one_pass_over_whole_columns(batch_size, bptt):
-    """Segments of any length tile the targets batchify(tokens)[1:] in time-major order, and,
-    the state carried, give the h and NLLs of one pass over the whole columns."""
+    """docs/MATH.md §1.2, §2.8: segments of any length tile the targets batchify(tokens)[1:] in
+    time-major order, and, the state carried, give the h and NLLs of one pass over the whole
+    columns."""
     params = tiny_model(0)
     tokens = np.random.default_rng(0).integers(0, 11, 41)
     data = batchify(tokens, batch_size)
@@ -55,9 +56,9 @@ def relative_difference(fast, plain):
 
 
 def test_reference_path_gives_the_same_nlls():
-    """reference=True (the model's plain twins, nll_per_target_reference, the one-step cache
-    cache_log_probs_reference at every target, adapted_logits_reference at every MbPA position)
-    gives the fast path's NLLs on a float64 model to relative 1e-9, for evaluation, the cache
+    """docs/MATH.md §6.1, §6.4, §6.5: reference=True (the model's plain twins,
+    nll_per_target_reference, the one-step cache cache_log_probs_reference at every target,
+    adapted_logits_reference at every MbPA position) gives the fast path's NLLs on a float64 model to relative 1e-9, for evaluation, the cache
     (every grid point, nested windows, windows not yet full) and MbPA (span form, shared
     neighbours and step runs). The measured differences are printed."""
     params = tiny_model(1)

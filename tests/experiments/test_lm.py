@@ -145,8 +145,8 @@ def test_cache_evaluation_rows(tiny, tmp_path):
 
 
 def test_evaluation_tables_equal_on_the_plain_path(tiny, tmp_path):
-    """evaluate_buckets and evaluate_cache with config.reference (the plain twins through
-    stream.walk and the cache) give the fast path's tables on a float64 model: every bucket's
+    """docs/MATH.md §6.2, §6.4: evaluate_buckets and evaluate_cache with config.reference (the
+    plain twins through stream.walk and the cache) give the fast path's tables on a float64 model: every bucket's
     perplexity to relative 1e-9, and the same cache choice."""
     from hebbref.data.text import load_corpus
     from hebbref.models.lm import lm_init
