@@ -156,20 +156,48 @@ def _span_steps(z_neighbours, gram, neighbour_y, weights, step_size, beta, steps
         yield A, c
 
 
+def _group(points):
+    """{(K, α, β, ε): sorted distinct S} for a list of (K, S, α, β, ε) points."""
+    groups = {}
+    for K, S, alpha, beta, eps in points:
+        groups.setdefault((K, alpha, beta, eps), set()).add(S)
+    return {key: sorted(steps) for key, steps in groups.items()}
+
+
+def _span_logits(theta, b, h, memory_h, memory_y, groups):
+    """Span-form logits θ_x h + b_x at every point of a grid: {(K, S, α, β, ε): (V,)}.
+
+    theta: (V, H); b: (V,); h: (H,); memory_h: (M, H); memory_y: (M,); groups:
+    {(K, α, β, ε): sorted step counts}. The nearest K_max rows are found once and the first K of
+    them serve every smaller K; one run of S_max steps serves every S <= S_max.
+    """
+    z = theta @ h + b
+    index, d2 = _nearest(h, memory_h, max(key[0] for key in groups))
+    neighbour_h = memory_h[index]
+    z_neighbours = neighbour_h @ theta.T + b                                  # (K_max, V)
+    gram = neighbour_h @ neighbour_h.T                                        # (K_max, K_max)
+    projection = neighbour_h @ h                                              # (K_max,)
+    out = {}
+    for (K, alpha, beta, eps), step_counts in groups.items():
+        k = min(K, index.size)
+        if k and step_counts[-1]:
+            kernel = 1.0 / (eps + d2[:k])
+            steps = _span_steps(z_neighbours[:k], gram[:k, :k], memory_y[index[:k]],
+                                kernel / kernel.sum(), alpha, beta, step_counts[-1])
+            for S, (A, c) in enumerate(steps, start=1):
+                if S in step_counts:
+                    out[K, S, alpha, beta, eps] = z - A.T @ projection[:k] - c
+        for S in step_counts:           # S = 0 or an empty memory: the unadapted logits
+            out.setdefault((K, S, alpha, beta, eps), z)
+    return out
+
+
 def adapted_logits(theta, b, h, memory_h, memory_y, *, neighbours, steps, step_size, beta, eps):
     """Span-form twin of `adapted_logits_reference` (same inputs); works with (K, V) and (K, K)
     arrays only. Output: (V,) logits in the dtype of theta."""
     theta, b, h, memory_h, memory_y = _check_inputs(theta, b, h, memory_h, memory_y)
-    neighbours, steps, step_size, beta, eps = check_settings(neighbours, steps, step_size, beta,
-                                                             eps)
-    z = theta @ h + b
-    index, weights = nearest_neighbours(h, memory_h, neighbours, eps)
-    if index.size == 0 or steps == 0:
-        return z
-    neighbour_h = memory_h[index]
-    *_, (A, c) = _span_steps(neighbour_h @ theta.T + b, neighbour_h @ neighbour_h.T,
-                             memory_y[index], weights, step_size, beta, steps)   # the last step's
-    return z - A.T @ (neighbour_h @ h) - c
+    point = check_settings(neighbours, steps, step_size, beta, eps)
+    return _span_logits(theta, b, h, memory_h, memory_y, _group([point]))[point]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -191,55 +219,6 @@ def _check_point(point, name):
     return check_settings(*point)
 
 
-def _position_log_probs(theta, b, z_t, h_t, target, log_p_model, memory_h, memory_y, groups):
-    """log p_MbPA(target) at one position for every grid point: {(K, S, α, β, ε): float}.
-
-    theta: (V, H); b: (V,); z_t: (V,) = θ h_t + b; h_t: (H,); log_p_model: the unadapted
-    log p(target), which S = 0 and an empty memory give; memory_h: (M, H); memory_y: (M,);
-    groups: {(K, α, β, ε): sorted step counts}. The nearest K_max rows are found once and the
-    first K of them serve every smaller K; one run of S_max steps serves every S <= S_max.
-    """
-    index, d2 = _nearest(h_t, memory_h, max(key[0] for key in groups))
-    neighbour_h = memory_h[index]
-    z_neighbours = neighbour_h @ theta.T + b                                  # (K_max, V)
-    gram = neighbour_h @ neighbour_h.T
-    projection = neighbour_h @ h_t
-    out = {}
-    for (K, alpha, beta, eps), step_counts in groups.items():
-        k = min(K, index.size)
-        out.update({(K, S, alpha, beta, eps): log_p_model for S in step_counts
-                    if k == 0 or S == 0})
-        if k == 0 or step_counts[-1] == 0:
-            continue
-        kernel = 1.0 / (eps + d2[:k])
-        steps = _span_steps(z_neighbours[:k], gram[:k, :k], memory_y[index[:k]],
-                            kernel / kernel.sum(), alpha, beta, step_counts[-1])
-        for S, (A, c) in enumerate(steps, start=1):
-            if S in step_counts:
-                logits = z_t - A.T @ projection[:k] - c
-                out[(K, S, alpha, beta, eps)] = float(log_softmax(logits[None])[0, target])
-    return out
-
-
-def _position_log_probs_reference(theta, b, h_t, target, memory_h, memory_y, points):
-    """Plain twin of `_position_log_probs` (same output): adapted_logits_reference at every
-    point, θ_x built in full each time. points: the (K, S, α, β, ε) tuples."""
-    out = {}
-    for K, S, alpha, beta, eps in points:
-        logits = adapted_logits_reference(theta, b, h_t, memory_h, memory_y, neighbours=K,
-                                          steps=S, step_size=alpha, beta=beta, eps=eps)
-        out[K, S, alpha, beta, eps] = float(log_softmax(logits[None])[0, target])
-    return out
-
-
-def _group(points):
-    """{(K, α, β, ε): sorted distinct S} for a list of (K, S, α, β, ε) points."""
-    groups = {}
-    for K, S, alpha, beta, eps in points:
-        groups.setdefault((K, alpha, beta, eps), set()).add(S)
-    return {key: sorted(steps) for key, steps in groups.items()}
-
-
 def mbpa_log_probs(params, tokens, *, batch_size, bptt, memory_size, points=DEFAULT_POINTS,
                    reference=False):
     """log p_model and log p_MbPA of every target of a token stream at every grid point.
@@ -258,7 +237,7 @@ def mbpa_log_probs(params, tokens, *, batch_size, bptt, memory_size, points=DEFA
     start_time = time.perf_counter()
     theta, b = params["softmax.theta"], params["softmax.b"]
     out = {key: [] for key in ("model", "targets") + points}
-    for start, y, h, z, nll in walk(params, tokens, batch_size=batch_size, bptt=bptt,
+    for start, y, h, _, nll in walk(params, tokens, batch_size=batch_size, bptt=bptt,
                                     reference=reference):
         targets, columns = y.reshape(-1), y.shape[1]
         out["model"].append(-nll)
@@ -267,14 +246,15 @@ def mbpa_log_probs(params, tokens, *, batch_size, bptt, memory_size, points=DEFA
             memory_h, memory_y = [h[:0]] * columns, [targets[:0]] * columns
         for row, target in enumerate(targets):          # row-major over (t, N): time order
             column = row % columns
+            memory = memory_h[column], memory_y[column]
             if reference:
-                log_p = _position_log_probs_reference(theta, b, h[row], target, memory_h[column],
-                                                      memory_y[column], points)
+                logits = {(K, S, alpha, beta, eps): adapted_logits_reference(
+                    theta, b, h[row], *memory, neighbours=K, steps=S, step_size=alpha,
+                    beta=beta, eps=eps) for K, S, alpha, beta, eps in points}
             else:
-                log_p = _position_log_probs(theta, b, z[row], h[row], target, -nll[row],
-                                            memory_h[column], memory_y[column], groups)
+                logits = _span_logits(theta, b, h[row], *memory, groups)
             for point in points:
-                out[point].append(log_p[point])
+                out[point].append(float(log_softmax(logits[point][None])[0, target]))
             memory_h[column] = np.concatenate([memory_h[column], h[row][None]])[-memory_size:]
             memory_y[column] = np.append(memory_y[column], target)[-memory_size:]
     result = {key: np.concatenate(out[key]) if key in ("model", "targets")

@@ -18,8 +18,13 @@ POINTS = ((2, 1, 1.0, 0.1, 1e-3), (3, 2, 0.5, 0.0, 0.1), (3, 0, 0.5, 0.0, 0.1))
 
 
 def tiny_model(seed, V=11):
-    """An untrained float64 embed 4 → LSTM 6 → softmax V model."""
-    return lm_init(V, 4, 6, np.random.default_rng(seed), dtype=np.float64)
+    """An untrained float64 embed 4 → LSTM 6 → softmax V model; its LSTM and softmax weights
+    scaled up so that h spreads over (−1, 1) and the logits over several units, which makes the
+    cache peaked and the MbPA steps large."""
+    params = lm_init(V, 4, 6, np.random.default_rng(seed), dtype=np.float64)
+    for key in ("lstm1.Wx", "lstm1.Wh", "softmax.theta"):
+        params[key] = params[key] * 4
+    return params
 
 
 @pytest.mark.parametrize("batch_size,bptt", [(1, 1), (3, 4), (2, 50)])
@@ -91,7 +96,7 @@ def test_reference_path_runs_no_fast_code(monkeypatch):
         raise AssertionError("a fast path ran under reference=True")
 
     for module, name in ((threads, "map_row_blocks"), (threads, "blas_limit"),
-                         (cache, "_cache_segments"), (mbpa, "_position_log_probs")):
+                         (cache, "_cache_segments"), (mbpa, "_span_logits")):
         monkeypatch.setattr(module, name, refuse)
     params = tiny_model(2)
     tokens = np.random.default_rng(2).integers(0, 11, 30)
