@@ -20,20 +20,16 @@ Conventions fixed here (the formula leaves them open)
 - Everything is in log space with a max shift (log-sum-exp), per word in the vocabulary version
   and separately for numerator and denominator in the target version, so θ_c = 1e3 neither
   overflows nor underflows a word's probability to zero.
-- Precision. In the stream functions the dot products h_t·h_j and the cache log-sum-exp are in
+- Precision. On the fast stream path the dot products h_t·h_j and the cache log-sum-exp are in
   the model's dtype (float32 stays float32: its exp is ~5x faster and the h_t·h_j products carry
   float32 precision anyway); the log p_cache of each target is then cast to float64 and mixed
   with the model's float64 log-probability, so NLLs are float64 as `experiments.lm.evaluate`
-  returns them. The one-step vocabulary functions compute in float64 whatever their input.
+  returns them. The one-step formula computes in float64 whatever its input.
 
-Functions
-- `cache_log_probs_reference` gives log p_cache over the whole vocabulary for one step, by a
-  plain loop over the window, straight from the formula.
-- `mix_log_probs` mixes model and cache log-probabilities.
-- `evaluate_with_cache`, `cache_nll_grid` and `grid_search` walk a token stream as
-  `experiments.lm.evaluate` does (`stream.walk`) and return per-target NLLs; they compute only
-  the cache probability of the target (O(W·H) per target), never the distribution over V.
-  With reference=True they call the one-step reference at every target instead.
+`cache_log_probs_reference` is the formula for one step over the whole vocabulary. Over a token
+stream, walked as `experiments.lm.evaluate` walks it (`evaluate_with_cache`, `cache_nll_grid`,
+`grid_search`), only the target's cache probability is computed, O(W·H) per target; with
+reference=True the one-step formula runs at every target instead.
 """
 import math
 
