@@ -1,4 +1,4 @@
-"""Neural cache of Grave et al. (2017) for evaluating the language model (METHOD §7).
+"""Neural cache of Grave et al. (2017) for evaluating the language model (docs/MATH.md §6.4).
 
 At evaluation time every stream column keeps the last W pairs (h_j, x_{j+1}): the activation that
 entered the softmax at step j and the word that followed it. The next word is predicted by
@@ -20,29 +20,23 @@ Conventions fixed here (the formula leaves them open)
 - Everything is in log space with a max shift (log-sum-exp), per word in the vocabulary version
   and separately for numerator and denominator in the target version, so θ_c = 1e3 neither
   overflows nor underflows a word's probability to zero.
-- Precision. In the stream functions the dot products h_t·h_j and the cache log-sum-exp are in
+- Precision. On the fast stream path the dot products h_t·h_j and the cache log-sum-exp are in
   the model's dtype (float32 stays float32: its exp is ~5x faster and the h_t·h_j products carry
   float32 precision anyway); the log p_cache of each target is then cast to float64 and mixed
   with the model's float64 log-probability, so NLLs are float64 as `experiments.lm.evaluate`
-  returns them. The one-step vocabulary functions compute in float64 whatever their input.
+  returns them. The one-step formula computes in float64 whatever its input.
 
-Functions
-- `cache_log_probs_reference` (a plain loop over the window, straight from the formula) and
-  `cache_log_probs` (vectorised) give log p_cache over the whole vocabulary for one step.
-- `mix_log_probs` mixes model and cache log-probabilities.
-- `evaluate_with_cache`, `cache_nll_grid` and `grid_search` run the model over a token stream the
-  way `experiments.lm.evaluate` does and return per-target NLLs; these only ever compute the
-  cache probability of the target (O(W·H) per target), never the cache distribution over V.
-  `evaluate_with_cache_reference` is their plain twin: the one-step reference at every target.
+`cache_log_probs_reference` is the formula for one step over the whole vocabulary. Over a token
+stream, walked as `experiments.lm.evaluate` walks it (`evaluate_with_cache`, `cache_nll_grid`,
+`grid_search`), only the target's cache probability is computed, O(W·H) per target; with
+reference=True the one-step formula runs at every target instead.
 """
 import math
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
-from hebbref.data.batching import batchify, bptt_segments
-from hebbref.models.lm import lm_forward, lm_initial_state
-from hebbref.nn.softmax import log_softmax, nll_per_target
+from hebbref.stream import walk
 from hebbref.validate import check_array, check_int, check_number
 
 # Default grid. Window sizes: Grave et al. (2017) report WikiText-103 caches of 100 and 2,000
@@ -67,15 +61,16 @@ def check_theta_c(theta_c, name="theta_c"):
 
 
 def check_lambda_c(lambda_c, name="lambda_c"):
-    """λ_c: a real number in [0, 1]."""
+    """λ_c (and MbPA's λ_m): a real number in [0, 1]."""
     return check_number(lambda_c, name, low=0.0, high=1.0)
 
 
-def _check_grid_values(values, name, check):
+def check_grid_values(values, name, check):
+    """A non-empty sequence, each value passed through check(value, "name[i]"); repeated values
+    dropped, order kept."""
     if isinstance(values, (str, bytes)) or not hasattr(values, "__len__") or len(values) == 0:
         raise ValueError(f"{name} must be a non-empty sequence, got {values!r}")
-    checked = (check(value, f"{name}[{i}]") for i, value in enumerate(values))
-    return tuple(dict.fromkeys(checked))        # repeated values dropped, order kept
+    return tuple(dict.fromkeys(check(value, f"{name}[{i}]") for i, value in enumerate(values)))
 
 
 def _check_step(h_t, window_h, window_next, vocab_size, theta_c):
@@ -91,10 +86,10 @@ def _check_step(h_t, window_h, window_next, vocab_size, theta_c):
 
 
 # ------------------------------------------------------------------------------------------------
-# One step, the whole vocabulary: reference loop and vectorised twin
+# One step, the whole vocabulary
 
 def cache_log_probs_reference(h_t, window_h, window_next, V, *, theta_c):
-    """log p_cache(w | h_t) for every word w, by a plain loop over the window (METHOD §7).
+    """log p_cache(w | h_t) for every word w, by a plain loop over the window (docs/MATH.md §6.4).
 
     Inputs:  h_t: (H,) the current activation entering the softmax; window_h: (W, H) earlier
              activations h_j; window_next: (W,) int, the word x_{j+1} that followed each h_j;
@@ -118,30 +113,8 @@ def cache_log_probs_reference(h_t, window_h, window_next, V, *, theta_c):
     return log_unnormalised - log_total
 
 
-def cache_log_probs(h_t, window_h, window_next, V, *, theta_c):
-    """Vectorised twin of `cache_log_probs_reference` (same inputs and output).
-
-    a_j = θ_c h_t·h_j for the whole window at once (O(W·H)); per word w, with m_w the largest
-    a_j among its entries, log Σ_{j→w} exp(a_j) = m_w + log Σ_{j→w} exp(a_j − m_w), the sums
-    scattered into the vocabulary with np.bincount; then normalised by log-sum-exp over words.
-    """
-    h_t, window_h, window_next, V, theta_c = _check_step(h_t, window_h, window_next, V, theta_c)
-    out = np.full(V, -np.inf)
-    if window_h.shape[0] == 0:
-        return out
-    a = theta_c * (window_h.astype(np.float64) @ h_t.astype(np.float64))           # (W,)
-    words, slot = np.unique(window_next, return_inverse=True)
-    word_max = np.full(words.shape[0], -np.inf)
-    np.maximum.at(word_max, slot, a)
-    word_sum = np.bincount(slot, weights=np.exp(a - word_max[slot]), minlength=words.shape[0])
-    log_word = word_max + np.log(word_sum)                                          # each sum >= 1
-    top = log_word.max()
-    out[words] = log_word - (top + np.log(np.exp(log_word - top).sum()))
-    return out
-
-
 def mix_log_probs(log_p_model, log_p_cache, lambda_c):
-    """log((1 − λ_c) p_model + λ_c p_cache), elementwise, in log space (METHOD §7).
+    """log((1 − λ_c) p_model + λ_c p_cache), elementwise, in log space (docs/MATH.md §6.4).
 
     log_p_model, log_p_cache: arrays of one shape (−inf allowed in log_p_cache); lambda_c in
     [0, 1]. λ_c = 0 returns log_p_model unchanged (a float64 copy) and λ_c = 1 returns
@@ -200,137 +173,128 @@ def _log_cache_prob_of_targets(scores, valid, match, theta_c):
     return log_p
 
 
-def _cache_segments(params, tokens, batch_size, bptt, max_window):
-    """Run the model exactly as `experiments.lm.evaluate` does (same batchify columns, BPTT
-    segments, carried state and target order) and yield, for each segment of n = t·N targets:
+def _slide(window_h, window_next, h, y):
+    """One segment's targets scored against their columns' windows, and the windows moved on.
 
-        log_p_model: (n,) float64, log p_model(target), = −nll of `evaluate` bit for bit;
-        targets: (n,) int64;
-        scores: (n, max_window) in the model's dtype, h_t·h_j over the column's window,
-                oldest first;
-        match: (n, max_window) bool, x_{j+1} == target;
-        history: (n,) int64, number of earlier pairs in the target's column (entries
-                 k < max_window − history of its window are empty).
-
-    The window of each column is a buffer of its last max_window pairs (oldest first) that
-    slides forward by t rows per segment: the segment's pairs are appended and the oldest
-    dropped. The window of step i of a segment is then the rows [i, i + max_window) of
-    buffer+segment, so all t windows come out of one (t, max_window + t) product per column,
-    of which the band [i, i + max_window) of row i is kept.
+    window_h: (N, W, H), window_next: (N, W): the last W pairs (h_j, x_{j+1}) of each column,
+    oldest first (x_{j+1} = −1, which matches no word, where the column has fewer); h: (t·N, H)
+    and y: (t, N) of the segment (stream.walk).
+    Returns scores: (t·N, W) h_t·h_j in h's dtype; match: (t·N, W) bool, x_{j+1} == target;
+    and the windows after the segment. The window of step i is the rows [i, i + W) of
+    window + segment, so all t windows come out of one (t, W + t) product per column, of
+    which the band [i, i + W) of row i is kept.
     """
-    data = batchify(tokens, batch_size)
-    columns = data.shape[1]
-    state = lm_initial_state(params, columns)
-    theta = params["softmax.theta"]
-    hidden = theta.shape[1]
-    window_h = np.zeros((columns, max_window, hidden), dtype=theta.dtype)
-    window_next = np.full((columns, max_window), -1, dtype=np.int64)   # −1 matches no word
-    for start, x, y in bptt_segments(data, bptt):
-        t = x.shape[0]
-        z, h, state, _ = lm_forward(params, x, state)
-        targets = y.reshape(-1)
-        log_p_model = -(nll_per_target(z, targets).astype(np.float64))
-        # contiguous, so that the batched product below goes to BLAS
-        h_by_column = np.ascontiguousarray(h.reshape(t, columns, hidden).transpose(1, 0, 2))
-        past_h = np.concatenate([window_h, h_by_column], axis=1)                 # (N, W + t, H)
-        past_next = np.concatenate([window_next, y.T], axis=1)                   # (N, W + t)
-        products = h_by_column @ past_h.transpose(0, 2, 1)                       # (N, t, W + t)
-        # scores[n, i, k] = products[n, i, i + k]: a view that steps one row and one column
-        # at a time along i (no copy; the reshape below makes the one copy).
-        row_stride, col_stride = products.strides[1:]
-        scores = as_strided(products, shape=(columns, t, max_window),
-                            strides=(products.strides[0], row_stride + col_stride, col_stride),
-                            writeable=False)                                     # (N, t, W)
-        next_words = sliding_window_view(past_next, max_window, axis=1)[:, :t]   # (N, t, W)
-        match = next_words == y.T[:, :, None]
-        # target order of evaluate(): row-major over (t, N)
-        scores = scores.transpose(1, 0, 2).reshape(t * columns, max_window)
-        match = match.transpose(1, 0, 2).reshape(t * columns, max_window)
-        history = np.repeat(start + np.arange(t, dtype=np.int64), columns)
-        window_h = past_h[:, t:].copy()
-        window_next = past_next[:, t:].copy()
-        yield log_p_model, targets, scores, match, history
+    t, columns = y.shape
+    W = window_h.shape[1]
+    # contiguous, so that the batched product below goes to BLAS
+    h_by_column = np.ascontiguousarray(h.reshape(t, columns, -1).transpose(1, 0, 2))
+    past_h = np.concatenate([window_h, h_by_column], axis=1)                     # (N, W + t, H)
+    past_next = np.concatenate([window_next, y.T], axis=1)                       # (N, W + t)
+    products = h_by_column @ past_h.transpose(0, 2, 1)                           # (N, t, W + t)
+    # scores[n, i, k] = products[n, i, i + k]: a view that steps one row and one column at a
+    # time along i (no copy; the reshape below makes the one copy).
+    row_stride, col_stride = products.strides[1:]
+    scores = as_strided(products, shape=(columns, t, W), writeable=False,
+                        strides=(products.strides[0], row_stride + col_stride, col_stride))
+    match = sliding_window_view(past_next, W, axis=1)[:, :t] == y.T[:, :, None]  # (N, t, W)
+    # the target order of stream.walk: row-major over (t, N)
+    scores = scores.transpose(1, 0, 2).reshape(t * columns, W)
+    match = match.transpose(1, 0, 2).reshape(t * columns, W)
+    return scores, match, past_h[:, t:].copy(), past_next[:, t:].copy()
 
 
-def _grid(params, tokens, batch_size, bptt, windows, theta_cs, lambda_cs):
-    """NLL of every target at every grid point from one model pass.
+def _cache_segments(params, tokens, batch_size, bptt, windows, theta_cs):
+    """Per segment of stream.walk: (nll (n,) of the model, targets (n,),
+    {(W, θ_c): log p_cache(target) (n,) float64}).
 
-    The window of size W is the newest W entries of the largest window, so one set of dot
-    products serves every W and θ_c; each (W, θ_c) costs one log-sum-exp pass over W entries per
-    target, and each λ_c one log-add-exp per target.
-    Returns ({(W, θ_c, λ_c): nll (K,)}, model nll (K,), targets (K,)).
+    The window of size W is the newest W entries of the largest, so one set of dot products
+    serves every W and θ_c; each (W, θ_c) costs one log-sum-exp over W entries per target.
     """
     max_window = max(windows)
-    pieces = {}
-    model_nll, all_targets = [], []
-    for log_p_model, targets, scores, match, history in _cache_segments(
-            params, tokens, batch_size, bptt, max_window):
-        model_nll.append(-log_p_model)
-        all_targets.append(targets)
+    for start, y, h, _, nll in walk(params, tokens, batch_size=batch_size, bptt=bptt):
+        t, columns = y.shape
+        if start == 0:
+            window_h = np.zeros((columns, max_window, h.shape[1]), dtype=h.dtype)
+            window_next = np.full((columns, max_window), -1, dtype=np.int64)
+        scores, match, window_h, window_next = _slide(window_h, window_next, h, y)
+        history = np.repeat(start + np.arange(t), columns)    # earlier pairs in the column
+        log_p_cache = {}
         for W in windows:
             recent = slice(max_window - W, max_window)
             if history.min() >= W:             # every window full: skip the mask
                 valid, match_W = None, match[:, recent]
             else:
-                filled = np.minimum(history, W)
-                valid = np.arange(W)[None, :] >= (W - filled)[:, None]
+                valid = np.arange(W)[None, :] >= (W - np.minimum(history, W))[:, None]
                 match_W = match[:, recent] & valid
             for theta_c in theta_cs:
-                log_p_cache = _log_cache_prob_of_targets(scores[:, recent], valid, match_W,
-                                                         theta_c).astype(np.float64)
-                for lambda_c in lambda_cs:
-                    nll = -_mix(log_p_model, log_p_cache, lambda_c)
-                    pieces.setdefault((W, theta_c, lambda_c), []).append(nll)
+                log_p_cache[W, theta_c] = _log_cache_prob_of_targets(
+                    scores[:, recent], valid, match_W, theta_c).astype(np.float64)
+        yield nll, y.reshape(-1), log_p_cache
+
+
+def _cache_segments_reference(params, tokens, batch_size, bptt, windows, theta_cs):
+    """Plain twin of `_cache_segments` (same output), straight from docs/MATH.md §6.4: the
+    model's plain path, then at every target cache_log_probs_reference over the last W pairs
+    (h_j, x_{j+1}) of its column, kept as past_h: (steps, N, H), past_next: (steps, N)."""
+    for start, y, h, z, nll in walk(params, tokens, batch_size=batch_size, bptt=bptt,
+                                    reference=True):
+        t, columns = y.shape
+        h = h.reshape(t, columns, -1)
+        if start == 0:
+            past_h, past_next = h[:0], y[:0]
+        log_p_cache = {(W, theta_c): np.empty(t * columns) for W in windows
+                       for theta_c in theta_cs}
+        for i in range(t):
+            for b in range(columns):
+                for W, theta_c in log_p_cache:
+                    log_p = cache_log_probs_reference(h[i, b], past_h[-W:, b], past_next[-W:, b],
+                                                      z.shape[1], theta_c=theta_c)
+                    log_p_cache[W, theta_c][i * columns + b] = log_p[y[i, b]]
+            past_h = np.concatenate([past_h, h[i:i + 1]])[-max(windows):]
+            past_next = np.concatenate([past_next, y[i:i + 1]])[-max(windows):]
+        yield nll, y.reshape(-1), log_p_cache
+
+
+def _grid(params, tokens, batch_size, bptt, windows, theta_cs, lambda_cs, reference):
+    """NLL of every target at every grid point from one model pass; each λ_c costs one
+    log-add-exp per target. Returns ({(W, θ_c, λ_c): nll (K,)}, model nll (K,), targets (K,))."""
+    windows = check_grid_values(windows, "windows", check_window)
+    theta_cs = check_grid_values(theta_cs, "theta_cs", check_theta_c)
+    lambda_cs = check_grid_values(lambda_cs, "lambda_cs", check_lambda_c)
+    segments = _cache_segments_reference if reference else _cache_segments
+    pieces, model_nll, all_targets = {}, [], []
+    for nll, targets, log_p_cache in segments(params, tokens, batch_size, bptt, windows,
+                                              theta_cs):
+        model_nll.append(nll)
+        all_targets.append(targets)
+        for (W, theta_c), log_p in log_p_cache.items():
+            for lambda_c in lambda_cs:
+                pieces.setdefault((W, theta_c, lambda_c), []).append(-_mix(-nll, log_p, lambda_c))
     nll_by_point = {point: np.concatenate(parts) for point, parts in pieces.items()}
     return nll_by_point, np.concatenate(model_nll), np.concatenate(all_targets)
 
 
-def _check_run(bptt):
-    return check_int(bptt, "bptt", 1)
-
-
-def evaluate_with_cache_reference(params, tokens, *, batch_size, window, theta_c, lambda_c):
-    """Plain twin of `evaluate_with_cache`, straight from METHOD §7: one lm_forward over each
-    whole column (the carried state makes BPTT segments unnecessary), then for every step t the
-    reference cache over the pairs (h_j, x_{j+1}), j = t − W .. t − 1 of the same column.
-    Returns the NLLs (K,) float64 in the target order of `evaluate_with_cache`."""
-    data = batchify(tokens, batch_size)
-    steps, columns = data.shape[0] - 1, data.shape[1]
-    z, h, _, _ = lm_forward(params, data[:-1], lm_initial_state(params, columns))
-    V = z.shape[1]
-    z, h = z.reshape(steps, columns, V), h.reshape(steps, columns, -1)
-    nll = np.empty((steps, columns))
-    for t in range(steps):
-        for b in range(columns):
-            first = max(0, t - window)
-            log_cache = cache_log_probs_reference(h[t, b], h[first:t, b], data[first + 1:t + 1, b],
-                                                  V, theta_c=theta_c)
-            log_model = log_softmax(z[t, b][None, :].astype(np.float64))[0]
-            nll[t, b] = -mix_log_probs(log_model, log_cache, lambda_c)[data[t + 1, b]]
-    return nll.reshape(-1)        # row-major over (step, column), as evaluate() orders targets
-
-
-def evaluate_with_cache(params, tokens, *, batch_size, bptt, window, theta_c, lambda_c):
-    """NLL of every target of a token stream under the model mixed with a neural cache (METHOD §7).
+def evaluate_with_cache(params, tokens, *, batch_size, bptt, window, theta_c, lambda_c,
+                        reference=False):
+    """NLL of every target of a token stream under the model mixed with a neural cache
+    (docs/MATH.md §6.4).
 
     params: language-model parameters (models.lm.lm_init); tokens: (M,) int ids;
     batch_size, bptt: as for experiments.lm.evaluate; window: W >= 1; theta_c >= 0;
-    lambda_c in [0, 1].
+    lambda_c in [0, 1]; reference: the plain path (the model's plain twins and
+    cache_log_probs_reference at every target).
     Returns (nll (K,) float64, targets (K,) int64), targets in the order of
     experiments.lm.evaluate(params, tokens, batch_size=..., bptt=...), whose NLLs these equal
     bit for bit when lambda_c = 0.
     """
-    window = check_window(window)
-    theta_c = check_theta_c(theta_c)
-    lambda_c = check_lambda_c(lambda_c)
-    bptt = _check_run(bptt)
-    nll_by_point, _, targets = _grid(params, tokens, batch_size, bptt, (window,), (theta_c,),
-                                     (lambda_c,))
-    return nll_by_point[(window, theta_c, lambda_c)], targets
+    point = (check_window(window), check_theta_c(theta_c), check_lambda_c(lambda_c))
+    nll_by_point, _, targets = _grid(params, tokens, batch_size, bptt, (point[0],), (point[1],),
+                                     (point[2],), reference)
+    return nll_by_point[point], targets
 
 
 def cache_nll_grid(params, tokens, *, batch_size, bptt, windows=DEFAULT_WINDOWS,
-                   theta_cs=DEFAULT_THETA_CS, lambda_cs=DEFAULT_LAMBDA_CS):
+                   theta_cs=DEFAULT_THETA_CS, lambda_cs=DEFAULT_LAMBDA_CS, reference=False):
     """Per-target NLL at every (W, θ_c, λ_c) of a grid, from one pass of the model.
 
     windows, theta_cs, lambda_cs: non-empty sequences of values valid for evaluate_with_cache.
@@ -340,16 +304,11 @@ def cache_nll_grid(params, tokens, *, batch_size, bptt, windows=DEFAULT_WINDOWS,
     (W, θ_c) one log-sum-exp over W entries per target. Memory: the grid's NLL arrays,
     len(grid)·K float64.
     """
-    windows = _check_grid_values(windows, "windows", check_window)
-    theta_cs = _check_grid_values(theta_cs, "theta_cs", check_theta_c)
-    lambda_cs = _check_grid_values(lambda_cs, "lambda_cs", check_lambda_c)
-    bptt = _check_run(bptt)
-    nll_by_point, _, _ = _grid(params, tokens, batch_size, bptt, windows, theta_cs, lambda_cs)
-    return nll_by_point
+    return _grid(params, tokens, batch_size, bptt, windows, theta_cs, lambda_cs, reference)[0]
 
 
 def grid_search(params, tokens, *, batch_size, bptt, windows=DEFAULT_WINDOWS,
-                theta_cs=DEFAULT_THETA_CS, lambda_cs=DEFAULT_LAMBDA_CS):
+                theta_cs=DEFAULT_THETA_CS, lambda_cs=DEFAULT_LAMBDA_CS, reference=False):
     """Choose (W, θ_c, λ_c) minimising the mean NLL on `tokens` (use the validation split).
 
     Arguments as for cache_nll_grid. Ties go to the earliest point in the order
@@ -359,12 +318,8 @@ def grid_search(params, tokens, *, batch_size, bptt, windows=DEFAULT_WINDOWS,
         model_mean_nll, model_perplexity: the model alone on the same targets;
         tokens: K; grid: [{window, theta_c, lambda_c, mean_nll, perplexity}, ...] in grid order.
     """
-    windows = _check_grid_values(windows, "windows", check_window)
-    theta_cs = _check_grid_values(theta_cs, "theta_cs", check_theta_c)
-    lambda_cs = _check_grid_values(lambda_cs, "lambda_cs", check_lambda_c)
-    bptt = _check_run(bptt)
     nll_by_point, model_nll, targets = _grid(params, tokens, batch_size, bptt, windows,
-                                             theta_cs, lambda_cs)
+                                             theta_cs, lambda_cs, reference)
     grid = []
     for (W, theta_c, lambda_c), nll in nll_by_point.items():
         mean_nll = float(nll.mean())
@@ -372,7 +327,6 @@ def grid_search(params, tokens, *, batch_size, bptt, windows=DEFAULT_WINDOWS,
                      "mean_nll": mean_nll, "perplexity": float(np.exp(mean_nll))})
     best = min(grid, key=lambda row: row["mean_nll"])       # min keeps the first of equal rows
     model_mean_nll = float(model_nll.mean())
-    return {"window": best["window"], "theta_c": best["theta_c"], "lambda_c": best["lambda_c"],
-            "mean_nll": best["mean_nll"], "perplexity": best["perplexity"],
-            "model_mean_nll": model_mean_nll, "model_perplexity": float(np.exp(model_mean_nll)),
+    return {**best, "model_mean_nll": model_mean_nll,
+            "model_perplexity": float(np.exp(model_mean_nll)),
             "tokens": int(targets.shape[0]), "grid": grid}

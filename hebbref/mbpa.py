@@ -1,5 +1,5 @@
 """Memory-based parameter adaptation (MbPA; Sprechmann et al., ICLR 2018) of the softmax layer,
-for evaluating the language model (METHOD §8).
+for evaluating the language model (docs/MATH.md §6.5).
 
 For one evaluation position t with activation h_t, before its target is revealed:
 
@@ -22,38 +22,32 @@ induction θ_x = θ − Aᵀ H_K and b_x = b − c with A: (K, V), c: (V,), star
 so one step costs O(K²V) instead of O(KVH), and θ_x (V, H) is never built. The reference path
 `adapted_logits_reference` builds θ_x in full and follows the equations above literally.
 
-Conventions fixed here (METHOD §8 leaves them open)
+Conventions fixed here (docs/MATH.md §6.5 leaves them open)
 - Fewer than K stored pairs: all of them are the neighbours. An empty memory or S = 0 gives the
   unadapted logits θ h_t + b (the gradient at (θ, b) with no neighbours is zero).
 - Equal distances are ordered by memory index (earlier first), so the neighbour set is defined.
-- The stream evaluation keeps one memory per batchify column, like the cache's windows (§7):
-  the last M pairs of that column, carried across BPTT segments.
+- The stream evaluation keeps one memory per batchify column, like the cache's windows
+  (docs/MATH.md §6.4): the last M pairs of that column, carried across BPTT segments.
 """
-import numbers
 import time
 
 import numpy as np
 
-from hebbref.cache import check_lambda_c, mix_log_probs
-from hebbref.data.batching import batchify, bptt_segments
-from hebbref.models.lm import lm_forward, lm_initial_state
+from hebbref.cache import (DEFAULT_LAMBDA_CS, check_grid_values, check_lambda_c,
+                           evaluate_with_cache, grid_search, mix_log_probs)
+from hebbref.metrics import frequency_buckets, perplexity_by_bucket
 from hebbref.nn.softmax import log_softmax
-from hebbref.validate import check_array, check_labels, check_number
+from hebbref.stream import eval_tokens, walk
+from hebbref.validate import check_array, check_labels, check_int, check_number
 
 # ------------------------------------------------------------------------------------------------
 # Argument checks (public boundary)
 
 
-def _check_count(value, name, low):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
-
-
 def check_settings(neighbours, steps, step_size, beta, eps):
     """K >= 1, S >= 0 integers; α >= 0, β >= 0 and ε > 0 finite reals. Returns them cleaned."""
-    neighbours = _check_count(neighbours, "neighbours", 1)
-    steps = _check_count(steps, "steps", 0)
+    neighbours = check_int(neighbours, "neighbours", 1)
+    steps = check_int(steps, "steps", 0)
     step_size = check_number(step_size, "step_size", low=0.0)
     beta = check_number(beta, "beta", low=0.0)
     eps = check_number(eps, "eps", low=0.0)
@@ -88,7 +82,8 @@ def _nearest(h, memory_h, neighbours):
 
 
 def nearest_neighbours(h, memory_h, neighbours, eps):
-    """The min(K, M) stored activations nearest to h, and their kernel weights (METHOD §8).
+    """The min(K, M) stored activations nearest to h, and their kernel weights
+    (docs/MATH.md §6.5).
 
     h: (H,); memory_h: (M, H). Returns (indices (K',) int64 ordered by (d², index),
     weights (K',) float64 summing to 1), K' = min(K, M); both empty when M = 0.
@@ -99,8 +94,8 @@ def nearest_neighbours(h, memory_h, neighbours, eps):
 
 
 def adaptation_loss(theta_x, b_x, theta, b, neighbour_h, neighbour_y, weights, beta):
-    """L_t(θ_x, b_x) of METHOD §8. theta_x, theta: (V, H); b_x, b: (V,); neighbour_h: (K, H);
-    neighbour_y: (K,) int; weights: (K,). Returns a float."""
+    """L_t(θ_x, b_x) of docs/MATH.md §6.5. theta_x, theta: (V, H); b_x, b: (V,);
+    neighbour_h: (K, H); neighbour_y: (K,) int; weights: (K,). Returns a float."""
     log_p = log_softmax(neighbour_h @ theta_x.T + b_x)
     fit = -np.sum(weights * log_p[np.arange(neighbour_y.shape[0]), neighbour_y])
     return float(fit + 0.5 * beta * (np.sum((theta_x - theta) ** 2) + np.sum((b_x - b) ** 2)))
@@ -120,7 +115,7 @@ def adaptation_gradient(theta_x, b_x, theta, b, neighbour_h, neighbour_y, weight
 
 def adapted_logits_reference(theta, b, h, memory_h, memory_y, *, neighbours, steps, step_size,
                              beta, eps):
-    """Logits softmax(θ_x h + b_x) is taken of, with θ_x built in full (METHOD §8, reference).
+    """Logits θ_x h + b_x of p_MbPA, with θ_x built in full (docs/MATH.md §6.5, reference).
 
     Inputs:  theta: (V, H); b: (V,); h: (H,); memory_h: (M, H), M >= 0; memory_y: (M,) int in
              [0, V); all floats of one dtype. neighbours K >= 1, steps S >= 0, step_size α >= 0,
@@ -161,22 +156,48 @@ def _span_steps(z_neighbours, gram, neighbour_y, weights, step_size, beta, steps
         yield A, c
 
 
+def _group(points):
+    """{(K, α, β, ε): sorted distinct S} for a list of (K, S, α, β, ε) points."""
+    groups = {}
+    for K, S, alpha, beta, eps in points:
+        groups.setdefault((K, alpha, beta, eps), set()).add(S)
+    return {key: sorted(steps) for key, steps in groups.items()}
+
+
+def _span_logits(theta, b, h, memory_h, memory_y, groups):
+    """Span-form logits θ_x h + b_x at every point of a grid: {(K, S, α, β, ε): (V,)}.
+
+    theta: (V, H); b: (V,); h: (H,); memory_h: (M, H); memory_y: (M,); groups:
+    {(K, α, β, ε): sorted step counts}. The nearest K_max rows are found once and the first K of
+    them serve every smaller K; one run of S_max steps serves every S <= S_max.
+    """
+    z = theta @ h + b
+    index, d2 = _nearest(h, memory_h, max(key[0] for key in groups))
+    neighbour_h = memory_h[index]
+    z_neighbours = neighbour_h @ theta.T + b                                  # (K_max, V)
+    gram = neighbour_h @ neighbour_h.T                                        # (K_max, K_max)
+    projection = neighbour_h @ h                                              # (K_max,)
+    out = {}
+    for (K, alpha, beta, eps), step_counts in groups.items():
+        k = min(K, index.size)
+        if k and step_counts[-1]:
+            kernel = 1.0 / (eps + d2[:k])
+            steps = _span_steps(z_neighbours[:k], gram[:k, :k], memory_y[index[:k]],
+                                kernel / kernel.sum(), alpha, beta, step_counts[-1])
+            for S, (A, c) in enumerate(steps, start=1):
+                if S in step_counts:
+                    out[K, S, alpha, beta, eps] = z - A.T @ projection[:k] - c
+        for S in step_counts:           # S = 0 or an empty memory: the unadapted logits
+            out.setdefault((K, S, alpha, beta, eps), z)
+    return out
+
+
 def adapted_logits(theta, b, h, memory_h, memory_y, *, neighbours, steps, step_size, beta, eps):
     """Span-form twin of `adapted_logits_reference` (same inputs); works with (K, V) and (K, K)
     arrays only. Output: (V,) logits in the dtype of theta."""
     theta, b, h, memory_h, memory_y = _check_inputs(theta, b, h, memory_h, memory_y)
-    neighbours, steps, step_size, beta, eps = check_settings(neighbours, steps, step_size, beta,
-                                                             eps)
-    z = theta @ h + b
-    index, weights = nearest_neighbours(h, memory_h, neighbours, eps)
-    if index.size == 0 or steps == 0:
-        return z
-    neighbour_h = memory_h[index]
-    A, c = None, None
-    for A, c in _span_steps(neighbour_h @ theta.T + b, neighbour_h @ neighbour_h.T,
-                            memory_y[index], weights, step_size, beta, steps):
-        pass
-    return z - A.T @ (neighbour_h @ h) - c
+    point = check_settings(neighbours, steps, step_size, beta, eps)
+    return _span_logits(theta, b, h, memory_h, memory_y, _group([point]))[point]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -192,87 +213,48 @@ DEFAULT_POINTS = tuple((K, 1, alpha, 0.1, 1e-3) for K in (8, 32) for alpha in (0
 DEFAULT_LAMBDA_MS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
 
 
-def _check_points(points):
-    if isinstance(points, (str, bytes)) or not hasattr(points, "__len__") or len(points) == 0:
-        raise ValueError(f"points must be a non-empty sequence of (K, S, α, β, ε), got {points!r}")
-    checked = []
-    for i, point in enumerate(points):
-        if not isinstance(point, (tuple, list)) or len(point) != 5:
-            raise ValueError(f"points[{i}] must be a (K, S, α, β, ε) tuple, got {point!r}")
-        checked.append(check_settings(*point))
-    return tuple(dict.fromkeys(checked))
+def _check_point(point, name):
+    if not isinstance(point, (tuple, list)) or len(point) != 5:
+        raise ValueError(f"{name} must be a (K, S, α, β, ε) tuple, got {point!r}")
+    return check_settings(*point)
 
 
-def _position_log_probs(theta, b, z_t, h_t, target, memory_h, memory_y, groups):
-    """log p_MbPA(target) at one position for every grid point: {(K, S, α, β, ε): float}.
-
-    theta: (V, H); b: (V,); z_t: (V,) = θ h_t + b; h_t: (H,); memory_h: (M, H); memory_y: (M,);
-    groups: {(K, α, β, ε): sorted step counts}. The nearest K_max rows are found once and the
-    first K of them serve every smaller K; one run of S_max steps serves every S <= S_max.
-    """
-    index, d2 = _nearest(h_t, memory_h, max(key[0] for key in groups))
-    neighbour_h = memory_h[index]
-    z_neighbours = neighbour_h @ theta.T + b                                  # (K_max, V)
-    gram = neighbour_h @ neighbour_h.T
-    projection = neighbour_h @ h_t
-    log_p_model = float(log_softmax(z_t[None])[0, target])
-    out = {}
-    for (K, alpha, beta, eps), step_counts in groups.items():
-        k = min(K, index.size)
-        out.update({(K, S, alpha, beta, eps): log_p_model for S in step_counts
-                    if k == 0 or S == 0})
-        if k == 0 or step_counts[-1] == 0:
-            continue
-        kernel = 1.0 / (eps + d2[:k])
-        steps = _span_steps(z_neighbours[:k], gram[:k, :k], memory_y[index[:k]],
-                            kernel / kernel.sum(), alpha, beta, step_counts[-1])
-        for S, (A, c) in enumerate(steps, start=1):
-            if S in step_counts:
-                logits = z_t - A.T @ projection[:k] - c
-                out[(K, S, alpha, beta, eps)] = float(log_softmax(logits[None])[0, target])
-    return out
-
-
-def _group(points):
-    """{(K, α, β, ε): sorted distinct S} for a list of (K, S, α, β, ε) points."""
-    groups = {}
-    for K, S, alpha, beta, eps in points:
-        groups.setdefault((K, alpha, beta, eps), set()).add(S)
-    return {key: sorted(steps) for key, steps in groups.items()}
-
-
-def mbpa_log_probs(params, tokens, *, batch_size, bptt, memory_size, points=DEFAULT_POINTS):
+def mbpa_log_probs(params, tokens, *, batch_size, bptt, memory_size, points=DEFAULT_POINTS,
+                   reference=False):
     """log p_model and log p_MbPA of every target of a token stream at every grid point.
 
     params: language-model parameters; tokens: (M,) int ids; batch_size, bptt: as for
-    experiments.lm.evaluate, whose targets and order these follow; memory_size: M >= 1 pairs
-    kept per batchify column; points: sequence of (K, S, α, β, ε).
+    experiments.lm.evaluate, whose targets and order these follow (stream.walk); memory_size:
+    M >= 1 pairs kept per batchify column; points: sequence of (K, S, α, β, ε); reference: the
+    model's plain twins and adapted_logits_reference at every target and point.
     Returns {"model": (n,), (K, S, α, β, ε): (n,), ...} float64 log-probabilities of the
     targets, "targets": (n,) int64 and "seconds": the wall time of the pass.
     The memory of a column holds its already-scored (h_j, y_j), oldest first, at most M.
     """
-    memory_size = _check_count(memory_size, "memory_size", 1)
-    points = _check_points(points)
+    memory_size = check_int(memory_size, "memory_size", 1)
+    points = check_grid_values(points, "points", _check_point)
     groups = _group(points)
     start_time = time.perf_counter()
     theta, b = params["softmax.theta"], params["softmax.b"]
-    data = batchify(tokens, batch_size)
-    columns = data.shape[1]
-    state = lm_initial_state(params, columns)
-    memory_h = [np.zeros((0, theta.shape[1]), theta.dtype) for _ in range(columns)]
-    memory_y = [np.zeros(0, np.int64) for _ in range(columns)]
     out = {key: [] for key in ("model", "targets") + points}
-    for _, x, y in bptt_segments(data, bptt):
-        z, h, state, _ = lm_forward(params, x, state)
-        targets = y.reshape(-1)
-        out["model"].append(log_softmax(z)[np.arange(targets.size), targets].astype(np.float64))
-        out["targets"].append(targets.astype(np.int64))
+    for start, y, h, _, nll in walk(params, tokens, batch_size=batch_size, bptt=bptt,
+                                    reference=reference):
+        targets, columns = y.reshape(-1), y.shape[1]
+        out["model"].append(-nll)
+        out["targets"].append(targets)
+        if start == 0:
+            memory_h, memory_y = [h[:0]] * columns, [targets[:0]] * columns
         for row, target in enumerate(targets):          # row-major over (t, N): time order
             column = row % columns
-            log_p = _position_log_probs(theta, b, z[row], h[row], target, memory_h[column],
-                                        memory_y[column], groups)
+            memory = memory_h[column], memory_y[column]
+            if reference:
+                logits = {(K, S, alpha, beta, eps): adapted_logits_reference(
+                    theta, b, h[row], *memory, neighbours=K, steps=S, step_size=alpha,
+                    beta=beta, eps=eps) for K, S, alpha, beta, eps in points}
+            else:
+                logits = _span_logits(theta, b, h[row], *memory, groups)
             for point in points:
-                out[point].append(log_p[point])
+                out[point].append(float(log_softmax(logits[point][None])[0, target]))
             memory_h[column] = np.concatenate([memory_h[column], h[row][None]])[-memory_size:]
             memory_y[column] = np.append(memory_y[column], target)[-memory_size:]
     result = {key: np.concatenate(out[key]) if key in ("model", "targets")
@@ -292,50 +274,43 @@ def choose(log_probs, lambda_ms=DEFAULT_LAMBDA_MS):
     in [0, 1]. Ties go to the first point, then the first λ_m. Returns {"point": (K, S, α, β, ε),
     "lambda_m": float, "mean_nll": float, "grid": [{point, lambda_m, mean_nll}, ...]}.
     """
-    lambda_ms = [check_lambda_c(value, f"lambda_ms[{i}]") for i, value in enumerate(lambda_ms)]
-    if not lambda_ms:
-        raise ValueError("lambda_ms must be a non-empty sequence")
+    lambda_ms = check_grid_values(lambda_ms, "lambda_ms", check_lambda_c)
     grid = [{"point": point, "lambda_m": lam,
              "mean_nll": _mean_nll(mix_log_probs(log_probs["model"], log_probs[point], lam))}
             for point in log_probs if isinstance(point, tuple) for lam in lambda_ms]
     best = min(grid, key=lambda row: row["mean_nll"])
-    return {"point": best["point"], "lambda_m": best["lambda_m"], "mean_nll": best["mean_nll"],
-            "grid": grid}
+    return {**best, "grid": grid}
 
 
 def evaluate_mbpa(config, corpus, params, *, with_cache=False, points=DEFAULT_POINTS):
-    """METHOD §8 rows for one model: choose (K, S, α, β, ε, λ_m) on the validation split, then
-    perplexity by bucket on validation and test with MbPA, and, if with_cache, with the cache
-    of METHOD §7 too (its (W, θ_c) chosen by cache.grid_search, the outer λ_c re-chosen on
+    """docs/MATH.md §6.5 rows for one model: choose (K, S, α, β, ε, λ_m) on the validation split,
+    then perplexity by bucket on validation and test with MbPA, and, if with_cache, with the
+    cache of §6.4 too (its (W, θ_c) chosen by cache.grid_search, the outer λ_c re-chosen on
     validation for the combination; the cache alone at its own λ_c is a row too, on the same
-    targets). MbPA runs on the first config.mbpa_tokens tokens of each
-    split (all if None); points: the (K, S, α, β, ε) grid searched on validation. Returns a
-    JSON-ready dict with tokens/s of the MbPA passes.
+    targets). MbPA runs on the first config.mbpa_tokens tokens of each split (else
+    config.eval_tokens; all if both are None); points: the (K, S, α, β, ε) grid searched on
+    validation; config.reference: the plain path throughout. Returns a JSON-ready dict with
+    tokens/s of the MbPA passes.
     """
-    from hebbref.cache import DEFAULT_LAMBDA_CS, evaluate_with_cache, grid_search
-    from hebbref.metrics import frequency_buckets, perplexity_by_bucket
-
-    def split_tokens(split):
-        tokens = getattr(corpus, split)
-        limit = config.mbpa_tokens if config.mbpa_tokens is not None else config.eval_tokens
-        return tokens if limit is None else tokens[:limit + 1]
-
-    run = dict(batch_size=config.eval_batch_size, bptt=config.bptt)
-    passes = {"valid": mbpa_log_probs(params, split_tokens("valid"),
-                                      memory_size=config.mbpa_memory, points=points, **run)}
+    limit = config.mbpa_tokens if config.mbpa_tokens is not None else config.eval_tokens
+    tokens = {split: eval_tokens(corpus, split, limit) for split in ("valid", "test")}
+    walk_args = dict(batch_size=config.eval_batch_size, bptt=config.bptt,
+                     reference=config.reference)
+    passes = {"valid": mbpa_log_probs(params, tokens["valid"], memory_size=config.mbpa_memory,
+                                      points=points, **walk_args)}
     chosen = choose(passes["valid"])
-    passes["test"] = mbpa_log_probs(params, split_tokens("test"), memory_size=config.mbpa_memory,
-                                    points=(chosen["point"],), **run)
+    passes["test"] = mbpa_log_probs(params, tokens["test"], memory_size=config.mbpa_memory,
+                                    points=(chosen["point"],), **walk_args)
     mixed = {split: mix_log_probs(p["model"], p[chosen["point"]], chosen["lambda_m"])
              for split, p in passes.items()}
     results = {"chosen": {"point": list(chosen["point"]), "lambda_m": chosen["lambda_m"]},
                "grid": [{**row, "point": list(row["point"])} for row in chosen["grid"]]}
     rows = {"mbpa": mixed}
     if with_cache:
-        cache = grid_search(params, split_tokens("valid"), **run)
+        cache = grid_search(params, tokens["valid"], **walk_args)
         window = {k: cache[k] for k in ("window", "theta_c")}
-        log_p_cache = {split: -evaluate_with_cache(params, split_tokens(split), lambda_c=1.0,
-                                                   **window, **run)[0] for split in passes}
+        log_p_cache = {split: -evaluate_with_cache(params, tokens[split], lambda_c=1.0, **window,
+                                                   **walk_args)[0] for split in passes}
         lambda_c = min((0.0,) + DEFAULT_LAMBDA_CS, key=lambda lam: _mean_nll(
             mix_log_probs(mixed["valid"], log_p_cache["valid"], lam)))
         rows["cache"] = {split: mix_log_probs(p["model"], log_p_cache[split], cache["lambda_c"])
@@ -343,15 +318,13 @@ def evaluate_mbpa(config, corpus, params, *, with_cache=False, points=DEFAULT_PO
         rows["cache_mbpa"] = {split: mix_log_probs(mixed[split], log_p_cache[split], lambda_c)
                               for split in passes}
         results["chosen"].update(window, cache_lambda_c=cache["lambda_c"], lambda_c=lambda_c)
+    rows["model"] = {split: p["model"] for split, p in passes.items()}
     buckets = frequency_buckets(config.buckets)
     for name, by_split in rows.items():
         results[name] = {split: perplexity_by_bucket(-log_p, passes[split]["targets"],
                                                      corpus.train_counts,
                                                      corpus.word_to_id["<unk>"], buckets)
                          for split, log_p in by_split.items()}
-    results["model"] = {split: perplexity_by_bucket(-p["model"], p["targets"], corpus.train_counts,
-                                                    corpus.word_to_id["<unk>"], buckets)
-                        for split, p in passes.items()}
     results["tokens_per_second"] = {
         split: {"points": len(p) - 3, "value": p["targets"].size / p["seconds"]}
         for split, p in passes.items()}

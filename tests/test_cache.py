@@ -3,8 +3,8 @@ p = (1 − λ_c) p_model + λ_c p_cache.
 
 Gold computations are independent of hebbref.cache where possible: the direct formula with
 np.exp (small θ_c), counts of the target in the window (θ_c = 0, where p_cache is the target's
-frequency among the window's next words), experiments.lm.evaluate (λ_c = 0), and a per-step loop
-over the whole stream calling the reference implementation on windows sliced by hand.
+frequency among the window's next words), experiments.lm.evaluate (λ_c = 0), and the plain path
+of evaluate_with_cache (the model's plain twins and the one-step reference at every target).
 """
 import math
 
@@ -15,11 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hebbref.cache import (
-    cache_log_probs,
     cache_log_probs_reference,
     cache_nll_grid,
     evaluate_with_cache,
-    evaluate_with_cache_reference,
     grid_search,
     mix_log_probs,
 )
@@ -28,7 +26,6 @@ from hebbref.experiments.lm import evaluate
 from hebbref.models.lm import lm_init
 
 PROPERTY = settings(max_examples=60, deadline=None)
-IMPLEMENTATIONS = [cache_log_probs, cache_log_probs_reference]
 THETAS = st.one_of(st.sampled_from([0.0, 1e3]), st.floats(0.0, 5.0))
 LAMBDAS = st.one_of(st.sampled_from([0.0, 1.0]), st.floats(0.0, 1.0))
 
@@ -59,18 +56,24 @@ def steps(draw):
     return one_step(draw)
 
 
+def plain_stream(params, tokens, batch_size, **cache):
+    """evaluate_with_cache's plain path (the model's plain twins, the one-step reference at every
+    target) over each whole column in one segment: the carried state makes segments unneeded."""
+    return evaluate_with_cache(params, tokens, batch_size=batch_size, bptt=tokens.size,
+                               reference=True, **cache)[0]
+
+
 # ------------------------------------------------------------------------------------------------
 # One step over the vocabulary
 
 @PROPERTY
-@pytest.mark.parametrize("cache_fn", IMPLEMENTATIONS)
 @given(step=steps(), theta_c=THETAS)
-def test_cache_distribution_sums_to_one(cache_fn, step, theta_c):
+def test_cache_distribution_sums_to_one(step, theta_c):
     """METHOD §7: p_cache is a distribution over the words of the window: Σ_w p_cache(w) = 1 for a
     non-empty window, p_cache(w) = 0 exactly for words not in it, and all zero (log −inf) for an
     empty window."""
     h_t, window_h, window_next, V = step
-    log_p = cache_fn(h_t, window_h, window_next, V, theta_c=theta_c)
+    log_p = cache_log_probs_reference(h_t, window_h, window_next, V, theta_c=theta_c)
     assert log_p.shape == (V,) and log_p.dtype == np.float64
     absent = np.setdiff1d(np.arange(V), window_next)
     assert np.all(log_p[absent] == -np.inf)
@@ -81,8 +84,7 @@ def test_cache_distribution_sums_to_one(cache_fn, step, theta_c):
         assert np.all(log_p == -np.inf)
 
 
-@pytest.mark.parametrize("cache_fn", IMPLEMENTATIONS)
-def test_cache_equals_direct_formula(cache_fn):
+def test_cache_equals_direct_formula():
     """METHOD §7 written out with np.exp and no shift (safe at this θ_c): the unnormalised weight
     of w is Σ_{j: x_{j+1} = w} exp(θ_c h_t·h_j)."""
     rng = np.random.default_rng(3)
@@ -93,25 +95,8 @@ def test_cache_equals_direct_formula(cache_fn):
         weights[window_next[j]] += np.exp(0.7 * h_t @ window_h[j])
     with np.errstate(divide="ignore"):
         expected = np.log(weights / weights.sum())
-    got = cache_fn(h_t, window_h, window_next, 7, theta_c=0.7)
+    got = cache_log_probs_reference(h_t, window_h, window_next, 7, theta_c=0.7)
     np.testing.assert_allclose(got, expected, rtol=1e-13, atol=1e-13)
-
-
-@PROPERTY
-@given(step=steps(), theta_c=THETAS, dtype=st.sampled_from([np.float32, np.float64]))
-def test_fast_equals_reference(step, theta_c, dtype):
-    """METHOD §7, fast = reference (as METHOD §3 P7 for the Hebbian rule): the vectorised per-word
-    log-sum-exp equals the entry-by-entry log-add-exp loop, including θ_c = 1e3 (terms far
-    beyond exp's range, finite log-probabilities of −hundreds) and repeated words. Tolerance:
-    rounding of the dot products, 1e-12 · (1 + θ_c Σ|h_t||h_j|)."""
-    h_t, window_h, window_next, V = step
-    h_t, window_h = h_t.astype(dtype), window_h.astype(dtype)
-    fast = cache_log_probs(h_t, window_h, window_next, V, theta_c=theta_c)
-    reference = cache_log_probs_reference(h_t, window_h, window_next, V, theta_c=theta_c)
-    assert np.array_equal(np.isinf(fast), np.isinf(reference))
-    scale = 1.0 + theta_c * (np.abs(window_h.astype(np.float64)) @ np.abs(h_t)).max(initial=0.0)
-    finite = np.isfinite(reference)
-    np.testing.assert_allclose(fast[finite], reference[finite], rtol=0, atol=1e-12 * scale)
 
 
 def test_large_theta_neither_overflows_nor_underflows():
@@ -120,10 +105,9 @@ def test_large_theta_neither_overflows_nor_underflows():
     h_t = np.array([1.0])
     window_h = np.array([[3.0], [2.0], [1.0]])
     window_next = np.array([0, 1, 2])
-    for cache_fn in IMPLEMENTATIONS:
-        log_p = cache_fn(h_t, window_h, window_next, 4, theta_c=1e3)
-        np.testing.assert_allclose(log_p[:3], [0.0, -1000.0, -2000.0], rtol=1e-12, atol=1e-12)
-        assert log_p[3] == -np.inf
+    log_p = cache_log_probs_reference(h_t, window_h, window_next, 4, theta_c=1e3)
+    np.testing.assert_allclose(log_p[:3], [0.0, -1000.0, -2000.0], rtol=1e-12, atol=1e-12)
+    assert log_p[3] == -np.inf
 
 
 # ------------------------------------------------------------------------------------------------
@@ -164,8 +148,8 @@ def test_stream_equals_reference_loop(seed, length, batch_size, bptt, window, th
     tokens = np.random.default_rng(seed).integers(0, 11, length)
     nll, targets = evaluate_with_cache(params, tokens, batch_size=batch_size, bptt=bptt,
                                        window=window, theta_c=theta_c, lambda_c=lambda_c)
-    expected = evaluate_with_cache_reference(params, tokens, batch_size=batch_size,
-                                             window=window, theta_c=theta_c, lambda_c=lambda_c)
+    expected = plain_stream(params, tokens, batch_size, window=window, theta_c=theta_c,
+                            lambda_c=lambda_c)
     assert nll.dtype == np.float64 and targets.dtype == np.int64
     assert np.array_equal(targets, batchify(tokens, batch_size)[1:].reshape(-1))
     np.testing.assert_allclose(nll, expected, rtol=0, atol=1e-9 * (1 + 36 * theta_c))
@@ -180,21 +164,21 @@ def test_float32_model_close_to_float64_reference():
                                  lambda_c=0.4)
     assert nll.dtype == np.float64
     params64 = {k: v.astype(np.float64) for k, v in params.items()}
-    expected = evaluate_with_cache_reference(params64, tokens, batch_size=3, window=10,
-                                             theta_c=2.0, lambda_c=0.4)
+    expected = plain_stream(params64, tokens, 3, window=10, theta_c=2.0, lambda_c=0.4)
     np.testing.assert_allclose(nll, expected, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("reference", [False, True])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("batch_size,bptt", [(1, 5), (3, 4), (4, 35)])
-def test_lambda_zero_is_the_model(dtype, batch_size, bptt):
-    """λ_c = 0: the NLLs and targets equal experiments.lm.evaluate's bit for bit, so the
-    perplexity is exactly the model's."""
+def test_lambda_zero_is_the_model(reference, dtype, batch_size, bptt):
+    """docs/MATH.md §6.4, λ_c = 0: the NLLs and targets equal experiments.lm.evaluate's bit for
+    bit, on the fast and on the plain path, so the perplexity is exactly the model's."""
     params = tiny_model(1, dtype)
     tokens = np.random.default_rng(1).integers(0, 11, 101)
-    nll_model, targets_model = evaluate(params, tokens, batch_size=batch_size, bptt=bptt)
-    nll, targets = evaluate_with_cache(params, tokens, batch_size=batch_size, bptt=bptt,
-                                       window=7, theta_c=0.5, lambda_c=0.0)
+    run = dict(batch_size=batch_size, bptt=bptt, reference=reference)
+    nll_model, targets_model = evaluate(params, tokens, **run)
+    nll, targets = evaluate_with_cache(params, tokens, window=7, theta_c=0.5, lambda_c=0.0, **run)
     assert np.array_equal(targets, targets_model)
     assert np.array_equal(nll, nll_model)
     assert np.exp(nll.mean()) == np.exp(nll_model.mean())
@@ -239,8 +223,7 @@ def test_large_theta_in_a_stream_does_not_underflow():
                            for b in range(2)] for t in range(data.shape[0] - 1)]).reshape(-1)
     assert np.array_equal(np.isfinite(nll), in_window)
     assert nll[in_window].max() > 745      # some probabilities below exp(−745), the float64 floor
-    expected = evaluate_with_cache_reference(params, tokens, batch_size=2, window=6,
-                                             theta_c=1e4, lambda_c=1.0)
+    expected = plain_stream(params, tokens, 2, window=6, theta_c=1e4, lambda_c=1.0)
     # dot-product rounding times θ_c: about 1e4 · 6 · 1e-16 absolute
     np.testing.assert_allclose(nll[in_window], expected[in_window], rtol=1e-9, atol=1e-10)
 
@@ -316,14 +299,13 @@ def test_bad_types_and_step_arguments():
         mix_log_probs(np.zeros(2), np.zeros(2), "0.1")
     with pytest.raises(ValueError, match="same shape"):
         mix_log_probs(np.zeros(2), np.zeros(3), 0.5)
-    for cache_fn in IMPLEMENTATIONS:
-        with pytest.raises(ValueError, match="window_next"):
-            cache_fn(h_t, window_h, np.array([0, 5]), 5, theta_c=1.0)
-        with pytest.raises(ValueError, match="window_h"):
-            cache_fn(h_t, np.zeros((2, 4)), window_next, 5, theta_c=1.0)
-        with pytest.raises(ValueError, match="theta_c"):
-            cache_fn(h_t, window_h, window_next, 5, theta_c=-0.5)
-        with pytest.raises(ValueError, match="V must"):
-            cache_fn(h_t, window_h, window_next, 0, theta_c=0.5)
-        with pytest.raises(TypeError, match="window_next"):
-            cache_fn(h_t, window_h, window_next.astype(float), 5, theta_c=0.5)
+    with pytest.raises(ValueError, match="window_next"):
+        cache_log_probs_reference(h_t, window_h, np.array([0, 5]), 5, theta_c=1.0)
+    with pytest.raises(ValueError, match="window_h"):
+        cache_log_probs_reference(h_t, np.zeros((2, 4)), window_next, 5, theta_c=1.0)
+    with pytest.raises(ValueError, match="theta_c"):
+        cache_log_probs_reference(h_t, window_h, window_next, 5, theta_c=-0.5)
+    with pytest.raises(ValueError, match="V must"):
+        cache_log_probs_reference(h_t, window_h, window_next, 0, theta_c=0.5)
+    with pytest.raises(TypeError, match="window_next"):
+        cache_log_probs_reference(h_t, window_h, window_next.astype(float), 5, theta_c=0.5)

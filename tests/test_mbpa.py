@@ -5,6 +5,8 @@ finite differences of L_t in float64 (for its gradient), the unadapted logits θ
 empty memory, α = 0), a brute-force sort (for the neighbours), and experiments.lm.evaluate (for
 the stream's model log-probabilities and target order).
 """
+import dataclasses
+
 import hypothesis.extra.numpy as hnp
 import numpy as np
 import pytest
@@ -132,7 +134,7 @@ def test_nearest_neighbours_are_the_k_closest_with_normalised_kernel_weights():
     (dict(step_size=-0.1), ValueError, "step_size"),
     (dict(beta=float("nan")), ValueError, "beta"),
     (dict(eps=0.0), ValueError, "eps"),
-    (dict(neighbours=True), ValueError, "neighbours"),
+    (dict(neighbours=True), TypeError, "neighbours"),
     (dict(memory_y=np.array([0, 1, 99, 0, 0, 0])), ValueError, "memory_y"),
     (dict(memory_h=np.zeros((6, 3))), ValueError, "memory_h"),
     (dict(h=np.zeros(4, np.float32)), TypeError, "h"),
@@ -188,13 +190,9 @@ def test_choose_prefers_the_model_when_mbpa_is_worse_and_mbpa_when_it_is_better(
     assert mbpa.choose(log_probs, lambda_ms=(0.0, 0.5))["lambda_m"] == 0.0
 
 
-def test_evaluate_mbpa_rows_on_a_small_corpus(tmp_path):
-    """evaluate_mbpa: the "model" rows equal perplexity_by_bucket of evaluate() on the same
-    targets; since λ_m = 0 and λ_c = 0 are in the grids, validation perplexity with MbPA is at
-    most the model's, and with cache + MbPA at most MbPA's (choices made on validation)."""
+def small_corpus(tmp_path):
+    """A 40-word Zipfian text corpus and an untrained float64 model over it."""
     from hebbref.data.text import load_corpus
-    from hebbref.experiments.lm import LMConfig
-    from hebbref.metrics import frequency_buckets, perplexity_by_bucket
 
     rng = np.random.default_rng(12)
     p = 1.0 / np.arange(1, 41)
@@ -202,7 +200,17 @@ def test_evaluate_mbpa_rows_on_a_small_corpus(tmp_path):
              for _ in range(200)]
     (tmp_path / "text.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     corpus = load_corpus(f"text:{tmp_path / 'text.txt'}")
-    params = lm_init(len(corpus.vocab), 4, 5, np.random.default_rng(13), dtype=np.float64)
+    return corpus, lm_init(len(corpus.vocab), 4, 5, np.random.default_rng(13), dtype=np.float64)
+
+
+def test_evaluate_mbpa_rows_on_a_small_corpus(tmp_path):
+    """evaluate_mbpa: the "model" rows equal perplexity_by_bucket of evaluate() on the same
+    targets; since λ_m = 0 and λ_c = 0 are in the grids, validation perplexity with MbPA is at
+    most the model's, and with cache + MbPA at most MbPA's (choices made on validation)."""
+    from hebbref.experiments.lm import LMConfig
+    from hebbref.metrics import frequency_buckets, perplexity_by_bucket
+
+    corpus, params = small_corpus(tmp_path)
     config = LMConfig(eval_batch_size=3, bptt=4, mbpa_tokens=60, mbpa_memory=20)
     result = mbpa.evaluate_mbpa(config, corpus, params, with_cache=True)
     nll, targets = evaluate(params, corpus.valid[:61], batch_size=3, bptt=4)
@@ -215,3 +223,22 @@ def test_evaluate_mbpa_rows_on_a_small_corpus(tmp_path):
     assert overall["mbpa"] <= overall["model"] * (1 + 1e-12)
     assert overall["cache_mbpa"] <= overall["mbpa"] * (1 + 1e-12)
     assert result["tokens_per_second"]["test"]["points"] == 1
+
+
+def test_evaluate_mbpa_on_the_plain_path(tmp_path):
+    """docs/MATH.md §6.5: config.reference = True (the model's plain twins,
+    adapted_logits_reference, the one-step cache reference) chooses the same (K, S, α, β, ε, λ_m, W, θ_c, λ_c) as the fast path and
+    gives every row's overall perplexity to relative 1e-9 (float64 model)."""
+    from hebbref.experiments.lm import LMConfig
+
+    corpus, params = small_corpus(tmp_path)
+    config = LMConfig(eval_batch_size=2, bptt=5, mbpa_tokens=30, mbpa_memory=8)
+    points = ((4, 2, 1.0, 0.1, 1e-3), (2, 1, 0.3, 0.0, 1e-3))
+    fast, plain = (mbpa.evaluate_mbpa(dataclasses.replace(config, reference=reference), corpus,
+                                      params, with_cache=True, points=points)
+                   for reference in (False, True))
+    assert plain["chosen"] == fast["chosen"]
+    for row in ("model", "mbpa", "cache", "cache_mbpa"):
+        for split in ("valid", "test"):
+            assert plain[row][split]["overall"]["perplexity"] == pytest.approx(
+                fast[row][split]["overall"]["perplexity"], rel=1e-9, abs=0)

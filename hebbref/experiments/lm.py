@@ -27,30 +27,28 @@ from hebbref.experiments.lm_train import (DEFAULT_LR, QUICK_SETTINGS, LMConfig, 
                                           TrainState, init_state, lm_train_step, quick_config)
 from hebbref.files import check_writable_folder
 from hebbref.metrics import frequency_buckets, perplexity_by_bucket
-from hebbref.models.lm import lm_forward, lm_initial_state
-from hebbref.nn.softmax import nll_per_target
+from hebbref.models.lm import lm_initial_state
 from hebbref.record import run_record, write_results
+from hebbref.stream import eval_tokens, walk
 
 # Each stops training like Ctrl-C: the step in flight completes and a checkpoint is written.
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
                      if hasattr(signal, name))
 
 
-def evaluate(params, tokens, *, batch_size, bptt, progress=False, desc="evaluate"):
+def evaluate(params, tokens, *, batch_size, bptt, progress=False, desc="evaluate",
+             reference=False):
     """NLL of every target of a token stream, state carried across segments (no dropout).
 
-    tokens: (M,) -> (nll (K,), targets (K,)), K = targets covered after batchify.
-    progress: show a bar (only on a terminal).
+    tokens: (M,) -> (nll (K,) float64, targets (K,) int64), K = targets covered after batchify.
+    progress: show a bar (only on a terminal); reference: the plain twins (stream.walk).
     """
-    data = batchify(tokens, batch_size)
-    state = lm_initial_state(params, data.shape[1])
     nll, targets = [], []
-    for _, x, y in tqdm(bptt_segments(data, bptt), total=num_segments(data, bptt), desc=desc,
-                        unit="segment", leave=False, disable=None if progress else True):
-        z, _, state, _ = lm_forward(params, x, state)
-        nll.append(nll_per_target(z, y.reshape(-1)))
+    for _, y, _, _, segment_nll in walk(params, tokens, batch_size=batch_size, bptt=bptt,
+                                        reference=reference, progress=progress, desc=desc):
+        nll.append(segment_nll)
         targets.append(y.reshape(-1))
-    return np.concatenate(nll).astype(np.float64), np.concatenate(targets)
+    return np.concatenate(nll), np.concatenate(targets)
 
 
 class StopSignals:
@@ -123,11 +121,10 @@ def evaluate_buckets(config, corpus, params, progress=False):
     buckets = frequency_buckets(config.buckets)
     results = {}
     for split in ("valid", "test"):
-        tokens = getattr(corpus, split)
-        if config.eval_tokens is not None:
-            tokens = tokens[:config.eval_tokens + 1]
-        nll, targets = evaluate(params, tokens, batch_size=config.eval_batch_size,
-                                bptt=config.bptt, progress=progress, desc=f"evaluate {split}")
+        nll, targets = evaluate(params, eval_tokens(corpus, split, config.eval_tokens),
+                                batch_size=config.eval_batch_size, bptt=config.bptt,
+                                progress=progress, desc=f"evaluate {split}",
+                                reference=config.reference)
         results[split] = perplexity_by_bucket(nll, targets, corpus.train_counts,
                                               corpus.word_to_id["<unk>"], buckets)
     return results
@@ -138,19 +135,15 @@ def evaluate_cache(config, corpus, params):
     perplexity by bucket with the cache at the chosen values."""
     from hebbref.cache import evaluate_with_cache, grid_search
 
-    def split_tokens(split):
-        tokens = getattr(corpus, split)
-        return tokens if config.eval_tokens is None else tokens[:config.eval_tokens + 1]
-
-    chosen = grid_search(params, split_tokens("valid"), batch_size=config.eval_batch_size,
-                         bptt=config.bptt)
+    walk_args = dict(batch_size=config.eval_batch_size, bptt=config.bptt,
+                     reference=config.reference)
+    chosen = grid_search(params, eval_tokens(corpus, "valid", config.eval_tokens), **walk_args)
     results = {"chosen": {k: chosen[k] for k in ("window", "theta_c", "lambda_c")},
                "grid": chosen["grid"]}
     buckets = frequency_buckets(config.buckets)
     for split in ("valid", "test"):
-        nll, targets = evaluate_with_cache(params, split_tokens(split),
-                                           batch_size=config.eval_batch_size, bptt=config.bptt,
-                                           **results["chosen"])
+        nll, targets = evaluate_with_cache(params, eval_tokens(corpus, split, config.eval_tokens),
+                                           **results["chosen"], **walk_args)
         results[split] = perplexity_by_bucket(nll, targets, corpus.train_counts,
                                               corpus.word_to_id["<unk>"], buckets)
     return results

@@ -1,4 +1,5 @@
 """The language-model experiment: exact resume, Ctrl-C, non-finite loss, and a tiny smoke run."""
+import dataclasses
 import json
 import os
 import signal
@@ -141,3 +142,28 @@ def test_cache_evaluation_rows(tiny, tmp_path):
     for split in ("valid", "test"):
         assert cache[split]["overall"]["tokens"] == results[split]["overall"]["tokens"]
     assert (tmp_path / "buckets.png").exists()
+
+
+def test_evaluation_tables_equal_on_the_plain_path(tiny, tmp_path):
+    """docs/MATH.md §6.2, §6.4: evaluate_buckets and evaluate_cache with config.reference (the
+    plain twins through stream.walk and the cache) give the fast path's tables on a float64 model: every bucket's
+    perplexity to relative 1e-9, and the same cache choice."""
+    from hebbref.data.text import load_corpus
+    from hebbref.models.lm import lm_init
+
+    config = tiny(tmp_path, dtype="float64", eval_tokens=80, cache=True).validate()
+    corpus = load_corpus(config.corpus, min_count=config.min_count, seed=config.seed)
+    params = lm_init(len(corpus.vocab), 6, 5, np.random.default_rng(0), dtype=np.float64)
+    fast, plain = ({**lm.evaluate_buckets(c, corpus, params),
+                    "cache": lm.evaluate_cache(c, corpus, params)}
+                   for c in (config, dataclasses.replace(config, reference=True)))
+    assert plain["cache"]["chosen"] == fast["cache"]["chosen"]
+    pairs = [(fast[s], plain[s]) for s in ("valid", "test")]
+    pairs += [(fast["cache"][s], plain["cache"][s]) for s in ("valid", "test")]
+    for table_fast, table_plain in pairs:
+        for row_fast, row_plain in zip(table_fast["buckets"] + [table_fast["overall"]],
+                                       table_plain["buckets"] + [table_plain["overall"]]):
+            assert row_fast["tokens"] == row_plain["tokens"]
+            if row_fast["tokens"]:
+                assert row_plain["perplexity"] == pytest.approx(row_fast["perplexity"],
+                                                                rel=1e-9, abs=0)
