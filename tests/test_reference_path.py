@@ -23,10 +23,11 @@ RELATIVE = 1e-9
 
 
 def numba_loaded_after(command):
-    """Run `hebbref.cli.main(command)` in a fresh interpreter; return whether numba ended up in
-    sys.modules (the child checks that the command succeeded)."""
+    """Run `hebbref.cli.main(command)` in a fresh interpreter; return whether numba or the row
+    threads of the fast softmax (hebbref.threads) ended up in sys.modules (the child checks that
+    the command succeeded)."""
     code = ("import sys, hebbref.cli as cli; rc = cli.main(sys.argv[1:]); "
-            "assert rc == 0, rc; print('numba' in sys.modules)")
+            "assert rc == 0, rc; print('numba' in sys.modules or 'hebbref.threads' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code, *command], capture_output=True,
                           text=True, timeout=300, env={**os.environ, "MPLBACKEND": "Agg"})
     assert done.returncode == 0, done.stderr[-2000:]
@@ -45,10 +46,11 @@ def test_demo_reference_never_imports_numba(tmp_path, reference):
 
 @pytest.mark.parametrize("reference", [True, False])
 def test_lm_reference_never_imports_numba(corpus_file, tmp_path, reference):
-    """`hebbref lm --reference` (training, checkpoint, evaluation) runs without numba; the fast
-    run of the same command loads it."""
+    """`hebbref lm --reference` (training, learning curve, checkpoint, evaluation, cache, MbPA)
+    runs without numba; the fast run of the same command loads it."""
     command = ["lm", "--corpus", f"text:{corpus_file}", "--embed-size", "6", "--hidden", "5",
                "--batch-size", "4", "--bptt", "5", "--max-steps", "6", "--eval-tokens", "200",
+               "--cache", "--mbpa", "--mbpa-tokens", "60",
                "--quiet", "--out", str(tmp_path)] + (["--reference"] if reference else [])
     assert numba_loaded_after(command) is not reference
 

@@ -97,7 +97,7 @@ def train(config, corpus, state, *, checkpoint_path=None, progress=True):
             loss_sum, loss_n, tokens_since = loss_sum + loss, loss_n + 1, tokens_since + y.size
             if state.step % config.curve_every == 0:
                 nll, _ = evaluate(state.params, curve_valid, batch_size=config.eval_batch_size,
-                                  bptt=config.bptt)
+                                  bptt=config.bptt, reference=config.reference)
                 tokens_seen = state.step * config.batch_size * config.bptt
                 state.curve.append((state.step, tokens_seen, float(np.exp(nll.mean()))))
             if checkpoint_path and (state.step % config.checkpoint_every == 0 or stop.received):
