@@ -9,7 +9,7 @@ The main API, importable from here:
     LMConfig, run_lm                   reproduction 2 (METHOD §6)   hebbref.experiments.lm
 
 Each name is imported on first use, so `import hebbref` stays cheap: the experiments pull in
-numba and matplotlib, which take most of a second to load.
+their data loaders and matplotlib, and the fast path numba, which take most of a second to load.
 """
 import importlib
 import importlib.metadata
