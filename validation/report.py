@@ -11,6 +11,7 @@ validation/README.md). A JSON whose run record names no clean commit is listed a
 not a --check failure: only a rerun from a clean commit fixes it.
 """
 import argparse
+import importlib.util
 import json
 import os
 import re
@@ -34,6 +35,17 @@ def load(name, cache={}):
     if name not in cache:
         with open(os.path.join(RESULTS, name), encoding="utf-8") as f:
             cache[name] = json.load(f)
+    return cache[name]
+
+
+def script(name, cache={}):
+    """validation/<name>.py, loaded by path: `import bench` could find another module (the
+    tests' bench package) first."""
+    if name not in cache:
+        spec = importlib.util.spec_from_file_location(
+            f"validation_{name}", os.path.join(os.path.dirname(RESULTS), f"{name}.py"))
+        cache[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(cache[name])
     return cache[name]
 
 
@@ -88,7 +100,7 @@ def claim_rules():
 
 def curriculum_table():
     """README.md: pooled accuracies and their difference (the same estimator, so they add up)."""
-    import curriculum
+    curriculum = script("curriculum")
     c = load("curriculum.json")
     names = {"kanji": "KanjiVG", "digits": "digits"}
     lines = ["| exposures | " + " | ".join(curriculum.BUCKETS) + " |",
@@ -116,7 +128,7 @@ def curriculum_verdict(name, rule="chosen"):
 
 def curriculum_claims():
     """README.md: the verdicts, the lever screen's choice and the fresh-class wins."""
-    import curriculum
+    curriculum = script("curriculum")
     c = load("curriculum.json")
     table = curriculum.lever_table(c["screen"])
     passing = [s for s in table if curriculum.meets_criterion(table[s])]
@@ -310,12 +322,8 @@ def speed_prose():
 
 def scripts_blocks():
     """validation/README.md's sections that the validation scripts also write after a run."""
-    import bench
-    import curriculum
-    import lm_buckets
-    import lm_cache
-    import lm_mbpa
-    import lm_torch
+    bench, curriculum, lm_buckets, lm_cache, lm_mbpa, lm_torch = map(script, (
+        "bench", "curriculum", "lm_buckets", "lm_cache", "lm_mbpa", "lm_torch"))
     from hebbref.data.text import load_corpus
 
     c, lm, torch_runs = load("curriculum.json"), load("lm.json"), load("lm_torch.json")
