@@ -85,7 +85,8 @@ def claim_rules():
         f"at most {1 + common.RATIO_MARGIN:g} (a margin of {pct(common.RATIO_MARGIN, '.0f')}); an "
         "accuracy difference (Hebbian − baseline) is *ahead* above 0, *behind* below 0, and "
         f"*not worse* only when its lower bound is at least −{common.DIFFERENCE_MARGIN:g}; a speed "
-        "ratio (hebbref / torch) is *faster* or *slower* only when its interval excludes 1; a "
+        "ratio (hebbref / torch) is *faster* or *slower* only when its interval excludes 1 (and, "
+        "for an A/B time ratio, when the medians moved the same way); a "
         "target is *met* only when the interval clears it and *missed* when the interval lies "
         "wholly short of it. Anything else is *inconclusive*, printed with its interval. The "
         "LM's ratios use the Student's t interval over seeds (training noise); the curriculum's "
@@ -316,6 +317,65 @@ def speed_prose():
         + " ".join(filter(None, (record_note("bench.json") + ".",))))
 
 
+def bench_verdicts():
+    """validation/README.md: each target against its interval, and the LSTM timed alone."""
+    b, onednn = load("bench.json"), load("lstm_onednn.json")["ms"]
+    targets = {t["key"]: t for t in b["targets"]}
+    by_vocab, mlp = b["lm"]["by_vocab"], b["mlp"]
+    with_interval = [(f"LM step at V = {by_vocab[0]['V']:,}", by_vocab[0], "lm_speedup_small_vocab"),
+                     (f"LM step at V = {by_vocab[-1]['V']:,}", by_vocab[-1],
+                      "lm_speedup_large_vocab"),
+                     ("MLP step on 2 threads", mlp["threads_numpy"], "mlp_speedup"),
+                     ("MLP step on 1 thread", mlp["threads_one"], "mlp_speedup_one_thread")]
+    lines = [f"- {label}: {speed(r['speedup_vs_torch'], r['speedup_interval'])}, target "
+             f"≥ {targets[key]['threshold']:g}×: "
+             f"{target_verdict(*r['speedup_interval'], targets[key]['threshold'])}."
+             for label, r, key in with_interval]
+    single = [t for key, t in targets.items() if key not in {k for _, _, k in with_interval}]
+    lines.append("- Single measurements, no interval (a target is met or missed by the value "
+                 "alone, to be confirmed by a rerun): " + "; ".join(
+                     f"{t['description']}: {t['measured']:.3g} against "
+                     f"{'≥' if t['kind'] == 'min' else '≤'} {t['threshold']:g}, "
+                     f"{'met' if t['met'] else 'missed'}" for t in single) + ".")
+    lines.append(f"- The LSTM alone (`validation/lstm_onednn.py`, T = 35, N = 32, H = 256): "
+                 f"hebbref's pass {onednn['hebbref LSTM']:.1f} ms, torch's "
+                 f"{onednn['torch LSTM, oneDNN on']:.1f} ms with oneDNN's fused RNN kernel and "
+                 f"{onednn['torch LSTM, oneDNN off']:.1f} ms without it; the matrix products "
+                 f"alone {onednn['products alone, NumPy']:.1f} ms in NumPy/OpenBLAS and "
+                 f"{onednn['products alone, torch']:.1f} ms in torch/MKL.")
+    return "\n".join(lines)
+
+
+def ab_runs():
+    """validation/README.md: the saved A/B runs (time ratio: geometric mean of the per-round
+    ratios against the first contender, below 1 is faster)."""
+    lines = []
+    for command, rows in load("ab_softmax.json")["runs"].items():
+        base = rows[0]
+        for row in rows[1:]:
+            low, high = row["interval"]
+            moved = (row["time_ratio"] < 1) != (row["median_ms"] < base["median_ms"])
+            verdict = ("inconclusive: the medians moved the other way" if moved else
+                       "faster" if high < 1 else "slower" if low > 1 else "inconclusive")
+            lines.append(f"- `{command}`: {row['contender']} against {base['contender']}: "
+                         f"{row['time_ratio']:.3f} {interval(low, high)} of its time, {verdict}; "
+                         f"medians {base['median_ms']:.3g} → {row['median_ms']:.3g} ms.")
+    return "\n".join(lines)
+
+
+def subnormals():
+    """validation/README.md: the MLP step with and without Adam's subnormal flush."""
+    runs = load("mlp_subnormals.json")["runs"]
+    span = lambda run, key, first, last: "–".join(f"{f(r[key] for r in runs[run] if first <= r['steps'] <= last):.1f}" for f in (min, max))
+    off, on = "adam_step without flush", "adam_step with flush"
+    share = next(r["hebbref_adam_m_subnormal"] for r in runs[off] if r["steps"] == 1000)
+    return (f"Without the flush hebbref's step took {span(off, 'hebbref_ms', 200, 700)} ms (steps "
+            f"200–700) and then {span(off, 'hebbref_ms', 900, 1200)} ms (900–1,200), with "
+            f"{pct(share, '.0f')} of Adam's m subnormal at step 1,000; torch's went from "
+            f"{span(off, 'torch_ms', 200, 700)} to {span(off, 'torch_ms', 900, 1200)} ms. With the "
+            f"flush hebbref's step stays at {span(on, 'hebbref_ms', 200, 1200)} ms.")
+
+
 # ------------------------------------------------------------------------------------------------
 # The blocks, and writing or checking them
 
@@ -352,7 +412,9 @@ def blocks():
            (readme, "lm-tuning"): lm_tuning, (readme, "mbpa"): mbpa_sentence,
            (readme, "speed"): speed_prose,
            (validation, "claim-rules"): claim_rules, (validation, "lm-goal"): lm_claims,
-           (validation, "lm-centring"): lm_tuning}
+           (validation, "lm-centring"): lm_tuning, (validation, "bench-verdicts"): bench_verdicts,
+           (validation, "ab-runs"): ab_runs, (validation, "subnormals"): subnormals,
+           (validation, "mbpa"): mbpa_sentence}
     out.update({(validation, name): f for name, f in scripts_blocks().items()})
     return out
 
