@@ -344,6 +344,15 @@ def report(results, suffix=""):
     """Write the JSON, the plots and (full runs only) the README section from results."""
     write_json(f"curriculum{suffix}.json", results)
     table, chosen, summary = lever_table(results["screen"]), results["chosen"], results["summary"]
+    plots(results, suffix)
+    text = report_text(results, table, chosen, summary)
+    if not suffix:
+        update_readme_section("curriculum", text)
+    print(text)
+
+
+def plots(results, suffix=""):
+    """The by-exposure plot of each dataset and the why plot, from results (no training)."""
     for name, per_rule in results["final_runs"].items():
         runs = {"baseline": [s["baseline"] for s in per_rule["chosen"]],
                 "hebbian": [s["hebbian"] for s in per_rule["chosen"]]}
@@ -356,10 +365,6 @@ def report(results, suffix=""):
                      "paper rule": [s["hebbian"] for s in per["paper rule"]]}
               for name, per in results["final_runs"].items()},
              os.path.join(RESULTS, f"curriculum_why{suffix}.png"))
-    text = report_text(results, table, chosen, summary)
-    if not suffix:
-        update_readme_section("curriculum", text)
-    print(text)
 
 
 def report_text(results, table, chosen, summary):

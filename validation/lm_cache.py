@@ -59,6 +59,13 @@ def markdown(results):
             + table({**results["runs"], **cached}, "test"))
 
 
+def plots(results):
+    """lm_buckets_cache.png from results (no evaluation)."""
+    plot_lm_buckets({**results["runs"], **results["cache_runs"]},
+                    os.path.join(RESULTS, "lm_buckets_cache.png"),
+                    title="BBC News: baseline, Hebbian, each with and without a neural cache")
+
+
 def main():
     start = time.time()
     path = os.path.join(RESULTS, "lm.json")
@@ -74,8 +81,7 @@ def main():
     results["cache_runs"] = cached
     results["cache_seconds"] = time.time() - start
     write_json("lm.json", results)
-    plot_lm_buckets(runs, os.path.join(RESULTS, "lm_buckets_cache.png"),
-                    title="BBC News: baseline, Hebbian, each with and without a neural cache")
+    plots(results)
     text = markdown(results)
     update_readme_section("lm-cache", text)
     print(text)

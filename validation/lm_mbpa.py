@@ -106,6 +106,17 @@ def markdown(saved):
             + "\n\n".join(sections))
 
 
+def plots(saved):
+    """lm_mbpa.png, the paper's rows for the BBC defaults, from saved (no evaluation)."""
+    if BUCKETS_MODELS in saved["by_init"]:   # the paper's rows for the BBC defaults, as a plot
+        rows = {f"{model}{label}": [result[key]] for model, result in
+                saved["by_init"][BUCKETS_MODELS].items() for key, label in ROWS}
+        tokens = saved["tokens_by_init"][BUCKETS_MODELS]
+        plot_lm_buckets(rows, os.path.join(RESULTS, "lm_mbpa.png"),
+                        title=f"BBC defaults, seed 0, first {tokens:,} test tokens",
+                        annotate=False, palette="tab20")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tokens", type=int, default=5000)
@@ -124,12 +135,7 @@ def main(argv=None):
         write_json("lm_mbpa.json", saved)
     text = markdown(saved)
     update_readme_section("lm-mbpa", text)
-    if BUCKETS_MODELS in saved["by_init"]:   # the paper's rows for the BBC defaults, as a plot
-        rows = {f"{model}{label}": [result[key]] for model, result in
-                saved["by_init"][BUCKETS_MODELS].items() for key, label in ROWS}
-        plot_lm_buckets(rows, os.path.join(RESULTS, "lm_mbpa.png"),
-                        title=f"BBC defaults, seed 0, first {tokens[BUCKETS_MODELS]:,} test tokens",
-                        annotate=False, palette="tab20")
+    plots(saved)
     print(text)
 
 

@@ -4,6 +4,7 @@ validation/results/*.json, each between <!-- NAME:start --> and <!-- NAME:end --
     python validation/report.py              rewrite the blocks in place
     python validation/report.py --check      exit 1 and name each block that differs
     python validation/report.py --root DIR   the READMEs of a copy of the repository at DIR
+    python validation/report.py --plots      also redraw results/*.png from the JSON (no runs)
 
 Each figure is rounded once, here, from the JSON, and each verdict word follows the claim rules
 (common.ratio_verdict, difference_verdict, speed_verdict, target_verdict; stated in
@@ -433,7 +434,14 @@ def main(argv=None):
                         help="change nothing; exit 1 if any block differs from its rendering")
     parser.add_argument("--root", default=ROOT,
                         help="the repository whose README.md and validation/README.md to render")
+    parser.add_argument("--plots", action="store_true",
+                        help="also redraw the validation plots from results/*.json")
     args = parser.parse_args(argv)
+    if args.plots:
+        script("curriculum").plots(load("curriculum.json"))
+        script("lm_buckets").plots(load("lm.json"))
+        script("lm_cache").plots(load("lm.json"))
+        script("lm_mbpa").plots(load("lm_mbpa.json"))
     texts, differ = {}, []
     for (path, name), render in blocks().items():
         full = os.path.join(args.root, path)
