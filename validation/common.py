@@ -91,3 +91,18 @@ def target_verdict(low, high, target):
     """"met" when the 95 % interval clears the target, "missed" when it lies wholly short of it
     (higher is better), else "inconclusive"."""
     return "met" if low >= target else "missed" if high < target else "inconclusive"
+
+
+def load(name, cache={}):
+    """results/name, read once."""
+    if name not in cache:
+        with open(os.path.join(RESULTS, name), encoding="utf-8") as f:
+            cache[name] = json.load(f)
+    return cache[name]
+
+
+def unclean():
+    """The results files whose run record names no clean commit (absent, or "+dirty")."""
+    names = sorted(n for n in os.listdir(RESULTS) if n.endswith(".json"))
+    commits = {n: load(n).get("record", {}).get("git_commit") for n in names}
+    return {n: c or "no run record" for n, c in commits.items() if not c or c.endswith("+dirty")}

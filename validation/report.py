@@ -13,7 +13,6 @@ not a --check failure: only a rerun from a clean commit fixes it.
 """
 import argparse
 import importlib.util
-import json
 import os
 import re
 import sys
@@ -23,20 +22,15 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
-from common import (RESULTS, difference_verdict, perplexities, ratio_verdict,  # noqa: E402
-                    speed_verdict, target_verdict)
+from common import (RESULTS, difference_verdict, load, perplexities,  # noqa: E402
+                    ratio_verdict, unclean)
+from report_speed import (ab_runs, bench_verdicts, interval, pct, speed_prose,  # noqa: E402
+                          subnormals)
 
 from hebbref.metrics import seed_ratio_interval  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUCKETS = [">1K", "100–1K", "10–100", "<10"]   # the LM's frequency buckets, rarest last
-
-
-def load(name, cache={}):
-    if name not in cache:
-        with open(os.path.join(RESULTS, name), encoding="utf-8") as f:
-            cache[name] = json.load(f)
-    return cache[name]
 
 
 def script(name, cache={}):
@@ -50,29 +44,10 @@ def script(name, cache={}):
     return cache[name]
 
 
-def unclean():
-    """The results files whose run record names no clean commit (absent, or "+dirty")."""
-    names = sorted(n for n in os.listdir(RESULTS) if n.endswith(".json"))
-    commits = {n: load(n).get("record", {}).get("git_commit") for n in names}
-    return {n: c or "no run record" for n, c in commits.items() if not c or c.endswith("+dirty")}
-
-
-def interval(low, high, spec=".3f"):
-    return f"[{low:{spec}}, {high:{spec}}]"
-
-
 def ratio_claim(values, spec=".3f"):
     """"r [low, high], verdict" for per-seed Hebbian/baseline ratios (geometric mean, t)."""
     r, low, high = seed_ratio_interval(values)
     return f"{r:{spec}} {interval(low, high, spec)}, {ratio_verdict(low, high)}"
-
-
-def pct(fraction, spec=".1f"):
-    return f"{100 * fraction:{spec}} %"
-
-
-def speed(ratio, bounds, spec=".2f"):
-    return f"{ratio:{spec}}× {interval(*bounds, spec)} ({speed_verdict(*bounds)})"
 
 
 def claim_rules():
@@ -85,7 +60,8 @@ def claim_rules():
         "lies below 1, *worse* when it lies above 1, and *not worse* only when its upper bound is "
         f"at most {1 + common.RATIO_MARGIN:g} (a margin of {pct(common.RATIO_MARGIN, '.0f')}); an "
         "accuracy difference (Hebbian − baseline) is *ahead* above 0, *behind* below 0, and "
-        f"*not worse* only when its lower bound is at least −{common.DIFFERENCE_MARGIN:g}; a speed "
+        "*not worse* only when its lower bound is at least "
+        f"−{common.DIFFERENCE_MARGIN:g}; a speed "
         "ratio (hebbref / torch) is *faster* or *slower* only when its interval excludes 1 (and, "
         "for an A/B time ratio, when the medians moved the same way); a "
         "target is *met* only when the interval clears it and *missed* when the interval lies "
@@ -150,12 +126,14 @@ def curriculum_claims():
     return (
         f"From 1 to 50 exposures the Hebbian softmax is {' or '.join(sorted(early))} in every "
         f"bucket of both datasets (bootstrap intervals). On classes seen more than 50 times, "
-        f"Hebbian − baseline with both 95 % intervals: KanjiVG {curriculum_verdict('kanji')}; digits "
+        "Hebbian − baseline with both 95 % intervals: KanjiVG "
+        f"{curriculum_verdict('kanji')}; digits "
         f"{curriculum_verdict('digits')}. The paper's rule (γ = 0.1, T = 100, no centring) with "
         f"the same optimiser costs {paper['difference']:+.3f} there on KanjiVG; the default is "
         f"{only} of {len(table)} settings (write_scale × optimiser × (γ, T) × ReLU/tanh) "
         f"whose mean over the two screen seeds met the criterion on the validation drawers "
-        f"(its worst late bucket there {late:+.3f}, a screen without an interval). The measured reason for the cost: after a class is introduced, images of "
+        f"(its worst late bucket there {late:+.3f}, a screen without an interval). The measured "
+        "reason for the cost: after a class is introduced, images of "
         f"well-seen classes are classified as that fresh class ({pct(wins['kanji'][1])} of "
         f"them on KanjiVG, {pct(wins['digits'][1])} on the digits; baseline "
         f"{pct(wins['kanji'][0])} and {pct(wins['digits'][0])}), in spikes that decay as gradient "
@@ -261,120 +239,6 @@ def mbpa_sentence():
             f"+ cache + MbPA {b['cache_mbpa']:.1f}, Hebbian {h['model']:.1f} → "
             f"{h['cache_mbpa']:.1f}; the rows {'keep' if ordered else 'do not keep'} the paper's "
             "order (model > + MbPA > + cache > + cache + MbPA) for both models.")
-
-
-# ------------------------------------------------------------------------------------------------
-# Speed
-
-
-def mib(nbytes):
-    return f"{nbytes / 2**20:.1f} MiB"
-
-
-def record_note(name):
-    commit = unclean().get(name)
-    return (f"`{name}` was written from a working tree with uncommitted changes (`{commit}`), "
-            "so its figures await a rerun from a clean commit" if commit else "")
-
-
-def speed_prose():
-    """README.md: the LM step at every V, the bounds of the missed targets, MLP, memory."""
-    b, onednn = load("bench.json"), load("lstm_onednn.json")["ms"]
-    m, by_vocab = b["machine"], {p["V"]: p for p in b["lm"]["by_vocab"]}
-    points = sorted([*b["lm"]["by_vocab"], *b["scaling"]["vocab"]["points"]],
-                    key=lambda p: p["V"])
-    steps = "; ".join(f"V = {p['V']:,}: {speed(p['speedup_vs_torch'], p['speedup_interval'])}"
-                      for p in points)
-    small, large = by_vocab[10000], by_vocab[33278]
-    passes = large["ceiling_products_and_passes"]
-    mlp = b["mlp"]
-    sub = load("mlp_subnormals.json")["runs"]
-    late = lambda run, key: np.median([r[key] for r in sub[run] if r["steps"] >= 900])
-    return (
-        f"{m['logical_cpus']}-CPU {m['cpu_model']}, {m['blas_library']} {m['blas_version']} "
-        f"({m['blas_architecture']} kernel), against PyTorch {m['torch']} with "
-        f"{m['torch_blas']} in the same process; hebbref/torch speed as the ratio of the "
-        f"medians, in brackets a 95 % interval of the per-round ratios (faster or slower only "
-        f"when it excludes 1). The LM training step: {steps}. At small V the LSTM decides it: "
-        f"torch's oneDNN fused LSTM pass ({onednn['torch LSTM, oneDNN on']:.1f} ms) takes about as long as NumPy's "
-        f"LSTM products alone ({onednn['products alone, NumPy']:.1f} ms; "
-        "`validation/lstm_onednn.py`). The targets missed have timed bounds: the products alone cap "
-        f"V = 10,000 at {small['speedup_ceiling_vs_torch']:.2f}× (target 1.6×), and the products "
-        "plus the softmax layer's element-wise passes alone cap V = 33,278 at "
-        f"{pct(passes['peak_fraction'])} of the float32 peak (target 70 %) and "
-        f"{passes['speedup_vs_torch']:.2f}× (target 1.5×) (`validation/README.md`, Speed). Peak "
-        f"memory of a step at V = 33,278: {mib(large['peak_bytes'])} (the (N, V) logits alone "
-        f"would be {mib(large['logits_bytes'])}). MLP step "
-        f"{speed(mlp['threads_numpy']['speedup_vs_torch'], mlp['threads_numpy']['speedup_interval'])}"
-        f" on {mlp['threads_numpy']['threads']} threads, "
-        f"{speed(mlp['threads_one']['speedup_vs_torch'], mlp['threads_one']['speedup_interval'])} "
-        "on one. Adam flushes subnormal moments to zero, so a long run whose gradients vanish "
-        f"keeps its speed (median of steps 900–1,200: {late('adam_step with flush', 'hebbref_ms'):.1f}"
-        f" ms a step with the flush, {late('adam_step without flush', 'hebbref_ms'):.1f} ms "
-        f"without; torch {late('adam_step with flush', 'torch_ms'):.1f} ms; "
-        f"`validation/mlp_subnormals.py`). Numba scatter-add "
-        f"{b['scatter']['speedup_vs_add_at']:.0f}× `np.add.at`, the Hebbian rule "
-        f"{b['hebbian']['percent_of_lm_step']:.1f} % of an LM step. "
-        + " ".join(filter(None, (record_note("bench.json") + ".",))))
-
-
-def bench_verdicts():
-    """validation/README.md: each target against its interval, and the LSTM timed alone."""
-    b, onednn = load("bench.json"), load("lstm_onednn.json")["ms"]
-    targets = {t["key"]: t for t in b["targets"]}
-    by_vocab, mlp = b["lm"]["by_vocab"], b["mlp"]
-    with_interval = [(f"LM step at V = {by_vocab[0]['V']:,}", by_vocab[0], "lm_speedup_small_vocab"),
-                     (f"LM step at V = {by_vocab[-1]['V']:,}", by_vocab[-1],
-                      "lm_speedup_large_vocab"),
-                     ("MLP step on 2 threads", mlp["threads_numpy"], "mlp_speedup"),
-                     ("MLP step on 1 thread", mlp["threads_one"], "mlp_speedup_one_thread")]
-    lines = [f"- {label}: {speed(r['speedup_vs_torch'], r['speedup_interval'])}, target "
-             f"≥ {targets[key]['threshold']:g}×: "
-             f"{target_verdict(*r['speedup_interval'], targets[key]['threshold'])}."
-             for label, r, key in with_interval]
-    single = [t for key, t in targets.items() if key not in {k for _, _, k in with_interval}]
-    lines.append("- Single measurements, no interval (a target is met or missed by the value "
-                 "alone, to be confirmed by a rerun): " + "; ".join(
-                     f"{t['description']}: {t['measured']:.3g} against "
-                     f"{'≥' if t['kind'] == 'min' else '≤'} {t['threshold']:g}, "
-                     f"{'met' if t['met'] else 'missed'}" for t in single) + ".")
-    lines.append(f"- The LSTM alone (`validation/lstm_onednn.py`, T = 35, N = 32, H = 256): "
-                 f"hebbref's pass {onednn['hebbref LSTM']:.1f} ms, torch's "
-                 f"{onednn['torch LSTM, oneDNN on']:.1f} ms with oneDNN's fused RNN kernel and "
-                 f"{onednn['torch LSTM, oneDNN off']:.1f} ms without it; the matrix products "
-                 f"alone {onednn['products alone, NumPy']:.1f} ms in NumPy/OpenBLAS and "
-                 f"{onednn['products alone, torch']:.1f} ms in torch/MKL.")
-    return "\n".join(lines)
-
-
-def ab_runs():
-    """validation/README.md: the saved A/B runs (time ratio: geometric mean of the per-round
-    ratios against the first contender, below 1 is faster)."""
-    lines = []
-    for command, rows in load("ab_softmax.json")["runs"].items():
-        base = rows[0]
-        for row in rows[1:]:
-            low, high = row["interval"]
-            moved = (row["time_ratio"] < 1) != (row["median_ms"] < base["median_ms"])
-            verdict = ("inconclusive: the medians moved the other way" if moved else
-                       "faster" if high < 1 else "slower" if low > 1 else "inconclusive")
-            lines.append(f"- `{command}`: {row['contender']} against {base['contender']}: "
-                         f"{row['time_ratio']:.3f} {interval(low, high)} of its time, {verdict}; "
-                         f"medians {base['median_ms']:.3g} → {row['median_ms']:.3g} ms.")
-    return "\n".join(lines)
-
-
-def subnormals():
-    """validation/README.md: the MLP step with and without Adam's subnormal flush."""
-    runs = load("mlp_subnormals.json")["runs"]
-    span = lambda run, key, first, last: "–".join(f"{f(r[key] for r in runs[run] if first <= r['steps'] <= last):.1f}" for f in (min, max))
-    off, on = "adam_step without flush", "adam_step with flush"
-    share = next(r["hebbref_adam_m_subnormal"] for r in runs[off] if r["steps"] == 1000)
-    return (f"Without the flush hebbref's step took {span(off, 'hebbref_ms', 200, 700)} ms (steps "
-            f"200–700) and then {span(off, 'hebbref_ms', 900, 1200)} ms (900–1,200), with "
-            f"{pct(share, '.0f')} of Adam's m subnormal at step 1,000; torch's went from "
-            f"{span(off, 'torch_ms', 200, 700)} to {span(off, 'torch_ms', 900, 1200)} ms. With the "
-            f"flush hebbref's step stays at {span(on, 'hebbref_ms', 200, 1200)} ms.")
 
 
 # ------------------------------------------------------------------------------------------------
