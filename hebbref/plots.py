@@ -158,11 +158,15 @@ def plot_lm_buckets(runs, path, *, split="test", title="", annotate=True, palett
     counts = [b["tokens"] for b in first]
     ax.set_xticks(np.arange(len(names)), [f"{n}\n({c:,} tokens)" for n, c in zip(names, counts)])
     ax.set_yscale("log")
-    ax.set_ylim(top=ax.get_ylim()[1] * (8 if annotate else 1))
-    ax.set_xlabel("training-set frequency of the target word"
-                  + (f"\nbars: mean over seeds, whiskers: lowest to highest seed; % against "
-                     f"{next(iter(runs))}: geometric mean of the seeds' ratios" if annotate else ""),
-                  fontsize=8 if annotate else None)
+    notes = []
+    if any(len(seeds) > 1 for seeds in runs.values()):
+        notes.append("bars: mean over seeds, whiskers: lowest to highest seed")
+    if annotate and len(runs) > 1:
+        notes.append(f"% against {next(iter(runs))}: geometric mean of the seeds' ratios")
+        ax.set_ylim(top=ax.get_ylim()[1] * 8)   # room for the vertical labels
+    ax.set_xlabel("\n".join(["training-set frequency of the target word", "; ".join(notes)]
+                             if notes else ["training-set frequency of the target word"]),
+                  fontsize=8 if notes else None)
     ax.set_ylabel(f"{split} perplexity")
     ax.set_title(title or f"{split} perplexity by word frequency")
     ax.legend(loc="upper left", fontsize=8)
