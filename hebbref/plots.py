@@ -53,11 +53,11 @@ def pooled_accuracy(seeds, bucket):
 
 
 def plot_accuracy_by_exposure(runs, path, *, title=""):
-    """Test accuracy per exposure bucket (METHOD §5), one bar group per bucket: the accuracy pooled
-    over every evaluation of every seed, whiskers over the seeds' own accuracies. Bucket 0 (classes
-    not yet trained on, which no model can know) is left out; an empty bucket is marked "n/a"
-    (never drawn as 0); each tick gives the evaluations it rests on (test images × times each
-    was evaluated, summed over seeds)."""
+    """Test accuracy per exposure bucket (docs/MATH.md §6.3), one bar group per bucket: the
+    accuracy pooled over every evaluation of every seed, whiskers over the seeds' own accuracies.
+    Bucket 0 (classes not yet trained on, which no model can know) is left out; an empty bucket
+    is marked "n/a" (never drawn as 0); each tick gives the evaluations it rests on (test images
+    × times each was evaluated, summed over seeds)."""
     buckets = [b for b in next(iter(runs.values()))[0]["by_exposure"] if b != "0"]
     fig, ax = plt.subplots(figsize=(9, 4.2))
     width = 0.8 / len(runs)
