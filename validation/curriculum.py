@@ -290,7 +290,8 @@ def criterion(difference):
     against its target (common.target_verdict), >= 0.15 at 1 and 2 exposures and >= -0.01 at
     21–50 and >50."""
     def verdict(buckets, target):
-        words = {target_verdict(difference[b]["low"], difference[b]["high"], target)
+        words = {"inconclusive" if difference[b]["low"] is None else   # an empty bucket
+                 target_verdict(difference[b]["low"], difference[b]["high"], target)
                  for b in buckets}
         return "met" if words == {"met"} else "missed" if "missed" in words else "inconclusive"
     return (f"ahead by ≥ 0.15 at 1 and 2 exposures: {verdict(('1', '2'), 0.15)}; no more than "
