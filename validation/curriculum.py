@@ -379,8 +379,10 @@ def report_text(results, table, chosen, summary):
             rule = r if label == "chosen" else PAPER_RULE
             parts.append(f"**{name}, {label}** (γ = {rule['gamma']:g}, T = {rule['T']:g}, "
                          f"write_scale = {rule['write_scale']}; test drawers, seeds "
-                         f"{list(results['test_seeds'])}; interval: paired bootstrap over "
-                         f"(seed, test image)):\n\n" + final_markdown(results, name, label)
+                         f"{list(results['test_seeds'])}; pooled columns: every evaluation of "
+                         "every seed, paired bootstrap over (seed, test image); per-seed "
+                         "columns: mean of the seeds, Student's t over seeds):\n\n"
+                         + final_markdown(results, name, label)
                          + f"\n\nCriterion: {criterion(summary[name][label]['difference'])}.")
     parts.append("Why a written row costs accuracy (test drawers, mean of the seeds over every "
                  "evaluation; fresh = seen 1–5 times, well-seen = more than 20):\n\n"
