@@ -329,7 +329,7 @@ def main(argv=None):
         return 1 if differ else 0
     for full, text in texts.items():
         common.atomic_write(full, lambda f, text=text: f.write(text.encode("utf-8")))
-    print("\n".join(differ) or "nothing changed")
+    print("rewritten from the JSON:\n" + "\n".join(differ) if differ else "nothing changed")
     return 0
 
 
