@@ -106,7 +106,7 @@ def test_agreement_table_keys_seeds_and_gives_a_verdict():
     (pair,) = lm_torch.agreement(rows)
     assert pair["seeds"] == [0, 1, 2]
     text = lm_torch.agreement_tables(rows)
-    assert "agree within seed noise" in text and "500.0 ± 20.0" in text
+    assert "inconclusive: includes 1" in text and "500.0 ± 20.0" in text   # wider than ±1 %
     assert lm_torch.row_key(hebbref_name, 0) == hebbref_name
     assert lm_torch.row_key(hebbref_name, 2) == f"{hebbref_name} (seed 2)"
 

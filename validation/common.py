@@ -57,3 +57,52 @@ def update_readme_section(key, markdown):
         raise ValueError(f"{path} has no {start} ... {end} section")
     text = pattern.sub(lambda _: f"{start}\n{markdown.strip()}\n{end}", text)
     atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+
+
+# The claim rules of validation/README.md ("How claims are worded"), margins fixed in advance.
+RATIO_MARGIN = 0.01        # a perplexity ratio is "not worse" when its upper bound is <= 1.01
+DIFFERENCE_MARGIN = 0.01   # an accuracy difference is "not worse" when its lower bound is >= -0.01
+
+
+def ratio_verdict(low, high):
+    """Words for a Hebbian/baseline perplexity ratio from its 95 % interval (lower is better)."""
+    if high < 1:
+        return "better"
+    if low > 1:
+        return "worse"
+    return "not worse" if high <= 1 + RATIO_MARGIN else "inconclusive"
+
+
+def difference_verdict(low, high):
+    """Words for a Hebbian − baseline accuracy difference from its 95 % interval."""
+    if low > 0:
+        return "ahead"
+    if high < 0:
+        return "behind"
+    return "not worse" if low >= -DIFFERENCE_MARGIN else "inconclusive"
+
+
+def speed_verdict(low, high):
+    """Words for a hebbref/torch speed ratio from its 95 % interval (higher is faster)."""
+    return "faster" if low > 1 else "slower" if high < 1 else "inconclusive"
+
+
+def target_verdict(low, high, target):
+    """"met" when the 95 % interval clears the target, "missed" when it lies wholly short of it
+    (higher is better), else "inconclusive"."""
+    return "met" if low >= target else "missed" if high < target else "inconclusive"
+
+
+def load(name, cache={}):
+    """results/name, read once."""
+    if name not in cache:
+        with open(os.path.join(RESULTS, name), encoding="utf-8") as f:
+            cache[name] = json.load(f)
+    return cache[name]
+
+
+def unclean():
+    """The results files whose run record names no clean commit (absent, or "+dirty")."""
+    names = sorted(n for n in os.listdir(RESULTS) if n.endswith(".json"))
+    commits = {n: load(n).get("record", {}).get("git_commit") for n in names}
+    return {n: c or "no run record" for n, c in commits.items() if not c or c.endswith("+dirty")}

@@ -278,6 +278,15 @@ def report(base, args, screen_table, tuning, cell, runs, interval):
             "\n\nValidation:\n\n" + bucket_table(runs, "valid"))
 
 
+def plots(results, suffix=""):
+    """The learning curves and the perplexity-by-bucket plot, from results (no training)."""
+    base, runs = results["config"], results["runs"]
+    title = (f"BBC News, LSTM {base['hidden']}, {base['epochs']} epoch, seeds {results['seeds']}, "
+             f"{results['chosen']}")
+    plot_lm_curves(runs, os.path.join(RESULTS, f"lm_learning_curves{suffix}.png"), title=title)
+    plot_lm_buckets(runs, os.path.join(RESULTS, f"lm_buckets{suffix}.png"), title=title)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4],
@@ -312,9 +321,7 @@ def main(argv=None):
                "runs": runs, "seconds": seconds}
     suffix = "_quick" if args.quick else ""
     write_json(f"lm{suffix}.json", results)
-    title = f"BBC News, LSTM {base.hidden}, {base.epochs} epoch, seeds {args.seeds}, {cell}"
-    plot_lm_curves(runs, os.path.join(RESULTS, f"lm_learning_curves{suffix}.png"), title=title)
-    plot_lm_buckets(runs, os.path.join(RESULTS, f"lm_buckets{suffix}.png"), title=title)
+    plots(results, suffix)
     text = report(base, args, screen_table, tuning, cell, runs, interval)
     if not args.quick:
         update_readme_section("lm", text)

@@ -46,6 +46,26 @@ def table(runs, split):
     return "\n".join(rows)
 
 
+def markdown(results):
+    """The README section: the cache values chosen per model and seed, then the test table."""
+    cached = results["cache_runs"]
+    chosen = "; ".join(f"{m} seed {s}: W={c['chosen']['window']}, θ_c={c['chosen']['theta_c']:g}, "
+                       f"λ_c={c['chosen']['lambda_c']:g}"
+                       for m, seeds in cached.items() for s, c in zip(results["seeds"], seeds))
+    return ("Cache values chosen on validation per model and seed (grid W ∈ {100, 500, 2000}, "
+            f"θ_c ∈ {{0.1, 0.3, 1}}, λ_c ∈ {{0.05, 0.1, 0.2, 0.3}}): {chosen}.\n\n"
+            "Test perplexity (mean ± std over seeds; ratios: geometric mean over seeds "
+            "[95 % Student's t interval on the log ratios]):\n\n"
+            + table({**results["runs"], **cached}, "test"))
+
+
+def plots(results):
+    """lm_buckets_cache.png from results (no evaluation)."""
+    plot_lm_buckets({**results["runs"], **results["cache_runs"]},
+                    os.path.join(RESULTS, "lm_buckets_cache.png"),
+                    title="BBC News: baseline, Hebbian, each with and without a neural cache")
+
+
 def main():
     start = time.time()
     path = os.path.join(RESULTS, "lm.json")
@@ -61,15 +81,8 @@ def main():
     results["cache_runs"] = cached
     results["cache_seconds"] = time.time() - start
     write_json("lm.json", results)
-    plot_lm_buckets(runs, os.path.join(RESULTS, "lm_buckets_cache.png"),
-                    title="BBC News: baseline, Hebbian, each with and without a neural cache")
-    chosen = "; ".join(f"{m} seed {s}: W={c['chosen']['window']}, θ_c={c['chosen']['theta_c']:g}, "
-                       f"λ_c={c['chosen']['lambda_c']:g}"
-                       for m, seeds in cached.items() for s, c in zip(results["seeds"], seeds))
-    text = ("Cache values chosen on validation per model and seed (grid W ∈ {100, 500, 2000}, "
-            f"θ_c ∈ {{0.1, 0.3, 1}}, λ_c ∈ {{0.05, 0.1, 0.2, 0.3}}): {chosen}.\n\n"
-            "Test perplexity (mean ± std over seeds; ratios: geometric mean over seeds "
-            "[95 % Student's t interval on the log ratios]):\n\n" + table(runs, "test"))
+    plots(results)
+    text = markdown(results)
     update_readme_section("lm-cache", text)
     print(text)
     print(f"{time.time() - start:.0f} s")

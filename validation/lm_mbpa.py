@@ -89,6 +89,34 @@ def evaluate_init(init, corpus, config, tokens):
     return dict(zip(models, done))
 
 
+def markdown(saved):
+    """The README section: per initialisation, the values chosen on validation and the rows."""
+    sections = []
+    for init, results in saved["by_init"].items():
+        speed = "; ".join(f"{m}: valid {r['tokens_per_second']['valid']['value']:.0f} tokens/s "
+                          f"({r['tokens_per_second']['valid']['points']} grid points), test "
+                          f"{r['tokens_per_second']['test']['value']:.0f} tokens/s (1 point)"
+                          for m, r in results.items())
+        chosen = "; ".join(f"{m}: {r['chosen']}" for m, r in results.items())
+        tokens = saved["tokens_by_init"][init]
+        sections.append(f"**{init}** (first {tokens:,} tokens of each split). Chosen on "
+                        f"validation: {chosen}. Speed: {speed}.\n\n" + table(results, init))
+    return (f"Memory M = {saved['memory']} per column (evaluation batch "
+            f"{SETTINGS['eval_batch_size']}); chosen point = (K, S, α, β, ε).\n\n"
+            + "\n\n".join(sections))
+
+
+def plots(saved):
+    """lm_mbpa.png, the paper's rows for the BBC defaults, from saved (no evaluation)."""
+    if BUCKETS_MODELS in saved["by_init"]:   # the paper's rows for the BBC defaults, as a plot
+        rows = {f"{model}{label}": [result[key]] for model, result in
+                saved["by_init"][BUCKETS_MODELS].items() for key, label in ROWS}
+        tokens = saved["tokens_by_init"][BUCKETS_MODELS]
+        plot_lm_buckets(rows, os.path.join(RESULTS, "lm_mbpa.png"),
+                        title=f"BBC defaults, seed 0, first {tokens:,} test tokens",
+                        annotate=False, palette="tab20")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tokens", type=int, default=5000)
@@ -105,24 +133,9 @@ def main(argv=None):
         saved["by_init"][init] = evaluate_init(init, corpus, config, args.tokens)
         tokens[init] = args.tokens
         write_json("lm_mbpa.json", saved)
-    sections = []
-    for init, results in saved["by_init"].items():
-        speed = "; ".join(f"{m}: valid {r['tokens_per_second']['valid']['value']:.0f} tokens/s "
-                          f"({r['tokens_per_second']['valid']['points']} grid points), test "
-                          f"{r['tokens_per_second']['test']['value']:.0f} tokens/s (1 point)"
-                          for m, r in results.items())
-        chosen = "; ".join(f"{m}: {r['chosen']}" for m, r in results.items())
-        sections.append(f"**{init}** (first {tokens[init]:,} tokens of each split). Chosen on "
-                        f"validation: {chosen}. Speed: {speed}.\n\n" + table(results, init))
-    text = (f"Memory M = {config.mbpa_memory} per column (evaluation batch "
-            f"{config.eval_batch_size}); chosen point = (K, S, α, β, ε).\n\n" + "\n\n".join(sections))
+    text = markdown(saved)
     update_readme_section("lm-mbpa", text)
-    if BUCKETS_MODELS in saved["by_init"]:   # the paper's rows for the BBC defaults, as a plot
-        rows = {f"{model}{label}": [result[key]] for model, result in
-                saved["by_init"][BUCKETS_MODELS].items() for key, label in ROWS}
-        plot_lm_buckets(rows, os.path.join(RESULTS, "lm_mbpa.png"),
-                        title=f"BBC defaults, seed 0, first {tokens[BUCKETS_MODELS]:,} test tokens",
-                        annotate=False, palette="tab20")
+    plots(saved)
     print(text)
 
 

@@ -37,7 +37,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import RESULTS, update_readme_section, write_json  # noqa: E402
+from common import RATIO_MARGIN, RESULTS, update_readme_section, write_json  # noqa: E402
 from lm_torch_side import torch_row  # noqa: E402
 
 from hebbref.data.batching import batchify, bptt_segments  # noqa: E402
@@ -293,8 +293,9 @@ def agreement_tables(rows, split="test"):
         elif seeds < 2:
             verdict = "one seed: no interval"
         else:
-            verdict = ("agree within seed noise" if interval[1] <= 1 <= interval[2]
-                       else "differ: interval excludes 1")
+            verdict = ("agree within ±1 %" if 1 - RATIO_MARGIN <= interval[1] and
+                       interval[2] <= 1 + RATIO_MARGIN else "inconclusive: includes 1"
+                       if interval[1] <= 1 <= interval[2] else "differ: excludes 1")
         per_seed = ", ".join(f"{r:.4f}" for r in ratios) if ratios else "n/a"
         overall.append(f"| {label} | {', '.join(map(str, pair['seeds']))} | {mean_sd(h)} | "
                        f"{mean_sd(t)} | {per_seed} | {interval_text(interval, seeds)} | "

@@ -83,6 +83,8 @@ def train(config, corpus, state, *, checkpoint_path=None, progress=True):
     if config.max_steps is not None:
         total = min(total, config.max_steps)
     curve_valid = corpus.valid[:config.curve_tokens + 1]
+    # at least 20 points and the last step, so a short run's curve is never empty
+    curve_every = min(config.curve_every, max(1, total // 20))
     bar = tqdm(total=total, initial=state.step, disable=None if progress else True,
                desc="hebbian" if config.hebbian else "baseline", unit="step")
     loss_sum, loss_n, tick, tokens_since = 0.0, 0, time.perf_counter(), 0
@@ -95,7 +97,7 @@ def train(config, corpus, state, *, checkpoint_path=None, progress=True):
             loss = lm_train_step(state, x, y, config)
             state.position, state.step = state.position + 1, state.step + 1
             loss_sum, loss_n, tokens_since = loss_sum + loss, loss_n + 1, tokens_since + y.size
-            if state.step % config.curve_every == 0:
+            if state.step % curve_every == 0 or state.step == total:
                 nll, _ = evaluate(state.params, curve_valid, batch_size=config.eval_batch_size,
                                   bptt=config.bptt, reference=config.reference)
                 tokens_seen = state.step * config.batch_size * config.bptt

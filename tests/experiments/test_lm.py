@@ -112,6 +112,15 @@ def test_bad_config_is_rejected():
         LMConfig(hidden=0).validate()
 
 
+@pytest.mark.parametrize("curve_every, expected", [(100, [*range(2, 45, 2), 45]),
+                                                    (1, list(range(1, 46)))])
+def test_short_run_has_a_learning_curve(tiny, tmp_path, curve_every, expected):
+    """A run of `steps` steps has a curve point at least every max(1, steps // 20) steps and
+    at its last step, whatever curve_every says; a smaller curve_every still gives more."""
+    results = run(tiny(tmp_path, max_steps=45, curve_every=curve_every), progress=False)
+    assert [point[0] for point in results["curve"]] == expected
+
+
 @pytest.mark.slow
 def test_quick_like_run_on_bbc(tmp_path):
     """The real corpus end to end at tiny size: every evaluated target is in exactly one row and
@@ -120,7 +129,7 @@ def test_quick_like_run_on_bbc(tmp_path):
                              curve_every=2, curve_tokens=500, out=str(tmp_path))
     results = run(config, progress=False)
     saved = json.loads((tmp_path / "results.json").read_text())
-    assert saved["steps"] == 4 and len(saved["curve"]) == 2
+    assert saved["steps"] == 4 and [point[0] for point in saved["curve"]] == [1, 2, 3, 4]
     for split in ("valid", "test"):
         rows = saved[split]["buckets"]
         overall = saved[split]["overall"]
