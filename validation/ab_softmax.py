@@ -28,8 +28,8 @@ import tempfile
 import numpy as np
 
 from hebbref import kernels
-from hebbref.bench.timing import measure, paired_interval
-from hebbref.bench.workloads import QUICK
+from speed.timing import measure, paired_interval
+from speed.workloads import QUICK
 from hebbref.nn import softmax
 
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -1,28 +1,36 @@
-"""Speed (hebbref against PyTorch CPU and the BLAS limit): run `hebbref bench` at full size, keep
-its JSON and scaling plot, check the measurements against the project's targets
-(validation/bench_targets.json), and regenerate the table in validation/README.md.
+"""Speed: hebbref's training steps, kernels and Hebbian rule beside PyTorch CPU and the BLAS peak
+(the measurements: validation/speed/), checked against the project's targets
+(validation/bench_targets.json).
 
-    python validation/bench.py [--report-only]
+    python validation/bench.py [--quick] [--json OUT] [--plot OUT] [--threads K] [--quiet]
+    python validation/bench.py --save          (full size into results/, README table)
+    python validation/bench.py --report-only   (README table from results/bench.json)
 
-About 10 minutes on an idle 2-CPU machine. Run it on an idle machine: every ratio is measured in the
-same process, but another busy process still widens the spreads. --report-only rebuilds the
-README table from the committed results/bench.json without measuring. The targets are checked
-here, not in the library: results/bench.json carries them as its "targets" list.
+The full run takes about 10 minutes on an idle 2-CPU machine. Run it on an idle machine: every
+ratio is measured in the same process, but another busy process still widens the spreads.
+--save writes results/bench.json (with the targets) and results/bench_scaling.png and
+regenerates the table in validation/README.md.
 """
 import argparse
+import contextlib
 import json
 import os
 import sys
 
+from threadpoolctl import threadpool_limits
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import HERE, RESULTS, update_readme_section, write_json  # noqa: E402
+from speed import report, sections, timing, workloads  # noqa: E402
+from speed.plot import plot_scaling  # noqa: E402
+from speed.report import interval_text, phase_summary  # noqa: E402
 
-from hebbref import bench  # noqa: E402
-from hebbref.bench.report import interval_text, phase_summary  # noqa: E402
+from hebbref.files import atomic_write  # noqa: E402
 
 JSON = os.path.join(RESULTS, "bench.json")
 PLOT = os.path.join(RESULTS, "bench_scaling.png")
 TARGETS = os.path.join(HERE, "bench_targets.json")
+DEFAULT_PLOT = os.path.join("runs", "bench", "bench_scaling.png")
 
 
 def measured(results):
@@ -197,21 +205,71 @@ def _other_rows(results, targets):
     ]
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def build_parser():
+    """The bench's options; every help text shows its default."""
+    parser = argparse.ArgumentParser(
+        prog="validation/bench.py",
+        description="Time hebbref's training steps, sparse kernels and Hebbian rule beside "
+                    "torch and the machine's BLAS peak; print a table and the targets, write "
+                    "JSON and a plot.")
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny sizes, 2 repeats: a smoke test, well under 20 s (default: off)")
+    parser.add_argument("--json", metavar="OUT", default=None,
+                        help="write every measurement to this JSON file (default: none)")
+    parser.add_argument("--plot", metavar="OUT", default=DEFAULT_PLOT,
+                        help=f"scaling plot, PNG (default: {DEFAULT_PLOT})")
+    parser.add_argument("--threads", metavar="K", type=int, default=None,
+                        help="BLAS threads for numpy, and so for torch (default: numpy's own "
+                             "count; 1 with --quick)")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress lines on stderr (default: shown when stderr is a "
+                             "terminal)")
+    parser.add_argument("--save", action="store_true",
+                        help="write results/bench.json and results/bench_scaling.png and the "
+                             "README table (default: off)")
     parser.add_argument("--report-only", action="store_true",
-                        help="rebuild the README table from results/bench.json, no timing")
+                        help="rebuild the README table from results/bench.json, no timing "
+                             "(default: off)")
+    return parser
+
+
+def run(args, parser):
+    """Measure every section (workloads.QUICK or FULL) on the BLAS threads args asks for."""
+    timing.show_progress = sys.stderr.isatty() and not args.quiet
+    if args.threads is not None and args.threads < 1:
+        parser.error(f"--threads must be >= 1, got {args.threads}")
+    # --quick is a smoke test and runs on one thread: small matmuls split over threads stall
+    # for a scheduler time slice whenever another process holds one of the cores.
+    threads = args.threads if args.threads is not None else (1 if args.quick else None)
+    with (threadpool_limits(limits=threads, user_api="blas") if threads
+          else contextlib.nullcontext()):
+        return sections.run(workloads.QUICK if args.quick else workloads.FULL, quick=args.quick)
+
+
+def main(argv=None):
+    """Returns the exit status (0)."""
+    parser = build_parser()
     args = parser.parse_args(argv)
-    if not args.report_only:
-        bench.main(["--json", JSON, "--plot", PLOT])
-    with open(JSON, encoding="utf-8") as f:
-        results = json.load(f)
-    total_seconds = results.pop("total_seconds")     # stays the last key, as committed
+    if args.save and args.quick:
+        parser.error("--save keeps a full-size run: drop --quick")
+    if args.report_only:
+        with open(JSON, encoding="utf-8") as f:
+            results = json.load(f)
+    else:
+        results = run(args, parser)
+        print(report.format_report(results))
+    total_seconds = results.pop("total_seconds")     # stays the last key
     results.update(targets=evaluate_targets(results), total_seconds=total_seconds)
     print("\n".join(target_lines(results["targets"])))
-    if not args.report_only:
+    if args.json:
+        text = json.dumps(results, indent=1, allow_nan=False)
+        atomic_write(args.json, lambda f: f.write(text.encode()))
+    if args.save:
         write_json("bench.json", results)
-    update_readme_section("bench", markdown(results))
+    if not args.report_only:
+        plot_scaling(results, PLOT if args.save else args.plot)
+    if args.save or args.report_only:
+        update_readme_section("bench", markdown(results))
     return 0
 
 

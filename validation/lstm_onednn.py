@@ -21,10 +21,10 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import write_json  # noqa: E402
 
-from hebbref.bench.contenders import hebbref_lstm_pass, torch_lstm_pass  # noqa: E402
-from hebbref.bench.machine import machine_info  # noqa: E402
-from hebbref.bench.timing import measure  # noqa: E402
-from hebbref.bench.workloads import FULL  # noqa: E402
+from speed.contenders import hebbref_lstm_pass, torch_lstm_pass  # noqa: E402
+from speed.machine import machine_info  # noqa: E402
+from speed.timing import measure  # noqa: E402
+from speed.workloads import FULL  # noqa: E402
 
 
 def products(lib, T, N, H, seed=0):

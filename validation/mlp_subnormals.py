@@ -23,9 +23,9 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import add_run  # noqa: E402
 
-from hebbref.bench.contenders import hebbref_mlp_step, torch_mlp_step  # noqa: E402
-from hebbref.bench.machine import import_torch  # noqa: E402
-from hebbref.bench.workloads import FULL  # noqa: E402
+from speed.contenders import hebbref_mlp_step, torch_mlp_step  # noqa: E402
+from speed.machine import import_torch  # noqa: E402
+from speed.workloads import FULL  # noqa: E402
 
 
 def subnormal_fraction(arrays):

@@ -3,10 +3,13 @@ against a benchmark's results, and the README table built from them."""
 import json
 import os
 
-from bench.conftest import validation_bench
+from validation_scripts import VALIDATION, load_script
 
-RESULTS = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "validation", "results",
-                       "bench.json")
+RESULTS = os.path.join(VALIDATION, "results", "bench.json")
+
+
+def validation_bench():
+    return load_script("bench")
 
 
 def test_validation_readme_table_has_every_target(quick):

@@ -1,4 +1,5 @@
-"""The sections of `hebbref bench` and `run`, which measures them all into one results dict."""
+"""The sections of the bench (validation/bench.py) and `run`, which measures them all into one
+results dict."""
 import math
 import os
 import statistics
@@ -8,16 +9,15 @@ from dataclasses import asdict
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-import hebbref.bench.machine as machine
-from hebbref.bench.contenders import (hebbref_eval, hebbref_lm_phases, hebbref_lm_step,
-                                      hebbref_lstm_pass, hebbref_mlp_step, lm_matrix_products,
-                                      softmax_elementwise, torch_eval, torch_lm_step,
-                                      torch_lstm_pass, torch_mlp_step)
-from hebbref.bench.timing import measure, paired_interval, progress, ratio, traced_peak
-from hebbref.bench.workloads import (EVAL_CACHE, LM_CLIP, LM_LR, MLP_LR, lm_step_flops,
-                                     lstm_flops, zipf_ids)
 from hebbref.hebbian import hebbian_update, hebbian_update_reference
 from hebbref.kernels import scatter_add_rows, scatter_add_rows_numpy
+
+from . import machine
+from .contenders import (hebbref_eval, hebbref_lm_phases, hebbref_lm_step, hebbref_lstm_pass,
+                         hebbref_mlp_step, lm_matrix_products, softmax_elementwise, torch_eval,
+                         torch_lm_step, torch_lstm_pass, torch_mlp_step)
+from .timing import measure, paired_interval, progress, ratio, traced_peak
+from .workloads import EVAL_CACHE, LM_CLIP, LM_LR, MLP_LR, lm_step_flops, lstm_flops, zipf_ids
 
 
 def _time_lm_step(torch, V, H, sizes, *, parts=False):

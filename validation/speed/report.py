@@ -1,4 +1,4 @@
-"""The text `hebbref bench` prints: every measurement and every ratio, section by section."""
+"""The text the bench prints: every measurement and every ratio, section by section."""
 
 
 def format_report(results):
@@ -31,7 +31,7 @@ def _seconds(row):
 def _header(results):
     m, s = results["machine"], results["settings"]
     return [
-        f"hebbref bench{' --quick' if results['quick'] else ''}: {m['cpu_model']}, "
+        f"validation/bench.py{' --quick' if results['quick'] else ''}: {m['cpu_model']}, "
         f"{m['cpus_available']} of {m['logical_cpus']} CPUs; numpy {m['numpy']} on "
         f"{m['blas_library']} {m['blas_version']} ({m['blas_threads']} threads); numba "
         f"{m['numba']}; torch {m['torch']}"
@@ -101,8 +101,7 @@ def phase_summary(phases):
     softmax_products, lstm_products = (1e3 * phases["softmax_products_s"],
                                        1e3 * phases["lstm_products_s"])
     parts = ", ".join(f"{name} {value:.1f}" for name, value in ms.items())
-    floor = (f"; its element-wise passes alone {1e3 * phases['softmax_elementwise_s']:.1f}"
-             if "softmax_elementwise_s" in phases else "")   # absent before bench run 9
+    floor = f"; its element-wise passes alone {1e3 * phases['softmax_elementwise_s']:.1f}"
     return (f"phases (ms, median over steps): {parts}; sum {sum(ms.values()):.1f}. "
             f"Products alone: softmax {softmax_products:.1f} (rest of its phase "
             f"{softmax - softmax_products:.1f}{floor}), LSTM {lstm_products:.1f} (rest of "

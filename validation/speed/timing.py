@@ -1,4 +1,4 @@
-"""Timing for `hebbref bench`: interleaved rounds of zero-argument callables, memory peaks and
+"""Timing for the bench: interleaved rounds of zero-argument callables, memory peaks and
 the progress lines on stderr."""
 import math
 import statistics

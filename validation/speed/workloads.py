@@ -1,4 +1,4 @@
-"""The problems `hebbref bench` times: sizes (full and --quick), Zipf-distributed ids, and the
+"""The problems the bench times: sizes (full and --quick), Zipf-distributed ids, and the
 matrix products of one LM step with their FLOP count."""
 from dataclasses import dataclass
 
@@ -51,8 +51,8 @@ FULL = BenchSizes(blas_n=2048, lm_batch=32, lm_bptt=35, lm_hidden=256, lm_vocabs
                   lm_eval_segments=20, repeats=9, warmup=3, min_seconds=0.05, settle_seconds=0.3,
                   warm_calls=1)
 # warmup = 3: the last warm-up call sets the calls per run (measure), and a first call is cold
-# (numba's cache load, first-touch pages): with warmup = 1 the MLP's 2.5 ms step was timed in
-# runs of 7 calls, 17 ms instead of min_seconds.
+# (numba's cache load, first-touch pages): with warmup = 1 the MLP's 2.5 ms step would be timed
+# in runs of 7 calls, 17 ms instead of min_seconds.
 
 QUICK = BenchSizes(blas_n=128, lm_batch=4, lm_bptt=5, lm_hidden=32, lm_vocabs=(300, 500),
                    mlp_sizes=(64, 32, 32, 20), mlp_batch=4,
