@@ -5,11 +5,14 @@
     python validation/bench.py [--quick] [--json OUT] [--plot OUT] [--threads K] [--quiet]
     python validation/bench.py --save          (full size into results/, README table)
     python validation/bench.py --report-only   (README table from results/bench.json)
+    python validation/bench.py --large-vocab-only --save   (section 7 alone into results/)
 
 The full run takes about 10 minutes on an idle 2-CPU machine. Run it on an idle machine: every
 ratio is measured in the same process, but another busy process still widens the spreads.
 --save writes results/bench.json (with the targets) and results/bench_scaling.png and
-regenerates the table in validation/README.md.
+regenerates the table in validation/README.md. Section 7 (the LM step up to WikiText-103's
+267,735 words, a few minutes) can be measured alone: --large-vocab-only --save replaces that
+section of results/bench.json, with its own run record, and keeps the others.
 """
 import argparse
 import contextlib
@@ -26,6 +29,7 @@ from speed.plot import plot_scaling  # noqa: E402
 from speed.report import interval_text, phase_summary  # noqa: E402
 
 from hebbref.files import atomic_write  # noqa: E402
+from hebbref.record import run_record  # noqa: E402
 
 JSON = os.path.join(RESULTS, "bench.json")
 PLOT = os.path.join(RESULTS, "bench_scaling.png")
@@ -128,7 +132,50 @@ def markdown(results):
         f"{results['blas']['float32']['gflops']:.1f} "
         f"/ {results['blas']['float64']['gflops']:.1f} GFLOP/s | — |",
     ]
-    return "\n".join(lines + _lm_rows(results, targets) + _other_rows(results, targets))
+    return "\n".join(lines + _lm_rows(results, targets) + _other_rows(results, targets)
+                     + _large_vocab_rows(results))
+
+
+def _large_vocab_rows(results):
+    """Two rows per vocabulary of section 7: time per token, and memory of one step."""
+    rows = []
+    for p in results.get("large_vocab", {}).get("points", []):
+        torch_s = p["torch_s_per_token"]
+        mib = ["n/a" if n is None else f"{n / 2**20:,.0f}" for n in (
+            p["hebbref_peak_bytes"], p["hebbref_resident_peak_bytes"],
+            p["torch_resident_peak_bytes"])]
+        rows += [f"| LM step, V = {p['V']:,} (section 7): hebbref / torch µs per token | "
+                 f"{p['hebbref_s_per_token'] * 1e6:.1f} / "
+                 f"{'n/a' if torch_s is None else f'{torch_s * 1e6:.1f}'} = "
+                 f"{_x(p['speedup_vs_torch'])}{_interval(p)} | — |",
+                 f"| LM step, V = {p['V']:,} (section 7): peak memory of a step, hebbref "
+                 f"tracemalloc / hebbref resident / torch resident; the (N, V) logits would be "
+                 f"{p['logits_bytes'] / 2**20:,.0f} MiB | {' / '.join(mib)} "
+                 f"MiB | — |"]
+    return rows
+
+
+def with_large_vocab(measured_now):
+    """results/bench.json with its section 7 replaced by the one just measured (with that run's
+    own machine, load and record), the other sections as committed."""
+    with open(JSON, encoding="utf-8") as f:
+        committed = json.load(f)
+    section = {**measured_now["large_vocab"],
+               "note": "measured apart from the other sections (--large-vocab-only), maybe on "
+                       "another machine and load (see machine): compare its rows with each "
+                       "other, not with the sections above. Its hebbref/torch ratios come from "
+                       "paired rounds of one run, so a busy machine slows both sides of a round "
+                       "alike; its absolute times are only as good as the load allowed. Memory "
+                       "does not depend on load.",
+               "machine": measured_now["machine"],
+               "total_seconds": measured_now["total_seconds"], "record": run_record()}
+    merged = {}
+    for key, value in committed.items():
+        if key != "large_vocab":
+            merged[key] = value
+        if key == "scaling":
+            merged["large_vocab"] = section
+    return merged
 
 
 def _lm_rows(results, targets):
@@ -227,6 +274,10 @@ def build_parser():
     parser.add_argument("--save", action="store_true",
                         help="write results/bench.json and results/bench_scaling.png and the "
                              "README table (default: off)")
+    parser.add_argument("--large-vocab-only", action="store_true",
+                        help="measure only section 7, the LM step at large vocabularies; with "
+                             "--save it replaces that section of results/bench.json "
+                             "(default: off)")
     parser.add_argument("--report-only", action="store_true",
                         help="rebuild the README table from results/bench.json, no timing "
                              "(default: off)")
@@ -243,7 +294,8 @@ def run(args, parser):
     threads = args.threads if args.threads is not None else (1 if args.quick else None)
     with (threadpool_limits(limits=threads, user_api="blas") if threads
           else contextlib.nullcontext()):
-        return sections.run(workloads.QUICK if args.quick else workloads.FULL, quick=args.quick)
+        return sections.run(workloads.QUICK if args.quick else workloads.FULL, quick=args.quick,
+                            large_vocab_only=args.large_vocab_only)
 
 
 def main(argv=None):
@@ -252,24 +304,44 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.save and args.quick:
         parser.error("--save keeps a full-size run: drop --quick")
+    if args.report_only and (args.quick or args.save or args.large_vocab_only):
+        parser.error("--report-only measures nothing: drop --quick, --save, --large-vocab-only")
     if args.report_only:
         with open(JSON, encoding="utf-8") as f:
             results = json.load(f)
     else:
         results = run(args, parser)
         print(report.format_report(results))
+    if args.large_vocab_only:
+        return _save_large_vocab(args, results)
     total_seconds = results.pop("total_seconds")     # stays the last key
     results.update(targets=evaluate_targets(results), total_seconds=total_seconds)
     print("\n".join(target_lines(results["targets"])))
     if args.json:
-        text = json.dumps(results, indent=1, allow_nan=False)
-        atomic_write(args.json, lambda f: f.write(text.encode()))
+        _write(args.json, results)
     if args.save:
         write_json("bench.json", results)
     if not args.report_only:
         plot_scaling(results, PLOT if args.save else args.plot)
     if args.save or args.report_only:
         update_readme_section("bench", markdown(results))
+    return 0
+
+
+def _write(path, results):
+    text = json.dumps(results, indent=1, allow_nan=False)
+    atomic_write(path, lambda f: f.write(text.encode()))
+
+
+def _save_large_vocab(args, results):
+    """--large-vocab-only: write the section to --json; with --save, into results/bench.json
+    beside the committed sections, and the README table."""
+    if args.json:
+        _write(args.json, results)
+    if args.save:
+        merged = with_large_vocab(results)
+        write_json("bench.json", merged)
+        update_readme_section("bench", markdown(merged))
     return 0
 
 

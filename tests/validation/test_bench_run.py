@@ -130,6 +130,37 @@ def test_json_measurements_are_positive_and_consistent(quick):
         assert math.isfinite(data["scaling"][axis]["log_log_slope"]["hebbref"])
 
 
+def test_large_vocab_rows(quick):
+    """Section 7: one row per large vocabulary, time per token from the paired rounds, the
+    logits' and θ's sizes, and hebbref's tracemalloc peak above θ's gradient (it is allocated
+    inside the step)."""
+    sizes, section = workloads.QUICK, quick["json"]["large_vocab"]
+    assert [p["V"] for p in section["points"]] == list(sizes.large_vocabs)
+    for p in section["points"]:
+        _check_timed(p["hebbref"], sizes.large_repeats)
+        assert p["hebbref_s_per_token"] == pytest.approx(p["hebbref"]["median_s"] / sizes.lm_tokens)
+        assert p["logits_bytes"] == 4 * sizes.lm_tokens * p["V"]
+        assert p["theta_bytes"] == 4 * sizes.lm_hidden * p["V"]
+        assert p["hebbref_peak_bytes"] > p["theta_bytes"]
+        assert p["hebbref_resident_peak_bytes"] is None or p["hebbref_resident_peak_bytes"] >= 0
+    assert "7. LM step at large vocabularies" in quick["stdout"]
+
+
+def test_resident_peak_sees_memory_that_tracemalloc_does_not():
+    """timing.resident_peak: a 64 MiB buffer touched and freed inside fn (allocated by mmap, as
+    torch's large tensors are, so tracemalloc does not see it) raises the peak by at least
+    64 MiB; a function that allocates nothing raises it by far less."""
+    import mmap
+
+    def touch():
+        buffer = mmap.mmap(-1, 64 * 2**20)
+        buffer.write(b"x" * (64 * 2**20))
+        buffer.close()
+
+    assert timing.resident_peak(touch) >= 64 * 2**20
+    assert timing.resident_peak(lambda: None) < 16 * 2**20
+
+
 def _check_ceiling_products_and_passes(r, sizes):
     """The bound with everything but the products and the softmax's element-wise passes free,
     rebuilt from the JSON: both medians added, against torch and the peak of the same rounds."""

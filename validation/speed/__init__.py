@@ -25,6 +25,8 @@ Sections (float32 throughout):
 5. The Hebbian rule (METHOD §2): hebbian_update as a percentage of the LM step, its speed-up
    over hebbian_update_reference, and memory.
 6. Scaling: LM step time per token as the vocabulary and the hidden size grow (log-log plot).
+7. Large vocabularies, up to WikiText-103's 267,735 words: the LM step's time per token over a
+   few paired rounds, hebbref vs torch, and its peak memory (module vocab).
 
 Token ids and labels are Zipf-distributed (P(k) ∝ 1/(k+1)), like word frequencies (METHOD §6).
 
@@ -35,7 +37,7 @@ The load average at start and end is recorded; compare runs only at similar load
 
 Modules, by job: workloads (sizes, Zipf ids, FLOP count), contenders (one training step per
 call, hebbref and torch), timing (interleaved rounds, memory peaks), machine (CPU, BLAS,
-versions), sections (the six measurements and `run`), report (the printed table), plot (the
-scaling plot). The project's speed targets are in validation/bench_targets.json, checked by
-validation/bench.py.
+versions), sections (sections 1-6 and `run`), vocab (section 7), report (the printed table),
+plot (the scaling plot). The project's speed targets are in validation/bench_targets.json,
+checked by validation/bench.py.
 """

@@ -2,10 +2,13 @@
 
 
 def format_report(results):
-    """The stdout table: the machine, then sections 1–6, then the total time."""
+    """The stdout table: the machine, then sections 1–7, then the total time."""
     lines = _header(results)
-    for section in (_blas, _lm, _lstm, _eval, _mlp, _scatter, _hebbian, _scaling):
-        lines += [""] + section(results)
+    for key, section in (("blas", _blas), ("lm", _lm), ("lstm", _lstm), ("eval", _eval),
+                         ("mlp", _mlp), ("scatter", _scatter), ("hebbian", _hebbian),
+                         ("scaling", _scaling), ("large_vocab", _large_vocab)):
+        if key in results:          # validation/bench.py --large-vocab-only: section 7 alone
+            lines += [""] + section(results)
     lines.append(f"total {results['total_seconds']:.1f} s")
     return "\n".join(lines)
 
@@ -187,4 +190,25 @@ def _scaling(results):
                          f"alone {p['products_s_per_token'] * 1e6:.2f}")
             if "phases" in p:
                 lines.append(f"       {phase_summary(p['phases'])}")
+    return lines
+
+
+def _mib(n):
+    return "n/a" if n is None else f"{n / 2**20:,.1f} MiB"
+
+
+def _large_vocab(results):
+    section = results["large_vocab"]
+    lines = [f"7. LM step at large vocabularies (median of {section['repeats']} paired rounds "
+             f"after {section['warmup']} warm-up steps; memory of one step)"]
+    for p in section["points"]:
+        torch_us = ("n/a" if p["torch_s_per_token"] is None
+                    else f"{p['torch_s_per_token'] * 1e6:.2f}")
+        lines += [f"   V = {p['V']:>7}, H = {p['H']}, N = {p['N']}: µs per token hebbref "
+                  f"{p['hebbref_s_per_token'] * 1e6:.2f}, torch {torch_us}, hebbref/torch "
+                  f"{_times(p['speedup_vs_torch'])}{interval_text(p)}",
+                  f"     peak memory: hebbref {_mib(p['hebbref_peak_bytes'])} (tracemalloc), "
+                  f"resident growth hebbref {_mib(p['hebbref_resident_peak_bytes'])}, torch "
+                  f"{_mib(p['torch_resident_peak_bytes'])}; the (N, V) logits alone would be "
+                  f"{_mib(p['logits_bytes'])}, θ {_mib(p['theta_bytes'])}"]
     return lines
