@@ -155,9 +155,10 @@ def _large_vocab_rows(results):
     return rows
 
 
-def with_large_vocab(measured_now):
+def with_large_vocab(measured_now, record):
     """results/bench.json with its section 7 replaced by the one just measured (with that run's
-    own machine, load and record), the other sections as committed."""
+    own machine, load and run record, taken before it began), the other sections as
+    committed."""
     with open(JSON, encoding="utf-8") as f:
         committed = json.load(f)
     section = {**measured_now["large_vocab"],
@@ -168,7 +169,7 @@ def with_large_vocab(measured_now):
                        "alike; its absolute times are only as good as the load allowed. Memory "
                        "does not depend on load.",
                "machine": measured_now["machine"],
-               "total_seconds": measured_now["total_seconds"], "record": run_record()}
+               "total_seconds": measured_now["total_seconds"], "record": record}
     merged = {}
     for key, value in committed.items():
         if key != "large_vocab":
@@ -310,17 +311,18 @@ def main(argv=None):
         with open(JSON, encoding="utf-8") as f:
             results = json.load(f)
     else:
+        record = run_record()         # the code as it was when the measurement began
         results = run(args, parser)
         print(report.format_report(results))
     if args.large_vocab_only:
-        return _save_large_vocab(args, results)
+        return _save_large_vocab(args, results, record)
     total_seconds = results.pop("total_seconds")     # stays the last key
     results.update(targets=evaluate_targets(results), total_seconds=total_seconds)
     print("\n".join(target_lines(results["targets"])))
     if args.json:
         _write(args.json, results)
     if args.save:
-        write_json("bench.json", results)
+        write_json("bench.json", {**results, "record": record})
     if not args.report_only:
         plot_scaling(results, PLOT if args.save else args.plot)
     if args.save or args.report_only:
@@ -333,13 +335,13 @@ def _write(path, results):
     atomic_write(path, lambda f: f.write(text.encode()))
 
 
-def _save_large_vocab(args, results):
+def _save_large_vocab(args, results, record):
     """--large-vocab-only: write the section to --json; with --save, into results/bench.json
     beside the committed sections, and the README table."""
     if args.json:
         _write(args.json, results)
     if args.save:
-        merged = with_large_vocab(results)
+        merged = with_large_vocab(results, record)
         write_json("bench.json", merged)
         update_readme_section("bench", markdown(merged))
     return 0

@@ -57,11 +57,12 @@ def test_large_vocab_only_replaces_that_section_and_keeps_the_rest(quick, tmp_pa
     path = tmp_path / "bench.json"
     path.write_text(json.dumps(committed))
     monkeypatch.setattr(module, "JSON", str(path))
-    merged = module.with_large_vocab(quick["json"])
+    merged = module.with_large_vocab(quick["json"], {"git_commit": "def"})
     assert list(merged) == ["blas", "scaling", "large_vocab", "targets", "total_seconds",
                             "record"]
     assert {k: merged[k] for k in committed if k != "large_vocab"} == {
         k: v for k, v in committed.items() if k != "large_vocab"}
     section = merged["large_vocab"]
     assert section["points"] == quick["json"]["large_vocab"]["points"]
-    assert section["machine"] == quick["json"]["machine"] and "git_commit" in section["record"]
+    assert section["machine"] == quick["json"]["machine"]
+    assert section["record"] == {"git_commit": "def"}

@@ -26,7 +26,7 @@ METHOD = ("time: median seconds per step over `repeats` interleaved rounds after
 def bench_large_vocab(sizes, torch):
     """Section 7: one row per V of sizes.large_vocabs at H = lm_hidden, N = lm_tokens."""
     H, N = sizes.lm_hidden, sizes.lm_tokens
-    few = dataclasses.replace(sizes, repeats=sizes.large_repeats, warmup=2, min_seconds=0.0,
+    few = dataclasses.replace(sizes, repeats=sizes.large_repeats, warmup=1, min_seconds=0.0,
                               warm_calls=0)
     rows = []
     for V in sizes.large_vocabs:
