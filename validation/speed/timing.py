@@ -7,7 +7,8 @@ import time
 import tracemalloc
 
 import numpy as np
-from scipy import stats
+
+from stats import seed_ratio_interval   # validation/stats.py
 
 # Progress lines go to stderr when it is a terminal; main() sets this for each run (--quiet).
 show_progress = sys.stderr.isatty()
@@ -70,15 +71,12 @@ def ratio(slower_s, faster_s):
 def paired_interval(slower_runs, faster_runs, confidence=0.95):
     """[low, high]: a Student's t interval over rounds for the ratio slower/faster, from the
     per-round ratios (both contenders ran in every round, so a slow spell of a shared machine
-    that hits one round hits both); computed on the log ratios, returned as ratios. None when
-    either side is missing or there are fewer than 2 rounds."""
+    that hits one round hits both): stats.seed_ratio_interval of them, rounds standing for
+    seeds. None when either side is missing or there are fewer than 2 rounds."""
     if not slower_runs or not faster_runs or min(len(slower_runs), len(faster_runs)) < 2:
         return None
-    logs = np.log(np.asarray(slower_runs)) - np.log(np.asarray(faster_runs))
-    if np.all(logs == logs[0]):
-        return [float(np.exp(logs[0]))] * 2
-    low, high = stats.t.interval(confidence, logs.size - 1, loc=logs.mean(), scale=stats.sem(logs))
-    return [float(np.exp(low)), float(np.exp(high))]
+    ratios = np.asarray(slower_runs) / np.asarray(faster_runs)
+    return list(seed_ratio_interval(ratios, confidence=confidence)[1:])
 
 
 def traced_peak(fn):
