@@ -199,8 +199,8 @@ def _mib(n):
 
 def _large_vocab(results):
     section = results["large_vocab"]
-    lines = [f"7. LM step at large vocabularies (median of {section['repeats']} paired rounds "
-             f"after {section['warmup']} warm-up steps; memory of one step)"]
+    lines = [f"7. LM step at large vocabularies (median of {section['repeats']} paired rounds; "
+             f"memory: the largest of the timed steps)"]
     for p in section["points"]:
         torch_us = ("n/a" if p["torch_s_per_token"] is None
                     else f"{p['torch_s_per_token'] * 1e6:.2f}")

@@ -23,7 +23,7 @@ def measure(contenders, sizes):
     """Time zero-argument callables in interleaved rounds.
 
     contenders: {name: callable}. Each is called sizes.warmup times untimed; the last warm-up
-    call fixes how many calls make one run (at least sizes.min_seconds). Then sizes.repeats
+    call fixes how many calls make one run (at least sizes.min_seconds; one without warm-up). Then sizes.repeats
     rounds, every contender one run per round, order reversed on odd rounds. Before each run
     the process sleeps sizes.settle_seconds: BLAS and OpenMP worker threads keep spinning for a
     while after a call returns, and without the pause one contender's spinning threads would
@@ -36,7 +36,8 @@ def measure(contenders, sizes):
     """
     calls = {}
     for name, fn in contenders.items():
-        for _ in range(max(sizes.warmup, 1)):
+        elapsed = math.inf
+        for _ in range(sizes.warmup):
             start = time.perf_counter()
             fn()
             elapsed = time.perf_counter() - start

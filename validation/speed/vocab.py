@@ -16,8 +16,9 @@ from .contenders import hebbref_lm_step, torch_lm_step
 from .machine import TORCH_MISSING
 from .timing import measure, paired_interval, progress, ratio, resident_peak, traced_peak
 
-METHOD = ("time: median seconds per step over `repeats` interleaved rounds after `warmup` calls, "
-          "per token; hebbref_peak_bytes: tracemalloc peak of hebbref's warm-up step; "
+METHOD = ("time: median seconds per step over `repeats` interleaved rounds, per token, after one "
+          "warm-up step of each side at V = 1,000 (numba's kernels load, torch initialises); "
+          "hebbref_peak_bytes: tracemalloc peak of hebbref's first timed step; "
           "*_resident_peak_bytes: the largest, over the timed steps, peak resident memory of a "
           "step above the level before it (VmHWM reset through /proc/self/clear_refs): "
           "parameters and the carried state exist before, so only what the step allocates "
@@ -25,27 +26,31 @@ METHOD = ("time: median seconds per step over `repeats` interleaved rounds after
 
 
 def _watched(step, resident, traced):
-    """step, as a contender whose first call (the warm-up) records its tracemalloc peak in
-    `traced` and whose every other call records its resident peak in `resident`: the memory
-    comes from the steps being timed, with no extra step at seconds a step."""
-    def call():
-        if not traced:
-            traced.append(traced_peak(step))
+    """step, as a contender whose every call records its resident peak in `resident` and whose
+    first call also its tracemalloc peak in `traced`: the memory comes from the steps being
+    timed, since one step at V = 267,735 takes tens of seconds on a busy machine. (tracemalloc
+    adds microseconds per array allocated, nothing beside a step of seconds.)"""
+    def step_traced_once():
+        if traced:
+            step()
         else:
-            resident.append(resident_peak(step))
-    return call
+            traced.append(traced_peak(step))
+    return lambda: resident.append(resident_peak(step_traced_once))
 
 
 def bench_large_vocab(sizes, torch):
     """Section 7: one row per V of sizes.large_vocabs at H = lm_hidden, N = lm_tokens."""
     H, N = sizes.lm_hidden, sizes.lm_tokens
-    few = dataclasses.replace(sizes, repeats=sizes.large_repeats, warmup=1, min_seconds=0.0,
+    few = dataclasses.replace(sizes, repeats=sizes.large_repeats, warmup=0, min_seconds=0.0,
                               warm_calls=0)
+    hebbref_lm_step(1000, H, sizes)()        # the warm-up (METHOD), at a vocabulary that is cheap
+    if torch:
+        torch_lm_step(torch, 1000, H, sizes)()
     rows = []
     for V in sizes.large_vocabs:
         progress(f"large vocabulary V = {V}")
-        # Both warm-up steps run under tracemalloc (torch's tensors escape it: only hebbref's
-        # figure is kept), so the timed steps of both sides follow the same kind of call.
+        # Both sides' first steps run under tracemalloc (torch's tensors escape it: only
+        # hebbref's figure is kept), so the two sides' timed steps are the same kind of call.
         traced, resident = {"hebbref": [], "torch": []}, {"hebbref": [], "torch": []}
         steps = {"hebbref": hebbref_lm_step(V, H, sizes)}
         if torch:
