@@ -145,8 +145,8 @@ def _large_vocab_rows(results):
             p["hebbref_peak_bytes"], p["hebbref_resident_peak_bytes"],
             p["torch_resident_peak_bytes"])]
         rows += [f"| LM step, V = {p['V']:,} (section 7): hebbref / torch µs per token | "
-                 f"{p['hebbref_s_per_token'] * 1e6:.1f} / "
-                 f"{'n/a' if torch_s is None else f'{torch_s * 1e6:.1f}'} = "
+                 f"{p['hebbref_s_per_token'] * 1e6:,.1f} / "
+                 f"{'n/a' if torch_s is None else f'{torch_s * 1e6:,.1f}'} = "
                  f"{_x(p['speedup_vs_torch'])}{_interval(p)} | — |",
                  f"| LM step, V = {p['V']:,} (section 7): peak memory of a step, hebbref "
                  f"tracemalloc / hebbref resident / torch resident; the (N, V) logits would be "
