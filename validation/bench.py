@@ -316,9 +316,12 @@ def main(argv=None):
         print(report.format_report(results))
     if args.large_vocab_only:
         return _save_large_vocab(args, results, record)
-    total_seconds = results.pop("total_seconds")     # stays the last key
-    results.update(targets=evaluate_targets(results), total_seconds=total_seconds)
-    print("\n".join(target_lines(results["targets"])))
+    if results["quick"]:
+        print("Targets: not checked at --quick sizes (they are set for the full size)")
+    else:
+        total_seconds = results.pop("total_seconds")     # stays the last key
+        results.update(targets=evaluate_targets(results), total_seconds=total_seconds)
+        print("\n".join(target_lines(results["targets"])))
     if args.json:
         _write(args.json, results)
     if args.save:

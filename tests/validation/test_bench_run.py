@@ -251,7 +251,10 @@ def test_without_torch_rows_say_so(tmp_path, monkeypatch):
                                         "--plot", str(png_path)])
     assert status == 0 and png_path.read_bytes()[:8] == PNG_MAGIC
     assert "measuring BLAS peak" in stderr  # not --quiet, and stderr is a terminal
-    assert machine.TORCH_MISSING in stdout
+    assert machine.TORCH_MISSING in stdout and "torch torch" not in stdout
+    assert "1 threads" not in stdout     # --quick runs on one thread, said in the singular
+    assert "1 thread, the run's BLAS threads:" in stdout
+    assert "1 thread, as the curriculum runs:" in stdout
     data = json.loads(json_path.read_text())
     assert data["machine"]["torch"] == machine.TORCH_MISSING
     for r in data["lm"]["by_vocab"]:
@@ -260,7 +263,8 @@ def test_without_torch_rows_say_so(tmp_path, monkeypatch):
     assert data["scatter"]["torch index_add_"] == {"status": machine.TORCH_MISSING}
     assert data["mlp"]["threads_one"]["speedup_vs_torch"] is None
     assert data["lstm"]["speedup_vs_torch"] is None and data["eval"]["speedup_vs_torch"] is None
-    targets = {t["key"]: t for t in data["targets"]}
+    assert "targets" not in data and "not checked at --quick sizes" in stdout
+    targets = {t["key"]: t for t in validation_bench().evaluate_targets(data)}
     assert targets["lm_speedup_small_vocab"]["met"] is None
     assert targets["scatter_speedup_add_at"]["met"] is not None
     assert "n/a (no torch)" in validation_bench().markdown(data)

@@ -1,4 +1,5 @@
 """The text the bench prints: every measurement and every ratio, section by section."""
+from .machine import TORCH_MISSING
 
 
 def format_report(results):
@@ -23,9 +24,14 @@ def interval_text(row):
     return "" if interval is None else f" [{interval[0]:.2f}, {interval[1]:.2f}]"
 
 
+def _threads(n):
+    return f"{n} thread" + ("s" if n != 1 else "")
+
+
 def _seconds(row):
+    """A contender's median time per call, or "not installed" (torch missing), or "n/a"."""
     if "median_s" not in row:
-        return row.get("status", "n/a")
+        return "not installed" if row.get("status") == TORCH_MISSING else "n/a"
     t = row["median_s"]
     text = f"{t * 1e3:.3f} ms" if t < 1 else f"{t:.3f} s"
     return text + (f" ±{row['spread'] * 50:.0f}%" if row["spread"] > 0.2 else "")
@@ -36,9 +42,10 @@ def _header(results):
     return [
         f"validation/bench.py{' --quick' if results['quick'] else ''}: {m['cpu_model']}, "
         f"{m['cpus_available']} of {m['logical_cpus']} CPUs; numpy {m['numpy']} on "
-        f"{m['blas_library']} {m['blas_version']} ({m['blas_threads']} threads); numba "
-        f"{m['numba']}; torch {m['torch']}"
-        + (f" ({m['torch_threads']} threads, BLAS {m['torch_blas']})"
+        f"{m['blas_library']} {m['blas_version']} ({_threads(m['blas_threads'])}); numba "
+        f"{m['numba']}; "
+        + (m["torch"] if m["torch"] == TORCH_MISSING else f"torch {m['torch']}")
+        + (f" ({_threads(m['torch_threads'])}, BLAS {m['torch_blas']})"
            if "torch_threads" in m else ""),
         f"load average at start {m['load_average_start'][0]:.2f}, at end "
         f"{m['load_average_end'][0]:.2f}; median of {s['repeats']} interleaved runs after "
@@ -137,9 +144,11 @@ def _mlp(results):
     mlp = results["mlp"]
     lines = [f"3. MLP step {' → '.join(map(str, mlp['sizes']))}, batch {mlp['batch']}, "
              f"{mlp['optimizer']} (hebbref includes the Hebbian rule)"]
-    for key in ("threads_numpy", "threads_one"):
+    for key, label in (("threads_numpy", "{}, the run's BLAS threads"),
+                       ("threads_one", "1 thread, as the curriculum runs")):
         r = mlp[key]
-        lines.append(f"   {r['threads']} thread(s): hebbref {_seconds(r['hebbref'])}, torch "
+        lines.append(f"   {label.format(_threads(r['threads']))}: hebbref "
+                     f"{_seconds(r['hebbref'])}, torch "
                      f"{_seconds(r['torch'])}, hebbref/torch {_times(r['speedup_vs_torch'])}"
                      f"{interval_text(r)}")
     return lines
