@@ -1,5 +1,5 @@
-"""Smoke tests of `validation/bench.py --quick` (validation/speed/): the JSON has every field with sane
-values, the plot is written, a missing torch gives "torch not installed" rows instead of a crash.
+"""Smoke tests of `validation/bench.py --quick` (validation/speed/): the JSON has every field
+with sane values, the plot is written, a missing torch gives "torch not installed" rows instead of a crash.
 No timed assertions (the machine's speed is not under test).
 """
 import contextlib

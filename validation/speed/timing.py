@@ -23,11 +23,11 @@ def measure(contenders, sizes):
     """Time zero-argument callables in interleaved rounds.
 
     contenders: {name: callable}. Each is called sizes.warmup times untimed; the last warm-up
-    call fixes how many calls make one run (at least sizes.min_seconds; one without warm-up). Then sizes.repeats
-    rounds, every contender one run per round, order reversed on odd rounds. Before each run
-    the process sleeps sizes.settle_seconds: BLAS and OpenMP worker threads keep spinning for a
-    while after a call returns, and without the pause one contender's spinning threads would
-    take cores from the next one's run (on a 2-CPU machine torch's LM step runs 10–20 % slower
+    call fixes how many calls make one run (at least sizes.min_seconds; one without warm-up).
+    Then sizes.repeats rounds, every contender one run per round, order reversed on odd rounds.
+    Before each run the process sleeps sizes.settle_seconds: BLAS and OpenMP worker threads keep
+    spinning for a while after a call returns, and without the pause one contender's spinning
+    threads would take cores from the next one's run (on a 2-CPU machine torch's LM step runs 10–20 % slower
     right after hebbref's than after a pause). After the pause, sizes.warm_calls untimed calls
     bring the contender's own threads and caches back to where a training loop keeps them, so
     the timed calls measure steps as they run back to back, not a step after an idle spell.
