@@ -27,10 +27,11 @@ def measure(contenders, sizes):
     Then sizes.repeats rounds, every contender one run per round, order reversed on odd rounds.
     Before each run the process sleeps sizes.settle_seconds: BLAS and OpenMP worker threads keep
     spinning for a while after a call returns, and without the pause one contender's spinning
-    threads would take cores from the next one's run (on a 2-CPU machine torch's LM step runs 10–20 % slower
-    right after hebbref's than after a pause). After the pause, sizes.warm_calls untimed calls
-    bring the contender's own threads and caches back to where a training loop keeps them, so
-    the timed calls measure steps as they run back to back, not a step after an idle spell.
+    threads would take cores from the next one's run (on a 2-CPU machine torch's LM step runs
+    10–20 % slower right after hebbref's than after a pause). After the pause, sizes.warm_calls
+    untimed calls bring the contender's own threads and caches back to where a training loop
+    keeps them, so the timed calls measure steps as they run back to back, not a step after an
+    idle spell.
     Returns {name: {"median_s": seconds per call, "runs_s": [per call, one per round],
     "calls_per_run": k, "spread": (max − min)/median over the runs}}.
     """
