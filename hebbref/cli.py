@@ -82,12 +82,6 @@ def run_gradcheck(args):
     return main(seed=args.seed)
 
 
-def run_bench(args):
-    from hebbref.bench import main  # bench has its own options, parsed by its own parser
-
-    return main(args.bench_args)
-
-
 def run_explain(args):
     from hebbref.explain import main
 
@@ -309,10 +303,6 @@ def build_parser():
                    "(default: 0)")
     p.set_defaults(func=run_gradcheck)
 
-    p = commands.add_parser("bench", add_help=False,
-                            help="benchmark against torch and the BLAS peak (hebbref bench --help)")
-    p.set_defaults(func=run_bench)
-
     p = commands.add_parser("explain", formatter_class=fmt,
                             help="three Hebbian updates, one batch at a time, on a 4-class "
                                  "example, every number printed")
@@ -350,10 +340,7 @@ def describe_os_error(error):
 
 def main(argv=None):
     parser = build_parser()
-    args, rest = parser.parse_known_args(sys.argv[1:] if argv is None else list(argv))
-    if rest and args.command != "bench":
-        parser.error(f"unrecognized arguments: {' '.join(rest)}")
-    args.bench_args = rest
+    args = parser.parse_args(sys.argv[1:] if argv is None else list(argv))
     try:
         return args.func(args)
     except KeyboardInterrupt:  # outside training (loading, evaluation, demo): no traceback

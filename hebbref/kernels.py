@@ -95,9 +95,8 @@ def _sgd_step_numba(p, g, lr):
 def sgd_step(p, g, lr):
     """hebbref.optim.sgd_step_numpy (p ← p − lr · g) in one loop (numba), without the temporary:
     the same two roundings per element (lr · g, then the subtraction; lr passed in p's dtype),
-    so the result is bit-identical to the twin. Measured at the (33,278, 256) float32 softmax
-    weights (validation/ab_softmax.py --sgd): 5.2 ms against the twin's 14.2 ms (a fresh 34 MB
-    temporary per step). p: C-contiguous (updated in place); g: same shape and dtype."""
+    so the result is bit-identical to the twin, without the twin's fresh (V, H) temporary per
+    step (validation/README.md, Measurements behind the design choices). p: C-contiguous (updated in place); g: same shape and dtype."""
     _check_contiguous(p=p)
     _sgd_step_numba(p.reshape(-1), np.ascontiguousarray(g).reshape(-1), p.dtype.type(lr))
 

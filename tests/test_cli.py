@@ -8,15 +8,13 @@ import os
 
 import pytest
 
-from hebbref import bench, cli
+from hebbref import cli
 
 
 def _subcommand_parsers():
     parser = cli.build_parser()
     (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    parsers = dict(commands.choices)
-    parsers["bench"] = bench.build_parser()  # `hebbref bench` hands its arguments to bench.main
-    return parsers
+    return dict(commands.choices)
 
 
 @pytest.mark.parametrize("name", sorted(_subcommand_parsers()))
@@ -35,7 +33,7 @@ def test_every_option_shows_its_default(name):
 
 def test_every_subcommand_is_listed_in_the_top_level_help():
     text = cli.build_parser().format_help()
-    for name in ("gradcheck", "bench", "explain", "demo", "curriculum", "lm"):
+    for name in ("gradcheck", "explain", "demo", "curriculum", "lm"):
         assert name in text
 
 

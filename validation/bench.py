@@ -1,28 +1,40 @@
-"""Speed (hebbref against PyTorch CPU and the BLAS limit): run `hebbref bench` at full size, keep
-its JSON and scaling plot, check the measurements against the project's targets
-(validation/bench_targets.json), and regenerate the table in validation/README.md.
+"""Speed: hebbref's training steps, kernels and Hebbian rule beside PyTorch CPU and the BLAS peak
+(the measurements: validation/speed/), checked against the project's targets
+(validation/bench_targets.json).
 
-    python validation/bench.py [--report-only]
+    python validation/bench.py [--quick] [--json OUT] [--plot OUT] [--threads K] [--quiet]
+    python validation/bench.py --save          (full size into results/, README table)
+    python validation/bench.py --report-only   (README table from results/bench.json)
+    python validation/bench.py --large-vocab-only --save   (section 7 alone into results/)
 
-About 10 minutes on an idle 2-CPU machine. Run it on an idle machine: every ratio is measured in the
-same process, but another busy process still widens the spreads. --report-only rebuilds the
-README table from the committed results/bench.json without measuring. The targets are checked
-here, not in the library: results/bench.json carries them as its "targets" list.
+The full run takes about 10 minutes on an idle 2-CPU machine. Run it on an idle machine: every
+ratio is measured in the same process, but another busy process still widens the spreads.
+--save writes results/bench.json (with the targets) and results/bench_scaling.png and
+regenerates the table in validation/README.md. Section 7 (the LM step up to WikiText-103's
+267,735 words, a few minutes) can be measured alone: --large-vocab-only --save replaces that
+section of results/bench.json, with its own run record, and keeps the others.
 """
 import argparse
+import contextlib
 import json
 import os
 import sys
 
+from threadpoolctl import threadpool_limits
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import HERE, RESULTS, update_readme_section, write_json  # noqa: E402
+from speed import report, sections, timing, workloads  # noqa: E402
+from speed.plot import plot_scaling  # noqa: E402
+from speed.report import interval_text, phase_summary  # noqa: E402
 
-from hebbref import bench  # noqa: E402
-from hebbref.bench.report import interval_text, phase_summary  # noqa: E402
+from hebbref.files import atomic_write  # noqa: E402
+from hebbref.record import run_record  # noqa: E402
 
 JSON = os.path.join(RESULTS, "bench.json")
 PLOT = os.path.join(RESULTS, "bench_scaling.png")
 TARGETS = os.path.join(HERE, "bench_targets.json")
+DEFAULT_PLOT = os.path.join("runs", "bench", "bench_scaling.png")
 
 
 def measured(results):
@@ -120,7 +132,51 @@ def markdown(results):
         f"{results['blas']['float32']['gflops']:.1f} "
         f"/ {results['blas']['float64']['gflops']:.1f} GFLOP/s | — |",
     ]
-    return "\n".join(lines + _lm_rows(results, targets) + _other_rows(results, targets))
+    return "\n".join(lines + _lm_rows(results, targets) + _other_rows(results, targets)
+                     + _large_vocab_rows(results))
+
+
+def _large_vocab_rows(results):
+    """Two rows per vocabulary of section 7: time per token, and memory of one step."""
+    rows = []
+    for p in results.get("large_vocab", {}).get("points", []):
+        torch_s = p["torch_s_per_token"]
+        mib = ["n/a" if n is None else f"{n / 2**20:,.0f}" for n in (
+            p["hebbref_peak_bytes"], p["hebbref_resident_peak_bytes"],
+            p["torch_resident_peak_bytes"])]
+        rows += [f"| LM step, V = {p['V']:,} (section 7): hebbref / torch µs per token | "
+                 f"{p['hebbref_s_per_token'] * 1e6:,.1f} / "
+                 f"{'n/a' if torch_s is None else f'{torch_s * 1e6:,.1f}'} = "
+                 f"{_x(p['speedup_vs_torch'])}{_interval(p)} | — |",
+                 f"| LM step, V = {p['V']:,} (section 7): peak memory of a step, hebbref "
+                 f"tracemalloc / hebbref resident / torch resident; the (N, V) logits would be "
+                 f"{p['logits_bytes'] / 2**20:,.0f} MiB | {' / '.join(mib)} "
+                 f"MiB | — |"]
+    return rows
+
+
+def with_large_vocab(measured_now, record):
+    """results/bench.json with its section 7 replaced by the one just measured (with that run's
+    own machine, load and run record, taken before it began), the other sections as
+    committed."""
+    with open(JSON, encoding="utf-8") as f:
+        committed = json.load(f)
+    section = {**measured_now["large_vocab"],
+               "note": "measured apart from the other sections (--large-vocab-only), maybe on "
+                       "another machine and load (see machine): compare its rows with each "
+                       "other, not with the sections above. Its hebbref/torch ratios come from "
+                       "paired rounds of one run, so a busy machine slows both sides of a round "
+                       "alike; its absolute times are only as good as the load allowed. Memory "
+                       "does not depend on load.",
+               "machine": measured_now["machine"],
+               "total_seconds": measured_now["total_seconds"], "record": record}
+    merged = {}
+    for key, value in committed.items():
+        if key != "large_vocab":
+            merged[key] = value
+        if key == "scaling":
+            merged["large_vocab"] = section
+    return merged
 
 
 def _lm_rows(results, targets):
@@ -197,21 +253,100 @@ def _other_rows(results, targets):
     ]
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def build_parser():
+    """The bench's options; every help text shows its default."""
+    parser = argparse.ArgumentParser(
+        prog="validation/bench.py",
+        description="Time hebbref's training steps, sparse kernels and Hebbian rule beside "
+                    "torch and the machine's BLAS peak; print a table and the targets, write "
+                    "JSON and a plot.")
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny sizes, 2 repeats: a smoke test, well under 20 s (default: off)")
+    parser.add_argument("--json", metavar="OUT", default=None,
+                        help="write every measurement to this JSON file (default: none)")
+    parser.add_argument("--plot", metavar="OUT", default=DEFAULT_PLOT,
+                        help=f"scaling plot, PNG (default: {DEFAULT_PLOT})")
+    parser.add_argument("--threads", metavar="K", type=int, default=None,
+                        help="BLAS threads for numpy, and so for torch (default: numpy's own "
+                             "count; 1 with --quick)")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress lines on stderr (default: shown when stderr is a "
+                             "terminal)")
+    parser.add_argument("--save", action="store_true",
+                        help="write results/bench.json and results/bench_scaling.png and the "
+                             "README table (default: off)")
+    parser.add_argument("--large-vocab-only", action="store_true",
+                        help="measure only section 7, the LM step at large vocabularies; with "
+                             "--save it replaces that section of results/bench.json "
+                             "(default: off)")
     parser.add_argument("--report-only", action="store_true",
-                        help="rebuild the README table from results/bench.json, no timing")
+                        help="rebuild the README table from results/bench.json, no timing "
+                             "(default: off)")
+    return parser
+
+
+def run(args, parser):
+    """Measure every section (workloads.QUICK or FULL) on the BLAS threads args asks for."""
+    timing.show_progress = sys.stderr.isatty() and not args.quiet
+    if args.threads is not None and args.threads < 1:
+        parser.error(f"--threads must be >= 1, got {args.threads}")
+    # --quick is a smoke test and runs on one thread: small matmuls split over threads stall
+    # for a scheduler time slice whenever another process holds one of the cores.
+    threads = args.threads if args.threads is not None else (1 if args.quick else None)
+    with (threadpool_limits(limits=threads, user_api="blas") if threads
+          else contextlib.nullcontext()):
+        return sections.run(workloads.QUICK if args.quick else workloads.FULL, quick=args.quick,
+                            large_vocab_only=args.large_vocab_only)
+
+
+def main(argv=None):
+    """Returns the exit status (0)."""
+    parser = build_parser()
     args = parser.parse_args(argv)
+    if args.save and args.quick:
+        parser.error("--save keeps a full-size run: drop --quick")
+    if args.report_only and (args.quick or args.save or args.large_vocab_only):
+        parser.error("--report-only measures nothing: drop --quick, --save, --large-vocab-only")
+    if args.report_only:
+        with open(JSON, encoding="utf-8") as f:
+            results = json.load(f)
+    else:
+        record = run_record()         # the code as it was when the measurement began
+        results = run(args, parser)
+        print(report.format_report(results))
+    if args.large_vocab_only:
+        return _save_large_vocab(args, results, record)
+    if results["quick"]:
+        print("Targets: not checked at --quick sizes (they are set for the full size)")
+    else:
+        total_seconds = results.pop("total_seconds")     # stays the last key
+        results.update(targets=evaluate_targets(results), total_seconds=total_seconds)
+        print("\n".join(target_lines(results["targets"])))
+    if args.json:
+        _write(args.json, results)
+    if args.save:
+        write_json("bench.json", {**results, "record": record})
     if not args.report_only:
-        bench.main(["--json", JSON, "--plot", PLOT])
-    with open(JSON, encoding="utf-8") as f:
-        results = json.load(f)
-    total_seconds = results.pop("total_seconds")     # stays the last key, as committed
-    results.update(targets=evaluate_targets(results), total_seconds=total_seconds)
-    print("\n".join(target_lines(results["targets"])))
-    if not args.report_only:
-        write_json("bench.json", results)
-    update_readme_section("bench", markdown(results))
+        plot_scaling(results, PLOT if args.save else args.plot)
+    if args.save or args.report_only:
+        update_readme_section("bench", markdown(results))
+    return 0
+
+
+def _write(path, results):
+    text = json.dumps(results, indent=1, allow_nan=False)
+    atomic_write(path, lambda f: f.write(text.encode()))
+
+
+def _save_large_vocab(args, results, record):
+    """--large-vocab-only: write the section to --json; with --save, into results/bench.json
+    beside the committed sections, and the README table."""
+    if args.json:
+        _write(args.json, results)
+    if args.save:
+        merged = with_large_vocab(results, record)
+        write_json("bench.json", merged)
+        update_readme_section("bench", markdown(merged))
     return 0
 
 

@@ -6,8 +6,8 @@ import re
 import numpy as np
 
 from hebbref.files import atomic_write
-from hebbref.metrics import seed_ratio_interval
 from hebbref.record import write_results
+from stats import seed_ratio_interval
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "results")
@@ -40,7 +40,7 @@ def perplexities(seeds, split, i):
 
 
 def ratio_cell(ratios):
-    """"r [low, high]": geometric mean of per-seed ratios and metrics.seed_ratio_interval, or
+    """"r [low, high]": geometric mean of per-seed ratios and stats.seed_ratio_interval, or
     "—" when a seed's ratio is missing."""
     if not np.all(np.isfinite(ratios)):
         return "—"

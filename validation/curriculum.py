@@ -29,10 +29,12 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (DIFFERENCE_MARGIN, RESULTS, target_verdict,  # noqa: E402
                     update_readme_section, write_json)
+from curriculum_why import plot_why  # noqa: E402
+from stats import paired_difference_ci  # noqa: E402
 
 from hebbref.experiments.curriculum import CurriculumConfig, run  # noqa: E402
-from hebbref.metrics import EXPOSURE_BUCKETS, paired_difference_ci  # noqa: E402
-from hebbref.plots import plot_accuracy_by_exposure, plot_why  # noqa: E402
+from hebbref.metrics import EXPOSURE_BUCKETS  # noqa: E402
+from hebbref.plots import plot_accuracy_by_exposure  # noqa: E402
 from hebbref.sweep import run_sweep  # noqa: E402
 
 DATASETS = {

@@ -16,9 +16,9 @@ softmax, perplexity by training-frequency bucket.
 3. Train the chosen cell's baseline and Hebbian model on every further seed (same seed = same
    split, initial weights and data order).
 4. Report test perplexity overall and per bucket with two 95 % intervals of the
-   Hebbian/baseline perplexity ratio: over the seeds' ratios (metrics.seed_ratio_interval,
+   Hebbian/baseline perplexity ratio: over the seeds' ratios (stats.seed_ratio_interval,
    Student's t: the training noise) and over targets pooled across seeds
-   (metrics.bucket_difference_interval: the evaluation text only).
+   (stats.bucket_difference_interval: the evaluation text only).
 Finished runs are reused from their folder under runs/validation_lm/ (not committed; the cache
 and MbPA evaluations read the checkpoints), so an interrupted study resumes where it stopped.
 Writes validation/results/lm.json, lm_learning_curves.png, lm_buckets.png and the table in
@@ -36,12 +36,12 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (HERE, RESULTS, perplexities, ratio_cell,  # noqa: E402
                     update_readme_section, write_json)
+from stats import bucket_difference_interval  # noqa: E402
 
 from hebbref.data.text import load_corpus  # noqa: E402
 from hebbref.experiments.lm import LMConfig, evaluate, run  # noqa: E402
 from hebbref.experiments.lm_checkpoint import load_state  # noqa: E402
-from hebbref.metrics import (bucket_difference_interval, bucket_of_targets,  # noqa: E402
-                             frequency_buckets)
+from hebbref.metrics import bucket_of_targets, frequency_buckets  # noqa: E402
 from hebbref.plots import plot_lm_buckets, plot_lm_curves  # noqa: E402
 from hebbref.sweep import run_sweep  # noqa: E402
 from lm_torch import mechanism  # noqa: E402

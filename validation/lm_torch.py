@@ -39,12 +39,12 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import RATIO_MARGIN, RESULTS, update_readme_section, write_json  # noqa: E402
 from lm_torch_side import torch_row  # noqa: E402
+from stats import seed_ratio_interval  # noqa: E402
 
 from hebbref.data.batching import batchify, bptt_segments  # noqa: E402
 from hebbref.data.text import load_corpus  # noqa: E402
 from hebbref.experiments.lm import DEFAULT_LR, LMConfig, run  # noqa: E402
-from hebbref.metrics import (bucket_of_targets, frequency_buckets,  # noqa: E402
-                             seed_ratio_interval)
+from hebbref.metrics import bucket_of_targets, frequency_buckets  # noqa: E402
 from hebbref.models.lm import lm_forward, lm_initial_state  # noqa: E402
 
 PARAMS = os.path.join(os.path.dirname(RESULTS), "..", "runs", "lm_torch")
@@ -335,7 +335,7 @@ def report(results, corpus, max_steps, eval_tokens):
             "which freeze b_hh at 0 and so train hebbref's model with hebbref's updates.")
     return (text + "\n\nAgreement over seeds (test split; each seed s has its own split and "
             "initial weights, shared by both implementations; interval: "
-            "`hebbref.metrics.seed_ratio_interval`, Student's t over seeds on the log ratio; "
+            "`validation/stats.py` `seed_ratio_interval`, Student's t over seeds on the log ratio; "
             "verdict from the overall interval):\n\n" + agreement_tables(rows))
 
 

@@ -24,10 +24,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
 from common import (RESULTS, difference_verdict, load, perplexities,  # noqa: E402
                     ratio_verdict, unclean)
-from report_speed import (ab_runs, bench_verdicts, interval, pct, speed_prose,  # noqa: E402
-                          subnormals)
-
-from hebbref.metrics import seed_ratio_interval  # noqa: E402
+from report_speed import (ab_runs, bench_verdicts, interval, large_vocab, pct,  # noqa: E402
+                          speed_prose, subnormals)
+from stats import seed_ratio_interval  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUCKETS = [">1K", "100–1K", "10–100", "<10"]   # the LM's frequency buckets, rarest last
@@ -280,6 +279,7 @@ def blocks():
            (validation, "claim-rules"): claim_rules, (validation, "lm-goal"): lm_claims,
            (validation, "lm-centring"): lm_tuning, (validation, "bench-verdicts"): bench_verdicts,
            (validation, "ab-runs"): ab_runs, (validation, "subnormals"): subnormals,
+           (validation, "large-vocab"): large_vocab,
            (validation, "mbpa"): mbpa_sentence}
     out.update({(validation, name): f for name, f in scripts_blocks().items()})
     return out

@@ -50,7 +50,7 @@ def speed_prose():
         f"when it excludes 1). The LM training step: {steps}. At small V the LSTM decides it: "
         f"torch's oneDNN fused LSTM pass ({onednn['torch LSTM, oneDNN on']:.1f} ms) takes about "
         f"as long as NumPy's LSTM products alone ({onednn['products alone, NumPy']:.1f} ms; "
-        "`validation/lstm_onednn.py`). The missed targets have timed bounds: the products alone "
+        "`results/lstm_onednn.json`). The missed targets have timed bounds: the products alone "
         f"cap V = 10,000 at {small['speedup_ceiling_vs_torch']:.2f}× (target "
         f"{goal['lm_speedup_small_vocab']['threshold']:g}×), and the products plus the softmax "
         f"layer's element-wise passes alone cap V = 33,278 at {pct(passes['peak_fraction'])} "
@@ -63,7 +63,7 @@ def speed_prose():
         "Adam flushes subnormal moments to zero, so a long run whose gradients vanish keeps its "
         f"speed (median of steps 900–1,200: {late(flush, 'hebbref_ms'):.1f} ms a step with the "
         f"flush, {late(no_flush, 'hebbref_ms'):.1f} ms without; torch "
-        f"{late(flush, 'torch_ms'):.1f} ms; `validation/mlp_subnormals.py`). Numba scatter-add "
+        f"{late(flush, 'torch_ms'):.1f} ms; `results/mlp_subnormals.json`). Numba scatter-add "
         f"{b['scatter']['speedup_vs_add_at']:.0f}× `np.add.at`, the Hebbian rule "
         f"{b['hebbian']['percent_of_lm_step']:.1f} % of an LM step."
         + (f" `bench.json` was written from a working tree with uncommitted changes "
@@ -87,7 +87,7 @@ def bench_verdicts():
                      f"{t['description']}: {t['measured']:.3g} against "
                      f"{'≥' if t['kind'] == 'min' else '≤'} {t['threshold']:g}, "
                      f"{'met' if t['met'] else 'missed'}" for t in single) + ".")
-    lines.append(f"- The LSTM alone (`validation/lstm_onednn.py`, T = 35, N = 32, H = 256): "
+    lines.append(f"- The LSTM alone (`results/lstm_onednn.json`, T = 35, N = 32, H = 256): "
                  f"hebbref's pass {onednn['hebbref LSTM']:.1f} ms, torch's "
                  f"{onednn['torch LSTM, oneDNN on']:.1f} ms with oneDNN's fused RNN kernel and "
                  f"{onednn['torch LSTM, oneDNN off']:.1f} ms without it; the matrix products "
@@ -128,3 +128,24 @@ def subnormals():
             f"{pct(share, '.0f')} of Adam's m subnormal at step 1,000; torch's went from "
             f"{span(off, 'torch_ms', 200, 700)} to {span(off, 'torch_ms', 900, 1200)} ms. With the "
             f"flush hebbref's step stays at {span(on, 'hebbref_ms', 200, 1200)} ms.")
+
+
+def large_vocab():
+    """validation/README.md: the LM step at WikiText-103's vocabulary (bench.json "large_vocab")."""
+    run = load("bench.json")["large_vocab"]
+    p, m = run["points"][0], run["machine"]
+    rounds = [h / t for h, t in zip(p["torch"]["runs_s"], p["hebbref"]["runs_s"])]
+    load_avg = f"{m['load_average_start'][0]:.1f} at start, {m['load_average_end'][0]:.1f} at end"
+    return (
+        f"V = {p['V']:,}, H = {p['H']}, N = {p['N']:,} tokens, float32, {m['blas_threads']} BLAS "
+        f"threads, {run['repeats']} paired rounds, on a {m['logical_cpus']}-CPU {m['cpu_model']} "
+        f"({m['blas_library']} {m['blas_architecture']} kernel) with a load average of "
+        f"{load_avg}. Time: hebbref {step_speed(p)} of torch's speed (per round "
+        f"{', '.join(f'{r:.2f}' for r in rounds)}), a median step of "
+        f"{p['hebbref']['median_s']:.1f} s against {p['torch']['median_s']:.1f} s. Peak memory of "
+        f"a step: hebbref {mib(p['hebbref_peak_bytes'])} (tracemalloc; "
+        f"{mib(p['hebbref_resident_peak_bytes'])} of resident growth), of which ∂L/∂θ "
+        f"{mib(p['theta_bytes'])}; torch {mib(p['torch_resident_peak_bytes'])} of resident "
+        f"growth, {p['torch_resident_peak_bytes'] / p['logits_bytes']:.1f} times the (N, V) "
+        f"logits' {mib(p['logits_bytes'])}. Run record: commit "
+        f"{run['record']['git_commit'][:12]}, {run['record']['time_utc']}.")

@@ -1,6 +1,8 @@
 """Softmax layer and cross-entropy (hebbref/nn/softmax.py, METHOD §1): gradients against finite
 differences and against torch, the fast cross-entropy and the fused layer-with-loss against
 their plain twins, and the layer's initialisation."""
+import tracemalloc
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -8,13 +10,23 @@ from hypothesis import strategies as st
 
 from hebbref import gradcheck, threads
 from hebbref.models.classifier import classifier_init
-from hebbref.bench.timing import traced_peak
 from hebbref.nn.softmax import (linear_cross_entropy, nll_per_target, nll_per_target_reference,
                                 softmax_cross_entropy,
                                 softmax_cross_entropy_reference, softmax_init,
                                 softmax_layer_backward, softmax_layer_forward)
 
 from torch_gold import assert_backward_matches, assert_matches, leaf
+
+
+def traced_peak(fn):
+    """Peak bytes of the arrays allocated while fn() runs (NumPy reports its buffers to
+    tracemalloc)."""
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
 
 seeds = st.integers(0, 2**32 - 1)
 # The twins compute p as exp(z − m) / Σ (fast) and as exp(z − m − log Σ) (plain): the same

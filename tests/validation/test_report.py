@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from tests.validation_scripts import VALIDATION, load_script
+from validation_scripts import VALIDATION, load_script
 
 ROOT = os.path.dirname(VALIDATION)
 report = load_script("report")

@@ -1,12 +1,12 @@
-"""The benchmark's workloads (hebbref/bench/workloads.py) and timing (hebbref/bench/timing.py):
-the FLOP formula and the Zipf ids against independent counts, the interleaved rounds."""
+"""The benchmark's workloads and timing (validation/speed/workloads.py, timing.py): the FLOP
+formula and the Zipf ids against independent counts, the interleaved rounds."""
 import dataclasses
 import time
 
 import numpy as np
 import pytest
 
-from hebbref.bench import timing, workloads
+from speed import timing, workloads
 
 
 @pytest.mark.parametrize("T, B, E, H, V", [(35, 32, 256, 256, 10000), (5, 4, 3, 7, 11),
@@ -72,7 +72,7 @@ def test_phase_timing_runs_the_same_steps_as_the_timed_step():
     """hebbref_lm_phases writes lm_loss and train_step out phase by phase to time them; its
     steps must be the bench's LM step (METHOD §2 order: clip, SGD, Hebbian rule), so after the
     same number of steps both hold the same parameters, bit for bit."""
-    from hebbref.bench.contenders import LM_PHASES, hebbref_lm_phases, hebbref_lm_step
+    from speed.contenders import LM_PHASES, hebbref_lm_phases, hebbref_lm_step
 
     sizes, V, steps = workloads.QUICK, 40, 3
     times, params = hebbref_lm_phases(V, sizes.lm_hidden, sizes, steps)

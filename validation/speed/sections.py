@@ -1,4 +1,5 @@
-"""The sections of `hebbref bench` and `run`, which measures them all into one results dict."""
+"""The sections of the bench (validation/bench.py) and `run`, which measures them all into one
+results dict."""
 import math
 import os
 import statistics
@@ -8,16 +9,16 @@ from dataclasses import asdict
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-import hebbref.bench.machine as machine
-from hebbref.bench.contenders import (hebbref_eval, hebbref_lm_phases, hebbref_lm_step,
-                                      hebbref_lstm_pass, hebbref_mlp_step, lm_matrix_products,
-                                      softmax_elementwise, torch_eval, torch_lm_step,
-                                      torch_lstm_pass, torch_mlp_step)
-from hebbref.bench.timing import measure, paired_interval, progress, ratio, traced_peak
-from hebbref.bench.workloads import (EVAL_CACHE, LM_CLIP, LM_LR, MLP_LR, lm_step_flops,
-                                     lstm_flops, zipf_ids)
 from hebbref.hebbian import hebbian_update, hebbian_update_reference
 from hebbref.kernels import scatter_add_rows, scatter_add_rows_numpy
+
+from . import machine
+from .contenders import (hebbref_eval, hebbref_lm_phases, hebbref_lm_step, hebbref_lstm_pass,
+                         hebbref_mlp_step, lm_matrix_products, softmax_elementwise, torch_eval,
+                         torch_lm_step, torch_lstm_pass, torch_mlp_step)
+from .timing import measure, paired_interval, progress, ratio, traced_peak
+from .vocab import bench_large_vocab
+from .workloads import EVAL_CACHE, LM_CLIP, LM_LR, MLP_LR, lm_step_flops, lstm_flops, zipf_ids
 
 
 def _time_lm_step(torch, V, H, sizes, *, parts=False):
@@ -320,19 +321,20 @@ def bench_scaling(sizes, torch):
     return curves
 
 
-def run(sizes, *, quick=False):
-    """Run every section; returns the results dict that main() prints and writes as JSON."""
+def run(sizes, *, quick=False, large_vocab_only=False):
+    """Run every section (or only section 7); returns the results dict that main() prints and
+    writes as JSON."""
     started = time.perf_counter()
     torch = machine.import_torch()
     saved_torch_threads = torch.get_num_threads() if torch else None
     try:
-        return _run_sections(sizes, torch, quick, started)
+        return _run_sections(sizes, torch, quick, started, large_vocab_only)
     finally:
         if torch:
             torch.set_num_threads(saved_torch_threads)
 
 
-def _run_sections(sizes, torch, quick, started):
+def _run_sections(sizes, torch, quick, started, large_vocab_only):
     info = machine.machine_info(torch)
     threads = info["blas_threads"]
     if torch:
@@ -340,6 +342,8 @@ def _run_sections(sizes, torch, quick, started):
         info["torch_threads"] = torch.get_num_threads()
     results = {"format": "hebbref-bench", "version": 1, "quick": quick, "machine": info,
                "settings": asdict(sizes), "numba": machine.numba_first_call()}
+    if large_vocab_only:
+        return _finish(results, bench_large_vocab(sizes, torch), started)
     progress("BLAS peak")
     results["blas"] = bench_blas(sizes)
     results["lm"] = bench_lm(sizes, torch)
@@ -349,7 +353,12 @@ def _run_sections(sizes, torch, quick, started):
     results["scatter"] = bench_scatter(sizes, torch)
     results["hebbian"] = bench_hebbian(sizes, results["lm"]["by_vocab"][0]["hebbref"]["median_s"])
     results["scaling"] = bench_scaling(sizes, torch)
-    info["load_average_end"] = list(os.getloadavg())
+    return _finish(results, bench_large_vocab(sizes, torch), started)
+
+
+def _finish(results, large_vocab, started):
+    results["large_vocab"] = large_vocab
+    results["machine"]["load_average_end"] = list(os.getloadavg())
     results["total_seconds"] = time.perf_counter() - started
     return results
 

@@ -1,4 +1,4 @@
-"""The problems `hebbref bench` times: sizes (full and --quick), Zipf-distributed ids, and the
+"""The problems the bench times: sizes (full and --quick), Zipf-distributed ids, and the
 matrix products of one LM step with their FLOP count."""
 from dataclasses import dataclass
 
@@ -38,6 +38,8 @@ class BenchSizes:
     min_seconds: float
     settle_seconds: float       # idle pause before each timed run (see measure)
     warm_calls: int             # untimed calls after the pause, before each timed run
+    large_vocabs: tuple         # section 7: the LM step up to WikiText-103's vocabulary
+    large_repeats: int          # its rounds: a step at V = 267,735 takes seconds
 
     @property
     def lm_tokens(self):
@@ -49,17 +51,17 @@ FULL = BenchSizes(blas_n=2048, lm_batch=32, lm_bptt=35, lm_hidden=256, lm_vocabs
                   scaling_vocabs=(1000, 4000, 16000, 64000), scaling_hidden=256,
                   scaling_hiddens=(64, 128, 256, 512), scaling_vocab=10000,
                   lm_eval_segments=20, repeats=9, warmup=3, min_seconds=0.05, settle_seconds=0.3,
-                  warm_calls=1)
+                  warm_calls=1, large_vocabs=(267735,), large_repeats=3)
 # warmup = 3: the last warm-up call sets the calls per run (measure), and a first call is cold
-# (numba's cache load, first-touch pages): with warmup = 1 the MLP's 2.5 ms step was timed in
-# runs of 7 calls, 17 ms instead of min_seconds.
+# (numba's cache load, first-touch pages): with warmup = 1 the MLP's 2.5 ms step would be timed
+# in runs of 7 calls, 17 ms instead of min_seconds.
 
 QUICK = BenchSizes(blas_n=128, lm_batch=4, lm_bptt=5, lm_hidden=32, lm_vocabs=(300, 500),
                    mlp_sizes=(64, 32, 32, 20), mlp_batch=4,
                    scaling_vocabs=(100, 200, 400, 800), scaling_hidden=16,
                    scaling_hiddens=(8, 16, 32, 64), scaling_vocab=200,
                    lm_eval_segments=2, repeats=2, warmup=1, min_seconds=0.002, settle_seconds=0.0,
-                   warm_calls=0)
+                   warm_calls=0, large_vocabs=(500, 3000), large_repeats=2)
 
 
 def zipf_ids(rng, V, size, exponent=1.0):

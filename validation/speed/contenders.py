@@ -1,4 +1,4 @@
-"""The contenders `hebbref bench` times: closures that run one training step per call, hebbref's
+"""The contenders the bench times: closures that run one training step per call, hebbref's
 (with the Hebbian rule, in train_step's METHOD §2 order) and torch's (the same model, no rule);
 the LSTM pass alone; and the evaluation of a token stream (with and without the neural cache)."""
 import time
@@ -6,7 +6,6 @@ import time
 import numpy as np
 
 from hebbref import threads
-from hebbref.bench.workloads import LM_CLIP, LM_LR, MLP_LR, lm_step_products, zipf_ids
 from hebbref.cache import evaluate_with_cache
 from hebbref.experiments.lm import evaluate
 from hebbref.hebbian import HebbianSoftmax
@@ -18,6 +17,8 @@ from hebbref.nn.lstm import lstm_backward, lstm_forward, lstm_init
 from hebbref.nn.softmax import _softmax_numerators, linear_cross_entropy
 from hebbref.optim import clip_grad_norm, sgd
 from hebbref.train import train_step
+
+from .workloads import LM_CLIP, LM_LR, MLP_LR, lm_step_products, zipf_ids
 
 
 def _lm_problem(V, H, sizes, seed):
@@ -187,7 +188,6 @@ def torch_mlp_step(torch, sizes, seed=0):
         optimizer.step()
 
     return step
-
 
 
 def hebbref_lstm_pass(sizes, seed=0):

@@ -1,4 +1,4 @@
-"""The scaling plot of `hebbref bench`: time per token over vocabulary and hidden size."""
+"""The bench's scaling plot: time per token over vocabulary and hidden size."""
 import io
 
 from hebbref.files import atomic_write

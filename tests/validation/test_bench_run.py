@@ -1,5 +1,5 @@
-"""Smoke tests of `hebbref bench --quick` (hebbref/bench/): the JSON has every field with sane
-values, the plot is written, a missing torch gives "torch not installed" rows instead of a crash.
+"""Smoke tests of `validation/bench.py --quick` (validation/speed/): the JSON has every field
+with sane values, the plot is written, a missing torch gives "torch not installed" rows instead of a crash.
 No timed assertions (the machine's speed is not under test).
 """
 import contextlib
@@ -11,9 +11,22 @@ import statistics
 import numpy as np
 import pytest
 
-from bench.conftest import PNG_MAGIC, Terminal, run_main, validation_bench
-from hebbref.bench import machine, timing, workloads
-from hebbref.bench.workloads import lm_step_flops, lstm_flops
+from speed import machine, timing, workloads
+from speed.workloads import lm_step_flops, lstm_flops
+from validation_scripts import PNG_MAGIC, Terminal, load_script, run_bench
+
+
+def validation_bench():
+    return load_script("bench")
+
+
+def test_every_option_shows_its_default():
+    """`validation/bench.py --help` gives each option a help text that states the default."""
+    parser = validation_bench().build_parser()
+    for action in parser._actions:
+        if action.option_strings and action.dest != "help":
+            assert "default" in parser._get_formatter()._expand_help(action), action.dest
+
 
 def test_quiet_silences_progress_on_a_terminal(quick, monkeypatch):
     assert quick["stderr"] == ""
@@ -117,6 +130,37 @@ def test_json_measurements_are_positive_and_consistent(quick):
         assert math.isfinite(data["scaling"][axis]["log_log_slope"]["hebbref"])
 
 
+def test_large_vocab_rows(quick):
+    """Section 7: one row per large vocabulary, time per token from the paired rounds, the
+    logits' and θ's sizes, and hebbref's tracemalloc peak above θ's gradient (it is allocated
+    inside the step)."""
+    sizes, section = workloads.QUICK, quick["json"]["large_vocab"]
+    assert [p["V"] for p in section["points"]] == list(sizes.large_vocabs)
+    for p in section["points"]:
+        _check_timed(p["hebbref"], sizes.large_repeats)
+        assert p["hebbref_s_per_token"] == pytest.approx(p["hebbref"]["median_s"] / sizes.lm_tokens)
+        assert p["logits_bytes"] == 4 * sizes.lm_tokens * p["V"]
+        assert p["theta_bytes"] == 4 * sizes.lm_hidden * p["V"]
+        assert p["hebbref_peak_bytes"] > p["theta_bytes"]
+        assert p["hebbref_resident_peak_bytes"] is None or p["hebbref_resident_peak_bytes"] >= 0
+    assert "7. LM step at large vocabularies" in quick["stdout"]
+
+
+def test_resident_peak_sees_memory_that_tracemalloc_does_not():
+    """timing.resident_peak: a 64 MiB buffer touched and freed inside fn (allocated by mmap, as
+    torch's large tensors are, so tracemalloc does not see it) raises the peak by at least
+    64 MiB; a function that allocates nothing raises it by far less."""
+    import mmap
+
+    def touch():
+        buffer = mmap.mmap(-1, 64 * 2**20)
+        buffer.write(b"x" * (64 * 2**20))
+        buffer.close()
+
+    assert timing.resident_peak(touch) >= 64 * 2**20
+    assert timing.resident_peak(lambda: None) < 16 * 2**20
+
+
 def _check_ceiling_products_and_passes(r, sizes):
     """The bound with everything but the products and the softmax's element-wise passes free,
     rebuilt from the JSON: both medians added, against torch and the peak of the same rounds."""
@@ -203,11 +247,14 @@ def test_without_torch_rows_say_so(tmp_path, monkeypatch):
                                scaling_vocabs=(20, 40), scaling_hiddens=(4, 8))
     monkeypatch.setattr(workloads, "QUICK", tiny)
     json_path, png_path = tmp_path / "b.json", tmp_path / "p.png"
-    status, stdout, stderr = run_main(["--quick", "--json", str(json_path),
+    status, stdout, stderr = run_bench(["--quick", "--json", str(json_path),
                                         "--plot", str(png_path)])
     assert status == 0 and png_path.read_bytes()[:8] == PNG_MAGIC
     assert "measuring BLAS peak" in stderr  # not --quiet, and stderr is a terminal
-    assert machine.TORCH_MISSING in stdout
+    assert machine.TORCH_MISSING in stdout and "torch torch" not in stdout
+    assert "1 threads" not in stdout     # --quick runs on one thread, said in the singular
+    assert "1 thread, the run's BLAS threads:" in stdout
+    assert "1 thread, as the curriculum runs:" in stdout
     data = json.loads(json_path.read_text())
     assert data["machine"]["torch"] == machine.TORCH_MISSING
     for r in data["lm"]["by_vocab"]:
@@ -216,7 +263,7 @@ def test_without_torch_rows_say_so(tmp_path, monkeypatch):
     assert data["scatter"]["torch index_add_"] == {"status": machine.TORCH_MISSING}
     assert data["mlp"]["threads_one"]["speedup_vs_torch"] is None
     assert data["lstm"]["speedup_vs_torch"] is None and data["eval"]["speedup_vs_torch"] is None
-    assert "targets" not in data and "Targets" not in stdout
+    assert "targets" not in data and "not checked at --quick sizes" in stdout
     targets = {t["key"]: t for t in validation_bench().evaluate_targets(data)}
     assert targets["lm_speedup_small_vocab"]["met"] is None
     assert targets["scatter_speedup_add_at"]["met"] is not None

@@ -1,4 +1,4 @@
-"""What `hebbref bench` records about the machine: CPU, BLAS library and threads, versions, load,
+"""What the bench records about the machine: CPU, BLAS library and threads, versions, load,
 and the first call of the numba kernel (compilation or cache load)."""
 import os
 import platform

@@ -1,11 +1,15 @@
-"""The text `hebbref bench` prints: every measurement and every ratio, section by section."""
+"""The text the bench prints: every measurement and every ratio, section by section."""
+from .machine import TORCH_MISSING
 
 
 def format_report(results):
-    """The stdout table: the machine, then sections 1–6, then the total time."""
+    """The stdout table: the machine, then sections 1–7, then the total time."""
     lines = _header(results)
-    for section in (_blas, _lm, _lstm, _eval, _mlp, _scatter, _hebbian, _scaling):
-        lines += [""] + section(results)
+    for key, section in (("blas", _blas), ("lm", _lm), ("lstm", _lstm), ("eval", _eval),
+                         ("mlp", _mlp), ("scatter", _scatter), ("hebbian", _hebbian),
+                         ("scaling", _scaling), ("large_vocab", _large_vocab)):
+        if key in results:          # validation/bench.py --large-vocab-only: section 7 alone
+            lines += [""] + section(results)
     lines.append(f"total {results['total_seconds']:.1f} s")
     return "\n".join(lines)
 
@@ -20,9 +24,14 @@ def interval_text(row):
     return "" if interval is None else f" [{interval[0]:.2f}, {interval[1]:.2f}]"
 
 
+def _threads(n):
+    return f"{n} thread" + ("s" if n != 1 else "")
+
+
 def _seconds(row):
+    """A contender's median time per call, or "not installed" (torch missing), or "n/a"."""
     if "median_s" not in row:
-        return row.get("status", "n/a")
+        return "not installed" if row.get("status") == TORCH_MISSING else "n/a"
     t = row["median_s"]
     text = f"{t * 1e3:.3f} ms" if t < 1 else f"{t:.3f} s"
     return text + (f" ±{row['spread'] * 50:.0f}%" if row["spread"] > 0.2 else "")
@@ -31,11 +40,12 @@ def _seconds(row):
 def _header(results):
     m, s = results["machine"], results["settings"]
     return [
-        f"hebbref bench{' --quick' if results['quick'] else ''}: {m['cpu_model']}, "
+        f"validation/bench.py{' --quick' if results['quick'] else ''}: {m['cpu_model']}, "
         f"{m['cpus_available']} of {m['logical_cpus']} CPUs; numpy {m['numpy']} on "
-        f"{m['blas_library']} {m['blas_version']} ({m['blas_threads']} threads); numba "
-        f"{m['numba']}; torch {m['torch']}"
-        + (f" ({m['torch_threads']} threads, BLAS {m['torch_blas']})"
+        f"{m['blas_library']} {m['blas_version']} ({_threads(m['blas_threads'])}); numba "
+        f"{m['numba']}; "
+        + (m["torch"] if m["torch"] == TORCH_MISSING else f"torch {m['torch']}")
+        + (f" ({_threads(m['torch_threads'])}, BLAS {m['torch_blas']})"
            if "torch_threads" in m else ""),
         f"load average at start {m['load_average_start'][0]:.2f}, at end "
         f"{m['load_average_end'][0]:.2f}; median of {s['repeats']} interleaved runs after "
@@ -101,8 +111,7 @@ def phase_summary(phases):
     softmax_products, lstm_products = (1e3 * phases["softmax_products_s"],
                                        1e3 * phases["lstm_products_s"])
     parts = ", ".join(f"{name} {value:.1f}" for name, value in ms.items())
-    floor = (f"; its element-wise passes alone {1e3 * phases['softmax_elementwise_s']:.1f}"
-             if "softmax_elementwise_s" in phases else "")   # absent before bench run 9
+    floor = f"; its element-wise passes alone {1e3 * phases['softmax_elementwise_s']:.1f}"
     return (f"phases (ms, median over steps): {parts}; sum {sum(ms.values()):.1f}. "
             f"Products alone: softmax {softmax_products:.1f} (rest of its phase "
             f"{softmax - softmax_products:.1f}{floor}), LSTM {lstm_products:.1f} (rest of "
@@ -135,9 +144,11 @@ def _mlp(results):
     mlp = results["mlp"]
     lines = [f"3. MLP step {' → '.join(map(str, mlp['sizes']))}, batch {mlp['batch']}, "
              f"{mlp['optimizer']} (hebbref includes the Hebbian rule)"]
-    for key in ("threads_numpy", "threads_one"):
+    for key, label in (("threads_numpy", "{}, the run's BLAS threads"),
+                       ("threads_one", "1 thread, as the curriculum runs")):
         r = mlp[key]
-        lines.append(f"   {r['threads']} thread(s): hebbref {_seconds(r['hebbref'])}, torch "
+        lines.append(f"   {label.format(_threads(r['threads']))}: hebbref "
+                     f"{_seconds(r['hebbref'])}, torch "
                      f"{_seconds(r['torch'])}, hebbref/torch {_times(r['speedup_vs_torch'])}"
                      f"{interval_text(r)}")
     return lines
@@ -188,4 +199,25 @@ def _scaling(results):
                          f"alone {p['products_s_per_token'] * 1e6:.2f}")
             if "phases" in p:
                 lines.append(f"       {phase_summary(p['phases'])}")
+    return lines
+
+
+def _mib(n):
+    return "n/a" if n is None else f"{n / 2**20:,.1f} MiB"
+
+
+def _large_vocab(results):
+    section = results["large_vocab"]
+    lines = [f"7. LM step at large vocabularies (median of {section['repeats']} paired rounds; "
+             f"memory: the largest of the timed steps)"]
+    for p in section["points"]:
+        torch_us = ("n/a" if p["torch_s_per_token"] is None
+                    else f"{p['torch_s_per_token'] * 1e6:.2f}")
+        lines += [f"   V = {p['V']:>7}, H = {p['H']}, N = {p['N']}: µs per token hebbref "
+                  f"{p['hebbref_s_per_token'] * 1e6:.2f}, torch {torch_us}, hebbref/torch "
+                  f"{_times(p['speedup_vs_torch'])}{interval_text(p)}",
+                  f"     peak memory: hebbref {_mib(p['hebbref_peak_bytes'])} (tracemalloc), "
+                  f"resident growth hebbref {_mib(p['hebbref_resident_peak_bytes'])}, torch "
+                  f"{_mib(p['torch_resident_peak_bytes'])}; the (N, V) logits alone would be "
+                  f"{_mib(p['logits_bytes'])}, θ {_mib(p['theta_bytes'])}"]
     return lines
