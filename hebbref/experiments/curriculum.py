@@ -63,6 +63,11 @@ class CurriculumConfig(HebbianOptions):
     T: float = 500.0
     lam_rule: str = "paper"
     write_scale: str = "centred"
+    # levers against the late cost (docs/MATH.md §2; validation/README.md "The late cost: levers")
+    write_gain: float = 1.0
+    calibrate: bool = False
+    moments: str = "keep"
+    fresh_bias: str = "keep"
     eval_every: int = 5
     eval_drawers: int = 5
     split: str = "test"
