@@ -16,7 +16,7 @@ mixes the mean of its activations into its row of the softmax weights (step 2):
 
 Rows of absent classes are never written (step 3). The bias is left to the optimiser.
 
-Levers against the late cost (not in the paper; all off by default, docs/MATH.md §2):
+Levers against the late cost (not in the paper; all off by default, docs/MATH.md §5.7):
 write_gain g scales every ĥ_i by g before the mix (a weaker write for g < 1); calibrate=True
 scales each written ĥ_i by s_i = ℓ_ref / (ĥ_i · m_i), where m_i is the plain mean of class i's
 h_t and ℓ_ref = mean of θ'[y_t] · h_t over the batch's images of classes seen before this batch,
@@ -44,8 +44,8 @@ from hebbref.validate import check_array, check_labels, check_number, check_same
 LAM_RULES = ("paper", "exact_mean")
 WRITE_SCALES = ("none", "row_norm", "centred", "centred_row_norm")
 LEVERS = ("write_gain", "calibrate", "moments", "fresh_bias")
-MOMENTS = ("keep", "reset_first", "reset")          # hebbref/train.py, docs/MATH.md §2
-FRESH_BIASES = ("keep", "mean", "zero", "none")     # hebbref/train.py, docs/MATH.md §2
+MOMENTS = ("keep", "reset_first", "reset")          # hebbref/train.py, docs/MATH.md §5.7
+FRESH_BIASES = ("keep", "mean", "zero", "none")     # hebbref/train.py, docs/MATH.md §5.7
 
 # Defaults for HebbianSoftmax; see its docstring for why.
 DEFAULT_GAMMA = 0.1

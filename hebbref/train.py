@@ -31,7 +31,7 @@ def train_step(params, grads, opt_state, h, y, *, optimizer, lr, clip=None, hebb
 
 
 def apply_write_levers(params, opt_state, hebbian, *, written, first):
-    """The levers of docs/MATH.md §2 that act outside the rule, after it wrote rows `written`
+    """The levers of docs/MATH.md §5.7 that act outside the rule, after it wrote rows `written`
     (λ > 0, i.e. c_i < T), of which `first` were written for the first time (c_i = 1).
 
     moments: "keep" (the paper: the optimiser's state of a written row carries on), "reset_first"

@@ -1,5 +1,5 @@
 """The curriculum's late cost: levers screened on validation, the choice reported on fresh
-KanjiVG classes no earlier choice has seen (docs/MATH.md §2 levers, §5 criterion).
+KanjiVG classes no earlier choice has seen (docs/MATH.md §5.7).
 
     python validation/curriculum_levers.py [--jobs 2] [--quick] [--report-only]
 

@@ -63,7 +63,7 @@ class CurriculumConfig(HebbianOptions):
     T: float = 500.0
     lam_rule: str = "paper"
     write_scale: str = "centred"
-    # levers against the late cost (docs/MATH.md §2; validation/README.md "The late cost: levers")
+    # levers against the late cost (docs/MATH.md §5.7; validation/README.md "The late cost: levers")
     write_gain: float = 1.0
     calibrate: bool = False
     moments: str = "keep"
