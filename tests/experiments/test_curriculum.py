@@ -70,6 +70,21 @@ def test_cli_demo_prints_table(tmp_path, capsys):
     assert "exposures" in out and "hebbian" in out and ">50" in out
 
 
+def test_late_difference_says_whether_a_cost_remains(capsys):
+    """The demo's table ends with the late Hebbian − baseline difference and its interval, and
+    says "a cost remains" exactly when the interval lies below 0."""
+    def results(baseline_correct):
+        total = [[0] * 6 + [0, 4]] * 3
+        return {"baseline": {"per_image": {"correct": [[0] * 7 + [c] for c in baseline_correct]}},
+                "hebbian": {"per_image": {"total": total, "correct": [[0] * 7 + [2]] * 3}}}
+
+    cli.print_late_difference(results([4, 4, 3]))
+    out = capsys.readouterr().out
+    assert ">50 exposures: -0.417" in out and "a cost remains" in out and "21-50" not in out
+    cli.print_late_difference(results([2, 1, 3]))
+    assert "no cost shown" in capsys.readouterr().out
+
+
 def test_cli_small_class_count_and_schedule_options(tmp_path, capsys):
     """--classes below the default initial count just works (initial = classes); the schedule
     options reach the run's config."""
