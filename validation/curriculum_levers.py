@@ -47,6 +47,9 @@ from hebbref.sweep import run_sweep  # noqa: E402
 
 SCREEN_SEEDS, DIGIT_TEST_SEEDS, FRESH_SEEDS = (10, 11), (0, 1, 2, 3, 4), (20, 21, 22, 23, 24)
 USED_SEEDS = (0, 1, 2, 3, 4, 10, 11, 12)
+# Every lever at its paper value: the "default" rows below are the setting validation/
+# curriculum.py chose (its DATASETS pin write_gain=1.0 too), the base each lever is tried on.
+BEFORE = {"write_gain": 1.0, "calibrate": False, "moments": "keep", "fresh_bias": "keep"}
 LEVERS = {  # each applied alone on top of the current default of `hebbref curriculum`
     "default": {},
     "moments reset_first": {"moments": "reset_first"},
@@ -162,6 +165,28 @@ def screen(settings, quick, jobs):
             for label in settings}
 
 
+DEMO_LEVERS = {"default": {}, "gain 0.25": {"write_gain": 0.25}, "gain 0.1": {"write_gain": 0.1},
+               "gain 0.25 + bias-free": {"write_gain": 0.25, "fresh_bias": "none"},
+               "gain 0.25 + γ 0.03": {"write_gain": 0.25, "gamma": 0.03},
+               "gain 0.25 + T 100": {"write_gain": 0.25, "T": 100.0}}
+
+
+def demo_screen(quick, jobs):
+    """`hebbref demo`'s configuration (a class every 12 steps) on validation drawers, seeds
+    SCREEN_SEEDS: why its late cost outlasts the choice (run after the final stage; it
+    changes no choice)."""
+    cells = {}
+    for seed in SCREEN_SEEDS:
+        config = demo_config(seed=seed, split="validation",
+                             steps=demo_config().steps // (5 if quick else 1), **BEFORE)
+        cells[("demo", seed, None)] = config
+        for label, levers in DEMO_LEVERS.items():
+            cells[("demo", seed, label)] = dataclasses.replace(config, **levers)
+    results = run_cells(cells, jobs)
+    return {label: {"demo": compare(results, "demo", label, SCREEN_SEEDS)}
+            for label in DEMO_LEVERS}
+
+
 def final(chosen_levers, quick, jobs, used):
     """Baseline, current default and the choice on fresh kanji classes and the digits' test
     drawers; then the demo's configuration with and without the choice."""
@@ -179,7 +204,7 @@ def final(chosen_levers, quick, jobs, used):
             cells[(name, seed, None)] = config
             cells[(name, seed, "default")] = config
             cells[(name, seed, "chosen")] = dataclasses.replace(config, **chosen_levers)
-    demo = demo_config(seed=0, steps=demo_config().steps // (5 if quick else 1))
+    demo = demo_config(seed=0, steps=demo_config().steps // (5 if quick else 1), **BEFORE)
     cells[("demo", 0, None)] = demo
     cells[("demo", 0, "default")] = demo
     cells[("demo", 0, "chosen")] = dataclasses.replace(demo, **chosen_levers)
@@ -233,10 +258,19 @@ def main(argv=None):
     parser.add_argument("--jobs", type=int, default=1, help="runs side by side (joblib)")
     parser.add_argument("--reuse-screen", action="store_true",
                         help="take the screen from results/curriculum_levers.json")
+    parser.add_argument("--demo-screen", action="store_true",
+                        help="add the demo-regime screen to the saved results and stop")
     parser.add_argument("--screen-only", action="store_true", help="stop after the screen")
     args = parser.parse_args(argv)
     name = f"curriculum_levers{'_quick' if args.quick else ''}.json"
     start = time.time()
+    if args.demo_screen:
+        with open(os.path.join(RESULTS, name), encoding="utf-8") as f:
+            saved = json.load(f)
+        saved["demo_screen"] = demo_screen(args.quick, args.jobs)
+        write_json(name, saved)
+        print(lever_markdown(saved["demo_screen"]))
+        return
     used = used_code_points()
     if args.reuse_screen:
         with open(os.path.join(RESULTS, name), encoding="utf-8") as f:
