@@ -218,6 +218,8 @@ def add_curriculum_options(p, defaults, name):
            choices=["paper", "exact_mean"])
     option(p, "--write-scale", "write_scale", defaults.write_scale,
            "transform of the written activations (METHOD §2)", choices=list(WRITE_SCALES))
+    option(p, "--write-gain", "write_gain", defaults.write_gain,
+           "scale of each written mean (docs/MATH.md §5.7; 1: the paper's write)", type=float)
     option(p, "--optimizer", "optimizer", defaults.optimizer, "optimiser (METHOD §4)",
            choices=["adam", "rmsprop", "sgd"])
     option(p, "--lr", "lr", defaults.lr, "learning rate", type=float)

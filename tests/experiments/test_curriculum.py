@@ -100,6 +100,17 @@ def test_cli_small_class_count_and_schedule_options(tmp_path, capsys):
             config["batch_size"]) == (1, 2, 3, 7)
 
 
+def test_cli_write_gain_reaches_the_config(tmp_path, capsys):
+    """--write-gain 1 restores the paper's full write; the default is the chosen 0.25."""
+    out = tmp_path / "gain"
+    assert cli.main(["curriculum", "--classes", "3", "--steps", "2", "--hidden-sizes", "8",
+                     "--write-gain", "1", "--out", str(out), "--quiet"]) == 0
+    assert json.loads((out / "results.json").read_text())["config"]["write_gain"] == 1.0
+    assert cli.main(["curriculum", "--classes", "3", "--steps", "2", "--hidden-sizes", "8",
+                     "--out", str(out), "--quiet"]) == 0
+    assert json.loads((out / "results.json").read_text())["config"]["write_gain"] == 0.25
+
+
 def test_cli_rejects_bad_gamma(tmp_path, capsys):
     code = cli.main(["curriculum", "--gamma", "2", "--out", str(tmp_path), "--quiet"])
     assert code == 2
