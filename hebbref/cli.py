@@ -98,6 +98,26 @@ def print_exposure_table(results):
         cells = ["      n/a" if r["accuracy"] is None else f"{r['accuracy']:9.3f}" for r in row]
         count = f"{n} ({row[0]['total']})"
         print(f"{b:>10}  {cells[0]}  {cells[1]}  {count:>24}")
+    print_late_difference(results)
+
+
+def print_late_difference(results):
+    """Hebbian − baseline at 21–50 and >50 exposures with a 95 % bootstrap interval over the
+    held-out images (hebbref.metrics.paired_difference_ci), and whether a cost remains."""
+    from hebbref.metrics import paired_difference_ci
+
+    per_image = [{"total": results["hebbian"]["per_image"]["total"],
+                  "baseline": results["baseline"]["per_image"]["correct"],
+                  "hebbian": results["hebbian"]["per_image"]["correct"]}]
+    difference = paired_difference_ci(per_image)
+    for b in ("21-50", ">50"):
+        d = difference[b]
+        if d["difference"] is None:
+            continue
+        verdict = ("a cost remains: the interval lies below 0" if d["high"] < 0 else
+                   "no cost shown: the interval includes 0 or lies above it")
+        print(f"Hebbian − baseline at {b} exposures: {d['difference']:+.3f} "
+              f"[{d['low']:+.3f}, {d['high']:+.3f}] (95 %, over held-out images); {verdict}")
 
 
 def run_curriculum(args, make_config):
@@ -199,6 +219,8 @@ def add_curriculum_options(p, defaults, name):
            choices=["paper", "exact_mean"])
     option(p, "--write-scale", "write_scale", defaults.write_scale,
            "transform of the written activations (docs/MATH.md §5.2)", choices=list(WRITE_SCALES))
+    option(p, "--write-gain", "write_gain", defaults.write_gain,
+           "scale of each written mean (docs/MATH.md §5.7; 1: the paper's write)", type=float)
     option(p, "--optimizer", "optimizer", defaults.optimizer, "optimiser (docs/MATH.md §4)",
            choices=["adam", "rmsprop", "sgd"])
     option(p, "--lr", "lr", defaults.lr, "learning rate", type=float)

@@ -16,6 +16,14 @@ mixes the mean of its activations into its row of the softmax weights (step 2):
 
 Rows of absent classes are never written (step 3). The bias is left to the optimiser.
 
+Levers against the late cost (not in the paper; all off by default, docs/MATH.md §5.7):
+write_gain g scales every ĥ_i by g before the mix (a weaker write for g < 1); calibrate=True
+scales each written ĥ_i by s_i = ℓ_ref / (ĥ_i · m_i), where m_i is the plain mean of class i's
+h_t and ℓ_ref = mean of θ'[y_t] · h_t over the batch's images of classes seen before this batch,
+so that a written class's logit on its own mean activation matches what the classes already
+seen reach on theirs (s_i = 1 where either factor is not positive; the bias is left out). The
+optimiser-state and bias levers act outside the rule (hebbref/train.py).
+
 write_scale (not in the paper; "none" by default): "row_norm" keeps a written row at the norm
 gradient descent gave it (METHOD §2). "centred" subtracts the batch's mean activation h̄ (all
 N rows, every class) first: features after ReLU share a large common component, and a row
@@ -35,6 +43,9 @@ from hebbref.validate import check_array, check_labels, check_number, check_same
 
 LAM_RULES = ("paper", "exact_mean")
 WRITE_SCALES = ("none", "row_norm", "centred", "centred_row_norm")
+LEVERS = ("write_gain", "calibrate", "moments", "fresh_bias")
+MOMENTS = ("keep", "reset_first", "reset")          # hebbref/train.py, docs/MATH.md §5.7
+FRESH_BIASES = ("keep", "mean", "zero", "none")     # hebbref/train.py, docs/MATH.md §5.7
 
 
 def init_counts(V):
@@ -46,6 +57,18 @@ def init_counts(V):
 
 # ----------------------------------------------------------------------------------------------
 # Validation shared by both implementations (STYLE: validate at the public boundary)
+
+def _check_levers(write_gain=1.0, calibrate=False, moments="keep", fresh_bias="keep"):
+    """Validate the levers of the module docstring and hebbref/train.py; return write_gain."""
+    write_gain = check_number(write_gain, "write_gain", low=0.0)
+    if not isinstance(calibrate, bool):
+        raise TypeError(f"calibrate must be a bool, got {calibrate!r}")
+    for name, value, choices in (("moments", moments, MOMENTS),
+                                 ("fresh_bias", fresh_bias, FRESH_BIASES)):
+        if not isinstance(value, str) or value not in choices:
+            raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+    return write_gain
+
 
 def _check_rule_args(gamma, T, lam_rule, write_scale="none"):
     gamma = check_number(gamma, "gamma", low=0.0, high=1.0)
@@ -148,7 +171,7 @@ def _row_norms(theta_rows):
 # The reference: one class at a time, line by line from METHOD §2
 
 def hebbian_update_reference(theta, counts, h, y, *, gamma, T, lam_rule="paper",
-                             write_scale="none"):
+                             write_scale="none", write_gain=1.0, calibrate=False):
     """METHOD §2 step 2 as a plain loop over the classes present. Slow; read it, test against it.
 
     Inputs:  theta: (V, H) float32/float64, θ' after the optimiser step, C-contiguous, updated
@@ -156,10 +179,16 @@ def hebbian_update_reference(theta, counts, h, y, *, gamma, T, lam_rule="paper",
              the activations the forward pass fed to the softmax; y: (N,) int labels in [0, V);
              gamma in [0, 1]; T >= 0 or math.inf; lam_rule "paper" or "exact_mean";
              write_scale "none" (the paper), "row_norm", "centred" or "centred_row_norm"
-             (module docstring).
+             (module docstring); write_gain >= 0 and calibrate: the levers of the module
+             docstring (1.0 and False: the rule as above).
     Outputs: None.
     """
     y, gamma, T = _check_update_args(theta, counts, h, y, gamma, T, lam_rule, write_scale)
+    write_gain = _check_levers(write_gain, calibrate)
+    if calibrate:                                    # ℓ_ref before any row is written
+        seen = counts[y] > 1
+        l_ref = float(np.mean([theta[y[t]] @ h[t] for t in np.flatnonzero(seen)])) \
+            if seen.any() else 0.0
     centred = write_scale.startswith("centred") and y.shape[0] > 0
     h_bar = h.mean(axis=0) if centred else None      # h̄ over the whole batch, dtype of h
     for i in np.unique(y):                           # every class i with n_i > 0
@@ -171,6 +200,12 @@ def hebbian_update_reference(theta, counts, h, y, *, gamma, T, lam_rule="paper",
         if write_scale.endswith("row_norm"):         # h̃_t = h_t ‖θ'[i]‖ / ‖h_t‖
             h_i = _rescale_to_norms(h_i, np.full(n_i, _row_norms(theta[i:i + 1])[0]))
         h_hat = h_i.sum(axis=0) / n_i                # ĥ_i, in the dtype of h
+        if write_gain != 1.0:                        # ĥ_i ← g ĥ_i
+            h_hat = h_hat * h.dtype.type(write_gain)
+        if calibrate:                                # ĥ_i ← s_i ĥ_i, s_i = ℓ_ref / (ĥ_i · m_i)
+            own = float(h_hat @ (h[members].sum(axis=0) / n_i))
+            if l_ref > 0 and own > 0:
+                h_hat = h_hat * h.dtype.type(l_ref / own)
         c_i = int(counts[i])                         # the count before this batch
         if c_i < T:
             rate = 1.0 / c_i if lam_rule == "paper" else n_i / (c_i - 1 + n_i)
@@ -200,20 +235,24 @@ def _class_sums(h, y):
     return ids, n_i.astype(np.int64), sums
 
 
-def hebbian_update(theta, counts, h, y, *, gamma, T, lam_rule="paper", write_scale="none"):
+def hebbian_update(theta, counts, h, y, *, gamma, T, lam_rule="paper", write_scale="none",
+                   write_gain=1.0, calibrate=False):
     """METHOD §2 step 2 for all present classes at once; same arguments and result as
     :func:`hebbian_update_reference` (METHOD §3 P7).
 
     Inputs:  theta: (V, H) float32/float64, θ' after the optimiser step, C-contiguous, updated
              in place; counts: (V,) int64 >= 1, updated in place; h: (N, H) same dtype as theta;
              y: (N,) int labels in [0, V); gamma in [0, 1]; T >= 0 or math.inf;
-             lam_rule "paper" or "exact_mean"; write_scale one of WRITE_SCALES.
+             lam_rule "paper" or "exact_mean"; write_scale one of WRITE_SCALES;
+             write_gain >= 0, calibrate: the levers of the module docstring.
     Outputs: None.
     Cost: O(N log N + N·H) for the sort and sums, O(K·H) for the K present rows.
     """
     y, gamma, T = _check_update_args(theta, counts, h, y, gamma, T, lam_rule, write_scale)
+    write_gain = _check_levers(write_gain, calibrate)
     if y.shape[0] == 0:
         return
+    raw = h
     if write_scale.startswith("centred"):           # h_t − h̄, as the reference computes h̄
         h = h - h.mean(axis=0)
     if write_scale.endswith("row_norm"):            # h̃_t = h_t ‖θ'[y_t]‖ / ‖h_t‖, before any write
@@ -223,12 +262,29 @@ def hebbian_update(theta, counts, h, y, *, gamma, T, lam_rule="paper", write_sca
         h = _rescale_to_norms(h, norms[y])
     ids, n_i, sums = _class_sums(h, y)
     h_hat = sums / n_i.astype(h.dtype)[:, None]     # (K, H), stays in the dtype of h
+    if write_gain != 1.0:
+        h_hat = h_hat * h.dtype.type(write_gain)
+    if calibrate:
+        h_hat = _calibrated(h_hat, theta, counts, raw, y, ids, n_i)
     lam = _lambda(counts[ids], n_i, gamma, T, lam_rule)
     write = lam > 0.0                               # λ = 0 rows stay bit-identical (P1, P8)
     rows = ids[write]
     lam = lam[write].astype(theta.dtype)[:, None]
     theta[rows] = lam * h_hat[write] + (1 - lam) * theta[rows]
     counts[ids] += n_i
+
+
+def _calibrated(h_hat, theta, counts, h, y, ids, n_i):
+    """ĥ_i · s_i with s_i = ℓ_ref / (ĥ_i · m_i) where both are > 0, else ĥ_i (calibrate=True,
+    module docstring); θ is read before any write, m_i is the plain class mean of h."""
+    seen = counts[y] > 1
+    l_ref = float(np.einsum("nh,nh->n", theta[y[seen]], h[seen]).astype(np.float64).mean()) \
+        if seen.any() else 0.0
+    own = np.einsum("kh,kh->k", h_hat, _class_sums(h, y)[2] / n_i.astype(h.dtype)[:, None])
+    scale = np.ones(len(ids))
+    ok = (own > 0) & (l_ref > 0)
+    scale[ok] = l_ref / own[ok].astype(np.float64)
+    return h_hat * scale.astype(h.dtype)[:, None]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -259,9 +315,15 @@ class HebbianConfig:
     T: float = 100
     lam_rule: str = "paper"
     write_scale: str = "none"
+    # levers against the late cost, off by default (module docstring, hebbref/train.py)
+    write_gain: float = 1.0
+    calibrate: bool = False
+    moments: str = "keep"
+    fresh_bias: str = "keep"
 
     def __post_init__(self):
         _check_rule_args(self.gamma, self.T, self.lam_rule, self.write_scale)
+        _check_levers(self.write_gain, self.calibrate, self.moments, self.fresh_bias)
 
 
 class HebbianOptions:
@@ -270,8 +332,9 @@ class HebbianOptions:
 
     def hebbian_config(self):
         """The rule's settings (METHOD §2) as a HebbianConfig; validates them."""
+        levers = {name: getattr(self, name) for name in LEVERS if hasattr(self, name)}
         return HebbianConfig(gamma=self.gamma, T=self.T, lam_rule=self.lam_rule,
-                             write_scale=self.write_scale)
+                             write_scale=self.write_scale, **levers)
 
 
 @dataclass(eq=False)
@@ -286,7 +349,9 @@ class HebbianSoftmax:
 
     Fields: num_classes V; gamma in [0, 1]; T >= 0 or math.inf; lam_rule "paper" or
     "exact_mean"; write_scale one of WRITE_SCALES (defaults and why: HebbianConfig); counts (V,)
-    int64, all ones when not given (docs/MATH.md §5.1). Build one from an experiment's
+    int64, all ones when not given (docs/MATH.md §5.1); write_gain, calibrate, moments,
+    fresh_bias: the levers against the late cost, off by default (docs/MATH.md §5.7; the last
+    two act in hebbref/train.py). Build one from an experiment's
     HebbianConfig with :meth:`from_config`.
     """
 
@@ -296,10 +361,16 @@ class HebbianSoftmax:
     lam_rule: str = HebbianConfig.lam_rule
     write_scale: str = HebbianConfig.write_scale
     counts: np.ndarray | None = None
+    write_gain: float = HebbianConfig.write_gain
+    calibrate: bool = HebbianConfig.calibrate
+    moments: str = HebbianConfig.moments
+    fresh_bias: str = HebbianConfig.fresh_bias
 
     def __post_init__(self):
         self.gamma, self.T, self.lam_rule = _check_rule_args(self.gamma, self.T, self.lam_rule,
                                                              self.write_scale)
+        self.write_gain = _check_levers(self.write_gain, self.calibrate, self.moments,
+                                        self.fresh_bias)
         if self.counts is None:
             self.counts = init_counts(self.num_classes)
         elif not (isinstance(self.counts, np.ndarray) and self.counts.dtype == np.int64
@@ -316,11 +387,12 @@ class HebbianSoftmax:
         if not isinstance(config, HebbianConfig):
             raise TypeError(f"config must be a HebbianConfig, got {type(config).__name__}")
         return cls(num_classes, gamma=config.gamma, T=config.T, lam_rule=config.lam_rule,
-                   write_scale=config.write_scale, counts=counts)
+                   write_scale=config.write_scale, counts=counts,
+                   **{name: getattr(config, name) for name in LEVERS})
 
     def update(self, theta, h, y, reference=False):
         """Apply the rule (docs/MATH.md §5.4) to theta (V, H) in place, with h: (N, H),
         y: (N,); reference: run hebbian_update_reference instead of hebbian_update. -> None."""
         update = hebbian_update_reference if reference else hebbian_update
         update(theta, self.counts, h, y, gamma=self.gamma, T=self.T, lam_rule=self.lam_rule,
-               write_scale=self.write_scale)
+               write_scale=self.write_scale, write_gain=self.write_gain, calibrate=self.calibrate)

@@ -1,7 +1,8 @@
 """How sure a difference between two models is: the intervals the validation scripts report.
 
 - paired_difference_ci: Hebbian − baseline accuracy per exposure bucket (the curriculum),
-  bootstrap over (seed, test image) units;
+  bootstrap over (seed, test image) units; it lives in hebbref.metrics, since `hebbref demo`
+  prints it;
 - bucket_difference_interval: the difference in mean NLL per frequency bucket between two
   models scored on the same targets, bootstrap over targets;
 - seed_ratio_interval: a ratio over seeds (or over the paired rounds of a timing), Student's t on
@@ -11,43 +12,8 @@ import math
 
 import numpy as np
 
-from hebbref.metrics import EXPOSURE_BUCKETS
+from hebbref.metrics import paired_difference_ci  # noqa: F401 (re-exported)
 from hebbref.validate import check_array, check_number
-
-
-def paired_difference_ci(runs, *, confidence=0.95, n_resamples=2000, seed=0):
-    """Hebbian − baseline accuracy per exposure bucket, with a bootstrap interval over seeds and
-    test images (scipy.stats.bootstrap, paired, percentile method).
-
-    runs: one dict per seed, {"total": (I, B), "baseline": (I, B), "hebbian": (I, B)} ints:
-    evaluations of each test image in each bucket, and how many of them each model got right
-    (both models saw the same stream, so the totals are shared and the comparison is paired).
-    The resampled unit is one (seed, image) pair with all its evaluations, so the interval
-    carries the variation between images and between seeds' streams, classes and weights.
-    Returns {bucket name: {"difference", "low", "high", "images", "evaluations"}}, the
-    difference being Σ(correct_H − correct_B) / Σ total over the bucket's units; all None when
-    the bucket is empty, low = high = difference when only one unit is in it.
-    """
-    from scipy import stats
-
-    total = np.concatenate([np.asarray(r["total"]) for r in runs])
-    gain = np.concatenate([np.asarray(r["hebbian"]) - np.asarray(r["baseline"]) for r in runs])
-    out = {}
-    for k, (name, _, _) in enumerate(EXPOSURE_BUCKETS):
-        units = total[:, k] > 0
-        t, g = total[units, k].astype(float), gain[units, k].astype(float)
-        cell = {"difference": None, "low": None, "high": None, "images": int(units.sum()),
-                "evaluations": int(t.sum())}
-        if units.any():
-            cell["difference"] = cell["low"] = cell["high"] = float(g.sum() / t.sum())
-        if units.sum() > 1 and np.ptp(g / t) > 0:
-            ci = stats.bootstrap((g, t), lambda g, t, axis: g.sum(axis) / t.sum(axis),
-                                 paired=True, vectorized=True, confidence_level=confidence,
-                                 n_resamples=n_resamples, method="percentile",
-                                 rng=np.random.default_rng(seed)).confidence_interval
-            cell["low"], cell["high"] = float(ci.low), float(ci.high)
-        out[name] = cell
-    return out
 
 
 def bucket_difference_interval(nll_new, nll_old, rows, names, *, confidence=0.95,

@@ -62,6 +62,13 @@ class CurriculumConfig(HebbianOptions):
     T: float = 500.0
     lam_rule: str = "paper"
     write_scale: str = "centred"
+    # levers against the late cost (docs/MATH.md §5.7). write_gain 0.25: chosen on validation
+    # drawers and confirmed on fresh KanjiVG classes and the digits (validation/README.md,
+    # "The late cost: levers"; validation/results/curriculum_levers.json)
+    write_gain: float = 0.25
+    calibrate: bool = False
+    moments: str = "keep"
+    fresh_bias: str = "keep"
     eval_every: int = 5
     eval_drawers: int = 5
     split: str = "test"

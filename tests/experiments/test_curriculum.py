@@ -67,6 +67,21 @@ def test_cli_demo_prints_table(tmp_path, capsys):
     assert "exposures" in out and "hebbian" in out and ">50" in out
 
 
+def test_late_difference_says_whether_a_cost_remains(capsys):
+    """The demo's table ends with the late Hebbian − baseline difference and its interval, and
+    says "a cost remains" exactly when the interval lies below 0."""
+    def results(baseline_correct):
+        total = [[0] * 6 + [0, 4]] * 3
+        return {"baseline": {"per_image": {"correct": [[0] * 7 + [c] for c in baseline_correct]}},
+                "hebbian": {"per_image": {"total": total, "correct": [[0] * 7 + [2]] * 3}}}
+
+    cli.print_late_difference(results([4, 4, 3]))
+    out = capsys.readouterr().out
+    assert ">50 exposures: -0.417" in out and "a cost remains" in out and "21-50" not in out
+    cli.print_late_difference(results([2, 1, 3]))
+    assert "no cost shown" in capsys.readouterr().out
+
+
 def test_cli_small_class_count_and_schedule_options(tmp_path, capsys):
     """--classes below the default initial count just works (initial = classes); the schedule
     options reach the run's config."""
@@ -80,6 +95,17 @@ def test_cli_small_class_count_and_schedule_options(tmp_path, capsys):
     config = json.loads((out / "results.json").read_text())["config"]
     assert (config["initial_classes"], config["add_every"], config["add_count"],
             config["batch_size"]) == (1, 2, 3, 7)
+
+
+def test_cli_write_gain_reaches_the_config(tmp_path, capsys):
+    """--write-gain 1 restores the paper's full write; the default is the chosen 0.25."""
+    out = tmp_path / "gain"
+    assert cli.main(["curriculum", "--classes", "3", "--steps", "2", "--hidden-sizes", "8",
+                     "--write-gain", "1", "--out", str(out), "--quiet"]) == 0
+    assert json.loads((out / "results.json").read_text())["config"]["write_gain"] == 1.0
+    assert cli.main(["curriculum", "--classes", "3", "--steps", "2", "--hidden-sizes", "8",
+                     "--out", str(out), "--quiet"]) == 0
+    assert json.loads((out / "results.json").read_text())["config"]["write_gain"] == 0.25
 
 
 def test_cli_rejects_bad_gamma(tmp_path, capsys):
