@@ -26,7 +26,7 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from hebbref.data.images import load_dataset, train_test_split
-from hebbref.files import check_writable_folder
+from hebbref.files import check_memory, check_writable_folder
 from hebbref.hebbian import HebbianOptions, HebbianSoftmax
 from hebbref.metrics import ExposureTally
 from hebbref.models.classifier import classifier_forward, classifier_init, classifier_loss
@@ -88,6 +88,16 @@ class CurriculumConfig(HebbianOptions):
             raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got "
                              f"{self.optimizer!r}")
         self.hebbian_config()
+        if not isinstance(self.hidden_sizes, (tuple, list)) or not self.hidden_sizes:
+            raise ValueError(f"hidden_sizes must be a non-empty list of sizes, got "
+                             f"{self.hidden_sizes!r}")
+        widths = [self.size**2, *(check_int(h, "hidden_sizes", 1) for h in self.hidden_sizes),
+                  self.classes]
+        weights = 3 * 4 * sum((a + 1) * b for a, b in zip(widths, widths[1:]))  # + 2 buffers
+        images = 3 * 4 * self.classes * 20 * self.size**2  # 20 drawers a class (kanji)
+        check_memory(weights + images + self.steps * (8 * self.batch_size + 100),
+                     f"size={self.size}, classes={self.classes}, hidden_sizes="
+                     f"{self.hidden_sizes}, steps={self.steps}, batch_size={self.batch_size}")
         return self
 
 
