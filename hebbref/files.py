@@ -170,7 +170,8 @@ def _target(path):
             if os.path.dirname(target) != os.path.realpath(os.path.dirname(path) or "."):
                 raise ValueError(f"{path!r} is a symlink to {target!r}, outside its folder; "
                                  f"hebbref writes only regular files (give a file name)")
-            path, mode = target, os.stat(target).st_mode
+            path = target
+            mode = os.stat(path).st_mode
     except FileNotFoundError:
         return path
     if not stat.S_ISREG(mode):

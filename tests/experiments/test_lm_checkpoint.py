@@ -2,7 +2,9 @@
 input, a resume continues its own run in its own folder, and the corpus must be the same."""
 import json
 import math
+import os
 import shutil
+import signal
 
 import numpy as np
 import pytest
@@ -10,7 +12,8 @@ import pytest
 from hebbref import cli
 from hebbref.checkpoint import load_checkpoint, save_checkpoint
 from hebbref.experiments import lm
-from hebbref.experiments.lm import LMConfig, load_state, run
+from hebbref.experiments.lm import LMConfig, load_state, run, save_state
+from hebbref.record import write_results
 
 
 @pytest.fixture(scope="module")
@@ -190,3 +193,28 @@ def test_progress_perplexity_of_a_huge_loss_does_not_overflow():
     """Case 8: --lr 1e30 crashed in the progress bar's math.exp."""
     assert lm._perplexity(1e30) == math.inf
     assert lm._perplexity(np.log(50.0)) == pytest.approx(50.0)
+
+
+def test_later_stop_signals_are_ignored_until_results_are_written(tmp_path, tiny, monkeypatch,
+                                                                   capsys):
+    """A SIGTERM during training, then a Ctrl-C while the results are written: the second used
+    to kill the process by its default action (exit code 130, no results.json). Now it is
+    ignored, the results say SIGTERM, and the exit code is SIGTERM's, 128 + 15."""
+    def first_signal_at_save(path, config, state):
+        if state.step == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+        save_state(path, config, state)
+
+    def second_signal_at_write(path, results):
+        os.kill(os.getpid(), signal.SIGINT)
+        write_results(path, results)
+
+    monkeypatch.setattr(lm, "save_state", first_signal_at_save)
+    monkeypatch.setattr(lm, "write_results", second_signal_at_write)
+    config = tiny(tmp_path / "out", max_steps=50)
+    monkeypatch.setattr(cli, "lm_config", lambda args: config)
+    assert cli.main(["lm", "--quiet"]) == 128 + signal.SIGTERM
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert results["status"] == "interrupted" and results["signal"] == "SIGTERM"
+    assert load_state(tmp_path / "out" / "checkpoint.npz")[1].step == results["steps"] == 2
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
