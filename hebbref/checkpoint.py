@@ -62,7 +62,8 @@ def load_checkpoint(path, expect=None):
 def _record(text):
     record = parse_json(text.encode("utf-8"), "its metadata record")
     if not isinstance(record, dict) or record.get("format") != FORMAT:
-        raise ValueError(f"not a hebbref checkpoint (no {FORMAT!r} metadata record)")
+        raise ValueError(f"not a hebbref checkpoint (its metadata record's format is not "
+                         f"{FORMAT!r})")
     if record.get("version") != VERSION:
         raise ValueError(f"format version {record.get('version')!r}, this hebbref reads "
                          f"version {VERSION}")

@@ -240,6 +240,11 @@ def _npz_layout(size):
         shape = headers["X"][0]
         if len(shape) not in (3, 4) or (len(shape) == 4 and shape[3] not in (1, 3, 4)):
             raise ValueError(f"X must have shape (n, h, w) or (n, h, w, 1|3|4), got {shape}")
+        for name in ("y", "drawer", "class_names"):
+            other = headers.get(name, (shape[:1],))[0]
+            if len(other) != 1 or (name != "class_names" and other != shape[:1]):
+                raise ValueError(f"{name} must be 1-d with the same number of examples as X, "
+                                 f"got X {shape} and {name} {other}")
         if shape[1] * shape[2] > MAX_IMAGE_PIXELS:
             raise ValueError(f"X holds {shape[1]} × {shape[2]} images, more than "
                              f"MAX_IMAGE_PIXELS = {MAX_IMAGE_PIXELS}")
@@ -261,9 +266,6 @@ def load_npz(path, *, num_classes=None, size=28, seed=0):
     path = Path(path)
     arrays = read_npz(path, "npz file", _npz_layout(size))
     X, y = arrays["X"], arrays["y"]
-    if X.shape[:1] != y.shape[:1] or y.ndim != 1:
-        raise ValueError(f"{str(path)!r}: X and y must have the same number of examples, got "
-                         f"X {X.shape} and y {y.shape}")
     if X.dtype == np.uint8:
         X = X / np.float32(255)
     elif X.dtype.kind == "f":
@@ -277,7 +279,7 @@ def load_npz(path, *, num_classes=None, size=28, seed=0):
 
     if "class_names" in arrays:
         names = [str(name) for name in arrays["class_names"]]
-        y = check_labels(y, "y", len(names))
+        y = check_labels(y, f"{str(path)!r}: y (labels of class_names)", len(names))
     else:
         values, y = np.unique(y, return_inverse=True)
         names = [str(value) for value in values]

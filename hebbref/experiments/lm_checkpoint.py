@@ -57,6 +57,9 @@ def _config(meta):
         raise ValueError("it is not a language-model checkpoint")
     if not isinstance(meta.get("config"), dict):
         raise TypeError("config must be a dict")
+    missing = sorted({f.name for f in dataclasses.fields(LMConfig)} - set(meta["config"]))
+    if missing:  # a default filled in would be a silent change of the run
+        raise ValueError(f"config lacks {missing}")
     return LMConfig(**meta["config"]).validate()
 
 

@@ -234,7 +234,7 @@ def test_npz_with_drawers_class_names_colour_and_subset(tmp_path):
 
 
 @pytest.mark.parametrize("arrays, error, message", [
-    ({"X": np.zeros((3, 4, 4)), "y": np.zeros(2, int)}, ValueError, "same number of examples"),
+    ({"X": np.zeros((3, 4, 4)), "y": np.zeros(2, int)}, ValueError, "same number of examples as X"),
     ({"X": np.zeros((3, 4, 4))}, ValueError, "has no array 'y'"),
     ({"X": np.full((3, 4, 4), 2.0), "y": np.zeros(3, int)}, ValueError, r"within \[0, 1\]"),
     ({"X": np.full((3, 4, 4), "a"), "y": np.zeros(3, int)}, ValueError, "float or uint8 image"),
