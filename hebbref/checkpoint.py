@@ -98,8 +98,8 @@ def rng_from_state(state):
                          "inc}, has_uint32 and uinteger")
     for keys, end in PCG64_FIELDS.items():
         value = state[keys[0]] if len(keys) == 1 else state[keys[0]][keys[1]]
-        odd = keys[-1] != "inc" or value % 2 == 1
-        if type(value) is not int or not 0 <= value < end or not odd:
+        if (type(value) is not int or not 0 <= value < end
+                or (keys[-1] == "inc" and value % 2 == 0)):
             raise ValueError(f"rng {'.'.join(keys)} must be an int in [0, {end})"
                              f"{', odd' if keys[-1] == 'inc' else ''}; got {value!r}")
     bit_generator = np.random.PCG64()

@@ -21,6 +21,7 @@ import socket
 import stat
 import tempfile
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -147,7 +148,8 @@ def read_npz(path, name, check=None):
                 if check is not None:
                     check(headers, read)
                 return {key: read(key) for key in headers}
-        except (zipfile.BadZipFile, ValueError, TypeError, EOFError, KeyError, OSError) as error:
+        except (zipfile.BadZipFile, zlib.error, ValueError, TypeError, EOFError, KeyError,
+                OSError, NotImplementedError, RuntimeError, OverflowError) as error:
             raise ValueError(f"{where} is not a valid {name}: {error}") from None
 
 

@@ -165,7 +165,7 @@ def _parse_spec(spec):
     kind, sep, rest = spec.partition(":")
     if sep and kind in ("wikitext", "text") and rest:
         return kind, Path(rest).expanduser()
-    raise ValueError(f"spec must be 'bbc', 'wikitext:DIR' or 'text:PATH', got {spec!r}")
+    raise ValueError(f"corpus spec must be 'bbc', 'wikitext:DIR' or 'text:PATH', got {spec!r}")
 
 
 def absolute_spec(spec):

@@ -54,7 +54,7 @@ def load_state(path):
 
 def _config(meta):
     if meta.get("kind") != "lm":
-        raise ValueError("it is not a language-model checkpoint")
+        raise ValueError(f"its kind is {meta.get('kind')!r}, not a language-model checkpoint")
     if not isinstance(meta.get("config"), dict):
         raise TypeError("config must be a dict")
     missing = sorted({f.name for f in dataclasses.fields(LMConfig)} - set(meta["config"]))
@@ -80,13 +80,18 @@ def _check_layout(meta, headers):
                    for i in range(config.layers) for k in "hc"})
     if config.hebbian:
         layout["hebbian/counts"] = ((vocab_size,), count)
+    origin = (f"(as set by the config's " + ", ".join(
+        f"{name}={getattr(config, name)}" for name in ("embed_size", "hidden", "layers",
+                                                       "batch_size", "dtype", "optimizer",
+                                                       "hebbian"))
+        + f" and the corpus's vocab_size={vocab_size})")
     for key in sorted(set(layout) | set(headers)):
         if key not in headers or key not in layout:
             raise ValueError(f"{key} is {'missing' if key in layout else 'not expected'} "
-                             f"(the config needs {len(layout)} arrays)")
+                             f"{origin}")
         if headers[key] != layout[key]:
-            raise ValueError(f"{key} must be {layout[key][1]} of shape {layout[key][0]}, got "
-                             f"{headers[key][1]} of shape {headers[key][0]}")
+            raise ValueError(f"{key} must be {layout[key][1]} of shape {layout[key][0]} "
+                             f"{origin}, got {headers[key][1]} of shape {headers[key][0]}")
 
 
 def _state_from(groups, meta):

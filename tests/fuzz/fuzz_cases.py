@@ -373,3 +373,16 @@ def config_mutations(draw, config):
 class _Fields:
     def __init__(self, fields):
         self.__dict__.update(fields)
+
+
+def check_cli_resume(path, names, capsys):
+    """`hebbref lm --resume` on the case: exit 0, or 1 or 2 with one stderr line, no traceback."""
+    from hebbref import cli
+
+    with alarm(120):
+        code = cli.main(["lm", "--resume", str(path), "--quiet", "--max-steps", "6"])
+    error = capsys.readouterr().err
+    assert code in (0, 1, 2), f"exit code {code}: {error}"
+    if code:
+        assert error.count("\n") == 1 and error.startswith("hebbref lm: error: "), error
+    return "read" if code == 0 else "refused"

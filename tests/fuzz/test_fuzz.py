@@ -4,14 +4,14 @@ import os
 import shutil
 
 import pytest
-from fuzz_cases import (Base, check_checkpoint, check_config, check_dataset, config_mutations,
-                        npz_dataset, npz_mutations, tiny_checkpoint)
+from fuzz_cases import (Base, check_checkpoint, check_cli_resume, check_config, check_dataset,
+                        config_mutations, npz_dataset, npz_mutations, tiny_checkpoint)
 from hypothesis import HealthCheck, given, settings
 
 from hebbref.experiments.curriculum import demo_config
 from hebbref.experiments.lm import quick_config
 
-EXAMPLES = int(os.environ.get("HEBBREF_FUZZ_EXAMPLES", "60"))
+EXAMPLES = int(os.environ.get("HEBBREF_FUZZ_EXAMPLES", "40"))
 fuzz = settings(max_examples=EXAMPLES, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
                                        HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -77,3 +77,19 @@ def test_the_unmutated_files_are_read(checkpoint, tmp_path):
     shutil.copy(checkpoint, tmp_path / "ck.npz")
     assert check_checkpoint(str(tmp_path / "ck.npz"), []) == "read"
     assert check_dataset(npz_dataset(tmp_path / "d.npz"), []) == "read"
+
+
+def test_cli_resume_of_a_mutated_checkpoint(checkpoint, tmp_path, capsys):
+    """The command line over the same cases: exit 0, or 1 or 2 with one line on stderr."""
+    folder = tmp_path / "run"
+
+    @settings(fuzz, max_examples=max(EXAMPLES // 6, 3))
+    @given(npz_mutations(Base(checkpoint)))
+    def case(mutation):
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir()
+        names, mutate = mutation
+        mutate(str(folder / "checkpoint.npz"))
+        check_cli_resume(folder / "checkpoint.npz", names, capsys)
+
+    case()
