@@ -56,7 +56,7 @@ def evaluate(params, tokens, *, batch_size, bptt, progress=False, desc="evaluate
 class StopSignals:
     """Turns SIGINT, SIGTERM and SIGHUP into a flag checked between steps, so the step in flight
     completes and a consistent checkpoint can be written. `received` is the first signal's
-    number (None if none came)."""
+    number (None if none came); later ones are ignored while the block runs."""
 
     def __enter__(self):
         self.received = None
@@ -166,6 +166,7 @@ def run(config=None, *, resume=None, progress=True):
     training throughput, a run record and the status: "done", or "interrupted" with the name of
     the stop signal under "signal".
     """
+    state = None
     if resume is not None:
         saved, state = load_state(resume)
         config = resumed_config(saved, config, os.path.dirname(os.path.abspath(resume)))
@@ -173,7 +174,7 @@ def run(config=None, *, resume=None, progress=True):
     if config.out:  # before any work: a bad or busy --out should not cost a training run
         check_writable_folder(config.out)
     try:
-        return _run(config, state if resume is not None else None, resume, progress)
+        return _run(config, state, resume, progress)
     finally:
         if config.out:
             release_folder(config.out)
