@@ -54,7 +54,8 @@ def load_state(path):
 
 def _config(meta):
     if meta.get("kind") != "lm":
-        raise ValueError(f"its kind is {meta.get('kind')!r}, not a language-model checkpoint")
+        raise ValueError(f"its metadata's kind is {meta.get('kind')!r}, not 'lm' (a language-"
+                         f"model checkpoint)")
     if not isinstance(meta.get("config"), dict):
         raise TypeError("config must be a dict")
     missing = sorted({f.name for f in dataclasses.fields(LMConfig)} - set(meta["config"]))
