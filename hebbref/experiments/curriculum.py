@@ -30,6 +30,7 @@ from hebbref.files import check_memory, check_writable_folder
 from hebbref.hebbian import HebbianOptions, HebbianSoftmax
 from hebbref.metrics import ExposureTally
 from hebbref.models.classifier import classifier_forward, classifier_init, classifier_loss
+from hebbref.nn.activations import ACTIVATIONS
 from hebbref.optim import OPTIMIZERS
 from hebbref.record import run_record, write_results
 from hebbref.train import train_step
@@ -84,9 +85,10 @@ class CurriculumConfig(HebbianOptions):
                              f"({self.classes})")
         if self.split not in ("validation", "test"):
             raise ValueError(f"split must be 'validation' or 'test', got {self.split!r}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got "
-                             f"{self.optimizer!r}")
+        for name, choices in (("optimizer", tuple(OPTIMIZERS)), ("activation", ACTIVATIONS)):
+            if getattr(self, name) not in tuple(choices):  # a tuple: a list value cannot hash
+                raise ValueError(f"{name} must be one of {sorted(choices)}, got "
+                                 f"{getattr(self, name)!r}")
         self.hebbian_config()
         if not isinstance(self.hidden_sizes, (tuple, list)) or not self.hidden_sizes:
             raise ValueError(f"hidden_sizes must be a non-empty list of sizes, got "
