@@ -28,7 +28,7 @@ import numpy as np
 TMP_PREFIX = ".tmp-hebbref-"
 LOCK_NAME = ".hebbref.lock"
 MAX_JSON_BYTES = 64 * 2**20  # a results JSON is a few MB; this stops /dev/zero-like input
-MAX_JSON_DEPTH = 32          # results nest 5 deep; json's parser recurses once per level
+MAX_JSON_DEPTH = 32          # results nest a few levels; json recurses once per level
 _KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISLNK, "a symlink"),
           (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
 _LOCKS = {}  # real path of a locked folder -> its open lock file (the lock lives with it)
@@ -39,7 +39,10 @@ def _kind(mode):
 
 
 def memory_bytes():
-    """This machine's physical memory: no run can use more, whatever else is running."""
+    """Memory a new run can have now: MemAvailable of /proc/meminfo (free memory and caches
+    the kernel can drop), or the physical memory where there is no /proc/meminfo."""
+    with contextlib.suppress(OSError, StopIteration, ValueError), open("/proc/meminfo") as f:
+        return 1024 * int(next(line for line in f if line.startswith("MemAvailable:")).split()[1])
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
@@ -48,7 +51,7 @@ def check_memory(nbytes, what):
     exceed the machine's memory, before anything is allocated."""
     if nbytes > memory_bytes():
         raise ValueError(f"{what} needs about {float(min(nbytes, 1e300)):.3g} bytes, more than "
-                         f"this machine's {memory_bytes() / 2**30:.1f} GiB of memory")
+                         f"the {memory_bytes() / 2**30:.1f} GiB of memory available")
 
 
 # ------------------------------------------------------------------------------------------------
