@@ -71,6 +71,9 @@ def _check_layout(meta, headers):
     if not (isinstance(corpus, dict) and isinstance(corpus.get("sha256"), dict)):
         raise ValueError("corpus must record vocab_size and the sha256 of each split")
     vocab_size = check_int(corpus.get("vocab_size"), "corpus vocab_size", 2)
+    if 5 * config.layers > len(headers):  # before listing the names of 10⁶ layers
+        raise ValueError(f"the config's layers={config.layers} need more than "
+                         f"{5 * config.layers} arrays, the file holds {len(headers)}")
     dtype, count = np.dtype(config.dtype), np.dtype(np.int64)
     params = _param_shapes(config, vocab_size)
     layout = {f"params/{name}": (shape, dtype) for name, shape in params.items()}
