@@ -1,9 +1,11 @@
 """Language-model checkpoints: save the whole TrainState, load it back as untrusted input.
 
 A checkpoint may be corrupt, hand-edited or written for another corpus, so every field is
-checked before training continues from it: the config like any config, scalars for type and
-range, every array for its name, shape and dtype against the config, the Hebbian counts for
-range, and the corpus against the identity recorded when the run started.
+checked before training continues from it: the config like any config (every option present),
+scalars for type and range, every array for its name, shape and dtype against the config before
+any is read, every float array for finiteness (and second moments for sign), the Hebbian counts
+for range, the RNG for being hebbref's PCG64, and the corpus against the identity recorded when
+the run started. Only state hebbref writes is read, so a resumed run can always be saved again.
 """
 import dataclasses
 import os
