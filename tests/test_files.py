@@ -179,3 +179,19 @@ def test_too_few_evaluation_tokens_fail_in_validate(name):
                                          "at least 19"):
         LMConfig(eval_batch_size=10, **{name: 5}).validate()
     LMConfig(eval_batch_size=10, **{name: 19}).validate()
+
+
+def test_a_finished_run_releases_its_folder(tmp_path, corpus_file):
+    """The lock lasts for the run: after lm.run and curriculum.run return, another process may
+    use the folder."""
+    from hebbref.experiments import curriculum, lm
+
+    lm.run(LMConfig(corpus=f"text:{corpus_file}", embed_size=6, hidden=5, batch_size=4, bptt=5,
+                    max_steps=2, eval_tokens=300, curve_tokens=200, out=str(tmp_path / "lm")),
+           progress=False)
+    curriculum.run(CurriculumConfig(dataset="digits", classes=3, initial_classes=2, size=8,
+                                    steps=4, hidden_sizes=(8,), eval_drawers=2,
+                                    out=str(tmp_path / "c")), progress=False)
+    for folder in ("lm", "c"):
+        subprocess.run([sys.executable, "-c", HOLD.replace("time.sleep(60)", "pass"),
+                        str(tmp_path / folder)], check=True, capture_output=True)

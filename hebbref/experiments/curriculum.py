@@ -26,7 +26,7 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from hebbref.data.images import load_dataset, train_test_split
-from hebbref.files import check_memory, check_writable_folder
+from hebbref.files import check_memory, check_writable_folder, release_folder
 from hebbref.hebbian import HebbianOptions, HebbianSoftmax
 from hebbref.metrics import ExposureTally
 from hebbref.models.classifier import classifier_forward, classifier_init, classifier_loss
@@ -226,6 +226,7 @@ def run(config=None, *, progress=True, models=("baseline", "hebbian")):
                                       progress=progress)
     if config.out:
         write_run(config, results)
+        release_folder(config.out)  # taken by check_writable_folder; an error keeps it to exit
     return results
 
 
