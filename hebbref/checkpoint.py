@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 
-from hebbref.files import atomic_write, read_npz
+from hebbref.files import MAX_JSON_BYTES, atomic_write, parse_json, read_npz
 
 FORMAT = "hebbref-checkpoint"
 VERSION = 1
@@ -25,27 +25,29 @@ def save_checkpoint(path, groups, meta):
     atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
-def load_checkpoint(path):
+def load_checkpoint(path, expect=None):
     """Return (groups, meta) as saved. 0-d integer arrays come back as Python ints.
 
+    expect(meta, headers), if given, sees the metadata and {key: (shape, dtype)} of every array
+    before any array is read, and raises ValueError or TypeError for a layout the caller cannot
+    use (so a crafted file cannot make hebbref allocate what its config does not imply).
     Raises FileNotFoundError for a missing file and ValueError for a truncated, corrupt or
     foreign file (anything not written by save_checkpoint). The file is untrusted: callers check
-    the meta fields and array shapes they use.
+    the meta fields and array values they use.
     """
     path = os.fspath(path)
-    arrays = read_npz(path, "checkpoint")
-    try:
-        record = json.loads(str(arrays.pop("__meta__")))
-    except (KeyError, json.JSONDecodeError):
-        record = None
-    if not isinstance(record, dict) or record.get("format") != FORMAT:
-        raise ValueError(f"checkpoint {path!r} is not a hebbref checkpoint "
-                         f"(no {FORMAT!r} metadata record)")
-    if record.get("version") != VERSION:
-        raise ValueError(f"checkpoint {path!r} has format version {record.get('version')!r}, "
-                         f"this hebbref reads version {VERSION}")
-    if not isinstance(record.get("meta"), dict):
-        raise ValueError(f"checkpoint {path!r} has no metadata dict")
+    record = {}
+
+    def check(headers, read):
+        shape, dtype = headers.get("__meta__", (None, np.dtype(int)))
+        if shape != () or dtype.kind != "U" or dtype.itemsize > MAX_JSON_BYTES:
+            raise ValueError(f"not a hebbref checkpoint (no {FORMAT!r} metadata record)")
+        record.update(_record(str(read("__meta__"))))
+        if expect is not None:
+            expect(record["meta"], {k: v for k, v in headers.items() if k != "__meta__"})
+
+    arrays = read_npz(path, "checkpoint", check)
+    del arrays["__meta__"]
     groups = {}
     for key, value in arrays.items():
         group, slash, name = key.partition("/")
@@ -57,30 +59,49 @@ def load_checkpoint(path):
     return groups, record["meta"]
 
 
+def _record(text):
+    record = parse_json(text.encode("utf-8"), "its metadata record")
+    if not isinstance(record, dict) or record.get("format") != FORMAT:
+        raise ValueError(f"not a hebbref checkpoint (its metadata record's format is not "
+                         f"{FORMAT!r})")
+    if record.get("version") != VERSION:
+        raise ValueError(f"format version {record.get('version')!r}, this hebbref reads "
+                         f"version {VERSION}")
+    if not isinstance(record.get("meta"), dict):
+        raise ValueError("no metadata dict")
+    return record
+
+
 def rng_state(rng):
     """A Generator's bit-generator state as JSON-serialisable data."""
     return rng.bit_generator.state
 
 
-# The bit generator is named in the file, so only these names are looked up: a name such as
-# "test" would otherwise call numpy.random.test() and run code from the current folder.
-BIT_GENERATORS = {"PCG64": np.random.PCG64, "PCG64DXSM": np.random.PCG64DXSM,
-                  "MT19937": np.random.MT19937, "Philox": np.random.Philox,
-                  "SFC64": np.random.SFC64}
+# PCG64 (np.random.default_rng) is the only generator hebbref makes, so the only one it reads:
+# NumPy does not range-check every generator's state (an MT19937 `pos` past its key makes it
+# read past its array), so every field is checked here.
+PCG64_FIELDS = {("state", "state"): 2**128, ("state", "inc"): 2**128, ("has_uint32",): 2,
+                ("uinteger",): 2**32}
 
 
 def rng_from_state(state):
     """A new Generator continuing exactly where the saved one stopped.
 
-    Raises ValueError for a state that is not a saved NumPy bit-generator state."""
+    Raises ValueError for anything but a PCG64 state with every field an int in range."""
     name = state.get("bit_generator") if isinstance(state, dict) else None
-    if not isinstance(name, str) or name not in BIT_GENERATORS:
-        raise ValueError(f"rng state must name one of {sorted(BIT_GENERATORS)} as its "
-                         f"bit_generator, got {name!r}")
-    bit_generator = BIT_GENERATORS[name]()
-    try:
-        bit_generator.state = state
-    except (TypeError, ValueError, KeyError, OverflowError) as error:
-        raise ValueError(f"rng state for {name} is malformed ({type(error).__name__}: "
-                         f"{error})") from None
+    if name != "PCG64":
+        raise ValueError(f"rng state must name PCG64, the bit_generator hebbref writes, got "
+                         f"{name!r}")
+    if set(state) != {"bit_generator", "state", "has_uint32", "uinteger"} or not (
+            isinstance(state["state"], dict) and set(state["state"]) == {"state", "inc"}):
+        raise ValueError("rng state is malformed: it must hold bit_generator, state {state, "
+                         "inc}, has_uint32 and uinteger")
+    for keys, end in PCG64_FIELDS.items():
+        value = state[keys[0]] if len(keys) == 1 else state[keys[0]][keys[1]]
+        if (type(value) is not int or not 0 <= value < end
+                or (keys[-1] == "inc" and value % 2 == 0)):
+            raise ValueError(f"rng {'.'.join(keys)} must be an int in [0, {end})"
+                             f"{', odd' if keys[-1] == 'inc' else ''}; got {value!r}")
+    bit_generator = np.random.PCG64()
+    bit_generator.state = state
     return np.random.Generator(bit_generator)

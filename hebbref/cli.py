@@ -67,8 +67,8 @@ def config_file_fields(path, config_class):
                          f"does not know")
     decoded = {}
     for name, value in saved.items():
-        if isinstance(fields[name].default, float) and isinstance(value, str):
-            value = float(value)
+        if isinstance(fields[name].default, float) and value in ("inf", "-inf", "nan"):
+            value = float(value)  # strict JSON's spelling (record.strict); others fail validate
         decoded[name] = tuple(value) if isinstance(value, list) else value
     return decoded
 

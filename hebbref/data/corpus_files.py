@@ -39,6 +39,8 @@ from pathlib import Path
 
 import numpy as np
 
+from hebbref.files import check_regular_file
+
 SPLITS = ("train", "valid", "test")
 WIKITEXT_FILES = {"train": "wiki.train.tokens", "valid": "wiki.valid.tokens",
                   "test": "wiki.test.tokens"}
@@ -57,11 +59,10 @@ def read_splits(kind, path, split, seed, deduplicate):
         return _read_folder(kind, path, split, seed, deduplicate)
     if kind == "wikitext":
         return _read_wikitext(path)
-    if path.is_file():
-        lines, documents = _split_file(path, split)
-        source = f"text file ({path}), split into contiguous line blocks with fractions {split}"
-        return lines, documents, source
-    raise FileNotFoundError(f"text path {path} does not exist")
+    check_regular_file(path, "text path")  # a FIFO or device is named, not "missing"
+    lines, documents = _split_file(path, split)
+    source = f"text file ({path}), split into contiguous line blocks with fractions {split}"
+    return lines, documents, source
 
 
 def _read_folder(kind, path, split, seed, deduplicate):
@@ -81,10 +82,11 @@ def _read_folder(kind, path, split, seed, deduplicate):
 
 def _read_wikitext(folder):
     if not folder.is_dir():
+        if folder.exists():
+            raise ValueError(f"wikitext folder {folder} is not a folder")
         raise FileNotFoundError(f"wikitext folder {folder} does not exist")
     for name, filename in WIKITEXT_FILES.items():
-        if not (folder / filename).is_file():
-            raise FileNotFoundError(f"wikitext {name} file {folder / filename} does not exist")
+        check_regular_file(folder / filename, f"wikitext {name} file")
     lines = {name: _stream_lines(folder / filename) for name, filename in WIKITEXT_FILES.items()}
     documents = {name: [filename] for name, filename in WIKITEXT_FILES.items()}
     return lines, documents, f"WikiText ({folder})"

@@ -12,6 +12,7 @@ Every source gives the same :class:`ImageDataset`: grey images in [0, 1] with th
 on a dark background, integer labels, and each example's drawer. :func:`train_test_split` holds
 out the first drawers of every class, as the paper holds out the first 5 examples per class.
 """
+import math
 from pathlib import Path
 
 import matplotlib.image
@@ -20,10 +21,11 @@ from tqdm import tqdm
 
 from hebbref.data.dataset import ImageDataset
 from hebbref.data.kanji import render_kanji_dataset
-from hebbref.files import read_npz
+from hebbref.files import check_memory, open_regular, read_npz
 from hebbref.validate import check_int, check_labels
 
 _OMNIGLOT_SPLITS = ("images_background", "images_evaluation")
+MAX_IMAGE_PIXELS = 2**24  # 4096 × 4096: a character image is resized to tens of pixels a side
 
 
 def train_test_split(dataset, test_drawers=5):
@@ -205,17 +207,50 @@ def _visible_entries(folder, *, want_dirs):
 
 
 def _read_png(file):
-    """(h, w) float32 grey in [0, 1] from a PNG file, with a clear error if it is not one."""
-    try:
-        image = matplotlib.image.imread(file)
-    except Exception as error:  # Pillow raises several types for a corrupt file
-        raise ValueError(f"{str(file)!r} is not a readable PNG image: {error}") from None
+    """(h, w) float32 grey in [0, 1] from a PNG file, with a clear error if it is not one. Its
+    size is read from the header first: a few KB can declare 20000 × 20000 pixels (3 GB)."""
+    with open_regular(file, "image") as handle:
+        head = handle.read(24)
+        if head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
+            raise ValueError(f"{str(file)!r} is not a readable PNG image (no PNG header)")
+        width, height = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+        if width * height > MAX_IMAGE_PIXELS:
+            raise ValueError(f"{str(file)!r} is {width} × {height} pixels, more than "
+                             f"MAX_IMAGE_PIXELS = {MAX_IMAGE_PIXELS}")
+        handle.seek(0)
+        try:
+            image = matplotlib.image.imread(handle, format="png")
+        except Exception as error:  # Pillow raises several types for a corrupt file
+            raise ValueError(f"{str(file)!r} is not a readable PNG image: {error}") from None
     if image.dtype == np.uint8:
         image = image / np.float32(255)
     image = np.asarray(image, dtype=np.float32)
     if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3, 4)):
         raise ValueError(f"{str(file)!r} has an unsupported image shape {image.shape}")
     return to_grey(image)
+
+
+def _npz_layout(size):
+    """check(headers, read) for read_npz: X and y present, X an image stack of at most
+    MAX_IMAGE_PIXELS an image whose conversion and resizing fit in memory."""
+    def check(headers, read):
+        for name in ("X", "y"):
+            if name not in headers:
+                raise ValueError(f"it has no array {name!r}; it holds {sorted(headers)}")
+        shape = headers["X"][0]
+        if len(shape) not in (3, 4) or (len(shape) == 4 and shape[3] not in (1, 3, 4)):
+            raise ValueError(f"X must have shape (n, h, w) or (n, h, w, 1|3|4), got {shape}")
+        for name in ("y", "drawer", "class_names"):
+            other = headers.get(name, (shape[:1],))[0]
+            if len(other) != 1 or (name != "class_names" and other != shape[:1]):
+                raise ValueError(f"{name} must be 1-d with the same number of examples as X, "
+                                 f"got X {shape} and {name} {other}")
+        if shape[1] * shape[2] > MAX_IMAGE_PIXELS:
+            raise ValueError(f"X holds {shape[1]} × {shape[2]} images, more than "
+                             f"MAX_IMAGE_PIXELS = {MAX_IMAGE_PIXELS}")
+        check_memory(3 * 4 * shape[0] * (math.prod(shape[1:]) + size**2),
+                     f"X of shape {shape} resized to size {size}")
+    return check
 
 
 def load_npz(path, *, num_classes=None, size=28, seed=0):
@@ -229,17 +264,8 @@ def load_npz(path, *, num_classes=None, size=28, seed=0):
     """
     _check_options(num_classes, size, seed)
     path = Path(path)
-    arrays = read_npz(path, "npz file")
-    for name in ("X", "y"):
-        if name not in arrays:
-            raise ValueError(f"{str(path)!r} has no array {name!r}; it holds {sorted(arrays)}")
+    arrays = read_npz(path, "npz file", _npz_layout(size))
     X, y = arrays["X"], arrays["y"]
-    if X.shape[:1] != y.shape[:1] or y.ndim != 1:
-        raise ValueError(f"{str(path)!r}: X and y must have the same number of examples, got "
-                         f"X {X.shape} and y {y.shape}")
-    if X.ndim not in (3, 4) or (X.ndim == 4 and X.shape[3] not in (1, 3, 4)):
-        raise ValueError(f"{str(path)!r}: X must have shape (n, h, w) or (n, h, w, 1|3|4), "
-                         f"got {X.shape}")
     if X.dtype == np.uint8:
         X = X / np.float32(255)
     elif X.dtype.kind == "f":
@@ -253,7 +279,7 @@ def load_npz(path, *, num_classes=None, size=28, seed=0):
 
     if "class_names" in arrays:
         names = [str(name) for name in arrays["class_names"]]
-        y = check_labels(y, "y", len(names))
+        y = check_labels(y, f"{str(path)!r}: y (labels of class_names)", len(names))
     else:
         values, y = np.unique(y, return_inverse=True)
         names = [str(value) for value in values]

@@ -288,7 +288,7 @@ def render_kanji_dataset(num_classes, *, drawers=20, size=28, seed=0, stroke_wid
 
     path = _cache_path(num_classes, drawers, size, seed, max_strokes, style)
     if cache:
-        dataset = _read_cache(path)
+        dataset = _read_cache(path, num_classes, drawers, size)
         if dataset is not None:
             return dataset
 
@@ -327,12 +327,22 @@ def _cache_path(num_classes, drawers, size, seed, max_strokes, style):
     return cache_dir() / f"kanji-{digest}.npz"
 
 
-def _read_cache(path):
-    """The cached dataset at ``path``, or None if absent or unreadable (it is then rebuilt)."""
+def _read_cache(path, num_classes, drawers, size):
+    """The cached dataset at ``path``, or None if absent, unreadable or not of this shape (it
+    is then rebuilt)."""
+    def check(headers, read):
+        names = headers.get("class_names", ((), None))[0]
+        classes = num_classes or (names[:1] or (0,))[0]
+        n, count = classes * drawers, np.dtype(np.int64)
+        expected = {"X": ((n, size, size), np.dtype(np.float32)), "y": ((n,), count),
+                    "drawer": ((n,), count)}
+        if {k: headers.get(k) for k in expected} != expected or names != (classes,):
+            raise ValueError("it does not hold this dataset")
+
     if not path.exists():
         return None
     try:  # a zero-byte, truncated or foreign file (a killed write, a full disk) is rebuilt
-        stored = read_npz(path, "kanji cache")
+        stored = read_npz(path, "kanji cache", check)
         return ImageDataset(X=stored["X"], y=stored["y"], drawer=stored["drawer"],
                             class_names=[str(name) for name in stored["class_names"]])
     except (OSError, ValueError, TypeError, KeyError):

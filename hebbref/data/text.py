@@ -165,7 +165,7 @@ def _parse_spec(spec):
     kind, sep, rest = spec.partition(":")
     if sep and kind in ("wikitext", "text") and rest:
         return kind, Path(rest).expanduser()
-    raise ValueError(f"spec must be 'bbc', 'wikitext:DIR' or 'text:PATH', got {spec!r}")
+    raise ValueError(f"corpus spec must be 'bbc', 'wikitext:DIR' or 'text:PATH', got {spec!r}")
 
 
 def absolute_spec(spec):
@@ -175,11 +175,14 @@ def absolute_spec(spec):
 
 
 def corpus_identity(corpus):
-    """What a checkpoint records to recognise its corpus: the vocabulary's SHA-256 and the token
-    count of each split (a changed, shrunk or swapped file changes one of them)."""
+    """What a checkpoint records to recognise its corpus: the vocabulary's SHA-256, and the
+    token count and SHA-256 of each split's token ids (reordered lines or changed words change
+    a hash even when every count is kept)."""
     vocab = "\n".join(corpus.vocab).encode("utf-8")
+    splits = {name: np.ascontiguousarray(getattr(corpus, name), dtype="<i8") for name in SPLITS}
     return {"vocab_sha256": hashlib.sha256(vocab).hexdigest(), "vocab_size": corpus.vocab_size,
-            "tokens": {name: int(getattr(corpus, name).size) for name in SPLITS}}
+            "tokens": {name: int(ids.size) for name, ids in splits.items()},
+            "sha256": {name: hashlib.sha256(ids).hexdigest() for name, ids in splits.items()}}
 
 
 # ------------------------------------------------------------------------------------------------

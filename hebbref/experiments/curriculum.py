@@ -26,10 +26,11 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from hebbref.data.images import load_dataset, train_test_split
-from hebbref.files import check_writable_folder
+from hebbref.files import check_memory, check_writable_folder, release_folder
 from hebbref.hebbian import HebbianOptions, HebbianSoftmax
 from hebbref.metrics import ExposureTally
 from hebbref.models.classifier import classifier_forward, classifier_init, classifier_loss
+from hebbref.nn.activations import ACTIVATIONS
 from hebbref.optim import OPTIMIZERS
 from hebbref.record import run_record, write_results
 from hebbref.train import train_step
@@ -96,10 +97,21 @@ class CurriculumConfig(HebbianOptions):
                              f"exceed {name('classes')} ({self.classes})")
         if self.split not in ("validation", "test"):
             raise ValueError(f"{name('split')} must be 'validation' or 'test', got {self.split!r}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"{name('optimizer')} must be one of {sorted(OPTIMIZERS)}, got "
-                             f"{self.optimizer!r}")
+        for field, choices in (("optimizer", tuple(OPTIMIZERS)), ("activation", ACTIVATIONS)):
+            if getattr(self, field) not in tuple(choices):  # a tuple: a list value cannot hash
+                raise ValueError(f"{name(field)} must be one of {sorted(choices)}, got "
+                                 f"{getattr(self, field)!r}")
         self.hebbian_config()
+        if not isinstance(self.hidden_sizes, (tuple, list)) or not self.hidden_sizes:
+            raise ValueError(f"{name('hidden_sizes')} must be a non-empty list of sizes, got "
+                             f"{self.hidden_sizes!r}")
+        hidden = [check_int(h, name("hidden_sizes"), 1) for h in self.hidden_sizes]
+        widths = [self.size**2, *hidden, self.classes]
+        weights = 3 * 4 * sum((a + 1) * b for a, b in zip(widths, widths[1:]))  # + 2 buffers
+        images = 3 * 4 * self.classes * 20 * self.size**2  # 20 drawers a class (kanji)
+        check_memory(weights + images + self.steps * (8 * self.batch_size + 100),
+                     f"size={self.size}, classes={self.classes}, hidden_sizes="
+                     f"{self.hidden_sizes}, steps={self.steps}, batch_size={self.batch_size}")
         return self
 
 
@@ -248,6 +260,7 @@ def run(config=None, *, progress=True, models=("baseline", "hebbian")):
                                       progress=progress)
     if config.out:
         write_run(config, results)
+        release_folder(config.out)  # taken by check_writable_folder; an error keeps it to exit
     return results
 
 

@@ -25,7 +25,7 @@ from hebbref.experiments.lm_checkpoint import (check_resumable, load_state, resu
                                                save_state)
 from hebbref.experiments.lm_train import (DEFAULT_LR, QUICK_SETTINGS, LMConfig,  # noqa: F401
                                           TrainState, init_state, lm_train_step, quick_config)
-from hebbref.files import check_writable_folder
+from hebbref.files import check_writable_folder, release_folder
 from hebbref.metrics import frequency_buckets, perplexity_by_bucket
 from hebbref.models.lm import lm_initial_state
 from hebbref.record import run_record, write_results
@@ -54,7 +54,7 @@ def evaluate(params, tokens, *, batch_size, bptt, progress=False, desc="evaluate
 class StopSignals:
     """Turns SIGINT, SIGTERM and SIGHUP into a flag checked between steps, so the step in flight
     completes and a consistent checkpoint can be written. `received` is the first signal's
-    number (None if none came)."""
+    number (None if none came); later ones are ignored while the block runs."""
 
     def __enter__(self):
         self.received = None
@@ -161,12 +161,21 @@ def run(config=None, *, resume=None, progress=True):
     training throughput, a run record and the status: "done", or "interrupted" with the name of
     the stop signal under "signal".
     """
+    state = None
     if resume is not None:
         saved, state = load_state(resume)
         config = resumed_config(saved, config, os.path.dirname(os.path.abspath(resume)))
     config = (config or LMConfig()).validate()
-    if config.out:  # before any work: a bad --out should not cost a training run
+    if config.out:  # before any work: a bad or busy --out should not cost a training run
         check_writable_folder(config.out)
+    try:
+        return _run(config, state, resume, progress)
+    finally:
+        if config.out:
+            release_folder(config.out)
+
+
+def _run(config, state, resume, progress):
     corpus = load_corpus(config.corpus, min_count=config.min_count, seed=config.seed)
     if resume is None:
         state = init_state(config, len(corpus.vocab))
@@ -176,12 +185,34 @@ def run(config=None, *, resume=None, progress=True):
         check_resumable(state, corpus, segments, resume)
     checkpoint_path = os.path.join(config.out, "checkpoint.npz") if config.out else None
     start_step, start_time = state.step, time.perf_counter()
-    stopped_by = train(config, corpus, state, checkpoint_path=checkpoint_path, progress=progress)
-    status = "done" if stopped_by == "done" else "interrupted"
+    # Signals after the first (caught inside train) are noted and ignored until the checkpoint
+    # and results are written: a second Ctrl-C must not lose them.
+    with StopSignals() as late:
+        stopped_by = train(config, corpus, state, checkpoint_path=checkpoint_path,
+                           progress=progress)
+        if stopped_by == "done" and late.received:
+            stopped_by = signal.Signals(late.received).name
+        results = _results(config, corpus, state, stopped_by, start_step, start_time)
+        if config.out and stopped_by != "done":
+            write_outputs(config, results)
+    if stopped_by == "done":
+        results.update(evaluate_buckets(config, corpus, state.params, progress=progress))
+        if config.cache:
+            results["cache"] = evaluate_cache(config, corpus, state.params)
+        if config.mbpa:
+            from hebbref.mbpa import evaluate_mbpa
+            results["mbpa"] = evaluate_mbpa(config, corpus, state.params, with_cache=config.cache)
+        if config.out:
+            write_outputs(config, results)
+    results["_state"] = state
+    return results
+
+
+def _results(config, corpus, state, stopped_by, start_step, start_time):
     seconds = time.perf_counter() - start_time
     results = {
         "config": dataclasses.asdict(config),
-        "status": status,
+        "status": "done" if stopped_by == "done" else "interrupted",
         "corpus": {"source": corpus.source, "vocab_size": len(corpus.vocab),
                    "train_tokens": int(corpus.train.size), "valid_tokens": int(corpus.valid.size),
                    "test_tokens": int(corpus.test.size)},
@@ -191,18 +222,8 @@ def run(config=None, *, resume=None, progress=True):
         "curve": state.curve,
         "record": run_record(),
     }
-    if status == "interrupted":
+    if stopped_by != "done":
         results["signal"] = stopped_by
-    if status == "done":
-        results.update(evaluate_buckets(config, corpus, state.params, progress=progress))
-        if config.cache:
-            results["cache"] = evaluate_cache(config, corpus, state.params)
-        if config.mbpa:
-            from hebbref.mbpa import evaluate_mbpa
-            results["mbpa"] = evaluate_mbpa(config, corpus, state.params, with_cache=config.cache)
-    if config.out:
-        write_outputs(config, results)
-    results["_state"] = state
     return results
 
 

@@ -1,13 +1,14 @@
 """Language-model checkpoints: save the whole TrainState, load it back as untrusted input.
 
 A checkpoint may be corrupt, hand-edited or written for another corpus, so every field is
-checked before training continues from it: the config like any config, scalars for type and
-range, every array for its name, shape and dtype against the config, the Hebbian counts for
-range, and the corpus against the identity recorded when the run started.
+checked before training continues from it: the config like any config (every option present),
+scalars for type and range, every array for its name, shape and dtype against the config before
+any is read, every float array for finiteness (and second moments for sign), the Hebbian counts
+for range, the RNG for being hebbref's PCG64, and the corpus against the identity recorded when
+the run started. Only state hebbref writes is read, so a resumed run can always be saved again.
 """
 import dataclasses
 import os
-import warnings
 
 import numpy as np
 
@@ -23,6 +24,7 @@ from hebbref.validate import check_int
 RESUME_MAY_CHANGE = ("max_steps", "epochs", "checkpoint_every", "eval_batch_size",
                      "eval_tokens", "buckets", "cache", "reference", "out")
 MAX_COUNT = 2**62  # Hebbian counts above this could wrap int64 within one batch
+BUFFERS = {"adam": ("m", "v"), "rmsprop": ("v",), "sgd": ()}  # hebbref.optim's, per parameter
 
 
 def save_state(path, config, state):
@@ -38,11 +40,12 @@ def save_state(path, config, state):
 
 
 def load_state(path):
-    """(config, TrainState) from a checkpoint written by save_state, every field checked.
+    """(config, TrainState) from a checkpoint written by save_state, every field checked, the
+    arrays' shapes and dtypes before any is read.
 
     Raises FileNotFoundError for a missing file, ValueError naming the checkpoint and the field
     for anything malformed or inconsistent."""
-    groups, meta = load_checkpoint(path)
+    groups, meta = load_checkpoint(path, expect=_check_layout)
     try:
         return _state_from(groups, meta)
     except (ValueError, TypeError, KeyError) as error:
@@ -51,49 +54,79 @@ def load_state(path):
                          f"checkpoint: {what}") from None
 
 
-def _state_from(groups, meta):
+def _config(meta):
     if meta.get("kind") != "lm":
-        raise ValueError("it is not a language-model checkpoint")
-    if not isinstance(meta["config"], dict):
+        raise ValueError(f"its metadata's kind is {meta.get('kind')!r}, not 'lm' (a language-"
+                         f"model checkpoint)")
+    if not isinstance(meta.get("config"), dict):
         raise TypeError("config must be a dict")
-    config = LMConfig(**meta["config"]).validate()
-    params = groups["params"]
-    _check_arrays("params", params, _param_shapes(config, _vocab_size(meta, params)),
-                  config.dtype)
-    _check_optimizer(groups.get("optimizer", {}), params)
+    missing = sorted({f.name for f in dataclasses.fields(LMConfig)} - set(meta["config"]))
+    if missing:  # a default filled in would be a silent change of the run
+        raise ValueError(f"config lacks {missing}")
+    return LMConfig(**meta["config"]).validate()
+
+
+def _check_layout(meta, headers):
+    """Raise unless `headers` ({key: (shape, dtype)}, read before any array) are exactly the
+    arrays a checkpoint of meta's config holds."""
+    config, corpus = _config(meta), meta.get("corpus")
+    if not (isinstance(corpus, dict) and isinstance(corpus.get("sha256"), dict)):
+        raise ValueError("corpus must record vocab_size and the sha256 of each split")
+    vocab_size = check_int(corpus.get("vocab_size"), "corpus vocab_size", 2)
+    if 5 * config.layers > len(headers):  # before listing the names of 10⁶ layers
+        raise ValueError(f"the config's layers={config.layers} need more than "
+                         f"{5 * config.layers} arrays, the file holds {len(headers)}")
+    dtype, count = np.dtype(config.dtype), np.dtype(np.int64)
+    params = _param_shapes(config, vocab_size)
+    layout = {f"params/{name}": (shape, dtype) for name, shape in params.items()}
+    layout.update({f"optimizer/{buffer}/{name}": (shape, dtype) for name, shape in params.items()
+                   for buffer in BUFFERS[config.optimizer]})
+    layout.update({f"optimizer/step/{name}": ((), count) for name in params})
+    layout.update({f"lstm_state/{k}{i}": ((config.batch_size, config.hidden), dtype)
+                   for i in range(config.layers) for k in "hc"})
+    if config.hebbian:
+        layout["hebbian/counts"] = ((vocab_size,), count)
+    origin = (f"(as set by the config's " + ", ".join(
+        f"{name}={getattr(config, name)}" for name in ("embed_size", "hidden", "layers",
+                                                       "batch_size", "dtype", "optimizer",
+                                                       "hebbian"))
+        + f" and the corpus's vocab_size={vocab_size})")
+    for key in sorted(set(layout) | set(headers)):
+        if key not in headers or key not in layout:
+            raise ValueError(f"{key} is {'missing' if key in layout else 'not expected'} "
+                             f"{origin}")
+        if headers[key] != layout[key]:
+            raise ValueError(f"{key} must be {layout[key][1]} of shape {layout[key][0]} "
+                             f"{origin}, got {headers[key][1]} of shape {headers[key][0]}")
+
+
+def _state_from(groups, meta):
+    config = _config(meta)
+    step = check_int(meta["step"], "step", 0)
+    for group in ("params", "optimizer", "lstm_state"):
+        for name, value in groups.get(group, {}).items():
+            if name.startswith("step/"):
+                if value != step:
+                    raise ValueError(f"optimizer/{name} is {value}, the checkpoint's step {step}")
+            elif not np.isfinite(value).all() or (name.startswith("v/") and value.min() < 0):
+                raise ValueError(f"{group}/{name} holds NaN, Inf"
+                                 + (" or a negative value" if name.startswith("v/") else ""))
     lstm = groups["lstm_state"]
-    shape = (config.batch_size, config.hidden)
-    _check_arrays("lstm_state", lstm, {f"{k}{i}": shape for i in range(config.layers)
-                                       for k in "hc"}, config.dtype)
-    hebbian = _hebbian(config, groups.get("hebbian"), params["softmax.theta"].shape[0])
     curve = meta["curve"]
     if not isinstance(curve, list) or not all(_curve_point(p) for p in curve):
         raise ValueError("curve must be a list of [step, tokens, perplexity]")
     state = TrainState(
-        params=params, opt_state=groups.get("optimizer", {}), hebbian_softmax=hebbian,
+        params=groups["params"], opt_state=groups.get("optimizer", {}),
+        hebbian_softmax=_hebbian(config, groups.get("hebbian")),
         lstm_state=[(lstm[f"h{i}"], lstm[f"c{i}"]) for i in range(config.layers)],
         rng=rng_from_state(meta["rng"]), epoch=check_int(meta["epoch"], "epoch", 0),
-        position=check_int(meta["position"], "position", 0),
-        step=check_int(meta["step"], "step", 0), curve=[tuple(p) for p in curve],
-        corpus=meta.get("corpus"))
+        position=check_int(meta["position"], "position", 0), step=step,
+        curve=[tuple(p) for p in curve], corpus=meta["corpus"])
     return config, state
 
 
-def _vocab_size(meta, params):
-    """V from the recorded corpus identity; checkpoints of older versions have none, and then
-    the embedding's rows give V (every other array is checked against it)."""
-    corpus = meta.get("corpus")
-    if corpus is None:
-        embed = params.get("embed.E")
-        return embed.shape[0] if isinstance(embed, np.ndarray) and embed.ndim == 2 else 0
-    if not (isinstance(corpus, dict) and isinstance(corpus.get("vocab_sha256"), str)
-            and isinstance(corpus.get("tokens"), dict)):
-        raise ValueError("corpus must record vocab_sha256, vocab_size and tokens")
-    return corpus.get("vocab_size")
-
-
 def _param_shapes(config, vocab_size):
-    V, E, H = check_int(vocab_size, "corpus vocab_size", 2), config.embed_size, config.hidden
+    V, E, H = vocab_size, config.embed_size, config.hidden
     shapes = {"embed.E": (V, E), "softmax.theta": (V, H), "softmax.b": (V,)}
     for layer in range(1, config.layers + 1):
         shapes.update({f"lstm{layer}.Wx": (E if layer == 1 else H, 4 * H),
@@ -101,44 +134,14 @@ def _param_shapes(config, vocab_size):
     return shapes
 
 
-def _check_arrays(group, arrays, shapes, dtype):
-    if sorted(arrays) != sorted(shapes):
-        raise ValueError(f"{group} holds {sorted(arrays)}, the config needs {sorted(shapes)}")
-    for name, shape in shapes.items():
-        value = arrays[name]
-        if not isinstance(value, np.ndarray) or value.shape != shape or value.dtype != dtype:
-            raise ValueError(f"{group}/{name} must be {dtype} of shape {shape}, got "
-                             f"{getattr(value, 'dtype', type(value).__name__)} "
-                             f"{getattr(value, 'shape', '')}")
-        if not np.isfinite(value).all():
-            raise ValueError(f"{group}/{name} holds NaN or Inf")
-
-
-def _check_optimizer(opt_state, params):
-    for key, value in opt_state.items():
-        kind, _, name = key.partition("/")
-        if name not in params:
-            raise ValueError(f"optimizer/{key} belongs to no parameter")
-        if kind == "step":
-            check_int(value, f"optimizer/{key}", 0)
-        elif not (isinstance(value, np.ndarray) and value.shape == params[name].shape
-                  and value.dtype == params[name].dtype):
-            raise ValueError(f"optimizer/{key} must match params/{name} in shape and dtype")
-
-
-def _hebbian(config, group, vocab_size):
-    if not config.hebbian:
-        if group is not None:
-            raise ValueError("hebbian counts are saved but the config has hebbian=False")
+def _hebbian(config, group):
+    if group is None:
         return None
     counts = group["counts"]
-    if not (isinstance(counts, np.ndarray) and counts.shape == (vocab_size,)
-            and counts.dtype == np.int64):
-        raise ValueError(f"hebbian/counts must be int64 of shape ({vocab_size},)")
     if counts.min() < 1 or counts.max() > MAX_COUNT:
         raise ValueError(f"hebbian/counts must lie in [1, 2**62], got [{counts.min()}, "
                          f"{counts.max()}]")
-    return HebbianSoftmax.from_config(config.hebbian_config(), vocab_size, counts=counts)
+    return HebbianSoftmax.from_config(config.hebbian_config(), counts.size, counts=counts)
 
 
 def _curve_point(point):
@@ -168,16 +171,12 @@ def resumed_config(saved, given, folder):
 def check_resumable(state, corpus, segments_per_epoch, path):
     """Raise ValueError unless `state` can continue on `corpus`: the same corpus as when it was
     saved, and a step, epoch and segment position consistent with each other."""
-    where = f"checkpoint {os.fspath(path)!r}"
-    if state.corpus is None:
-        warnings.warn(f"{where} records no corpus identity (an older hebbref); the corpus "
-                      f"cannot be checked", stacklevel=3)
-    elif state.corpus != corpus_identity(corpus):
-        now = corpus_identity(corpus)
-        changed = [f"{key} {state.corpus.get(key)} -> {now[key]}"
-                   for key in ("vocab_size", "tokens") if state.corpus.get(key) != now[key]]
-        raise ValueError(f"{where} was trained on a different corpus: "
-                         f"{'; '.join(changed) or 'same sizes, other words'}")
+    where, now = f"checkpoint {os.fspath(path)!r}", corpus_identity(corpus)
+    if state.corpus != now:
+        changed = [name for name in ("vocab_sha256", "vocab_size", "tokens", "sha256")
+                   if state.corpus.get(name) != now[name]]
+        raise ValueError(f"{where} was trained on a different corpus: its {', '.join(changed)} "
+                         f"differ from this corpus's")
     if (state.position > segments_per_epoch
             or state.step != state.epoch * segments_per_epoch + state.position):
         raise ValueError(f"{where} holds step {state.step}, epoch {state.epoch} and position "

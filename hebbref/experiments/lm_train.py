@@ -5,11 +5,13 @@ trains, and `lm_train_step` is one truncated-BPTT step. The loop around it (epoc
 checkpoints, signals, progress) is `hebbref.experiments.lm.train`.
 """
 import dataclasses
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from hebbref.data.text import absolute_spec
+from hebbref.files import check_memory
 from hebbref.hebbian import LAM_RULES, WRITE_SCALES, HebbianOptions, HebbianSoftmax
 from hebbref.models.lm import (EMBED_INITS, LSTM_BIAS_INITS, SOFTMAX_BIAS_INITS, lm_init,
                                lm_initial_state, lm_loss)
@@ -100,6 +102,17 @@ class LMConfig(HebbianOptions):
         for name in ("max_steps", "eval_tokens", "mbpa_tokens"):
             if getattr(self, name) is not None:
                 check_int(getattr(self, name), name, 1)
+        for name in ("eval_tokens", "mbpa_tokens", "curve_tokens"):  # batchify needs 2 a column
+            if (getattr(self, name) or math.inf) + 1 < 2 * self.eval_batch_size:
+                raise ValueError(f"{name}={getattr(self, name)} is too few for eval_batch_size="
+                                 f"{self.eval_batch_size}: at least {2 * self.eval_batch_size - 1}")
+        E, H, L, T = self.embed_size, self.hidden, self.layers, self.bptt
+        weights = 3 * L * 4 * H * (E + H + 1)  # parameters and two optimiser buffers
+        caches = T * max(self.batch_size, self.eval_batch_size) * (E + 12 * L * H)
+        memory = self.mbpa_memory * self.eval_batch_size * H if self.mbpa else 0
+        check_memory((weights + caches + memory) * np.dtype(self.dtype).itemsize,
+                     f"hidden={H}, embed_size={E}, layers={L}, batch_size={self.batch_size}, "
+                     f"bptt={T}, mbpa_memory={self.mbpa_memory}")
         return dataclasses.replace(self, lr=float(lr), corpus=absolute_spec(self.corpus))
 
 

@@ -224,3 +224,14 @@ def test_an_empty_or_truncated_cache_file_is_rebuilt(private_cache, damage):
     np.testing.assert_array_equal(again.X, rendered.X)
     assert render_kanji_dataset(2, drawers=3, size=12, cache=False).X.shape == rendered.X.shape
     assert os.path.getsize(path) > 0
+
+
+def test_a_cache_of_other_images_under_this_key_is_rebuilt(private_cache):
+    """14 × 14 images stored under the key of 16 × 16 ones were used as they were."""
+    rendered = render_kanji_dataset(2, drawers=3, size=16, seed=1)
+    (path,) = private_cache.iterdir()
+    small = render_kanji_dataset(2, drawers=3, size=14, seed=1, cache=False)
+    np.savez(path, X=small.X, y=small.y, drawer=small.drawer,
+             class_names=np.array(small.class_names))
+    again = render_kanji_dataset(2, drawers=3, size=16, seed=1)
+    np.testing.assert_array_equal(again.X, rendered.X)

@@ -293,3 +293,36 @@ def test_bad_min_count_and_spec(tmp_path):
     with pytest.raises(TypeError, match="spec"):
         load_corpus(3)
 
+
+
+def test_a_fifo_or_device_as_corpus_is_named_for_what_it_is(tmp_path):
+    """A FIFO given as text: or as a WikiText file was reported as "does not exist"."""
+    import os
+
+    os.mkfifo(tmp_path / "corpus.txt")
+    with pytest.raises(ValueError, match="corpus.txt' is a FIFO, expected a regular file"):
+        load_corpus(f"text:{tmp_path / 'corpus.txt'}")
+    with pytest.raises(ValueError, match="'/dev/null' is a character device"):
+        load_corpus("text:/dev/null")
+    for name in ("wiki.train.tokens", "wiki.valid.tokens"):
+        (tmp_path / name).write_text("a b c\n")
+    os.mkfifo(tmp_path / "wiki.test.tokens")
+    with pytest.raises(ValueError, match="wikitext test file .* is a FIFO"):
+        load_corpus(f"wikitext:{tmp_path}")
+
+
+def test_corpus_identity_hashes_each_splits_tokens(tmp_path):
+    """Reordered training lines keep every count and the vocabulary; the train hash changes,
+    the others do not (the identity a checkpoint is checked against on resume)."""
+    from hebbref.data.text import corpus_identity
+
+    lines = [f"w{i % 7} w{i % 5} w{i % 3}" for i in range(50)]
+    path = tmp_path / "c.txt"
+    path.write_text("\n".join(lines) + "\n")
+    before = corpus_identity(load_corpus(f"text:{path}", min_count=1))
+    path.write_text("\n".join(lines[:40][::-1] + lines[40:]) + "\n")
+    after = corpus_identity(load_corpus(f"text:{path}", min_count=1))
+    assert before["tokens"] == after["tokens"] and before["vocab_sha256"] == after["vocab_sha256"]
+    assert before["sha256"]["train"] != after["sha256"]["train"]
+    assert {k: before["sha256"][k] for k in ("valid", "test")} == {
+        k: after["sha256"][k] for k in ("valid", "test")}

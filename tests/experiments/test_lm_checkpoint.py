@@ -2,7 +2,9 @@
 input, a resume continues its own run in its own folder, and the corpus must be the same."""
 import json
 import math
+import os
 import shutil
+import signal
 
 import numpy as np
 import pytest
@@ -10,7 +12,8 @@ import pytest
 from hebbref import cli
 from hebbref.checkpoint import load_checkpoint, save_checkpoint
 from hebbref.experiments import lm
-from hebbref.experiments.lm import LMConfig, load_state, run
+from hebbref.experiments.lm import LMConfig, load_state, run, save_state
+from hebbref.record import write_results
 
 
 @pytest.fixture(scope="module")
@@ -100,12 +103,27 @@ def set_counts(value):
     (set_meta("position", -5), "position must be >= 0"),
     (set_meta("rng", {"bit_generator": "test"}), "bit_generator"),
     (set_meta("curve", [[1, 2]]), "curve"),
-    (set_config("hidden", 9), r"params/.* shape"),
-    (set_config("hebbian", False), "hebbian counts are saved"),
+    (set_config("hidden", 9), r"must be float32 of shape \(4, 9\)"),
+    (set_config("hebbian", False), "hebbian/counts is not expected"),
     (set_config("dropout", "x"), "dropout must be a real number"),
     (set_config("surprise", 1), "unexpected keyword"),
     (lambda groups, meta: meta.pop("rng"), "missing 'rng'"),
-    (lambda groups, meta: groups.pop("lstm_state"), "missing 'lstm_state'"),
+    (lambda groups, meta: groups.pop("lstm_state"), "lstm_state/c0 is missing"),
+    (lambda groups, meta: groups["optimizer"].pop("m/lstm1.Wx"), "optimizer/m/lstm1.Wx is missing"),
+    (lambda groups, meta: groups["optimizer"].pop("v/embed.E"), "optimizer/v/embed.E is missing"),
+    (lambda groups, meta: groups["optimizer"].pop("step/lstm1.b"), "step/lstm1.b is missing"),
+    (lambda groups, meta: groups["optimizer"].__setitem__("step/lstm1.b", 5),
+     "optimizer/step/lstm1.b is 5, the checkpoint's step 4"),
+    (lambda groups, meta: groups["optimizer"]["m/lstm1.Wx"].__setitem__((0, 0), np.nan),
+     "optimizer/m/lstm1.Wx holds NaN"),
+    (lambda groups, meta: groups["optimizer"]["v/lstm1.b"].__setitem__(0, -1.0),
+     "optimizer/v/lstm1.b holds NaN, Inf or a negative value"),
+    (lambda groups, meta: groups["optimizer"].__setitem__(
+        "m/embed.E", groups["optimizer"]["m/embed.E"].astype(np.float64)),
+     "optimizer/m/embed.E must be float32"),
+    (lambda groups, meta: meta["rng"]["state"].__setitem__("inc", 3.0), "rng state.inc"),
+    (set_meta("rng", {"bit_generator": "MT19937", "state": {"key": [0] * 624, "pos": 700},
+                      "has_uint32": 0, "uinteger": 0}), "PCG64"),
     (set_counts(2**63 - 10), r"counts must lie in \[1, 2\*\*62\]"),
     (set_counts(0), "counts must lie in"),
     (set_meta("corpus", {"vocab_size": 10}), "corpus must record"),
@@ -120,14 +138,29 @@ def test_malformed_checkpoint_fields_are_named(saved_run, tmp_path, change, mess
         load_state(checkpoint)
 
 
-def test_checkpoint_without_corpus_identity_still_loads(saved_run, tmp_path):
-    """Checkpoints written before the corpus identity was recorded load (for evaluation)."""
+def test_checkpoint_without_corpus_identity_is_refused(saved_run, tmp_path):
+    """Without the corpus identity the corpus cannot be checked, and hebbref always writes it."""
     checkpoint = copy_of(saved_run, tmp_path)
     rewrite(checkpoint, lambda groups, meta: meta.pop("corpus"))
-    config, state = load_state(checkpoint)
-    assert state.corpus is None and state.step == 4
-    with pytest.warns(UserWarning, match="no corpus identity"):
-        run(resume=checkpoint, progress=False)
+    with pytest.raises(ValueError, match="corpus must record"):
+        load_state(checkpoint)
+
+
+@pytest.mark.parametrize("edit", ["reorder training lines", "swap words in valid and test"])
+def test_resume_on_a_corpus_with_the_same_counts_is_refused(tmp_path, corpus_file, tiny, edit):
+    """Reordered training lines, or valid/test words swapped for others of the vocabulary,
+    keep every count; the hash of each split's token stream still changes."""
+    text = tmp_path / "corpus.txt"
+    shutil.copy(corpus_file, text)
+    run(tiny(tmp_path / "out", corpus=f"text:{text}", max_steps=3), progress=False)
+    lines = text.read_text().splitlines()
+    if edit == "reorder training lines":
+        lines[:10] = lines[:10][::-1]
+    else:
+        lines[-5:] = [line.replace("w0", "w1") for line in lines[-5:]]
+    text.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError, match="different corpus: its sha256"):
+        run(resume=tmp_path / "out" / "checkpoint.npz", progress=False)
 
 
 @pytest.mark.parametrize("step, position", [(4, 10**6), (3, 4), (10**6, 4)])
@@ -160,3 +193,28 @@ def test_progress_perplexity_of_a_huge_loss_does_not_overflow():
     """Case 8: --lr 1e30 crashed in the progress bar's math.exp."""
     assert lm._perplexity(1e30) == math.inf
     assert lm._perplexity(np.log(50.0)) == pytest.approx(50.0)
+
+
+def test_later_stop_signals_are_ignored_until_results_are_written(tmp_path, tiny, monkeypatch,
+                                                                   capsys):
+    """A SIGTERM during training, then a Ctrl-C while the results are written: the second used
+    to kill the process by its default action (exit code 130, no results.json). Now it is
+    ignored, the results say SIGTERM, and the exit code is SIGTERM's, 128 + 15."""
+    def first_signal_at_save(path, config, state):
+        if state.step == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+        save_state(path, config, state)
+
+    def second_signal_at_write(path, results):
+        os.kill(os.getpid(), signal.SIGINT)
+        write_results(path, results)
+
+    monkeypatch.setattr(lm, "save_state", first_signal_at_save)
+    monkeypatch.setattr(lm, "write_results", second_signal_at_write)
+    config = tiny(tmp_path / "out", max_steps=50)
+    monkeypatch.setattr(cli, "lm_config", lambda args: config)
+    assert cli.main(["lm", "--quiet"]) == 128 + signal.SIGTERM
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert results["status"] == "interrupted" and results["signal"] == "SIGTERM"
+    assert load_state(tmp_path / "out" / "checkpoint.npz")[1].step == results["steps"] == 2
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
