@@ -263,8 +263,8 @@ def grid_search(params, tokens, *, batch_size, bptt, windows=DEFAULT_WINDOWS,
                 theta_cs=DEFAULT_THETA_CS, lambda_cs=DEFAULT_LAMBDA_CS, reference=False):
     """Choose (W, θ_c, λ_c) minimising the mean NLL on `tokens` (use the validation split).
 
-    windows, theta_cs, lambda_cs: non-empty sequences of valid values. Ties go to the earliest point in the order
-    windows × theta_cs × lambda_cs. Pass 0.0 among lambda_cs to let "no cache" win.
+    windows, theta_cs, lambda_cs: non-empty sequences of valid values; ties go to the earliest
+    point of windows × theta_cs × lambda_cs. Pass 0.0 among lambda_cs to let "no cache" win.
     Returns a JSON-ready dict:
         window, theta_c, lambda_c: the chosen point; mean_nll, perplexity: its score;
         model_mean_nll, model_perplexity: the model alone on the same targets;
