@@ -1,20 +1,10 @@
 """Run many independent experiment configurations side by side (seeds, γ, T sweeps).
 
 Each worker is pinned to one BLAS thread (threadpoolctl), so `jobs` runs share `jobs` cores
-without their thread pools fighting over them. The work goes through joblib, so a sweep that
-outgrows one machine runs unchanged on a cluster by choosing joblib's backend, e.g.
-
-    from dask.distributed import Client
-    from joblib import parallel_config
-    client = Client("scheduler-address:8786")  # Dask: connect to the cluster first
-    with parallel_config(backend="dask"):
-        results = run_sweep(run, configs, jobs=-1)
-
-    # Ray: from ray.util.joblib import register_ray; register_ray(), then backend="ray".
-
-Dask comes with the `cluster` extra (pip install 'hebbref[cluster]'); ray is not a dependency.
-Backends that cannot stream results back one by one (Ray's refuses return_as="generator") get
-the whole list at the end instead.
+without their thread pools fighting. The work goes through joblib, so a sweep runs on a cluster
+by choosing joblib's backend: `with joblib.parallel_config(backend="dask"): run_sweep(...)`
+after connecting a `dask.distributed.Client` (the `cluster` extra), or backend="ray" after
+`ray.util.joblib.register_ray()`. Backends that cannot stream results (Ray) return them at the end.
 """
 from joblib import Parallel, delayed
 from joblib.parallel import get_active_backend

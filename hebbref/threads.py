@@ -1,12 +1,9 @@
 """Row blocks on the BLAS threads: element-wise work over a large (N, V) array, split by rows.
 
-NumPy's element-wise functions run on one core while its matrix products use every BLAS thread.
-For work that is independent per row (the cross-entropy over the logits), the rows can be cut
-into blocks and the blocks run on threads (NumPy releases the GIL inside its loops). Each row is
-computed by the same operations whatever the split, so the result is bit-identical to one block.
-
-The thread count follows the BLAS thread count that threadpoolctl reports, so code run under
-`threadpool_limits(1)` (the validation sweeps: one core per worker) stays on one thread.
+NumPy's element-wise functions run on one core while its matrix products use every BLAS thread;
+work independent per row (the cross-entropy) can run its row blocks on threads, as NumPy
+releases the GIL in its loops, and bit-identically, as each row is computed alike. The thread
+count follows BLAS's, so code under `threadpool_limits(1)` (the sweeps) stays on one thread.
 """
 import contextlib
 from concurrent.futures import ThreadPoolExecutor
@@ -31,9 +28,9 @@ def blas_threads():
 
 
 def blas_limit(threads):
-    """A context in which every loaded BLAS runs at most `threads` threads (None: unchanged).
-    It reuses one controller, so entering it costs microseconds, not the ~0.2 ms of a fresh
-    threadpool_limits, and a loop of small products can afford it."""
+    """A context in which every loaded BLAS runs at most `threads` threads (None: unchanged);
+    one reused controller makes it cheap enough (µs, not a fresh threadpool_limits' ~0.2 ms) for
+    a loop of small products."""
     if threads is None:
         return contextlib.nullcontext()
     return _blas_controller().limit(limits=threads)
