@@ -66,12 +66,8 @@ def _check_step(h_t, window_h, window_next, vocab_size, theta_c):
 
 def cache_log_probs_reference(h_t, window_h, window_next, V, *, theta_c):
     """log p_cache(w | h_t) for every word w, by a plain loop over the window (docs/MATH.md §6.4).
-
-    Inputs:  h_t: (H,) the current activation entering the softmax; window_h: (W, H) earlier
-             activations h_j; window_next: (W,) int, the word x_{j+1} that followed each h_j;
-             V: vocabulary size; theta_c >= 0. W = 0 is allowed.
-    Output:  (V,) float64 log p_cache; −inf for words not in the window, all −inf if W = 0.
-    """
+    h_t: (H,); window_h: (W, H) earlier h_j, W >= 0; window_next: (W,) int, the word x_{j+1}
+    after each; V: vocabulary size -> (V,) float64, −inf for words not in the window."""
     h_t, window_h, window_next, V, theta_c = _check_step(h_t, window_h, window_next, V, theta_c)
     log_unnormalised = np.full(V, -np.inf)
     for j in range(window_h.shape[0]):
@@ -107,13 +103,9 @@ def _mix(log_p_model, log_p_cache, lambda_c):
 
 
 def _log_cache_prob_of_targets(scores, valid, match, theta_c):
-    """log p_cache(target) for n steps at once, in the dtype of scores.
-
-    scores: (n, W) h_t·h_j; valid: (n, W) bool, the entry holds a pair (the window is not yet
-    full at the start of a column), or None when every entry does; match: (n, W) bool,
-    x_{j+1} equals the target (only where valid). Returns (n,), −inf where no valid entry
-    matches.
-    """
+    """log p_cache(target) of n steps, in scores' dtype: (n,), −inf where nothing matches.
+    scores: (n, W) h_t·h_j; valid: (n, W) bool, the entry holds a pair (None: all do);
+    match: (n, W) bool, x_{j+1} equals the target (only where valid)."""
     a = scores * scores.dtype.type(theta_c)
     if valid is not None:
         a[~valid] = -np.inf
@@ -243,15 +235,10 @@ def _grid(params, tokens, batch_size, bptt, windows, theta_cs, lambda_cs, refere
 def evaluate_with_cache(params, tokens, *, batch_size, bptt, window, theta_c, lambda_c,
                         reference=False):
     """NLL of every target of a token stream under the model mixed with a neural cache
-    (docs/MATH.md §6.4).
-
-    params: language-model parameters (models.lm.lm_init); tokens: (M,) int ids;
-    batch_size, bptt: as for experiments.lm.evaluate; window: W >= 1; theta_c >= 0;
-    lambda_c in [0, 1]; reference: the plain path (the model's plain twins and
-    cache_log_probs_reference at every target).
-    Returns (nll (K,) float64, targets (K,) int64), targets in the order of
-    experiments.lm.evaluate(params, tokens, batch_size=..., bptt=...), whose NLLs these equal
-    bit for bit when lambda_c = 0.
+    (docs/MATH.md §6.4): tokens: (M,) int ids; window W >= 1; theta_c >= 0; lambda_c in [0, 1];
+    reference: the model's plain twins and cache_log_probs_reference at every target.
+    Returns (nll (K,) float64, targets (K,) int64) in the order of experiments.lm.evaluate,
+    whose NLLs these equal bit for bit when lambda_c = 0.
     """
     point = (check_window(window), check_theta_c(theta_c), check_lambda_c(lambda_c))
     nll_by_point, _, targets = _grid(params, tokens, batch_size, bptt, (point[0],), (point[1],),
