@@ -38,9 +38,6 @@ def init_counts(V):
     return np.ones(int(V), dtype=np.int64)
 
 
-# ----------------------------------------------------------------------------------------------
-# Validation shared by both implementations (STYLE: validate at the public boundary)
-
 def _check_levers(write_gain=1.0, calibrate=False, moments="keep", fresh_bias="keep"):
     """Validate the levers of the module docstring and hebbref/train.py; return write_gain."""
     write_gain = check_number(write_gain, "write_gain", low=0.0)
@@ -74,13 +71,7 @@ def _check_in_place_target(x, name):
         raise ValueError(f"{name} must be writeable (it is updated in place)")
 
 
-def _check_update_args(theta, counts, h, y, gamma, T, lam_rule, write_scale):
-    """Validate the arguments of both public update functions; return (y as int64, gamma, T)."""
-    theta = check_array(theta, "theta", ndim=2, finite=False)  # only K rows are read: no O(VH) scan
-    if theta.dtype not in (np.float32, np.float64):
-        raise TypeError(f"theta must be float32 or float64, got dtype {theta.dtype}")
-    _check_in_place_target(theta, "theta")
-    V, H = theta.shape
+def _check_counts(counts, V):
     if not isinstance(counts, np.ndarray):
         raise TypeError(f"counts must be a numpy.ndarray of int64, got {type(counts).__name__}")
     if counts.dtype != np.int64:
@@ -89,7 +80,18 @@ def _check_update_args(theta, counts, h, y, gamma, T, lam_rule, write_scale):
         raise ValueError(f"counts must have shape ({V},) to match theta, got {counts.shape}")
     _check_in_place_target(counts, "counts")
     if V and counts.min() < 1:
-        raise ValueError(f"counts must be >= 1 (they start at 1, METHOD §2), got min {counts.min()}")
+        raise ValueError(f"counts must be >= 1 (they start at 1, docs/MATH.md §5.1), got min "
+                         f"{counts.min()}")
+
+
+def _check_update_args(theta, counts, h, y, gamma, T, lam_rule, write_scale):
+    """Validate the arguments of both public update functions; return (y as int64, gamma, T)."""
+    theta = check_array(theta, "theta", ndim=2, finite=False)  # only K rows are read: no O(VH) scan
+    if theta.dtype not in (np.float32, np.float64):
+        raise TypeError(f"theta must be float32 or float64, got dtype {theta.dtype}")
+    _check_in_place_target(theta, "theta")
+    V, H = theta.shape
+    _check_counts(counts, V)
     h = check_array(h, "h", ndim=2, shape=(None, H))
     check_same_dtype("h", h, "theta", theta)
     y = check_labels(y, "y", V, shape=(h.shape[0],))
@@ -309,13 +311,7 @@ class HebbianSoftmax:
                                         self.fresh_bias)
         if self.counts is None:
             self.counts = init_counts(self.num_classes)
-        elif not (isinstance(self.counts, np.ndarray) and self.counts.dtype == np.int64
-                  and self.counts.shape == (self.num_classes,)):
-            raise ValueError(f"counts must be an int64 array of shape ({self.num_classes},), got "
-                             f"{getattr(self.counts, 'dtype', type(self.counts).__name__)} "
-                             f"{getattr(self.counts, 'shape', '')}")
-        elif self.num_classes and self.counts.min() < 1:
-            raise ValueError(f"counts must be >= 1, got min {self.counts.min()}")
+        _check_counts(self.counts, self.num_classes)
 
     @classmethod
     def from_config(cls, config, num_classes, counts=None):
