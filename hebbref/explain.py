@@ -1,18 +1,11 @@
-"""`hebbref explain`: the Hebbian Softmax update worked through by hand (METHOD §2).
+"""`hebbref explain`: the Hebbian Softmax update worked through by hand (docs/MATH.md §5.6).
 
-A softmax layer with V = 4 classes and H = 3 features sees three batches of N = 5 activations
-whose entries are multiples of 0.5. Each batch runs the two steps of training
-(hebbref.train.train_step): plain SGD on θ and b gives θ' (METHOD §2 step 1), then the Hebbian
-rule mixes the mean activation ĥ_i of every class present into its row (step 2), while the rows
-of absent classes keep θ' (step 3). With γ = 0.3 and T = 6 the three batches reach every branch of
-
-    λ_i = max(1/c_i, γ)  if c_i < T,  else 0        (c_i: the count before the batch)
-
-- batch 1: every class present is new (c_i = 1), so λ_i = 1 and θ[i] = ĥ_i (METHOD §3 P2);
-- batch 2: class 0 has c_0 = 4 and 1/4 < γ, so λ_0 = γ; class 3 is seen for the first time;
-- batch 3: class 0 has c_0 = 6 = T, so λ_0 = 0: the class is handed back to gradient descent and
-  θ[0] = θ'[0] (METHOD §3 P8); class 1 has reached the floor γ.
-
+A softmax layer with V = 4 classes and H = 3 features sees three batches of N = 5 activations,
+multiples of 0.5. Each batch runs hebbref.train.train_step's two steps: plain SGD gives θ', then
+the rule mixes the mean ĥ_i of every class present into its row; absent rows keep θ'. With
+γ = 0.3 and T = 6 the batches reach every branch of λ_i = max(1/c_i, γ) if c_i < T, else 0:
+batch 1, every class is new, λ_i = 1 and θ[i] = ĥ_i (P2); batch 2, c_0 = 4 and 1/4 < γ, so
+λ_0 = γ; batch 3, c_0 = 6 = T, λ_0 = 0: θ[0] = θ'[0], handed back to gradient descent (P8).
 `walkthrough()` returns every number that `main()` prints, so tests can check each one.
 """
 import argparse
@@ -65,13 +58,10 @@ def _rule(count_before, present):
 
 
 def walkthrough():
-    """Run the three batches. Returns one record (dict) per batch per class, in that order:
-
-    batch (1-based), class, present (bool), n (n_i), count_before (c_i), inv_count (1/c_i),
-    lam (λ_i; None if absent), rule (the branch of λ_i in words), h_hat ((H,) or None if absent),
-    theta_before, grad_theta (∂L/∂θ[i]), theta_prime (θ'[i]), theta_new (θ[i] after the rule),
-    all (H,) float64; b_before, b_prime (floats); count_after; loss (the batch's mean loss).
-    """
+    """Run the three batches; one record (dict) per batch per class, in that order: batch
+    (from 1), class, present, n (n_i), count_before (c_i), inv_count, lam (λ_i, None if absent),
+    rule (λ_i's branch in words), h_hat (None if absent), theta_before, grad_theta, theta_prime,
+    theta_new ((H,) each), b_before, b_prime, count_after, loss (the batch's mean loss)."""
     params = {"theta": THETA0.copy(), "b": B0.copy()}
     counts = init_counts(V)
     opt_state = {}

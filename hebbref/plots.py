@@ -97,28 +97,29 @@ def _lines_with_band(ax, runs, points, x_of, y_of):
             ax.fill_between(x, *spread, alpha=0.2, color=COLOURS.get(name))
 
 
+def _line_plot(runs, points, x_of, y_of, xlabel, ylabel, title):
+    """A figure of _lines_with_band; returns its axes for finishing touches before _save."""
+    fig, ax = plt.subplots(figsize=(8, 4))
+    _lines_with_band(ax, runs, points, x_of, y_of)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.legend()
+    return fig, ax
+
+
 def plot_accuracy_over_time(runs, path, *, title=""):
     """Test accuracy over the introduced classes against training step."""
-    fig, ax = plt.subplots(figsize=(8, 4))
-    _lines_with_band(ax, runs, lambda seed: seed["over_time"], lambda p: p["step"],
-                     lambda p: p["accuracy"])
-    ax.set_xlabel("training step")
-    ax.set_ylabel("test accuracy (classes introduced so far)")
-    ax.set_title(title or "accuracy over time")
-    ax.legend()
+    fig, _ = _line_plot(runs, lambda seed: seed["over_time"], lambda p: p["step"],
+                        lambda p: p["accuracy"], "training step",
+                        "test accuracy (classes introduced so far)", title or "accuracy over time")
     _save(fig, path)
 
 
 def plot_lm_curves(runs, path, *, title=""):
     """Validation perplexity against training tokens (curve points are (step, tokens, ppl))."""
-    fig, ax = plt.subplots(figsize=(8, 4))
-    _lines_with_band(ax, runs, lambda seed: seed["curve"], lambda p: p[1], lambda p: p[2])
-    ax.set_xlabel("training tokens")
+    fig, ax = _line_plot(runs, lambda seed: seed["curve"], lambda p: p[1], lambda p: p[2],
+                         "training tokens", "validation perplexity", title or "learning curves")
     ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
-    ax.set_ylabel("validation perplexity")
     ax.set_yscale("log")
-    ax.set_title(title or "learning curves")
-    ax.legend()
     _save(fig, path)
 
 

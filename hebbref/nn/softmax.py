@@ -66,11 +66,8 @@ def nll_per_target(z, y):
 
 
 def _nll_rows(rows, z, y):
-    """−log p_t[y_t] for the rows `rows` (a slice) of z, in a buffer of the block's size."""
-    shifted = z[rows] - z[rows].max(axis=1, keepdims=True)
-    target_shifted = shifted[np.arange(shifted.shape[0]), y[rows]]
-    np.exp(shifted, out=shifted)
-    return np.log(shifted.sum(axis=1)) - target_shifted
+    """−log p_t[y_t] for the rows `rows` (a slice) of z, on a copy of the block (z unchanged)."""
+    return _softmax_numerators(slice(None), z[rows].copy(), y[rows])[0]
 
 
 def softmax_cross_entropy_reference(z, y):
