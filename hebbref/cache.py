@@ -134,13 +134,10 @@ def _log_cache_prob_of_targets(scores, valid, match, theta_c):
 def _slide(window_h, window_next, h, y):
     """One segment's targets scored against their columns' windows, and the windows moved on.
 
-    window_h: (N, W, H), window_next: (N, W): the last W pairs (h_j, x_{j+1}) of each column,
-    oldest first (x_{j+1} = −1, which matches no word, where the column has fewer); h: (t·N, H)
-    and y: (t, N) of the segment (stream.walk).
-    Returns scores: (t·N, W) h_t·h_j in h's dtype; match: (t·N, W) bool, x_{j+1} == target;
-    and the windows after the segment. The window of step i is the rows [i, i + W) of
-    window + segment, so all t windows come out of one (t, W + t) product per column, of
-    which the band [i, i + W) of row i is kept.
+    window_h: (N, W, H), window_next: (N, W): each column's last W pairs, oldest first (x = −1,
+    matching no word, where it has fewer); h: (t·N, H), y: (t, N) of the segment. Returns
+    scores: (t·N, W) h_t·h_j; match: (t·N, W) x_{j+1} == target; the windows after it. Step i's
+    window is rows [i, i + W) of window + segment: one (t, W + t) product per column, banded.
     """
     t, columns = y.shape
     W = window_h.shape[1]
@@ -191,9 +188,8 @@ def _cache_segments(params, tokens, batch_size, bptt, windows, theta_cs):
 
 
 def _cache_segments_reference(params, tokens, batch_size, bptt, windows, theta_cs):
-    """Plain twin of `_cache_segments` (same output), straight from docs/MATH.md §6.4: the
-    model's plain path, then at every target cache_log_probs_reference over the last W pairs
-    (h_j, x_{j+1}) of its column, kept as past_h: (steps, N, H), past_next: (steps, N)."""
+    """Plain twin of `_cache_segments`: the model's plain path, then cache_log_probs_reference
+    at every target over its column's last W pairs, past_h: (steps, N, H), past_next: (steps, N)."""
     for start, y, h, z, nll in walk(params, tokens, batch_size=batch_size, bptt=bptt,
                                     reference=True):
         t, columns = y.shape

@@ -135,11 +135,9 @@ def _numpy_cblas_gemm(dtype):
 
 
 def matmul_accumulate(out, a, b, *, transpose="a"):
-    """out += aᵀ b (transpose="a": a (K, M), b (K, N)) or out += a bᵀ (transpose="b": a (M, K),
-    b (N, K)), out (M, N), without the temporary product: BLAS gemm with β = 1 on NumPy's own
-    OpenBLAS, all arrays C-contiguous and of one float dtype. Falls back to the twin when that
-    library is not found or an array is not C-contiguous. The two agree to rounding (the gemm
-    adds the product into out inside its kernel, in its own order)."""
+    """out (M, N) += aᵀ b (transpose="a": a (K, M), b (K, N)) or a bᵀ ("b": a (M, K), b (N, K))
+    without the temporary product, by gemm with β = 1 on NumPy's own OpenBLAS; the twin when
+    that is not found or an array is not C-contiguous (they agree to rounding)."""
     if transpose not in ("a", "b"):
         raise ValueError(f"transpose must be 'a' or 'b', got {transpose!r}")
     M, N = out.shape

@@ -216,12 +216,9 @@ def _mean_nll(log_p):
 
 
 def choose(log_probs, lambda_ms=DEFAULT_LAMBDA_MS):
-    """The grid point and λ_m minimising the mean NLL of (1 − λ_m) p_model + λ_m p_MbPA.
-
-    log_probs: the dict of mbpa_log_probs (use the validation split); lambda_ms: candidate λ_m
-    in [0, 1]. Ties go to the first point, then the first λ_m. Returns {"point": (K, S, α, β, ε),
-    "lambda_m": float, "mean_nll": float, "grid": [{point, lambda_m, mean_nll}, ...]}.
-    """
+    """The point and λ_m minimising the mean NLL of (1 − λ_m) p_model + λ_m p_MbPA over
+    log_probs (mbpa_log_probs on validation); ties go to the first. -> {"point", "lambda_m",
+    "mean_nll", "grid": [{point, lambda_m, mean_nll}, ...]}."""
     lambda_ms = check_grid_values(lambda_ms, "lambda_ms", check_lambda_c)
     grid = [{"point": point, "lambda_m": lam,
              "mean_nll": _mean_nll(mix_log_probs(log_probs["model"], log_probs[point], lam))}

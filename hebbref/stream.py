@@ -1,9 +1,6 @@
 """The language model run down a token stream, as evaluation, the neural cache and MbPA read a
-split (docs/MATH.md §1.2, §2.8, §6.1).
-
-The split is cut into N batchify columns and read T steps at a time; the LSTM state is carried
-from one segment to the next (no dropout, no Hebbian update), so each target is predicted from
-its whole column so far, as in training.
+split (docs/MATH.md §1.2, §2.8, §6.1): N batchify columns read T steps at a time, the LSTM
+state carried (no dropout, no Hebbian update), so each target sees its whole column so far.
 """
 import numpy as np
 from tqdm import tqdm

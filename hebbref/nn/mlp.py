@@ -11,10 +11,8 @@ from hebbref.nn.linear import linear_backward, linear_forward
 
 
 def mlp_init(sizes, rng, *, dtype=np.float64):
-    """Parameters for layer sizes [D, H_1, ..., H_L]: {"W1": (D, H_1), "b1": (H_1,), ...}.
-
-    W_l ~ N(0, 2 / fan_in) (He initialisation, suited to ReLU); biases zero.
-    """
+    """{"W1": (D, H_1), "b1": (H_1,), ...} for sizes [D, H_1, ..., H_L]; W_l ~ N(0, 2 / fan_in)
+    (He initialisation, suited to ReLU), biases zero."""
     params = {}
     for l, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
         params[f"W{l}"] = (rng.standard_normal((fan_in, fan_out)) * np.sqrt(2.0 / fan_in)).astype(dtype)
