@@ -124,7 +124,7 @@ def hebbian_lambda(counts_i, n_i, *, gamma, T, lam_rule="paper"):
 def _rescale_to_norms(h, norms):
     """h̃_t = h_t · norms_t / ‖h_t‖, 0 where h_t = 0. h: (N, H); norms: (N,) -> (N, H).
     hypot and scaling a unit vector keep every intermediate inside the dtype's range."""
-    h_norms = np.hypot.reduce(h, axis=1) if h.shape[1] else np.zeros(h.shape[0], h.dtype)
+    h_norms = _row_norms(h)
     nonzero = h_norms > 0
     unit = np.zeros_like(h)
     np.divide(h, h_norms[:, None], out=unit, where=nonzero[:, None])
@@ -137,9 +137,6 @@ def _row_norms(theta_rows):
         return np.zeros(theta_rows.shape[0], theta_rows.dtype)
     return np.hypot.reduce(theta_rows, axis=1)
 
-
-# ----------------------------------------------------------------------------------------------
-# The reference: one class at a time, line by line from METHOD §2
 
 def hebbian_update_reference(theta, counts, h, y, *, gamma, T, lam_rule="paper",
                              write_scale="none", write_gain=1.0, calibrate=False):
@@ -187,9 +184,6 @@ def hebbian_update_reference(theta, counts, h, y, *, gamma, T, lam_rule="paper",
             theta[i] = lam * h_hat + (1 - lam) * theta[i]  # θ[i] ← λ ĥ_i + (1 − λ) θ'[i]
         counts[i] = c_i + n_i                        # c_i ← c_i + n_i
 
-
-# ----------------------------------------------------------------------------------------------
-# The fast path: one sort, per-class sums by reduceat, K rows touched
 
 def _class_sums(h, y):
     """Per-class sums of h: (N, H), y: (N,) int64, N > 0 -> ids (K,) sorted, n_i (K,), sums

@@ -58,16 +58,9 @@ def frequency_buckets(spec="default"):
         if thresholds[0] < 1 or any(a >= b for a, b in zip(thresholds, thresholds[1:])):
             raise ValueError(f"spec thresholds must be positive and increasing, got {spec!r}")
     edges = [0, *(int(t) for t in thresholds), math.inf]
-    buckets = []
-    for low, high in zip(edges[:-1], edges[1:]):
-        if low == 0:
-            name = f"<{_short(high)}"
-        elif math.isinf(high):
-            name = f">{_short(low)}"
-        else:
-            name = f"{_short(low)}–{_short(high)}"
-        buckets.append(FrequencyBucket(name, low, high))
-    return tuple(reversed(buckets))
+    inner = [f"{_short(low)}–{_short(high)}" for low, high in zip(edges[1:-2], edges[2:-1])]
+    names = [f"<{_short(edges[1])}", *inner, f">{_short(edges[-2])}"]       # "<10", "10–100", ">1K"
+    return tuple(FrequencyBucket(*bucket) for bucket in zip(names, edges, edges[1:]))[::-1]
 
 
 def _check_buckets(buckets):
