@@ -41,9 +41,7 @@ def numerical_gradient(f, x, eps=EPS):
 
 
 def relative_error(analytic, numeric, floor=0.0):
-    """max |a − n| / max(max |a|, max |n|, floor); 0.0 when that scale is exactly zero.
-
-    floor: the smallest gradient scale a relative error is measured against (see _check)."""
+    """max |a − n| / max(max |a|, max |n|, floor) (floor: see _check); 0.0 when that is zero."""
     analytic = densify(analytic, numeric.shape)
     scale = max(np.abs(analytic).max(initial=0.0), np.abs(numeric).max(initial=0.0), floor)
     return 0.0 if scale == 0.0 else float(np.abs(analytic - numeric).max() / scale)

@@ -18,12 +18,8 @@ def _one_thread(run, config):
 
 
 def run_sweep(run, configs, *, jobs=1, progress=True):
-    """[run(c) for c in configs], `jobs` at a time (each with one BLAS thread), in order.
-
-    run: a picklable function of one config (e.g. hebbref.experiments.curriculum.run);
-    jobs: number of parallel workers (1: in this process, no pool; -1: one per core);
-    progress: a bar over finished runs (only on a terminal).
-    """
+    """[run(c) for c in configs], `jobs` at a time (1: in this process; -1: one per core), each
+    with one BLAS thread, in order. run: picklable; progress: a bar (only on a terminal)."""
     configs = list(configs)
     if not isinstance(jobs, int) or jobs == 0 or jobs < -1:
         raise ValueError(f"jobs must be a positive integer or -1, got {jobs!r}")

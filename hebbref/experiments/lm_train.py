@@ -55,16 +55,14 @@ class LMConfig(HebbianOptions):
     curve_tokens: int = 20000          # ... on the first this-many validation tokens
     checkpoint_every: int = 200
     cache: bool = False                # also evaluate with a neural cache (METHOD §7)
-    # models.lm.lm_init's options: N(0, 1) embedding, U(±1/√H) biases (the "torch" rows of the
-    # "Screen" table).
+    # models.lm.lm_init's options: the "torch" rows of the "Screen" table
     embed_init: str = "normal"
     softmax_bias_init: str = "uniform"
     lstm_bias_init: str = "torch"
     mbpa: bool = False                 # also evaluate with MbPA, alone and with the cache (§8)
     mbpa_memory: int = 1000            # M: pairs kept per evaluation column
     mbpa_tokens: int | None = 10000    # MbPA rows on the first this-many tokens of each split
-    # Run every layer, the loss, the optimiser, the rule, the cache and MbPA through their plain
-    # NumPy twins (no numba, no threads): the path to read and step through in a debugger.
+    # Every layer, the loss, the optimiser, the rule, the cache and MbPA on their plain twins
     reference: bool = False
     out: str | None = None
 
