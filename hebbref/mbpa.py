@@ -1,18 +1,14 @@
 """Memory-based parameter adaptation (MbPA; Sprechmann et al., ICLR 2018) of the softmax layer,
-for evaluating the language model; the equations are docs/MATH.md §6.5:
+for evaluating the language model (docs/MATH.md §6.5):
 
     w_k = (1/(ε + d_k²)) / Σ_j 1/(ε + d_j²)           over the K stored h_k nearest to h_t
     L_t(θ_x, b_x) = −Σ_k w_k log softmax(θ_x h_k + b_x)[y_k] + (β/2)(‖θ_x − θ‖² + ‖b_x − b‖²)
     S steps (θ_x, b_x) ← (θ_x, b_x) − α ∇L_t from (θ, b);  p_MbPA = softmax(θ_x h_t + b_x)
 
-`adapted_logits_reference` builds θ_x in full. The span form (`adapted_logits`) uses that
-θ_x = θ − Aᵀ H_K and b_x = b − c with A: (K, V), so a step costs O(K²V), not O(KVH):
-
-    A ← (1 − αβ) A + α G,   c ← (1 − αβ) c + α Σ_k G_k,   logits z_t − Aᵀ (H_K h_t) − c
-
-Conventions: fewer than K stored pairs: all are neighbours; an empty memory or S = 0 gives θ h_t
-+ b; equal distances go to the earlier entry; one memory per batchify column (the last M pairs,
-carried across BPTT segments, like the cache's windows).
+`adapted_logits_reference` builds θ_x in full; `adapted_logits` uses θ_x = θ − Aᵀ H_K, b_x =
+b − c with A ← (1 − αβ) A + α G, c ← (1 − αβ) c + α Σ_k G_k, so a step costs O(K²V), not O(KVH).
+Fewer than K stored pairs: all are neighbours; an empty memory or S = 0: θ h_t + b; equal
+distances: the earlier entry first; one memory (the last M pairs) per batchify column.
 """
 import time
 

@@ -1,21 +1,16 @@
 """Optimisers over flat parameter dicts, updating in place; dense and sparse-row (docs/MATH.md §4).
 
 Every optimiser is ``opt(params, grads, state, *, lr, ..., reference=False) -> None``:
-- ``params``: {name: ndarray}; arrays named in ``grads`` change in place.
-- ``grads``: {name: ndarray or SparseRows}, keys a subset of ``params``. A SparseRows gradient
-  ``(ids (K,) unique and sorted, rows (K, ...))`` is zero outside rows ``ids``; only those rows
-  and their state change (docs/MATH.md §4.5). Parameters without a gradient are untouched.
+- ``params``: {name: ndarray}; arrays named in ``grads`` change in place, the others do not.
+- ``grads``: {name: ndarray or SparseRows}. A SparseRows ``(ids (K,) unique and sorted, rows
+  (K, ...))`` is zero outside rows ``ids``; only those rows and their state change (§4.5).
 - ``state``: a dict the caller creates empty and passes back every step, filled lazily with
-  "step/<name>" (int, per parameter as in torch.optim), "momentum/<name>" (sgd), "m/<name>",
-  "v/<name>" (adam; rmsprop uses "v") in the parameter's dtype; plain values, so a round trip
-  through np.savez restores it bit-exactly.
-
-The formulas are torch.optim's (no weight decay), so the torch parity tests hold to 1e-10. Each
-optimiser writes its formula once, on row blocks: the dense path applies it to the whole array,
-the sparse path to rows ``ids``, so the two agree bit for bit on touched rows. A bad argument
-raises before anything is written; gradients are not checked for finiteness.
-``reference=True`` runs the plain steps (:func:`sgd_step_numpy`, :func:`adam_step_numpy`); else
-SGD and Adam run their bit-identical numba kernels, imported only when first used.
+  "step/<name>" (per parameter, as torch.optim), "momentum/<name>", "m/<name>", "v/<name>" in
+  the parameter's dtype: plain values, so np.savez round-trips it bit-exactly.
+The formulas are torch.optim's (no weight decay; torch parity to 1e-10), each written once on
+row blocks, so a sparse step equals the dense one on touched rows bit for bit. A bad argument
+raises before anything is written; gradients are not checked for finiteness. reference=True
+runs the plain steps (sgd_step_numpy, adam_step_numpy), else their bit-identical numba kernels.
 """
 import math
 

@@ -138,7 +138,7 @@ def _segment(command, values, current, origin, previous_command, previous_contro
 
 
 def bezier_points(segments, points_per_segment):
-    """Points at t = 0, 1/(n−1), ..., 1 on cubic segments: (..., 4, 2) -> (..., n, 2) (no checks)."""
+    """Points at t = 0, 1/(n−1), ..., 1 on cubics: (..., 4, 2) -> (..., n, 2) (no checks)."""
     t = np.linspace(0.0, 1.0, points_per_segment, dtype=segments.dtype)[:, None]
     s = 1.0 - t
     bernstein = np.hstack([s**3, 3.0 * t * s**2, 3.0 * t**2 * s, t**3])  # (n, 4)

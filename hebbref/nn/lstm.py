@@ -3,12 +3,10 @@
     a_t = x_t Wx + h_{t−1} Wh + b,   i, f, o = σ(a_i, a_f, a_o),   g = tanh(a_g)
     c_t = f ⊙ c_{t−1} + i ⊙ g,       h_t = o ⊙ tanh(c_t)
 
-The backward equations are docs/MATH.md §2.7. The caller carries (h_T, c_T) of one segment into
-the next as plain arrays, so no gradient crosses the boundary ("detached"). x_t Wx for all t,
-and dWx, dWh, dx, are each one (T·N)-row product; only h_{t−1} Wh runs step by step.
-lstm_forward_reference / lstm_backward_reference loop over the step functions (read these);
-lstm_forward / lstm_backward are their fast twins, which import hebbref.threads and
-hebbref.kernels (numba) when first called, so the plain path runs without them.
+The caller carries (h_T, c_T) into the next segment as plain arrays ("detached"). x_t Wx for all
+t, dWx, dWh and dx are each one (T·N)-row product; only h_{t−1} Wh runs step by step. The
+*_reference functions loop over the step functions (read these); lstm_forward / lstm_backward,
+their fast twins, import hebbref.threads and hebbref.kernels (numba) only when first called.
 """
 import numpy as np
 
