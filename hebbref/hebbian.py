@@ -6,17 +6,13 @@ mean ĥ_i of its activations h̃_t into its row; rows of absent classes are neve
     λ_i  = max(1/c_i, γ) if c_i < T, else 0              (lam_rule="exact_mean": n_i/(c_i−1+n_i))
     θ[i] ← λ_i ĥ_i + (1 − λ_i) θ'[i],   c_i ← c_i + n_i
 
-write_scale chooses h̃_t (not in the paper; "none", h̃_t = h_t, by default): "row_norm" rescales
-h_t to ‖θ'[y_t]‖, keeping a written row at the norm gradient descent gave it; "centred" uses
-h_t − h̄ (h̄ the batch mean): features after ReLU share a large common component, and a row
-written along it raises that class's logit for every input (docs/MATH.md §5.2);
-"centred_row_norm" centres, then rescales. The levers write_gain (ĥ_i ← g ĥ_i) and calibrate
-(ĥ_i ← s_i ĥ_i, s_i = ℓ_ref / (ĥ_i · m_i)) act against the late cost, off by default
-(docs/MATH.md §5.7); moments and fresh_bias act after the rule (hebbref/train.py).
-
-:func:`hebbian_update_reference` is the plain loop over classes to read beside docs/MATH.md §5;
-:func:`hebbian_update` sorts the batch once and touches only the K present rows (never a dense
-V×H temporary). They agree (docs/MATH.md §8 P7); both update θ and the counts in place.
+Options not in the paper, off by default: write_scale sets h̃_t ("row_norm": h_t rescaled to
+‖θ'[y_t]‖, the norm gradient descent gave the row; "centred": h_t − h̄, since features after ReLU
+share a large common component that, written into a row, raises its logit for every input,
+§5.2; "centred_row_norm": both); write_gain and calibrate scale ĥ_i against the late cost (§5.7).
+:func:`hebbian_update_reference` is the plain loop over classes; :func:`hebbian_update` sorts the
+batch once and touches only the K present rows (no V×H temporary). They agree (§8 P7); both
+update θ and the counts in place.
 """
 from dataclasses import dataclass
 
@@ -99,8 +95,7 @@ def _check_update_args(theta, counts, h, y, gamma, T, lam_rule, write_scale):
     return y, gamma, T
 
 
-def _lambda(counts_i, n_i, gamma, T, lam_rule):
-    # counts_i are the counts before this batch (METHOD §2).
+def _lambda(counts_i, n_i, gamma, T, lam_rule):  # counts_i: the counts before this batch
     if lam_rule == "paper":
         rate = 1.0 / counts_i
     else:  # "exact_mean": weight of the n_i new activations in the running mean of c_i−1+n_i
@@ -241,15 +236,13 @@ def _calibrated(h_hat, theta, counts, h, y, ids, n_i):
 
 @dataclass(frozen=True)
 class HebbianConfig:
-    """The rule's hyperparameters (docs/MATH.md §5), and the library's defaults, stated once.
-
-    gamma in [0, 1]; T >= 0 or math.inf; lam_rule "paper" or "exact_mean"; write_scale one of
-    WRITE_SCALES. The paper states no values for γ and T; this library chooses γ = 0.1, T = 100:
-    for c_i < 1/γ = 10, λ_i = 1/c_i makes θ[i] the exact running mean of the first sightings (P2,
-    P3); for 10 <= c_i < T, θ[i] is an exponential average over about the last 1/γ batches with
-    the class, so it follows the features as the network below changes; from c_i = T on,
-    gradient descent, which has by then seen the class often, trains the row alone (P8). Each
-    experiment config declares the values its validation chose.
+    """The rule's hyperparameters (docs/MATH.md §5) and the library's defaults, stated once:
+    gamma in [0, 1]; T >= 0 or math.inf; lam_rule in LAM_RULES; write_scale in WRITE_SCALES.
+    The paper states no γ or T; γ = 0.1, T = 100 make θ[i] the exact running mean of a class's
+    first 1/γ = 10 sightings (P2, P3), then an exponential average over about its last 10
+    batches, following the features as the network changes, and from c_i = T on leave the row
+    to gradient descent, which has seen the class often by then (P8). Each experiment config
+    declares the values its validation chose.
     """
 
     gamma: float = 0.1

@@ -63,8 +63,7 @@ def adam_step(p, g, m, v, *, beta1, beta2, eps, step_size, sqrt_bias_correction2
 
 
 def _check_contiguous(**arrays):
-    # A kernel writes through a flat view; reshape(-1) of a non-contiguous array is a copy,
-    # and a write into a copy would never reach the caller's array.
+    # reshape(-1) of a non-contiguous array is a copy, and a write into it would be lost
     for name, x in arrays.items():
         if not x.flags.c_contiguous:
             raise ValueError(f"{name} must be C-contiguous (it is updated in place)")

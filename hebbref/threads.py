@@ -37,8 +37,7 @@ def blas_limit(threads):
 
 
 def row_blocks(n_rows, row_size, threads):
-    """Cut range(n_rows) into at most `threads` contiguous slices of at least MIN_BLOCK
-    elements each (rows of row_size elements); one slice when the array is small."""
+    """range(n_rows) as at most `threads` contiguous slices of >= MIN_BLOCK elements each."""
     blocks = max(1, min(threads, n_rows * row_size // MIN_BLOCK, n_rows))
     edges = [n_rows * k // blocks for k in range(blocks + 1)]
     return [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
@@ -52,8 +51,8 @@ def _executor():
 
 
 def map_row_blocks(fn, args, n_rows, row_size, threads=None):
-    """[fn(block, *args) for block in row_blocks(...)], the blocks on `threads` threads (default:
-    the BLAS thread count). fn must only touch the rows of its block."""
+    """[fn(block, *args) for block in row_blocks(...)] on `threads` threads (default: BLAS's);
+    fn must only touch the rows of its block."""
     blocks = row_blocks(n_rows, row_size, blas_threads() if threads is None else threads)
     if len(blocks) == 1:
         return [fn(blocks[0], *args)]
