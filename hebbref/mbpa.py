@@ -155,8 +155,8 @@ def adapted_logits(theta, b, h, memory_h, memory_y, *, neighbours, steps, step_s
 # Default grid, about 200 rows of (K, V) softmax per position: ε = 1e-3 as in Sprechmann et al.'s
 # kernel; β = 0.1, small, as with S <= 3 the weights stay near (θ, b) anyway; α spans a decade
 # around 1 (‖∇L_t‖ is at most about ‖h‖ <= √H); one point with S = 3 asks if more steps help.
-DEFAULT_POINTS = tuple((K, 1, alpha, 0.1, 1e-3) for K in (8, 32) for alpha in (0.3, 1.0, 3.0)
-                       ) + ((32, 3, 1.0, 0.1, 1e-3),)
+DEFAULT_POINTS = (*((K, 1, alpha, 0.1, 1e-3) for K in (8, 32) for alpha in (0.3, 1.0, 3.0)),
+                  (32, 3, 1.0, 0.1, 1e-3))
 DEFAULT_LAMBDA_MS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
 
 

@@ -19,9 +19,8 @@ from hebbref.nn.softmax import (SOFTMAX_BIAS_INITS, linear_cross_entropy,
 from hebbref.validate import check_labels
 
 
-# Initialisation options (docs/MATH.md §2.9; the method leaves them open). The second of each is
-# what torch's nn.Embedding / nn.LSTM / nn.Linear draw by default, so a PyTorch model with
-# default initialisation can be matched in distribution.
+# Initialisation options (docs/MATH.md §2.9); the second of each is torch's default, so a
+# default-initialised PyTorch model can be matched in distribution.
 EMBED_INITS = ("uniform", "normal")              # U(−0.1, 0.1) | N(0, 1)
 
 
