@@ -155,11 +155,9 @@ def _slide(window_h, window_next, h, y):
 
 
 def _cache_segments(params, tokens, batch_size, bptt, windows, theta_cs):
-    """Per segment of stream.walk: (nll (n,) of the model, targets (n,),
-    {(W, θ_c): log p_cache(target) (n,) float64}).
-
-    The window of size W is the newest W entries of the largest, so one set of dot products
-    serves every W and θ_c; each (W, θ_c) costs one log-sum-exp over W entries per target.
+    """Per segment of stream.walk: (model nll (n,), targets (n,), {(W, θ_c): log p_cache (n,)}).
+    Each window is the newest W entries of the largest, so one set of dot products serves every
+    W and θ_c; each (W, θ_c) costs one log-sum-exp over W entries per target.
     """
     max_window = max(windows)
     for start, y, h, _, nll in walk(params, tokens, batch_size=batch_size, bptt=bptt):

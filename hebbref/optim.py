@@ -114,6 +114,7 @@ def _apply(params, grads, state, buffer_prefixes, update_rows):
     """Run update_rows(p_rows, g_rows, buffer_rows, step), which updates p_rows and each block of
     the tuple buffer_rows in place, on every (param, grad) pair: dense, on the arrays themselves;
     sparse, on copies of rows ``ids`` that are written back."""
+    _check_step_inputs(params, grads, state, buffer_prefixes)  # before anything is written
     for name, g in grads.items():
         p = params[name]
         step_key = f"step/{name}"
@@ -152,7 +153,6 @@ def sgd(params, grads, state, *, lr, momentum=0.0, reference=False):
     lr = check_number(lr, "lr", low=0.0)
     momentum = _check_fraction(momentum, "momentum")
     prefixes = ("momentum",) if momentum > 0.0 else ()
-    _check_step_inputs(params, grads, state, prefixes)
 
     def update_rows(p, g, buffers, step):
         if momentum > 0.0:
@@ -178,8 +178,6 @@ def adam(params, grads, state, *, lr, beta1=0.9, beta2=0.999, eps=1e-8, referenc
     beta1 = _check_fraction(beta1, "beta1")
     beta2 = _check_fraction(beta2, "beta2")
     eps = _check_positive(eps, "eps")
-    prefixes = ("m", "v")
-    _check_step_inputs(params, grads, state, prefixes)
 
     def update_rows(p, g, buffers, step):
         m, v = buffers
@@ -189,7 +187,7 @@ def adam(params, grads, state, *, lr, beta1=0.9, beta2=0.999, eps=1e-8, referenc
         step_fn(p, g, m, v, beta1=beta1, beta2=beta2, eps=eps, step_size=lr / bias_correction1,
                 sqrt_bias_correction2=math.sqrt(bias_correction2))
 
-    _apply(params, grads, state, prefixes, update_rows)
+    _apply(params, grads, state, ("m", "v"), update_rows)
 
 
 def rmsprop(params, grads, state, *, lr, alpha=0.99, eps=1e-8, reference=False):
@@ -203,8 +201,6 @@ def rmsprop(params, grads, state, *, lr, alpha=0.99, eps=1e-8, reference=False):
     lr = check_number(lr, "lr", low=0.0)
     alpha = _check_fraction(alpha, "alpha")
     eps = _check_positive(eps, "eps")
-    prefixes = ("v",)
-    _check_step_inputs(params, grads, state, prefixes)
 
     def update_rows(p, g, buffers, step):
         (v,) = buffers
@@ -214,7 +210,7 @@ def rmsprop(params, grads, state, *, lr, alpha=0.99, eps=1e-8, reference=False):
         denom += eps
         p -= lr * (g / denom)
 
-    _apply(params, grads, state, prefixes, update_rows)
+    _apply(params, grads, state, ("v",), update_rows)
 
 
 OPTIMIZERS = {"sgd": sgd, "adam": adam, "rmsprop": rmsprop}

@@ -164,13 +164,11 @@ def linear_cross_entropy(h, params, y, *, block_rows=None):
 
 
 def _fused_block(h, y, theta, b, z_buffer, dh, grads, n, *, first):
-    """One row block of linear_cross_entropy: writes dh (rows of the block), adds the block's
-    terms to grads (overwrites grads["theta"] if `first`); returns −log p_t[y_t] of its rows,
-    as a list of arrays.
-
-    The block's dz_t = s_t e_t − onehot(y_t)/n, with e_t = exp(z_t − max z_t) left in z's buffer
-    and s_t = 1/(n Σ_j e_tj), is never written out: s scales the small side of each product and
-    the onehot's terms are rows of θ and h, which saves a pass over the logits."""
+    """One row block of linear_cross_entropy: writes its rows of dh, adds its terms to grads
+    (overwrites grads["theta"] if `first`); returns [−log p_t[y_t] of its rows]. Its dz_t =
+    s_t e_t − onehot(y_t)/n (e_t = exp(z_t − max z_t) in z's buffer, s_t = 1/(n Σ_j e_tj)) is
+    never written out: s scales the small side of each product and the onehot's terms are rows
+    of θ and h, which saves a pass over the logits."""
     from hebbref import threads
     from hebbref.kernels import matmul_accumulate, scatter_add_rows
 
