@@ -1,35 +1,17 @@
 """Neural cache of Grave et al. (2017) for evaluating the language model (docs/MATH.md §6.4).
 
-At evaluation time every stream column keeps the last W pairs (h_j, x_{j+1}): the activation that
-entered the softmax at step j and the word that followed it. The next word is predicted by
+Every stream column keeps its last W pairs (h_j, x_{j+1}), taken before the current pair is
+added (a target never sees itself):
 
-    p_cache(w | h_t) = Σ_{j in window, x_{j+1} = w} exp(θ_c h_t·h_j)  /  Σ_{j in window} exp(θ_c h_t·h_j)
+    p_cache(w | h_t) = Σ_{j: x_{j+1} = w} exp(θ_c h_t·h_j) / Σ_j exp(θ_c h_t·h_j)
     p(w | h_t)       = (1 − λ_c) p_model(w | h_t) + λ_c p_cache(w | h_t)
 
-with the window taken *before* the pair (h_t, x_{t+1}) of the current step is added, so a target
-never sees itself. W, θ_c and λ_c are tuned on validation (`grid_search`).
-
-Conventions fixed here (the formula leaves them open)
-- Empty window (the first step of each column): p_cache is zero everywhere, log p_cache = −inf
-  for every word, so the mixture is (1 − λ_c) p_model. A word absent from the window likewise has
-  p_cache = 0. With λ_c = 1 such a target has probability 0 and NLL = inf.
-- λ_c = 0 returns the model's log-probabilities bit for bit, so `evaluate_with_cache(...,
-  lambda_c=0)` equals `experiments.lm.evaluate` exactly; λ_c = 1 returns log p_cache.
-- Each batchify column is its own stream with its own window: the window holds the pairs of that
-  column only, and it carries across BPTT segments exactly as the LSTM state does.
-- Everything is in log space with a max shift (log-sum-exp), per word in the vocabulary version
-  and separately for numerator and denominator in the target version, so θ_c = 1e3 neither
-  overflows nor underflows a word's probability to zero.
-- Precision. On the fast stream path the dot products h_t·h_j and the cache log-sum-exp are in
-  the model's dtype (float32 stays float32: its exp is ~5x faster and the h_t·h_j products carry
-  float32 precision anyway); the log p_cache of each target is then cast to float64 and mixed
-  with the model's float64 log-probability, so NLLs are float64 as `experiments.lm.evaluate`
-  returns them. The one-step formula computes in float64 whatever its input.
-
-`cache_log_probs_reference` is the formula for one step over the whole vocabulary. Over a token
-stream, walked as `experiments.lm.evaluate` walks it (`evaluate_with_cache`, `cache_nll_grid`,
-`grid_search`), only the target's cache probability is computed, O(W·H) per target; with
-reference=True the one-step formula runs at every target instead.
+An empty window or a word absent from it has p_cache = 0 (λ_c = 1 can give NLL = inf); λ_c = 0
+returns the model's log-probabilities bit for bit. Log space with a max shift keeps θ_c = 1e3
+finite. The fast path keeps h_t·h_j and the cache's log-sum-exp in the model's dtype (float32's
+exp is faster, and the products carry float32 precision anyway), then mixes in float64.
+`cache_log_probs_reference` is one step over the whole vocabulary; over a stream only the
+target's cache probability is computed, O(W·H) per target (reference=True: the one-step formula).
 """
 import math
 
@@ -39,29 +21,22 @@ from numpy.lib.stride_tricks import as_strided, sliding_window_view
 from hebbref.stream import walk
 from hebbref.validate import check_array, check_int, check_number
 
-# Default grid. Window sizes: Grave et al. (2017) report WikiText-103 caches of 100 and 2,000
-# words. θ_c: LSTM outputs are tanh-bounded, so |h_t·h_j| <= H (128 for the validation model) and
-# θ_c in {0.1, 0.3, 1} runs from a flat to a sharply peaked cache; the public AWD-LSTM pointer
-# script (a cache of this form) defaults to θ_c ≈ 0.66, λ_c ≈ 0.13, window 3,785 on WikiText-2.
+# Default grid: Grave et al. (2017) report caches of 100 and 2,000 words; LSTM outputs are
+# tanh-bounded, |h_t·h_j| <= H, so θ_c in {0.1, 0.3, 1} runs from a flat to a peaked cache.
 DEFAULT_WINDOWS = (100, 500, 2000)
 DEFAULT_THETA_CS = (0.1, 0.3, 1.0)
 DEFAULT_LAMBDA_CS = (0.05, 0.1, 0.2, 0.3)
 
-# ------------------------------------------------------------------------------------------------
-# Argument checks (public boundary)
-
 def check_window(window, name="window"):
-    """W: an integer >= 1 (bool is refused)."""
     return check_int(window, name, 1)
 
 
 def check_theta_c(theta_c, name="theta_c"):
-    """θ_c: a finite real number >= 0."""
     return check_number(theta_c, name, low=0.0)
 
 
 def check_lambda_c(lambda_c, name="lambda_c"):
-    """λ_c (and MbPA's λ_m): a real number in [0, 1]."""
+    """λ_c (and MbPA's λ_m) in [0, 1]."""
     return check_number(lambda_c, name, low=0.0, high=1.0)
 
 
@@ -85,20 +60,10 @@ def _check_step(h_t, window_h, window_next, vocab_size, theta_c):
     return h_t, window_h, window_next.astype(np.int64), int(vocab_size), check_theta_c(theta_c)
 
 
-# ------------------------------------------------------------------------------------------------
-# One step, the whole vocabulary
-
 def cache_log_probs_reference(h_t, window_h, window_next, V, *, theta_c):
     """log p_cache(w | h_t) for every word w, by a plain loop over the window (docs/MATH.md §6.4).
-
-    Inputs:  h_t: (H,) the current activation entering the softmax; window_h: (W, H) earlier
-             activations h_j; window_next: (W,) int, the word x_{j+1} that followed each h_j;
-             V: vocabulary size; theta_c >= 0. W = 0 is allowed.
-    Output:  (V,) float64 log p_cache; −inf for words not in the window, all −inf if W = 0.
-
-    Each word's log Σ exp(θ_c h_t·h_j) is accumulated one entry at a time with log-add-exp,
-    so large θ_c does not overflow.
-    """
+    h_t: (H,); window_h: (W, H) earlier h_j, W >= 0; window_next: (W,) int, the word x_{j+1}
+    after each; V: vocabulary size -> (V,) float64, −inf for words not in the window."""
     h_t, window_h, window_next, V, theta_c = _check_step(h_t, window_h, window_next, V, theta_c)
     log_unnormalised = np.full(V, -np.inf)
     for j in range(window_h.shape[0]):
@@ -114,12 +79,8 @@ def cache_log_probs_reference(h_t, window_h, window_next, V, *, theta_c):
 
 
 def mix_log_probs(log_p_model, log_p_cache, lambda_c):
-    """log((1 − λ_c) p_model + λ_c p_cache), elementwise, in log space (docs/MATH.md §6.4).
-
-    log_p_model, log_p_cache: arrays of one shape (−inf allowed in log_p_cache); lambda_c in
-    [0, 1]. λ_c = 0 returns log_p_model unchanged (a float64 copy) and λ_c = 1 returns
-    log_p_cache; otherwise np.logaddexp(log(1 − λ_c) + log p_model, log λ_c + log p_cache).
-    """
+    """log((1 − λ_c) p_model + λ_c p_cache), elementwise, as float64 (docs/MATH.md §6.4).
+    Arrays of one shape (−inf allowed in log_p_cache); λ_c = 0 returns log_p_model exactly."""
     lambda_c = check_lambda_c(lambda_c)
     log_p_model = np.asarray(log_p_model, dtype=np.float64)
     log_p_cache = np.asarray(log_p_cache, dtype=np.float64)
@@ -137,17 +98,10 @@ def _mix(log_p_model, log_p_cache, lambda_c):
     return np.logaddexp(math.log1p(-lambda_c) + log_p_model, math.log(lambda_c) + log_p_cache)
 
 
-# ------------------------------------------------------------------------------------------------
-# Many steps, the target only
-
 def _log_cache_prob_of_targets(scores, valid, match, theta_c):
-    """log p_cache(target) for n steps at once, in the dtype of scores.
-
-    scores: (n, W) h_t·h_j; valid: (n, W) bool, the entry holds a pair (the window is not yet
-    full at the start of a column), or None when every entry does; match: (n, W) bool,
-    x_{j+1} equals the target (only where valid). Returns (n,), −inf where no valid entry
-    matches.
-    """
+    """log p_cache(target) of n steps, in scores' dtype: (n,), −inf where nothing matches.
+    scores: (n, W) h_t·h_j; valid: (n, W) bool, the entry holds a pair (None: all do);
+    match: (n, W) bool, x_{j+1} equals the target (only where valid)."""
     a = scores * scores.dtype.type(theta_c)
     if valid is not None:
         a[~valid] = -np.inf
@@ -176,13 +130,10 @@ def _log_cache_prob_of_targets(scores, valid, match, theta_c):
 def _slide(window_h, window_next, h, y):
     """One segment's targets scored against their columns' windows, and the windows moved on.
 
-    window_h: (N, W, H), window_next: (N, W): the last W pairs (h_j, x_{j+1}) of each column,
-    oldest first (x_{j+1} = −1, which matches no word, where the column has fewer); h: (t·N, H)
-    and y: (t, N) of the segment (stream.walk).
-    Returns scores: (t·N, W) h_t·h_j in h's dtype; match: (t·N, W) bool, x_{j+1} == target;
-    and the windows after the segment. The window of step i is the rows [i, i + W) of
-    window + segment, so all t windows come out of one (t, W + t) product per column, of
-    which the band [i, i + W) of row i is kept.
+    window_h: (N, W, H), window_next: (N, W): each column's last W pairs, oldest first (x = −1,
+    matching no word, where it has fewer); h: (t·N, H), y: (t, N) of the segment. Returns
+    scores: (t·N, W) h_t·h_j; match: (t·N, W) x_{j+1} == target; the windows after it. Step i's
+    window is rows [i, i + W) of window + segment: one (t, W + t) product per column, banded.
     """
     t, columns = y.shape
     W = window_h.shape[1]
@@ -204,11 +155,9 @@ def _slide(window_h, window_next, h, y):
 
 
 def _cache_segments(params, tokens, batch_size, bptt, windows, theta_cs):
-    """Per segment of stream.walk: (nll (n,) of the model, targets (n,),
-    {(W, θ_c): log p_cache(target) (n,) float64}).
-
-    The window of size W is the newest W entries of the largest, so one set of dot products
-    serves every W and θ_c; each (W, θ_c) costs one log-sum-exp over W entries per target.
+    """Per segment of stream.walk: (model nll (n,), targets (n,), {(W, θ_c): log p_cache (n,)}).
+    Each window is the newest W entries of the largest, so one set of dot products serves every
+    W and θ_c; each (W, θ_c) costs one log-sum-exp over W entries per target.
     """
     max_window = max(windows)
     for start, y, h, _, nll in walk(params, tokens, batch_size=batch_size, bptt=bptt):
@@ -233,9 +182,8 @@ def _cache_segments(params, tokens, batch_size, bptt, windows, theta_cs):
 
 
 def _cache_segments_reference(params, tokens, batch_size, bptt, windows, theta_cs):
-    """Plain twin of `_cache_segments` (same output), straight from docs/MATH.md §6.4: the
-    model's plain path, then at every target cache_log_probs_reference over the last W pairs
-    (h_j, x_{j+1}) of its column, kept as past_h: (steps, N, H), past_next: (steps, N)."""
+    """Plain twin of `_cache_segments`: the model's plain path, then cache_log_probs_reference
+    at every target over its column's last W pairs, past_h: (steps, N, H), past_next: (steps, N)."""
     for start, y, h, z, nll in walk(params, tokens, batch_size=batch_size, bptt=bptt,
                                     reference=True):
         t, columns = y.shape
@@ -277,15 +225,10 @@ def _grid(params, tokens, batch_size, bptt, windows, theta_cs, lambda_cs, refere
 def evaluate_with_cache(params, tokens, *, batch_size, bptt, window, theta_c, lambda_c,
                         reference=False):
     """NLL of every target of a token stream under the model mixed with a neural cache
-    (docs/MATH.md §6.4).
-
-    params: language-model parameters (models.lm.lm_init); tokens: (M,) int ids;
-    batch_size, bptt: as for experiments.lm.evaluate; window: W >= 1; theta_c >= 0;
-    lambda_c in [0, 1]; reference: the plain path (the model's plain twins and
-    cache_log_probs_reference at every target).
-    Returns (nll (K,) float64, targets (K,) int64), targets in the order of
-    experiments.lm.evaluate(params, tokens, batch_size=..., bptt=...), whose NLLs these equal
-    bit for bit when lambda_c = 0.
+    (docs/MATH.md §6.4): tokens: (M,) int ids; window W >= 1; theta_c >= 0; lambda_c in [0, 1];
+    reference: the model's plain twins and cache_log_probs_reference at every target.
+    Returns (nll (K,) float64, targets (K,) int64) in the order of experiments.lm.evaluate,
+    whose NLLs these equal bit for bit when lambda_c = 0.
     """
     point = (check_window(window), check_theta_c(theta_c), check_lambda_c(lambda_c))
     nll_by_point, _, targets = _grid(params, tokens, batch_size, bptt, (point[0],), (point[1],),
@@ -293,26 +236,12 @@ def evaluate_with_cache(params, tokens, *, batch_size, bptt, window, theta_c, la
     return nll_by_point[point], targets
 
 
-def cache_nll_grid(params, tokens, *, batch_size, bptt, windows=DEFAULT_WINDOWS,
-                   theta_cs=DEFAULT_THETA_CS, lambda_cs=DEFAULT_LAMBDA_CS, reference=False):
-    """Per-target NLL at every (W, θ_c, λ_c) of a grid, from one pass of the model.
-
-    windows, theta_cs, lambda_cs: non-empty sequences of values valid for evaluate_with_cache.
-    Returns {(W, θ_c, λ_c): nll (K,) float64} with int W and float θ_c, λ_c; each array equals
-    evaluate_with_cache(..., window=W, theta_c=θ_c, lambda_c=λ_c)[0] (same targets, same order).
-    Cost: one model pass, one (t, W_max + t) product per column and segment, then for every
-    (W, θ_c) one log-sum-exp over W entries per target. Memory: the grid's NLL arrays,
-    len(grid)·K float64.
-    """
-    return _grid(params, tokens, batch_size, bptt, windows, theta_cs, lambda_cs, reference)[0]
-
-
 def grid_search(params, tokens, *, batch_size, bptt, windows=DEFAULT_WINDOWS,
                 theta_cs=DEFAULT_THETA_CS, lambda_cs=DEFAULT_LAMBDA_CS, reference=False):
     """Choose (W, θ_c, λ_c) minimising the mean NLL on `tokens` (use the validation split).
 
-    Arguments as for cache_nll_grid. Ties go to the earliest point in the order
-    windows × theta_cs × lambda_cs. Pass 0.0 among lambda_cs to let "no cache" win.
+    windows, theta_cs, lambda_cs: non-empty sequences of valid values; ties go to the earliest
+    point of windows × theta_cs × lambda_cs. Pass 0.0 among lambda_cs to let "no cache" win.
     Returns a JSON-ready dict:
         window, theta_c, lambda_c: the chosen point; mean_nll, perplexity: its score;
         model_mean_nll, model_perplexity: the model alone on the same targets;

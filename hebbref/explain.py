@@ -1,18 +1,11 @@
-"""`hebbref explain`: the Hebbian Softmax update worked through by hand (METHOD §2).
+"""`hebbref explain`: the Hebbian Softmax update worked through by hand (docs/MATH.md §5.6).
 
-A softmax layer with V = 4 classes and H = 3 features sees three batches of N = 5 activations
-whose entries are multiples of 0.5. Each batch runs the two steps of training
-(hebbref.train.train_step): plain SGD on θ and b gives θ' (METHOD §2 step 1), then the Hebbian
-rule mixes the mean activation ĥ_i of every class present into its row (step 2), while the rows
-of absent classes keep θ' (step 3). With γ = 0.3 and T = 6 the three batches reach every branch of
-
-    λ_i = max(1/c_i, γ)  if c_i < T,  else 0        (c_i: the count before the batch)
-
-- batch 1: every class present is new (c_i = 1), so λ_i = 1 and θ[i] = ĥ_i (METHOD §3 P2);
-- batch 2: class 0 has c_0 = 4 and 1/4 < γ, so λ_0 = γ; class 3 is seen for the first time;
-- batch 3: class 0 has c_0 = 6 = T, so λ_0 = 0: the class is handed back to gradient descent and
-  θ[0] = θ'[0] (METHOD §3 P8); class 1 has reached the floor γ.
-
+A softmax layer with V = 4 classes and H = 3 features sees three batches of N = 5 activations,
+multiples of 0.5. Each batch runs hebbref.train.train_step's two steps: plain SGD gives θ', then
+the rule mixes the mean ĥ_i of every class present into its row; absent rows keep θ'. With
+γ = 0.3 and T = 6 the batches reach every branch of λ_i = max(1/c_i, γ) if c_i < T, else 0:
+batch 1, every class is new, λ_i = 1 and θ[i] = ĥ_i (P2); batch 2, c_0 = 4 and 1/4 < γ, so
+λ_0 = γ; batch 3, c_0 = 6 = T, λ_0 = 0: θ[0] = θ'[0], handed back to gradient descent (P8).
 `walkthrough()` returns every number that `main()` prints, so tests can check each one.
 """
 import argparse
@@ -38,30 +31,19 @@ def _constant(values, dtype):
 
 
 # θ (V, H) and b (V,) before the first batch.
-THETA0 = _constant([[0.5, 0.0, -0.5],
-                    [0.0, 0.5, 0.0],
-                    [-0.5, 0.0, 0.5],
-                    [0.0, -0.5, 0.5]], np.float64)
-B0 = _constant([0.0, 0.0, 0.0, 0.0], np.float64)
+THETA0 = _constant([[0.5, 0.0, -0.5], [0.0, 0.5, 0.0], [-0.5, 0.0, 0.5], [0.0, -0.5, 0.5]],
+                   np.float64)
+B0 = _constant([0.0] * V, np.float64)
 
 # (h: (N, H), y: (N,)) per batch. Each batch repeats one class or two and leaves one class out.
-BATCHES = (
-    (_constant([[1.0, 0.5, 0.0],
-                [0.0, 0.0, 1.5],
-                [1.5, 0.5, 0.5],
-                [0.0, 1.0, 0.0],
-                [0.5, 0.5, 1.0]], np.float64), _constant([0, 2, 0, 1, 0], np.int64)),
-    (_constant([[1.0, 0.0, 0.5],
-                [0.0, 1.5, 0.0],
-                [0.5, 0.5, 0.5],
-                [0.5, 1.0, 0.5],
-                [1.0, 1.0, 0.5]], np.float64), _constant([0, 1, 3, 1, 0], np.int64)),
-    (_constant([[1.5, 0.5, 0.0],
-                [0.0, 1.0, 0.5],
-                [0.0, 0.5, 1.5],
-                [0.5, 0.5, 1.0],
-                [0.5, 0.0, 1.0]], np.float64), _constant([0, 1, 2, 0, 2], np.int64)),
-)
+BATCHES = tuple((_constant(h, np.float64), _constant(y, np.int64)) for h, y in (
+    ([[1.0, 0.5, 0.0], [0.0, 0.0, 1.5], [1.5, 0.5, 0.5], [0.0, 1.0, 0.0], [0.5, 0.5, 1.0]],
+     [0, 2, 0, 1, 0]),
+    ([[1.0, 0.0, 0.5], [0.0, 1.5, 0.0], [0.5, 0.5, 0.5], [0.5, 1.0, 0.5], [1.0, 1.0, 0.5]],
+     [0, 1, 3, 1, 0]),
+    ([[1.5, 0.5, 0.0], [0.0, 1.0, 0.5], [0.0, 0.5, 1.5], [0.5, 0.5, 1.0], [0.5, 0.0, 1.0]],
+     [0, 1, 2, 0, 2]),
+))
 
 
 def _rule(count_before, present):
@@ -76,13 +58,10 @@ def _rule(count_before, present):
 
 
 def walkthrough():
-    """Run the three batches. Returns one record (dict) per batch per class, in that order:
-
-    batch (1-based), class, present (bool), n (n_i), count_before (c_i), inv_count (1/c_i),
-    lam (λ_i; None if absent), rule (the branch of λ_i in words), h_hat ((H,) or None if absent),
-    theta_before, grad_theta (∂L/∂θ[i]), theta_prime (θ'[i]), theta_new (θ[i] after the rule),
-    all (H,) float64; b_before, b_prime (floats); count_after; loss (the batch's mean loss).
-    """
+    """Run the three batches; one record (dict) per batch per class, in that order: batch
+    (from 1), class, present, n (n_i), count_before (c_i), inv_count, lam (λ_i, None if absent),
+    rule (λ_i's branch in words), h_hat (None if absent), theta_before, grad_theta, theta_prime,
+    theta_new ((H,) each), b_before, b_prime, count_after, loss (the batch's mean loss)."""
     params = {"theta": THETA0.copy(), "b": B0.copy()}
     counts = init_counts(V)
     opt_state = {}
@@ -101,30 +80,19 @@ def walkthrough():
                        hebbian_lambda(counts_before[present], n[present], gamma=GAMMA, T=T)))
         hebbian_update_reference(params["theta"], counts, h, y, gamma=GAMMA, T=T)  # steps 2, 3
         for i in range(V):
-            is_present = bool(n[i])
-            records.append({
-                "batch": batch,
-                "class": i,
-                "present": is_present,
-                "n": int(n[i]),
-                "count_before": int(counts_before[i]),
-                "inv_count": 1.0 / int(counts_before[i]),
-                "lam": float(lam[i]) if is_present else None,
-                "rule": _rule(counts_before[i], is_present),
-                "h_hat": h[y == i].mean(axis=0) if is_present else None,
-                "theta_before": theta_before[i],
-                "grad_theta": grads["theta"][i].copy(),
-                "theta_prime": theta_prime[i],
-                "theta_new": params["theta"][i].copy(),
-                "b_before": float(b_before[i]),
-                "b_prime": float(params["b"][i]),
-                "count_after": int(counts[i]),
-                "loss": loss,
-            })
+            present_i = bool(n[i])
+            records.append(dict(
+                batch=batch, present=present_i, n=int(n[i]), count_before=int(counts_before[i]),
+                inv_count=1.0 / int(counts_before[i]), lam=float(lam[i]) if present_i else None,
+                rule=_rule(counts_before[i], present_i), theta_before=theta_before[i],
+                h_hat=h[y == i].mean(axis=0) if present_i else None,
+                grad_theta=grads["theta"][i].copy(), theta_prime=theta_prime[i],
+                theta_new=params["theta"][i].copy(), b_before=float(b_before[i]),
+                b_prime=float(params["b"][i]), count_after=int(counts[i]), loss=loss,
+                **{"class": i}))
     return records
 
 
-# ----------------------------------------------------------------------------------------------
 # Printing: fixed width, 3 decimals
 
 def format_number(x):
@@ -137,72 +105,58 @@ def format_vector(v):
 
 def _notes(r):
     """Why λ_i took its value, for one present class (lines of text)."""
-    i, c, n = r["class"], r["count_before"], r["n"]
-    inv = format_number(r["inv_count"])
+    i, c, n, inv, gamma = (r["class"], r["count_before"], r["n"], format_number(r["inv_count"]),
+                           format_number(GAMMA))
     if r["rule"] == "first sight":
         return [f"→ class {i}: c_i = 1, 1/c_i = {inv}: λ_i = 1, θ[i] = ĥ_i exactly (P2)"]
     if r["rule"] == "handed back":
-        return [f"→ class {i}: c_i = {c} >= T = {T} (1/c_i = {inv} unused): λ_i = 0, "
-                f"θ[i] = θ'[i]",
+        return [f"→ class {i}: c_i = {c} >= T = {T} (1/c_i = {inv} unused): λ_i = 0, θ[i] = θ'[i]",
                 "    handed back: from now on gradient descent alone trains this row (P8)"]
     if r["rule"] == "floor γ":
-        return [f"→ class {i}: 1/c_i = {inv} < γ = {format_number(GAMMA)}: λ_i = γ, the floor"]
-    notes = [f"→ class {i}: 1/c_i = {inv} >= γ = {format_number(GAMMA)}: λ_i = 1/c_i"]
-    if n > 1:
-        notes.append(f"    the mean of its {n} rows weighs like one activation; "
-                     f"lam_rule=\"exact_mean\"")
-        notes.append(f"    would use n_i/(c_i − 1 + n_i) = {format_number(n / (c - 1 + n))}")
-    return notes
+        return [f"→ class {i}: 1/c_i = {inv} < γ = {gamma}: λ_i = γ, the floor"]
+    return [f"→ class {i}: 1/c_i = {inv} >= γ = {gamma}: λ_i = 1/c_i"] + (
+        [f"    the mean of its {n} rows weighs like one activation; lam_rule=\"exact_mean\"",
+         f"    would use n_i/(c_i − 1 + n_i) = {format_number(n / (c - 1 + n))}"] if n > 1 else [])
+
+
+def _format_batch(batch, h, y, rows):
+    """The lines of one batch's section: its inputs, the optimiser step, the rule."""
+    absent = ", ".join(str(r["class"]) for r in rows if not r["present"])
+    out = [f"Batch {batch} of {len(BATCHES)}: y = {y.tolist()}, absent: class {absent}",
+           "  t  y_t  h_t"]
+    out += [f"  {t}  {y[t]:3d}  {format_vector(h[t])}" for t in range(h.shape[0])]
+    out += ["", f"  (1) optimiser step: loss = {format_number(rows[0]['loss'])}, "
+                f"θ' = θ − {format_number(LR)}·∂L/∂θ",
+            f"  i  {'θ[i] before':<22}  {'∂L/∂θ[i]':<22}  θ'[i]"]
+    out += [f"  {r['class']}  {format_vector(r['theta_before'])}  "
+            f"{format_vector(r['grad_theta'])}  {format_vector(r['theta_prime'])}" for r in rows]
+    out += ["  b' = [" + " ".join(f"{r['b_prime']:6.3f}" for r in rows)
+            + "]  (the bias follows the gradient only)", "",
+            "  (2) Hebbian rule, using the counts from before this batch",
+            f"  i  n_i  c_i    λ_i  {'ĥ_i':<22}  {'θ[i] new':<22}  c_i new"]
+    for r in rows:
+        lam, h_hat = ((format_number(r["lam"]), format_vector(r["h_hat"])) if r["present"]
+                      else ("-", "absent: θ[i] = θ'[i]"))
+        out.append(f"  {r['class']}  {r['n']:3d}  {r['count_before']:3d}  {lam:>5}  "
+                   f"{h_hat:<22}  {format_vector(r['theta_new'])}  {r['count_after']:7d}")
+    out += ["  " + line for r in rows if r["present"] for line in _notes(r)]
+    return out + [""]
 
 
 def format_walkthrough(records):
     """The text main() prints, built from the records of walkthrough()."""
-    out = [
-        "The Hebbian Softmax, one batch at a time (METHOD §2)",
-        f"V = {V} classes, H = {H} features, N = {BATCHES[0][1].shape[0]} per batch, "
-        f"γ = {format_number(GAMMA)}, T = {T},",
-        f"plain SGD with lr = {format_number(LR)}. Counts c_i start at 1. Every batch:",
-        "(1) optimiser step: θ' = θ − lr·∂L/∂θ, b' = b − lr·∂L/∂b;",
-        "(2) each class i in the batch: λ_i = max(1/c_i, γ) if c_i < T else 0,",
-        "    θ[i] = λ_i·ĥ_i + (1 − λ_i)·θ'[i],  c_i = c_i + n_i;",
-        "(3) each class absent from the batch keeps θ'[i] and c_i.",
-        "",
-    ]
+    out = ["The Hebbian Softmax, one batch at a time (METHOD §2)",
+           f"V = {V} classes, H = {H} features, N = {BATCHES[0][1].shape[0]} per batch, "
+           f"γ = {format_number(GAMMA)}, T = {T},",
+           f"plain SGD with lr = {format_number(LR)}. Counts c_i start at 1. Every batch:",
+           "(1) optimiser step: θ' = θ − lr·∂L/∂θ, b' = b − lr·∂L/∂b;",
+           "(2) each class i in the batch: λ_i = max(1/c_i, γ) if c_i < T else 0,",
+           "    θ[i] = λ_i·ĥ_i + (1 − λ_i)·θ'[i],  c_i = c_i + n_i;",
+           "(3) each class absent from the batch keeps θ'[i] and c_i.", ""]
     for batch, (h, y) in enumerate(BATCHES, start=1):
-        rows = [r for r in records if r["batch"] == batch]
-        absent = [r["class"] for r in rows if not r["present"]]
-        out.append(f"Batch {batch} of {len(BATCHES)}: y = {y.tolist()}, absent: class "
-                   + ", ".join(str(i) for i in absent))
-        out.append("  t  y_t  h_t")
-        for t in range(h.shape[0]):
-            out.append(f"  {t}  {y[t]:3d}  {format_vector(h[t])}")
-        out.append("")
-        out.append(f"  (1) optimiser step: loss = {format_number(rows[0]['loss'])}, "
-                   f"θ' = θ − {format_number(LR)}·∂L/∂θ")
-        out.append(f"  i  {'θ[i] before':<22}  {'∂L/∂θ[i]':<22}  θ'[i]")
-        for r in rows:
-            out.append(f"  {r['class']}  {format_vector(r['theta_before'])}  "
-                       f"{format_vector(r['grad_theta'])}  {format_vector(r['theta_prime'])}")
-        out.append("  b' = [" + " ".join(f"{r['b_prime']:6.3f}" for r in rows)
-                   + "]  (the bias follows the gradient only)")
-        out.append("")
-        out.append("  (2) Hebbian rule, using the counts from before this batch")
-        out.append(f"  i  n_i  c_i    λ_i  {'ĥ_i':<22}  {'θ[i] new':<22}  c_i new")
-        for r in rows:
-            if r["present"]:
-                out.append(f"  {r['class']}  {r['n']:3d}  {r['count_before']:3d}  "
-                           f"{format_number(r['lam'])}  {format_vector(r['h_hat'])}  "
-                           f"{format_vector(r['theta_new'])}  {r['count_after']:7d}")
-            else:
-                out.append(f"  {r['class']}  {r['n']:3d}  {r['count_before']:3d}  {'-':>5}  "
-                           f"{'absent: θ[i] = θ' + chr(39) + '[i]':<22}  "
-                           f"{format_vector(r['theta_new'])}  {r['count_after']:7d}")
-        for r in rows:
-            if r["present"]:
-                out.extend("  " + line for line in _notes(r))
-        out.append("")
-    out.append("λ_i by batch (- = class absent)")
-    out.append("  batch  " + "  ".join(f"class {i}" for i in range(V)))
+        out += _format_batch(batch, h, y, [r for r in records if r["batch"] == batch])
+    out += ["λ_i by batch (- = class absent)",
+            "  batch  " + "  ".join(f"class {i}" for i in range(V))]
     for batch in range(1, len(BATCHES) + 1):
         cells = [format_number(r["lam"]) if r["present"] else "-"
                  for r in records if r["batch"] == batch]
@@ -212,11 +166,9 @@ def format_walkthrough(records):
 
 def main(argv=None):
     """Print the walkthrough. argv: command-line arguments (none are taken besides --help)."""
-    argparse.ArgumentParser(
-        prog="hebbref explain",
-        description="Work through the Hebbian Softmax update on a hand-sized example "
-                    "(V = 4, H = 3, three batches of 5; docs/MATH.md §5).",
-    ).parse_args(argv)
+    argparse.ArgumentParser(prog="hebbref explain", description="Work through the Hebbian "
+                            "Softmax update on a hand-sized example (V = 4, H = 3, three batches "
+                            "of 5; docs/MATH.md §5).").parse_args(argv)
     print(format_walkthrough(walkthrough()))
     return 0
 

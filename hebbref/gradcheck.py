@@ -1,19 +1,11 @@
-"""Gradient checks: every analytic backward pass against central finite differences
-(docs/MATH.md §3.4).
-
-    ∂f/∂x_k ≈ (f(x + ε e_k) − f(x − ε e_k)) / 2ε,   float64, ε = 1e-5
-
-Each layer's output is reduced to a scalar f = Σ out ⊙ w with a fixed random w, so every output
-element contributes. The error reported for one parameter is
-
-    max_k |analytic_k − numeric_k| / max(max_k |analytic_k|, max_k |numeric_k|)
-
-(relative to the gradient's scale, so entries that are near zero do not blow it up).
-`hebbref gradcheck` prints the table and exits non-zero if any error exceeds 1e-6.
+"""Gradient checks: every analytic backward pass against central finite differences in float64
+(docs/MATH.md §3.4): ∂f/∂x_k ≈ (f(x + ε e_k) − f(x − ε e_k)) / 2ε, ε = 1e-5. Each layer's
+output is reduced to f = Σ out ⊙ w with a fixed random w, so every output element counts; the
+error of one parameter is relative to the scale of its gradient (so near-zero entries do not
+blow it up). `hebbref gradcheck` prints the table and exits non-zero if any error exceeds 1e-6.
 """
 import numpy as np
 
-from hebbref.models import sub
 from hebbref.models.classifier import classifier_init, classifier_loss
 from hebbref.models.lm import lm_init, lm_initial_state, lm_loss
 from hebbref.nn.activations import ACTIVATIONS
@@ -48,9 +40,7 @@ def numerical_gradient(f, x, eps=EPS):
 
 
 def relative_error(analytic, numeric, floor=0.0):
-    """max |a − n| / max(max |a|, max |n|, floor); 0.0 when that scale is exactly zero.
-
-    floor: the smallest gradient scale a relative error is measured against (see _check)."""
+    """max |a − n| / max(max |a|, max |n|, floor) (floor: see _check); 0.0 when that is zero."""
     analytic = densify(analytic, numeric.shape)
     scale = max(np.abs(analytic).max(initial=0.0), np.abs(numeric).max(initial=0.0), floor)
     return 0.0 if scale == 0.0 else float(np.abs(analytic - numeric).max() / scale)
@@ -65,19 +55,16 @@ def densify(grad, shape):
     return grad
 
 
-def _check(rows, layer, arrays, f, analytic):
-    """Append (layer, name, error) for each (name, array) against its analytic gradient.
+def _check(layer, arrays, f, analytic):
+    """[(layer, name, error)] for each (name, array) against its analytic gradient.
 
-    A central difference carries rounding error ≈ u·|f|/ε (u = 1.1e-16, times the rounding
-    accumulated inside f), about 1e-11·|f| at ε = 1e-5. For a 1e-6 relative threshold to
-    measure the gradient rather than that noise, the gradient must be well above ~1e-5·|f|;
-    so the error is measured against at least ROUNDING_FLOOR·|f|, and for smaller gradients
-    the check becomes absolute, |a − n| ≤ threshold · 1e-3 · |f|.
+    A central difference carries rounding error ≈ u·|f|/ε, about 1e-11·|f| at ε = 1e-5, so for
+    a 1e-6 threshold to measure the gradient rather than that noise the error is measured
+    against at least ROUNDING_FLOOR·|f| (for smaller gradients the check becomes absolute).
     """
     floor = ROUNDING_FLOOR * abs(f())
-    for name, array in arrays.items():
-        numeric = numerical_gradient(f, array)
-        rows.append((layer, name, relative_error(analytic[name], numeric, floor)))
+    return [(layer, name, relative_error(analytic[name], numerical_gradient(f, array), floor))
+            for name, array in arrays.items()]
 
 
 def _away_from_zero(rng, shape):
@@ -101,10 +88,8 @@ def check_linear(rng, N=3, D=4, M=5):
     w = rng.standard_normal((N, M))
     out, cache = linear_forward(x, params)
     dx, grads = linear_backward(w, cache)
-    rows = []
-    _check(rows, "dense layer", {"x": x, **params},
-           lambda: (linear_forward(x, params)[0] * w).sum(), {"x": dx, **grads})
-    return rows
+    return _check("dense layer", {"x": x, **params},
+                  lambda: (linear_forward(x, params)[0] * w).sum(), {"x": dx, **grads})
 
 
 def check_activations(rng, N=3, D=4):
@@ -114,8 +99,8 @@ def check_activations(rng, N=3, D=4):
         w = rng.standard_normal((N, D))
         _, cache = forward(x)
         dx = backward(w, cache)
-        _check(rows, f"activation {ACTIVATION_LABELS.get(name, name)}", {"x": x},
-               lambda: (forward(x)[0] * w).sum(), {"x": dx})
+        rows += _check(f"activation {ACTIVATION_LABELS.get(name, name)}", {"x": x},
+                       lambda: (forward(x)[0] * w).sum(), {"x": dx})
     return rows
 
 
@@ -125,9 +110,7 @@ def check_dropout(rng, N=3, D=4, p=0.5):
     seed = int(rng.integers(2**31))
     f = lambda: (dropout_forward(x, p, np.random.default_rng(seed))[0] * w).sum()  # same mask
     _, mask = dropout_forward(x, p, np.random.default_rng(seed))
-    rows = []
-    _check(rows, "dropout", {"x": x}, f, {"x": dropout_backward(w, mask)})
-    return rows
+    return _check("dropout", {"x": x}, f, {"x": dropout_backward(w, mask)})
 
 
 def check_embedding(rng, T=3, N=2, V=6, E=4):
@@ -136,10 +119,8 @@ def check_embedding(rng, T=3, N=2, V=6, E=4):
     ids[0, 0] = ids[-1, -1]  # at least one repeated id, whose rows must be summed
     w = rng.standard_normal((T, N, E))
     _, cache = embedding_forward(ids, params)
-    rows = []
-    _check(rows, "embedding", params, lambda: (embedding_forward(ids, params)[0] * w).sum(),
-           embedding_backward(w, cache))
-    return rows
+    return _check("embedding", params, lambda: (embedding_forward(ids, params)[0] * w).sum(),
+                  embedding_backward(w, cache))
 
 
 def check_lstm(rng, T=4, N=2, D=3, H=3):
@@ -150,10 +131,8 @@ def check_lstm(rng, T=4, N=2, D=3, H=3):
     _, cache = lstm_forward(x, h0, c0, params)
     dx, dh0, dc0, grads = lstm_backward(w, cache)
     f = lambda: (lstm_forward(x, h0, c0, params)[0] * w).sum()
-    rows = []
-    _check(rows, "lstm", {"x": x, "h0": h0, "c0": c0, **params}, f,
-           {"x": dx, "h0": dh0, "c0": dc0, **grads})
-    return rows
+    return _check("lstm", {"x": x, "h0": h0, "c0": c0, **params}, f,
+                  {"x": dx, "h0": dh0, "c0": dc0, **grads})
 
 
 def check_softmax(rng, N=4, H=3, V=5):
@@ -163,12 +142,10 @@ def check_softmax(rng, N=4, H=3, V=5):
     z, cache = softmax_layer_forward(h, params)
     _, dz = softmax_cross_entropy(z, y)
     dh, grads = softmax_layer_backward(dz, cache)
-    rows = []
-    _check(rows, "softmax_cross_entropy", {"z": z}, lambda: softmax_cross_entropy(z, y)[0],
-           {"z": dz})
     f = lambda: softmax_cross_entropy(softmax_layer_forward(h, params)[0], y)[0]
-    _check(rows, "softmax_layer", {"h": h, **params}, f, {"h": dh, **grads})
-    return rows
+    return (_check("softmax_cross_entropy", {"z": z}, lambda: softmax_cross_entropy(z, y)[0],
+                   {"z": dz})
+            + _check("softmax_layer", {"h": h, **params}, f, {"h": dh, **grads}))
 
 
 def check_mlp(rng, N=3, sizes=(4, 5, 3), activation="tanh"):
@@ -177,10 +154,8 @@ def check_mlp(rng, N=3, sizes=(4, 5, 3), activation="tanh"):
     w = rng.standard_normal((N, sizes[-1]))
     _, cache = mlp_forward(x, params, activation)
     dx, grads = mlp_backward(w, cache)
-    rows = []
-    _check(rows, f"mlp[{activation}]", {"x": x, **params},
-           lambda: (mlp_forward(x, params, activation)[0] * w).sum(), {"x": dx, **grads})
-    return rows
+    return _check(f"mlp[{activation}]", {"x": x, **params},
+                  lambda: (mlp_forward(x, params, activation)[0] * w).sum(), {"x": dx, **grads})
 
 
 def check_classifier(rng, N=5, D=4, hidden=(6, 5), V=4, activation="relu"):
@@ -188,10 +163,8 @@ def check_classifier(rng, N=5, D=4, hidden=(6, 5), V=4, activation="relu"):
     x = rng.standard_normal((N, D))
     y = rng.integers(0, V, N)
     _, grads, _ = classifier_loss(params, x, y, activation=activation)
-    rows = []
-    _check(rows, f"model: mlp classifier[{activation}]", params,
-           lambda: classifier_loss(params, x, y, activation=activation)[0], grads)
-    return rows
+    return _check(f"model: mlp classifier[{activation}]", params,
+                  lambda: classifier_loss(params, x, y, activation=activation)[0], grads)
 
 
 def check_lm(rng, segments=2, T=3, N=2, V=7, E=3, H=4, num_layers=1):
@@ -208,8 +181,8 @@ def check_lm(rng, segments=2, T=3, N=2, V=7, E=3, H=4, num_layers=1):
         x, y = stream[s * T:(s + 1) * T], stream[s * T + 1:(s + 1) * T + 1]
         _, grads, _, new_state = lm_loss(params, x, y, state)
         carried = state
-        _check(rows, f"model: lm segment {s + 1}/{segments}", params,
-               lambda: lm_loss(params, x, y, carried)[0], grads)
+        rows += _check(f"model: lm segment {s + 1}/{segments}", params,
+                       lambda: lm_loss(params, x, y, carried)[0], grads)
         state = new_state
     return rows
 

@@ -1,39 +1,18 @@
-"""The Hebbian Softmax update (Rae et al., ICML 2018, Algorithm 1), exactly as METHOD §2.
+"""The Hebbian Softmax update (Rae et al., ICML 2018, Algorithm 1); equations: docs/MATH.md §5.
 
-After the optimiser has turned θ into θ' (METHOD §2 step 1), every class i present in the batch
-mixes the mean of its activations into its row of the softmax weights (step 2):
+After the optimiser has turned θ into θ', every class i present in the batch (n_i > 0) mixes the
+mean ĥ_i of its activations h̃_t into its row; rows of absent classes are never written:
 
-    n_i   = #{t : y_t = i}                            (only classes with n_i > 0)
-    h̃_t   = h_t                                       (write_scale="none", the paper)
-    h̃_t   = h_t · ‖θ'[y_t]‖ / ‖h_t‖  (0 if h_t = 0)     (write_scale="row_norm")
-    h̃_t   = h_t − h̄,  h̄ = (1/N) Σ_s h_s              (write_scale="centred")
-    h̃_t   = (h_t − h̄) · ‖θ'[y_t]‖ / ‖h_t − h̄‖         (write_scale="centred_row_norm")
-    ĥ_i   = (1/n_i) Σ_{t : y_t = i} h̃_t               (accumulated in the dtype of h)
-    λ_i   = max(1/c_i, γ)            if c_i < T, else 0   (lam_rule="paper")
-    λ_i   = max(n_i/(c_i − 1 + n_i), γ) if c_i < T, else 0   (lam_rule="exact_mean")
-    θ[i] ← λ_i ĥ_i + (1 − λ_i) θ'[i]
-    c_i  ← c_i + n_i
+    λ_i  = max(1/c_i, γ) if c_i < T, else 0              (lam_rule="exact_mean": n_i/(c_i−1+n_i))
+    θ[i] ← λ_i ĥ_i + (1 − λ_i) θ'[i],   c_i ← c_i + n_i
 
-Rows of absent classes are never written (step 3). The bias is left to the optimiser.
-
-Levers against the late cost (not in the paper; all off by default, docs/MATH.md §5.7):
-write_gain g scales every ĥ_i by g before the mix (a weaker write for g < 1); calibrate=True
-scales each written ĥ_i by s_i = ℓ_ref / (ĥ_i · m_i), where m_i is the plain mean of class i's
-h_t and ℓ_ref = mean of θ'[y_t] · h_t over the batch's images of classes seen before this batch,
-so that a written class's logit on its own mean activation matches what the classes already
-seen reach on theirs (s_i = 1 where either factor is not positive; the bias is left out). The
-optimiser-state and bias levers act outside the rule (hebbref/train.py).
-
-write_scale (not in the paper; "none" by default): "row_norm" keeps a written row at the norm
-gradient descent gave it (METHOD §2). "centred" subtracts the batch's mean activation h̄ (all
-N rows, every class) first: features after ReLU share a large common component, and a row
-written along it raises that class's logit for every input (METHOD §5), while h_t − h̄ keeps
-only what sets class y_t apart within the batch. "centred_row_norm" does both, centring first.
-
-The rule is written twice: :func:`hebbian_update_reference`, a plain loop over classes to read
-beside METHOD §2, and :func:`hebbian_update`, the fast path that sorts the batch once and works
-only on the K classes present (never a dense V×H temporary). Tests check they agree
-(METHOD §3 P7). Both update θ and the counts in place and return None.
+Options not in the paper, off by default: write_scale sets h̃_t ("row_norm": h_t rescaled to
+‖θ'[y_t]‖, the norm gradient descent gave the row; "centred": h_t − h̄, since features after ReLU
+share a large common component that, written into a row, raises its logit for every input,
+§5.2; "centred_row_norm": both); write_gain and calibrate scale ĥ_i against the late cost (§5.7).
+:func:`hebbian_update_reference` is the plain loop over classes; :func:`hebbian_update` sorts the
+batch once and touches only the K present rows (no V×H temporary). They agree (§8 P7); both
+update θ and the counts in place.
 """
 from dataclasses import dataclass
 
@@ -54,9 +33,6 @@ def init_counts(V):
         raise ValueError(f"V must be a non-negative integer, got {V!r}")
     return np.ones(int(V), dtype=np.int64)
 
-
-# ----------------------------------------------------------------------------------------------
-# Validation shared by both implementations (STYLE: validate at the public boundary)
 
 def _check_levers(write_gain=1.0, calibrate=False, moments="keep", fresh_bias="keep"):
     """Validate the levers of the module docstring and hebbref/train.py; return write_gain."""
@@ -91,13 +67,7 @@ def _check_in_place_target(x, name):
         raise ValueError(f"{name} must be writeable (it is updated in place)")
 
 
-def _check_update_args(theta, counts, h, y, gamma, T, lam_rule, write_scale):
-    """Validate the arguments of both public update functions; return (y as int64, gamma, T)."""
-    theta = check_array(theta, "theta", ndim=2, finite=False)  # only K rows are read: no O(VH) scan
-    if theta.dtype not in (np.float32, np.float64):
-        raise TypeError(f"theta must be float32 or float64, got dtype {theta.dtype}")
-    _check_in_place_target(theta, "theta")
-    V, H = theta.shape
+def _check_counts(counts, V):
     if not isinstance(counts, np.ndarray):
         raise TypeError(f"counts must be a numpy.ndarray of int64, got {type(counts).__name__}")
     if counts.dtype != np.int64:
@@ -106,7 +76,18 @@ def _check_update_args(theta, counts, h, y, gamma, T, lam_rule, write_scale):
         raise ValueError(f"counts must have shape ({V},) to match theta, got {counts.shape}")
     _check_in_place_target(counts, "counts")
     if V and counts.min() < 1:
-        raise ValueError(f"counts must be >= 1 (they start at 1, METHOD §2), got min {counts.min()}")
+        raise ValueError(f"counts must be >= 1 (they start at 1, docs/MATH.md §5.1), got min "
+                         f"{counts.min()}")
+
+
+def _check_update_args(theta, counts, h, y, gamma, T, lam_rule, write_scale):
+    """Validate the arguments of both public update functions; return (y as int64, gamma, T)."""
+    theta = check_array(theta, "theta", ndim=2, finite=False)  # only K rows are read: no O(VH) scan
+    if theta.dtype not in (np.float32, np.float64):
+        raise TypeError(f"theta must be float32 or float64, got dtype {theta.dtype}")
+    _check_in_place_target(theta, "theta")
+    V, H = theta.shape
+    _check_counts(counts, V)
     h = check_array(h, "h", ndim=2, shape=(None, H))
     check_same_dtype("h", h, "theta", theta)
     y = check_labels(y, "y", V, shape=(h.shape[0],))
@@ -114,11 +95,7 @@ def _check_update_args(theta, counts, h, y, gamma, T, lam_rule, write_scale):
     return y, gamma, T
 
 
-# ----------------------------------------------------------------------------------------------
-# λ, vectorised over classes
-
-def _lambda(counts_i, n_i, gamma, T, lam_rule):
-    # counts_i are the counts before this batch (METHOD §2).
+def _lambda(counts_i, n_i, gamma, T, lam_rule):  # counts_i: the counts before this batch
     if lam_rule == "paper":
         rate = 1.0 / counts_i
     else:  # "exact_mean": weight of the n_i new activations in the running mean of c_i−1+n_i
@@ -127,15 +104,8 @@ def _lambda(counts_i, n_i, gamma, T, lam_rule):
 
 
 def hebbian_lambda(counts_i, n_i, *, gamma, T, lam_rule="paper"):
-    """Mixing rates λ_i of METHOD §2 for K present classes.
-
-    Inputs:  counts_i: (K,) int counts c_i before this batch (>= 1);
-             n_i: (K,) int occurrences in this batch (>= 1; unused by lam_rule="paper");
-             gamma in [0, 1]; T >= 0 (math.inf allowed); lam_rule "paper" or "exact_mean".
-    Outputs: lam_i: (K,) float64,
-             "paper":      max(1/c_i, γ)                 if c_i < T, else 0
-             "exact_mean": max(n_i / (c_i − 1 + n_i), γ) if c_i < T, else 0
-    """
+    """Mixing rates λ_i (docs/MATH.md §5.3) of K present classes: counts_i: (K,) int counts
+    c_i >= 1 before this batch; n_i: (K,) int >= 1 occurrences in it -> (K,) float64."""
     counts_i = check_array(counts_i, "counts_i", ndim=1, dtype_kind="i")
     n_i = check_array(n_i, "n_i", shape=counts_i.shape, dtype_kind="i")
     if counts_i.size and counts_i.min() < 1:
@@ -147,13 +117,9 @@ def hebbian_lambda(counts_i, n_i, *, gamma, T, lam_rule="paper"):
 
 
 def _rescale_to_norms(h, norms):
-    """h̃_t = h_t · norms_t / ‖h_t‖, and 0 where h_t = 0 (write_scale="row_norm", METHOD §2).
-
-    h: (N, H); norms: (N,) in the dtype of h -> (N, H). ‖h_t‖ is taken with hypot, which
-    neither underflows nor overflows, and h_t is made a unit vector before it is scaled, so
-    no intermediate leaves the range of the dtype.
-    """
-    h_norms = np.hypot.reduce(h, axis=1) if h.shape[1] else np.zeros(h.shape[0], h.dtype)
+    """h̃_t = h_t · norms_t / ‖h_t‖, 0 where h_t = 0. h: (N, H); norms: (N,) -> (N, H).
+    hypot and scaling a unit vector keep every intermediate inside the dtype's range."""
+    h_norms = _row_norms(h)
     nonzero = h_norms > 0
     unit = np.zeros_like(h)
     np.divide(h, h_norms[:, None], out=unit, where=nonzero[:, None])
@@ -161,26 +127,20 @@ def _rescale_to_norms(h, norms):
 
 
 def _row_norms(theta_rows):
-    """‖θ'[i]‖ of each row of (K, H) -> (K,), with the same hypot as :func:`_rescale_to_norms`."""
+    """‖θ'[i]‖ of each row of (K, H) -> (K,), by hypot as in :func:`_rescale_to_norms`."""
     if theta_rows.shape[1] == 0:
         return np.zeros(theta_rows.shape[0], theta_rows.dtype)
     return np.hypot.reduce(theta_rows, axis=1)
 
 
-# ----------------------------------------------------------------------------------------------
-# The reference: one class at a time, line by line from METHOD §2
-
 def hebbian_update_reference(theta, counts, h, y, *, gamma, T, lam_rule="paper",
                              write_scale="none", write_gain=1.0, calibrate=False):
-    """METHOD §2 step 2 as a plain loop over the classes present. Slow; read it, test against it.
+    """docs/MATH.md §5.4 as a plain loop over the classes present. Slow; read it, test against it.
 
     Inputs:  theta: (V, H) float32/float64, θ' after the optimiser step, C-contiguous, updated
              in place; counts: (V,) int64 >= 1, updated in place; h: (N, H) same dtype as theta,
              the activations the forward pass fed to the softmax; y: (N,) int labels in [0, V);
-             gamma in [0, 1]; T >= 0 or math.inf; lam_rule "paper" or "exact_mean";
-             write_scale "none" (the paper), "row_norm", "centred" or "centred_row_norm"
-             (module docstring); write_gain >= 0 and calibrate: the levers of the module
-             docstring (1.0 and False: the rule as above).
+             gamma, T, lam_rule, write_scale, write_gain, calibrate: as HebbianConfig.
     Outputs: None.
     """
     y, gamma, T = _check_update_args(theta, counts, h, y, gamma, T, lam_rule, write_scale)
@@ -220,15 +180,9 @@ def hebbian_update_reference(theta, counts, h, y, *, gamma, T, lam_rule="paper",
         counts[i] = c_i + n_i                        # c_i ← c_i + n_i
 
 
-# ----------------------------------------------------------------------------------------------
-# The fast path: one sort, per-class sums by reduceat, K rows touched
-
 def _class_sums(h, y):
-    """Per-class sums of the rows of h. h: (N, H), y: (N,) int64, N > 0.
-
-    Returns ids: (K,) sorted present classes; n_i: (K,) int64; sums: (K, H) in h.dtype, each
-    summed in batch order (the stable sort keeps the order of t within a class).
-    """
+    """Per-class sums of h: (N, H), y: (N,) int64, N > 0 -> ids (K,) sorted, n_i (K,), sums
+    (K, H), each summed in batch order (the stable sort keeps the order of t within a class)."""
     order = np.argsort(y, kind="stable")
     ids, starts, n_i = np.unique(y[order], return_index=True, return_counts=True)
     sums = np.add.reduceat(h[order], starts, axis=0)
@@ -237,15 +191,8 @@ def _class_sums(h, y):
 
 def hebbian_update(theta, counts, h, y, *, gamma, T, lam_rule="paper", write_scale="none",
                    write_gain=1.0, calibrate=False):
-    """METHOD §2 step 2 for all present classes at once; same arguments and result as
-    :func:`hebbian_update_reference` (METHOD §3 P7).
+    """The fast twin of :func:`hebbian_update_reference` (same arguments and result, P7).
 
-    Inputs:  theta: (V, H) float32/float64, θ' after the optimiser step, C-contiguous, updated
-             in place; counts: (V,) int64 >= 1, updated in place; h: (N, H) same dtype as theta;
-             y: (N,) int labels in [0, V); gamma in [0, 1]; T >= 0 or math.inf;
-             lam_rule "paper" or "exact_mean"; write_scale one of WRITE_SCALES;
-             write_gain >= 0, calibrate: the levers of the module docstring.
-    Outputs: None.
     Cost: O(N log N + N·H) for the sort and sums, O(K·H) for the K present rows.
     """
     y, gamma, T = _check_update_args(theta, counts, h, y, gamma, T, lam_rule, write_scale)
@@ -275,8 +222,8 @@ def hebbian_update(theta, counts, h, y, *, gamma, T, lam_rule="paper", write_sca
 
 
 def _calibrated(h_hat, theta, counts, h, y, ids, n_i):
-    """ĥ_i · s_i with s_i = ℓ_ref / (ĥ_i · m_i) where both are > 0, else ĥ_i (calibrate=True,
-    module docstring); θ is read before any write, m_i is the plain class mean of h."""
+    """ĥ_i · s_i, s_i = ℓ_ref / (ĥ_i · m_i) where both are > 0 (docs/MATH.md §5.7); m_i is the
+    plain class mean of h."""
     seen = counts[y] > 1
     l_ref = float(np.einsum("nh,nh->n", theta[y[seen]], h[seen]).astype(np.float64).mean()) \
         if seen.any() else 0.0
@@ -287,28 +234,15 @@ def _calibrated(h_hat, theta, counts, h, y, ids, n_i):
     return h_hat * scale.astype(h.dtype)[:, None]
 
 
-# ----------------------------------------------------------------------------------------------
-# The layer state a model holds
-
 @dataclass(frozen=True)
 class HebbianConfig:
-    """The rule's hyperparameters (docs/MATH.md §5), as experiments store them, and the library's
-    defaults, stated here once (HebbianSoftmax takes its defaults from this class).
-
-    gamma in [0, 1]; T >= 0 or math.inf; lam_rule "paper" or "exact_mean"; write_scale one of
-    WRITE_SCALES (module docstring). lam_rule="paper" and write_scale="none" are the paper's
-    rule (Rae et al. 2018, Algorithm 1). The paper defines γ and T but this project found no
-    value for them stated in it, so γ = 0.1 and T = 100 are this library's choice, for these
-    reasons:
-    - For c_i < 1/γ = 10, λ_i = 1/c_i, so the first ten sightings of a class make θ[i] their exact
-      running mean (docs/MATH.md §5.3, P3): one sighting is enough to bind a class (P2).
-    - For 10 <= c_i < T = 100, λ_i = γ: θ[i] becomes an exponential average over roughly the last
-      1/γ = 10 batches containing the class, so it follows the features as the network below
-      changes, instead of averaging in activations from long ago.
-    - From c_i = 100 on, the class is handed back to gradient descent (P8), which by then has
-      seen it often enough to do better than a mean.
-    Both are levers to study (docs/MATH.md §7); with γ <= 1/T, γ has no effect at all. Each
-    experiment config declares the values its validation chose.
+    """The rule's hyperparameters (docs/MATH.md §5) and the library's defaults, stated once:
+    gamma in [0, 1]; T >= 0 or math.inf; lam_rule in LAM_RULES; write_scale in WRITE_SCALES.
+    The paper states no γ or T; γ = 0.1, T = 100 make θ[i] the exact running mean of a class's
+    first 1/γ = 10 sightings (P2, P3), then an exponential average over about its last 10
+    batches, following the features as the network changes, and from c_i = T on leave the row
+    to gradient descent, which has seen the class often by then (P8). Each experiment config
+    declares the values its validation chose.
     """
 
     gamma: float = 0.1
@@ -327,11 +261,9 @@ class HebbianConfig:
 
 
 class HebbianOptions:
-    """Mixin for an experiment config with fields gamma, T, lam_rule and write_scale: the one
-    place that turns them into the rule's HebbianConfig."""
+    """Mixin for an experiment config with the rule's fields: hebbian_config() builds them."""
 
     def hebbian_config(self):
-        """The rule's settings (METHOD §2) as a HebbianConfig; validates them."""
         levers = {name: getattr(self, name) for name in LEVERS if hasattr(self, name)}
         return HebbianConfig(gamma=self.gamma, T=self.T, lam_rule=self.lam_rule,
                              write_scale=self.write_scale, **levers)
@@ -341,18 +273,11 @@ class HebbianOptions:
 class HebbianSoftmax:
     """The Hebbian Softmax state of one softmax layer: hyperparameters and per-class counts.
 
-    A model holds ``hebbian_softmax: HebbianSoftmax | None``; None means a plain softmax. The
-    training loop calls ``hebbian_softmax.update(params["softmax.theta"], h, y)`` right after
-    the optimiser step, with the activations h the forward pass fed to the softmax (docs/MATH.md
-    §5.4). Evaluation never calls it, so counts advance only in training; save ``counts``
-    with checkpoints.
-
-    Fields: num_classes V; gamma in [0, 1]; T >= 0 or math.inf; lam_rule "paper" or
-    "exact_mean"; write_scale one of WRITE_SCALES (defaults and why: HebbianConfig); counts (V,)
-    int64, all ones when not given (docs/MATH.md §5.1); write_gain, calibrate, moments,
-    fresh_bias: the levers against the late cost, off by default (docs/MATH.md §5.7; the last
-    two act in hebbref/train.py). Build one from an experiment's
-    HebbianConfig with :meth:`from_config`.
+    A model holds ``hebbian_softmax: HebbianSoftmax | None`` (None: a plain softmax); training
+    calls ``update(params["softmax.theta"], h, y)`` right after the optimiser step (docs/MATH.md
+    §5.4), evaluation never does, so counts advance only in training (save them in checkpoints).
+    Fields as HebbianConfig (its defaults), plus num_classes V and counts: (V,) int64, all ones
+    when not given (docs/MATH.md §5.1).
     """
 
     num_classes: int
@@ -373,17 +298,10 @@ class HebbianSoftmax:
                                         self.fresh_bias)
         if self.counts is None:
             self.counts = init_counts(self.num_classes)
-        elif not (isinstance(self.counts, np.ndarray) and self.counts.dtype == np.int64
-                  and self.counts.shape == (self.num_classes,)):
-            raise ValueError(f"counts must be an int64 array of shape ({self.num_classes},), got "
-                             f"{getattr(self.counts, 'dtype', type(self.counts).__name__)} "
-                             f"{getattr(self.counts, 'shape', '')}")
-        elif self.num_classes and self.counts.min() < 1:
-            raise ValueError(f"counts must be >= 1, got min {self.counts.min()}")
+        _check_counts(self.counts, self.num_classes)
 
     @classmethod
     def from_config(cls, config, num_classes, counts=None):
-        """The layer for a HebbianConfig over num_classes classes (counts: resume from these)."""
         if not isinstance(config, HebbianConfig):
             raise TypeError(f"config must be a HebbianConfig, got {type(config).__name__}")
         return cls(num_classes, gamma=config.gamma, T=config.T, lam_rule=config.lam_rule,

@@ -1,21 +1,13 @@
-"""Numba kernels of the fast path, each checked against a plain-NumPy twin (bit for bit, or to
-rounding for the gemm). The twins the plain path runs live where they are read: Adam's and SGD's
-steps in hebbref.optim; the others sit here. Only the fast path imports this module (numba
-takes most of a second to load, and `--reference` runs without it).
+"""Numba kernels of the fast path, each tested against a plain twin (bit for bit, or to rounding
+for the gemm). Only the fast path imports this module: numba takes most of a second to load, and
+`--reference` runs without it.
 
-- scatter_add_rows: the embedding backward (summing gradient rows of repeated ids) and the
-  fused softmax layer's ∂L/∂θ (twin: scatter_add_rows_numpy, np.add.at).
-- adam_step: Adam's moment update and parameter step in one pass over memory
-  (twin: hebbref.optim.adam_step_numpy).
-- sgd_step: p ← p − lr·g in one pass, without the temporary lr·g (twin:
-  hebbref.optim.sgd_step_numpy).
-- lstm_gate_gradients: one step of the LSTM backward's element-wise work in one pass
-  (hebbref.nn.lstm.lstm_backward).
-- matmul_accumulate: out += aᵀ b or out += a bᵀ by NumPy's own BLAS gemm with β = 1 (through
-  ctypes), for the fused softmax layer's ∂L/∂θ and its logits z = b + h θᵀ; its twin is the
-  one-line NumPy expression. Not numba: NumPy has
-  no gemm that adds into an array, and scipy.linalg.blas loads a second OpenBLAS whose threads,
-  spinning after each call, slow NumPy's by half (measured on the bench's LM step).
+- scatter_add_rows: the embedding backward and the fused softmax's ∂L/∂θ (twin: np.add.at).
+- adam_step, sgd_step: one pass over memory (twins: hebbref.optim.adam_step_numpy, sgd_step_numpy).
+- lstm_gate_gradients: one step of the LSTM backward's element-wise work.
+- matmul_accumulate: out += aᵀ b or a bᵀ by NumPy's own BLAS gemm with β = 1 (ctypes). NumPy
+  has no gemm that adds into an array, and scipy.linalg.blas loads a second OpenBLAS whose
+  spinning threads slow NumPy's (validation/README.md).
 """
 import ctypes
 import os
@@ -34,19 +26,13 @@ def _scatter_add_rows_numba(target, ids, rows):
 
 
 def scatter_add_rows_numpy(target, ids, rows):
-    """NumPy twin of :func:`scatter_add_rows`: target[ids[k]] += rows[k] for every k, repeats summed.
-
-    target: (V, E); ids: (K,) int; rows: (K, E). Updates target in place.
-    """
+    """NumPy twin of :func:`scatter_add_rows`. target: (V, E); ids: (K,) int; rows: (K, E)."""
     np.add.at(target, ids, rows)
 
 
 def scatter_add_rows(target, ids, rows):
-    """target[ids[k]] += rows[k] for every k, with repeated ids summed (numba kernel).
-
-    target: (V, E) C-contiguous; ids: (K,) int64 in [0, V); rows: (K, E), same dtype as target.
-    Updates target in place. Rows are added in the order of k, exactly as the NumPy twin does.
-    """
+    """target[ids[k]] += rows[k] for every k in order, repeated ids summed, in place.
+    target: (V, E) C-contiguous; ids: (K,) int64 in [0, V); rows: (K, E) of target's dtype."""
     if ids.shape[0]:
         _scatter_add_rows_numba(target, np.ascontiguousarray(ids, dtype=np.int64),
                                 np.ascontiguousarray(rows, dtype=target.dtype))
@@ -66,11 +52,9 @@ def _adam_step_numba(p, g, m, v, beta1, one_minus_beta1, beta2, one_minus_beta2,
 
 
 def adam_step(p, g, m, v, *, beta1, beta2, eps, step_size, sqrt_bias_correction2):
-    """hebbref.optim.adam_step_numpy in one loop (numba), without its temporaries: the same
-    operations in the same order, each rounded to the arrays' dtype, so the result is
-    bit-identical to the twin. p, g, m, v: same shape and dtype; p, m, v C-contiguous (updated
-    in place through flat views). Returns None.
-    """
+    """hebbref.optim.adam_step_numpy in one loop without its temporaries, bit-identical (the
+    same operations in the same order). p, g, m, v: same shape and dtype; p, m, v C-contiguous,
+    updated in place through flat views."""
     _check_contiguous(p=p, m=m, v=v)
     d = m.dtype.type  # every coefficient rounded to the dtype first, as NumPy does
     _adam_step_numba(p.reshape(-1), np.ascontiguousarray(g).reshape(-1), m.reshape(-1),
@@ -79,8 +63,7 @@ def adam_step(p, g, m, v, *, beta1, beta2, eps, step_size, sqrt_bias_correction2
 
 
 def _check_contiguous(**arrays):
-    # A kernel writes through a flat view; reshape(-1) of a non-contiguous array is a copy,
-    # and a write into a copy would never reach the caller's array.
+    # reshape(-1) of a non-contiguous array is a copy, and a write into it would be lost
     for name, x in arrays.items():
         if not x.flags.c_contiguous:
             raise ValueError(f"{name} must be C-contiguous (it is updated in place)")
@@ -93,40 +76,11 @@ def _sgd_step_numba(p, g, lr):
 
 
 def sgd_step(p, g, lr):
-    """hebbref.optim.sgd_step_numpy (p ← p − lr · g) in one loop (numba), without the temporary:
-    the same two roundings per element (lr · g, then the subtraction; lr passed in p's dtype),
-    so the result is bit-identical to the twin, without the twin's fresh (V, H) temporary per
-    step (validation/README.md, Measurements behind the design choices). p: C-contiguous (updated in place); g: same shape and dtype."""
+    """hebbref.optim.sgd_step_numpy (p ← p − lr · g) in one loop, bit-identical (the same two
+    roundings, lr in p's dtype) without its (V, H) temporary. p: C-contiguous, updated in place;
+    g: same shape and dtype."""
     _check_contiguous(p=p)
     _sgd_step_numba(p.reshape(-1), np.ascontiguousarray(g).reshape(-1), p.dtype.type(lr))
-
-
-def lstm_gate_gradients_numpy(da, dh, dc, gates, c_prev, tanh_c):
-    """NumPy twin of :func:`lstm_gate_gradients`: one step of the LSTM backward (docs/MATH.md
-    §2.7) in place. da: (N, 4H) output; dh: (N, H) gradient into h_t; dc: (N, H) gradient into
-    c_t from t+1 on entry, dc_{t−1} on exit; gates: (N, 4H) holding i, f, g, o; c_prev,
-    tanh_c: (N, H).
-    """
-    H = dh.shape[1]
-    i, f, g, o = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
-    da_i, da_f, da_g, da_o = da[:, :H], da[:, H:2 * H], da[:, 2 * H:3 * H], da[:, 3 * H:]
-    # dc += dh ⊙ o ⊙ (1 − tanh²(c_t)), built in da_g's slot, which is written last
-    np.multiply(tanh_c, tanh_c, out=da_g)
-    np.subtract(1, da_g, out=da_g)
-    da_g *= o
-    da_g *= dh
-    dc += da_g
-    for out, gate, partner, upstream in ((da_i, i, g, dc), (da_f, f, c_prev, dc),
-                                         (da_o, o, tanh_c, dh)):
-        np.subtract(1, gate, out=out)       # σ' = σ(1 − σ)
-        out *= gate
-        out *= partner
-        out *= upstream
-    np.multiply(g, g, out=da_g)             # tanh' = 1 − tanh²
-    np.subtract(1, da_g, out=da_g)
-    da_g *= i
-    da_g *= dc
-    dc *= f
 
 
 @numba.njit(cache=True, nogil=True)
@@ -145,17 +99,15 @@ def _lstm_gate_gradients_numba(da, dh, dc, gates, c_prev, tanh_c, one):
 
 
 def lstm_gate_gradients(da, dh, dc, gates, c_prev, tanh_c):
-    """:func:`lstm_gate_gradients_numpy` in one pass (numba): the same operations in the same
-    order, each rounded to the arrays' dtype (`one` is passed in that dtype, so float32 stays
-    float32), so the result is bit-identical to the twin. Same arguments, same in-place
-    outputs."""
+    """One step of the LSTM backward's element-wise work (docs/MATH.md §2.7) in place, in one
+    pass; `one` is passed in the arrays' dtype, so float32 stays float32. da: (N, 4H) output;
+    dh: (N, H) gradient into h_t; dc: (N, H) gradient into c_t from t+1 on entry, dc_{t−1} on
+    exit; gates: (N, 4H) holding i, f, g, o; c_prev, tanh_c: (N, H)."""
     _lstm_gate_gradients_numba(da, dh, dc, gates, c_prev, tanh_c, dh.dtype.type(1))
 
 
 def matmul_accumulate_numpy(out, a, b, *, transpose="a"):
-    """NumPy twin of :func:`matmul_accumulate`: out += aᵀ b (transpose="a": a (K, M), b (K, N))
-    or out += a bᵀ (transpose="b": a (M, K), b (N, K)); out: (M, N), same dtype. The product is
-    a temporary (M, N) array."""
+    """NumPy twin of :func:`matmul_accumulate`, through a temporary (M, N) product."""
     out += a.T @ b if transpose == "a" else a @ b.T
 
 
@@ -182,11 +134,9 @@ def _numpy_cblas_gemm(dtype):
 
 
 def matmul_accumulate(out, a, b, *, transpose="a"):
-    """out += aᵀ b (transpose="a": a (K, M), b (K, N)) or out += a bᵀ (transpose="b": a (M, K),
-    b (N, K)), out (M, N), without the temporary product: BLAS gemm with β = 1 on NumPy's own
-    OpenBLAS, all arrays C-contiguous and of one float dtype. Falls back to the twin when that
-    library is not found or an array is not C-contiguous. The two agree to rounding (the gemm
-    adds the product into out inside its kernel, in its own order)."""
+    """out (M, N) += aᵀ b (transpose="a": a (K, M), b (K, N)) or a bᵀ ("b": a (M, K), b (N, K))
+    without the temporary product, by gemm with β = 1 on NumPy's own OpenBLAS; the twin when
+    that is not found or an array is not C-contiguous (they agree to rounding)."""
     if transpose not in ("a", "b"):
         raise ValueError(f"transpose must be 'a' or 'b', got {transpose!r}")
     M, N = out.shape

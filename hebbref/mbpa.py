@@ -1,33 +1,14 @@
 """Memory-based parameter adaptation (MbPA; Sprechmann et al., ICLR 2018) of the softmax layer,
-for evaluating the language model (docs/MATH.md §6.5).
+for evaluating the language model (docs/MATH.md §6.5):
 
-For one evaluation position t with activation h_t, before its target is revealed:
+    w_k = (1/(ε + d_k²)) / Σ_j 1/(ε + d_j²)           over the K stored h_k nearest to h_t
+    L_t(θ_x, b_x) = −Σ_k w_k log softmax(θ_x h_k + b_x)[y_k] + (β/2)(‖θ_x − θ‖² + ‖b_x − b‖²)
+    S steps (θ_x, b_x) ← (θ_x, b_x) − α ∇L_t from (θ, b);  p_MbPA = softmax(θ_x h_t + b_x)
 
-    neighbours:  the K stored h_k nearest to h_t,  d_k = ‖h_k − h_t‖,
-                 w_k = (1/(ε + d_k²)) / Σ_j (1/(ε + d_j²))
-    loss:        L_t(θ_x, b_x) = −Σ_k w_k log softmax(θ_x h_k + b_x)[y_k]
-                                 + (β/2)(‖θ_x − θ‖² + ‖b_x − b‖²)
-    gradient:    G_k = w_k (softmax(θ_x h_k + b_x) − onehot(y_k))            (K, V)
-                 ∂L_t/∂θ_x = Gᵀ H_K + β(θ_x − θ),   ∂L_t/∂b_x = Σ_k G_k + β(b_x − b)
-    S steps:     (θ_x, b_x) ← (θ_x, b_x) − α ∇L_t, starting from the trained (θ, b)
-    prediction:  p_MbPA(· | h_t) = softmax(θ_x h_t + b_x)
-
-Span form (the fast path). Every gradient's θ-part is Gᵀ H_K plus a multiple of θ_x − θ, so by
-induction θ_x = θ − Aᵀ H_K and b_x = b − c with A: (K, V), c: (V,), starting from A = 0, c = 0:
-
-    A ← (1 − αβ) A + α G,    c ← (1 − αβ) c + α Σ_k G_k,
-    logits at the neighbours: Z = (H_K θᵀ + b) − Gram A − c,   Gram = H_K H_Kᵀ  (K, K)
-    logits at h_t:            z_t − Aᵀ (H_K h_t) − c,          z_t = θ h_t + b
-
-so one step costs O(K²V) instead of O(KVH), and θ_x (V, H) is never built. The reference path
-`adapted_logits_reference` builds θ_x in full and follows the equations above literally.
-
-Conventions fixed here (docs/MATH.md §6.5 leaves them open)
-- Fewer than K stored pairs: all of them are the neighbours. An empty memory or S = 0 gives the
-  unadapted logits θ h_t + b (the gradient at (θ, b) with no neighbours is zero).
-- Equal distances are ordered by memory index (earlier first), so the neighbour set is defined.
-- The stream evaluation keeps one memory per batchify column, like the cache's windows
-  (docs/MATH.md §6.4): the last M pairs of that column, carried across BPTT segments.
+`adapted_logits_reference` builds θ_x in full; `adapted_logits` uses θ_x = θ − Aᵀ H_K, b_x =
+b − c with A ← (1 − αβ) A + α G, c ← (1 − αβ) c + α Σ_k G_k, so a step costs O(K²V), not O(KVH).
+Fewer than K stored pairs: all are neighbours; an empty memory or S = 0: θ h_t + b; equal
+distances: the earlier entry first; one memory (the last M pairs) per batchify column.
 """
 import time
 
@@ -39,10 +20,6 @@ from hebbref.metrics import frequency_buckets, perplexity_by_bucket
 from hebbref.nn.softmax import log_softmax
 from hebbref.stream import eval_tokens, walk
 from hebbref.validate import check_array, check_labels, check_int, check_number
-
-# ------------------------------------------------------------------------------------------------
-# Argument checks (public boundary)
-
 
 def check_settings(neighbours, steps, step_size, beta, eps):
     """K >= 1, S >= 0 integers; α >= 0, β >= 0 and ε > 0 finite reals. Returns them cleaned."""
@@ -70,10 +47,6 @@ def _check_inputs(theta, b, h, memory_h, memory_y):
     return theta, b, h, memory_h, memory_y
 
 
-# ------------------------------------------------------------------------------------------------
-# Neighbours, loss and gradient (shared by both paths)
-
-
 def _nearest(h, memory_h, neighbours):
     """(indices of the min(K, M) rows nearest to h ordered by (d², index), their d² float64)."""
     d2 = np.square(memory_h.astype(np.float64) - h.astype(np.float64)).sum(axis=1)
@@ -82,45 +55,29 @@ def _nearest(h, memory_h, neighbours):
 
 
 def nearest_neighbours(h, memory_h, neighbours, eps):
-    """The min(K, M) stored activations nearest to h, and their kernel weights
-    (docs/MATH.md §6.5).
-
-    h: (H,); memory_h: (M, H). Returns (indices (K',) int64 ordered by (d², index),
-    weights (K',) float64 summing to 1), K' = min(K, M); both empty when M = 0.
-    """
+    """The min(K, M) rows of memory_h: (M, H) nearest to h: (H,), and their kernel weights
+    (docs/MATH.md §6.5) -> (indices ordered by (d², index), float64 weights summing to 1)."""
     order, d2 = _nearest(h, memory_h, neighbours)
     kernel = 1.0 / (eps + d2)
     return order, kernel / kernel.sum() if order.size else kernel
 
 
-def adaptation_loss(theta_x, b_x, theta, b, neighbour_h, neighbour_y, weights, beta):
-    """L_t(θ_x, b_x) of docs/MATH.md §6.5. theta_x, theta: (V, H); b_x, b: (V,);
-    neighbour_h: (K, H); neighbour_y: (K,) int; weights: (K,). Returns a float."""
-    log_p = log_softmax(neighbour_h @ theta_x.T + b_x)
-    fit = -np.sum(weights * log_p[np.arange(neighbour_y.shape[0]), neighbour_y])
-    return float(fit + 0.5 * beta * (np.sum((theta_x - theta) ** 2) + np.sum((b_x - b) ** 2)))
-
-
 def adaptation_gradient(theta_x, b_x, theta, b, neighbour_h, neighbour_y, weights, beta):
-    """(∂L_t/∂θ_x (V, H), ∂L_t/∂b_x (V,)) at (θ_x, b_x); arguments as for adaptation_loss."""
+    """(∂L_t/∂θ_x (V, H), ∂L_t/∂b_x (V,)) of docs/MATH.md §6.5 at (θ_x, b_x). theta_x, theta:
+    (V, H); b_x, b: (V,); neighbour_h: (K, H); neighbour_y: (K,) int; weights: (K,)."""
     G = np.exp(log_softmax(neighbour_h @ theta_x.T + b_x))
     G[np.arange(neighbour_y.shape[0]), neighbour_y] -= 1.0
     G *= weights[:, None]
     return G.T @ neighbour_h + beta * (theta_x - theta), G.sum(axis=0) + beta * (b_x - b)
 
 
-# ------------------------------------------------------------------------------------------------
-# One position: reference and span form
-
-
 def adapted_logits_reference(theta, b, h, memory_h, memory_y, *, neighbours, steps, step_size,
                              beta, eps):
-    """Logits θ_x h + b_x of p_MbPA, with θ_x built in full (docs/MATH.md §6.5, reference).
+    """Logits θ_x h + b_x of p_MbPA after S plain gradient steps on L_t, θ_x built in full.
 
     Inputs:  theta: (V, H); b: (V,); h: (H,); memory_h: (M, H), M >= 0; memory_y: (M,) int in
-             [0, V); all floats of one dtype. neighbours K >= 1, steps S >= 0, step_size α >= 0,
-             beta β >= 0, eps ε > 0.
-    Output:  (V,) float64 logits θ_x h + b_x after S plain gradient-descent steps on L_t.
+             [0, V); one float dtype. neighbours K >= 1, steps S >= 0, step_size α >= 0,
+             beta β >= 0, eps ε > 0. Output: (V,) float64.
     """
     theta, b, h, memory_h, memory_y = _check_inputs(theta, b, h, memory_h, memory_y)
     neighbours, steps, step_size, beta, eps = check_settings(neighbours, steps, step_size, beta,
@@ -138,10 +95,8 @@ def adapted_logits_reference(theta, b, h, memory_h, memory_y, *, neighbours, ste
 
 
 def _span_steps(z_neighbours, gram, neighbour_y, weights, step_size, beta, steps):
-    """Yield (A, c) after each of S steps of the span form, starting from A = 0, c = 0.
-
-    z_neighbours: (K, V) = H_K θᵀ + b; gram: (K, K) = H_K H_Kᵀ; neighbour_y: (K,); weights: (K,).
-    """
+    """Yield (A, c) after each of S span-form steps from A = 0, c = 0. z_neighbours: (K, V) =
+    H_K θᵀ + b; gram: (K, K) = H_K H_Kᵀ; neighbour_y, weights: (K,)."""
     dtype = z_neighbours.dtype
     A = np.zeros_like(z_neighbours)
     c = np.zeros(z_neighbours.shape[1], dtype=dtype)
@@ -165,12 +120,9 @@ def _group(points):
 
 
 def _span_logits(theta, b, h, memory_h, memory_y, groups):
-    """Span-form logits θ_x h + b_x at every point of a grid: {(K, S, α, β, ε): (V,)}.
-
-    theta: (V, H); b: (V,); h: (H,); memory_h: (M, H); memory_y: (M,); groups:
-    {(K, α, β, ε): sorted step counts}. The nearest K_max rows are found once and the first K of
-    them serve every smaller K; one run of S_max steps serves every S <= S_max.
-    """
+    """Span-form logits θ_x h + b_x at every point of a grid: {(K, S, α, β, ε): (V,)}; groups:
+    {(K, α, β, ε): sorted step counts}. The nearest K_max rows are found once, the first K of
+    them serve every smaller K, and one run of S_max steps serves every S <= S_max."""
     z = theta @ h + b
     index, d2 = _nearest(h, memory_h, max(key[0] for key in groups))
     neighbour_h = memory_h[index]
@@ -200,16 +152,11 @@ def adapted_logits(theta, b, h, memory_h, memory_y, *, neighbours, steps, step_s
     return _span_logits(theta, b, h, memory_h, memory_y, _group([point]))[point]
 
 
-# ------------------------------------------------------------------------------------------------
-# A token stream: per-target log-probabilities at every point of a grid
-
-# Default grid, kept to about 200 rows of (K, V) softmax per position (~25 tokens/s at
-# V = 17K, H = 128 on one core): ε = 1e-3 as in Sprechmann et al.'s kernel; β = 0.1, small, since
-# with S <= 3 steps the adapted weights stay near (θ, b) anyway; α spans a decade around 1 (the
-# gradient of L_t is a weighted mean of (p − onehot) h_kᵀ, of norm at most about ‖h‖ <= √H);
-# one point with S = 3 asks whether more steps help.
-DEFAULT_POINTS = tuple((K, 1, alpha, 0.1, 1e-3) for K in (8, 32) for alpha in (0.3, 1.0, 3.0)
-                       ) + ((32, 3, 1.0, 0.1, 1e-3),)
+# Default grid, about 200 rows of (K, V) softmax per position: ε = 1e-3 as in Sprechmann et al.'s
+# kernel; β = 0.1, small, as with S <= 3 the weights stay near (θ, b) anyway; α spans a decade
+# around 1 (‖∇L_t‖ is at most about ‖h‖ <= √H); one point with S = 3 asks if more steps help.
+DEFAULT_POINTS = (*((K, 1, alpha, 0.1, 1e-3) for K in (8, 32) for alpha in (0.3, 1.0, 3.0)),
+                  (32, 3, 1.0, 0.1, 1e-3))
 DEFAULT_LAMBDA_MS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
 
 
@@ -223,13 +170,10 @@ def mbpa_log_probs(params, tokens, *, batch_size, bptt, memory_size, points=DEFA
                    reference=False):
     """log p_model and log p_MbPA of every target of a token stream at every grid point.
 
-    params: language-model parameters; tokens: (M,) int ids; batch_size, bptt: as for
-    experiments.lm.evaluate, whose targets and order these follow (stream.walk); memory_size:
-    M >= 1 pairs kept per batchify column; points: sequence of (K, S, α, β, ε); reference: the
-    model's plain twins and adapted_logits_reference at every target and point.
-    Returns {"model": (n,), (K, S, α, β, ε): (n,), ...} float64 log-probabilities of the
-    targets, "targets": (n,) int64 and "seconds": the wall time of the pass.
-    The memory of a column holds its already-scored (h_j, y_j), oldest first, at most M.
+    tokens: (M,) int ids walked as experiments.lm.evaluate walks them (stream.walk);
+    memory_size: M >= 1 scored pairs (h_j, y_j) kept per batchify column; points: (K, S, α, β, ε)
+    tuples; reference: the model's plain twins and adapted_logits_reference at every target.
+    Returns {"model": (n,), point: (n,), ...} float64, "targets": (n,) int64, "seconds".
     """
     memory_size = check_int(memory_size, "memory_size", 1)
     points = check_grid_values(points, "points", _check_point)
@@ -268,12 +212,9 @@ def _mean_nll(log_p):
 
 
 def choose(log_probs, lambda_ms=DEFAULT_LAMBDA_MS):
-    """The grid point and λ_m minimising the mean NLL of (1 − λ_m) p_model + λ_m p_MbPA.
-
-    log_probs: the dict of mbpa_log_probs (use the validation split); lambda_ms: candidate λ_m
-    in [0, 1]. Ties go to the first point, then the first λ_m. Returns {"point": (K, S, α, β, ε),
-    "lambda_m": float, "mean_nll": float, "grid": [{point, lambda_m, mean_nll}, ...]}.
-    """
+    """The point and λ_m minimising the mean NLL of (1 − λ_m) p_model + λ_m p_MbPA over
+    log_probs (mbpa_log_probs on validation); ties go to the first. -> {"point", "lambda_m",
+    "mean_nll", "grid": [{point, lambda_m, mean_nll}, ...]}."""
     lambda_ms = check_grid_values(lambda_ms, "lambda_ms", check_lambda_c)
     grid = [{"point": point, "lambda_m": lam,
              "mean_nll": _mean_nll(mix_log_probs(log_probs["model"], log_probs[point], lam))}
@@ -283,14 +224,11 @@ def choose(log_probs, lambda_ms=DEFAULT_LAMBDA_MS):
 
 
 def evaluate_mbpa(config, corpus, params, *, with_cache=False, points=DEFAULT_POINTS):
-    """docs/MATH.md §6.5 rows for one model: choose (K, S, α, β, ε, λ_m) on the validation split,
-    then perplexity by bucket on validation and test with MbPA, and, if with_cache, with the
-    cache of §6.4 too (its (W, θ_c) chosen by cache.grid_search, the outer λ_c re-chosen on
-    validation for the combination; the cache alone at its own λ_c is a row too, on the same
-    targets). MbPA runs on the first config.mbpa_tokens tokens of each split (else
-    config.eval_tokens; all if both are None); points: the (K, S, α, β, ε) grid searched on
-    validation; config.reference: the plain path throughout. Returns a JSON-ready dict with
-    tokens/s of the MbPA passes.
+    """docs/MATH.md §6.5 rows for one model: (K, S, α, β, ε, λ_m) chosen on validation, then
+    perplexity by bucket on validation and test with MbPA and, if with_cache, with the cache of
+    §6.4 too (its (W, θ_c) by cache.grid_search, λ_c re-chosen for the combination; the cache
+    alone is a row too). Runs on the first config.mbpa_tokens (else eval_tokens) tokens of each
+    split. Returns a JSON-ready dict, with tokens/s of the MbPA passes.
     """
     limit = config.mbpa_tokens if config.mbpa_tokens is not None else config.eval_tokens
     tokens = {split: eval_tokens(corpus, split, limit) for split in ("valid", "test")}

@@ -1,24 +1,12 @@
-"""Evaluation metrics for the reproductions (METHOD §5, §6). Accuracy by exposure is at the end.
+"""Evaluation metrics for the reproductions: perplexity by training-frequency bucket
+(docs/MATH.md §6.2) and accuracy by exposure (§6.3).
 
-Perplexity by training-frequency bucket (METHOD §6)
----------------------------------------------------
-A target token falls in a bucket by how often its word occurs in the training split, c =
-train_counts[target]. Buckets are half-open count ranges ``low <= c < high``, listed from the
-most to the least frequent, and together they cover every count 0, 1, 2, ... exactly once:
+A target falls in a bucket by its word's training count c = train_counts[target]; buckets are
+half-open ranges low <= c < high, most frequent first, tiling 0, 1, 2, ... (">1K" includes
+c = 1000). "default" (for ~1M-token corpora): >1K, 100–1K, 10–100, <10; "paper" (WikiText-103):
+>10K, 1K–10K, 100–1K, <100. Targets equal to <unk> are a row of their own; <eos> is a word.
 
-    "default" (METHOD §6, for ~1M-token corpora)   "paper" (WikiText-103, Rae et al. 2018)
-    ">1K"     1000 <= c                             ">10K"    10000 <= c
-    "100–1K"   100 <= c < 1000                      "1K–10K"   1000 <= c < 10000
-    "10–100"    10 <= c < 100                       "100–1K"    100 <= c < 1000
-    "<10"            c < 10                         "<100"            c < 100
-
-So a name's lower figure is included and its upper figure is not (">1K" includes c = 1000).
-Targets equal to ``<unk>`` form a row of their own after the buckets, whatever the count of
-``<unk>``; ``<eos>`` is a word like any other (in the top bucket on any real corpus).
-
-    bucket perplexity  = exp(mean NLL of the targets in the bucket)
-    overall perplexity = exp(Σ NLL / N) = exp(Σ_k n_k · mean_NLL_k / N),
-i.e. the token-weighted mean of the rows' log-perplexities, <unk> row included.
+    bucket perplexity = exp(mean NLL of its targets),   overall = exp(Σ NLL / N)
 """
 import math
 import numbers
@@ -27,9 +15,6 @@ from typing import NamedTuple
 import numpy as np
 
 from hebbref.validate import check_array, check_int
-
-# ------------------------------------------------------------------------------------------------
-# Perplexity by training-frequency bucket (METHOD §6)
 
 BUCKET_THRESHOLDS = {"default": (10, 100, 1000), "paper": (100, 1000, 10000)}
 
@@ -58,12 +43,8 @@ def _short(count):
 
 
 def frequency_buckets(spec="default"):
-    """The frequency buckets, most frequent first (module docstring).
-
-    spec: "default", "paper", or increasing positive integer thresholds (t_1 < ... < t_k), which
-    give the buckets c >= t_k, [t_{k-1}, t_k), ..., c < t_1.
-    Returns a tuple of FrequencyBucket(name, low, high).
-    """
+    """A tuple of FrequencyBucket(name, low, high), most frequent first. spec: "default",
+    "paper", or increasing positive int thresholds t_1 < ... < t_k: c >= t_k, ..., c < t_1."""
     if isinstance(spec, str):
         if spec not in BUCKET_THRESHOLDS:
             raise ValueError(f"spec must be one of {sorted(BUCKET_THRESHOLDS)} or a sequence of "
@@ -77,16 +58,9 @@ def frequency_buckets(spec="default"):
         if thresholds[0] < 1 or any(a >= b for a, b in zip(thresholds, thresholds[1:])):
             raise ValueError(f"spec thresholds must be positive and increasing, got {spec!r}")
     edges = [0, *(int(t) for t in thresholds), math.inf]
-    buckets = []
-    for low, high in zip(edges[:-1], edges[1:]):
-        if low == 0:
-            name = f"<{_short(high)}"
-        elif math.isinf(high):
-            name = f">{_short(low)}"
-        else:
-            name = f"{_short(low)}–{_short(high)}"
-        buckets.append(FrequencyBucket(name, low, high))
-    return tuple(reversed(buckets))
+    inner = [f"{_short(low)}–{_short(high)}" for low, high in zip(edges[1:-2], edges[2:-1])]
+    names = [f"<{_short(edges[1])}", *inner, f">{_short(edges[-2])}"]       # "<10", "10–100", ">1K"
+    return tuple(FrequencyBucket(*bucket) for bucket in zip(names, edges, edges[1:]))[::-1]
 
 
 def _check_buckets(buckets):
@@ -118,12 +92,8 @@ def _check_targets(targets, train_counts, unk_id):
 
 
 def bucket_of_targets(targets, train_counts, unk_id, buckets):
-    """Row of each target: the index of its frequency bucket, or len(buckets) for <unk>.
-
-    targets: (N,) int ids in [0, V); train_counts: (V,) int training counts; unk_id: the id of
-    <unk>; buckets: from frequency_buckets.
-    Returns (N,) int64 in [0, len(buckets)].
-    """
+    """Row of each target: its bucket's index, or len(buckets) for <unk>. targets: (N,) int in
+    [0, V); train_counts: (V,) int; buckets: from frequency_buckets -> (N,) int64."""
     targets, train_counts, unk_id = _check_targets(targets, train_counts, unk_id)
     buckets = _check_buckets(buckets)
     return _bucket_index(targets, train_counts, unk_id, buckets)
@@ -139,16 +109,12 @@ def _bucket_index(targets, train_counts, unk_id, buckets):
 
 
 def perplexity_by_bucket(nll, targets, train_counts, unk_id, buckets):
-    """Perplexity overall and per training-frequency bucket (METHOD §6).
+    """Perplexity overall and per training-frequency bucket (docs/MATH.md §6.2).
 
-    nll: (N,) float, −log p(target) of each target; targets: (N,) int ids; train_counts: (V,);
-    unk_id: id of <unk>; buckets: from frequency_buckets.
-    Returns {"buckets": [one row per bucket, most frequent first, then the "<unk>" row],
-             "overall": row} where each row is a dict with
-        name, rule (its count range as text), tokens (int), mean_nll and perplexity (floats,
-        or None when tokens == 0, so the result stays valid JSON).
-    Sums are taken in float64 whatever the dtype of nll (a float32 sum over 10^5..10^8 targets
-    would lose digits of the reported perplexity).
+    nll: (N,) −log p(target); targets: (N,) int ids; train_counts: (V,); unk_id: id of <unk>.
+    Returns {"buckets": [a row per bucket, then "<unk>"], "overall": row}, each row {name, rule,
+    tokens, mean_nll, perplexity} (None when tokens == 0, so it stays valid JSON). Sums are in
+    float64 (a float32 sum over 10^8 targets would lose digits of the perplexity).
     """
     nll = check_array(nll, "nll", ndim=1)
     targets, train_counts, unk_id = _check_targets(targets, train_counts, unk_id)
@@ -169,38 +135,23 @@ def perplexity_by_bucket(nll, targets, train_counts, unk_id, buckets):
 
 def _row(name, rule, tokens, total_nll):
     mean_nll = total_nll / tokens if tokens else None
-    return {
-        "name": name,
-        "rule": rule,
-        "tokens": tokens,
-        "mean_nll": mean_nll,
-        "perplexity": float(np.exp(mean_nll)) if tokens else None,
-    }
+    return {"name": name, "rule": rule, "tokens": tokens, "mean_nll": mean_nll,
+            "perplexity": float(np.exp(mean_nll)) if tokens else None}
 
-
-# ------------------------------------------------------------------------------------------------
-# Accuracy by exposure (METHOD §5)
 
 EXPOSURE_BUCKETS = (("0", 0, 0), ("1", 1, 1), ("2", 2, 2), ("3-5", 3, 5), ("6-10", 6, 10),
                     ("11-20", 11, 20), ("21-50", 21, 50), (">50", 51, None))
 
 
 def exposure_bucket(exposures):
-    """Index into EXPOSURE_BUCKETS of each exposure count (0, 1, 2, 3–5, 6–10, 11–20, 21–50, >50).
-
-    exposures: (N,) non-negative ints -> (N,) int64.
-    """
+    """Index into EXPOSURE_BUCKETS of each exposure count: (N,) ints >= 0 -> (N,) int64."""
     upper = np.array([high for _, _, high in EXPOSURE_BUCKETS[:-1]])
     return np.searchsorted(upper, np.asarray(exposures), side="left").astype(np.int64)
 
 
 class ExposureTally:
     """Correct and total test classifications per test image and exposure bucket, summed over
-    evaluations.
-
-    Each evaluation files every evaluated test image once, under the bucket of its class's
-    exposure count (training draws of that class so far), so totals count (image, evaluation)
-    pairs. Keeping them per image lets a confidence interval resample images (and seeds).
+    evaluations (docs/MATH.md §6.3); per image, so a confidence interval can resample images.
     num_images: the size of the test set the image ids index.
     """
 
@@ -224,17 +175,14 @@ class ExposureTally:
 
 
 def paired_difference_ci(runs, *, confidence=0.95, n_resamples=2000, seed=0):
-    """Hebbian − baseline accuracy per exposure bucket, with a bootstrap interval over seeds and
-    test images (scipy.stats.bootstrap, paired, percentile method).
+    """Hebbian − baseline accuracy per exposure bucket, with a paired percentile bootstrap
+    interval (scipy.stats.bootstrap) over (seed, image) units, so it carries the variation
+    between images and between seeds' streams, classes and weights.
 
-    runs: one dict per seed, {"total": (I, B), "baseline": (I, B), "hebbian": (I, B)} ints:
-    evaluations of each test image in each bucket, and how many of them each model got right
-    (both models saw the same stream, so the totals are shared and the comparison is paired).
-    The resampled unit is one (seed, image) pair with all its evaluations, so the interval
-    carries the variation between images and between seeds' streams, classes and weights.
-    Returns {bucket name: {"difference", "low", "high", "images", "evaluations"}}, the
-    difference being Σ(correct_H − correct_B) / Σ total over the bucket's units; all None when
-    the bucket is empty, low = high = difference when only one unit is in it.
+    runs: one dict per seed, {"total", "baseline", "hebbian"}: (I, B) ints, evaluations of each
+    test image in each bucket and how many each model got right (the same stream: paired).
+    Returns {bucket: {"difference", "low", "high", "images", "evaluations"}}; difference =
+    Σ(correct_H − correct_B) / Σ total; None when empty, low = high with a single unit.
     """
     from scipy import stats
 

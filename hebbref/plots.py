@@ -53,11 +53,9 @@ def pooled_accuracy(seeds, bucket):
 
 
 def plot_accuracy_by_exposure(runs, path, *, title=""):
-    """Test accuracy per exposure bucket (docs/MATH.md §6.3), one bar group per bucket: the
-    accuracy pooled over every evaluation of every seed, whiskers over the seeds' own accuracies.
-    Bucket 0 (classes not yet trained on, which no model can know) is left out; an empty bucket
-    is marked "n/a" (never drawn as 0); each tick gives the evaluations it rests on (test images
-    × times each was evaluated, summed over seeds)."""
+    """Test accuracy per exposure bucket (docs/MATH.md §6.3), pooled over every evaluation of
+    every seed, whiskers over the seeds' own; bucket 0 (classes no model can know yet) left out,
+    an empty bucket marked "n/a" (never 0), each tick with the evaluations it rests on."""
     buckets = [b for b in next(iter(runs.values()))[0]["by_exposure"] if b != "0"]
     fig, ax = plt.subplots(figsize=(9, 4.2))
     width = 0.8 / len(runs)
@@ -97,28 +95,29 @@ def _lines_with_band(ax, runs, points, x_of, y_of):
             ax.fill_between(x, *spread, alpha=0.2, color=COLOURS.get(name))
 
 
+def _line_plot(runs, points, x_of, y_of, xlabel, ylabel, title):
+    """A figure of _lines_with_band; returns its axes for finishing touches before _save."""
+    fig, ax = plt.subplots(figsize=(8, 4))
+    _lines_with_band(ax, runs, points, x_of, y_of)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.legend()
+    return fig, ax
+
+
 def plot_accuracy_over_time(runs, path, *, title=""):
     """Test accuracy over the introduced classes against training step."""
-    fig, ax = plt.subplots(figsize=(8, 4))
-    _lines_with_band(ax, runs, lambda seed: seed["over_time"], lambda p: p["step"],
-                     lambda p: p["accuracy"])
-    ax.set_xlabel("training step")
-    ax.set_ylabel("test accuracy (classes introduced so far)")
-    ax.set_title(title or "accuracy over time")
-    ax.legend()
+    fig, _ = _line_plot(runs, lambda seed: seed["over_time"], lambda p: p["step"],
+                        lambda p: p["accuracy"], "training step",
+                        "test accuracy (classes introduced so far)", title or "accuracy over time")
     _save(fig, path)
 
 
 def plot_lm_curves(runs, path, *, title=""):
     """Validation perplexity against training tokens (curve points are (step, tokens, ppl))."""
-    fig, ax = plt.subplots(figsize=(8, 4))
-    _lines_with_band(ax, runs, lambda seed: seed["curve"], lambda p: p[1], lambda p: p[2])
-    ax.set_xlabel("training tokens")
+    fig, ax = _line_plot(runs, lambda seed: seed["curve"], lambda p: p[1], lambda p: p[2],
+                         "training tokens", "validation perplexity", title or "learning curves")
     ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
-    ax.set_ylabel("validation perplexity")
     ax.set_yscale("log")
-    ax.set_title(title or "learning curves")
-    ax.legend()
     _save(fig, path)
 
 
@@ -164,8 +163,8 @@ def plot_lm_buckets(runs, path, *, split="test", title="", annotate=True, palett
     if annotate and len(runs) > 1:
         notes.append(f"% against {next(iter(runs))}: geometric mean of the seeds' ratios")
         ax.set_ylim(top=ax.get_ylim()[1] * 8)   # room for the vertical labels
-    ax.set_xlabel("\n".join(["training-set frequency of the target word", "; ".join(notes)]
-                             if notes else ["training-set frequency of the target word"]),
+    xlabel = "training-set frequency of the target word"
+    ax.set_xlabel(f"{xlabel}\n{'; '.join(notes)}" if notes else xlabel,
                   fontsize=8 if notes else None)
     ax.set_ylabel(f"{split} perplexity")
     ax.set_title(title or f"{split} perplexity by word frequency")

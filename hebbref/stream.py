@@ -1,9 +1,6 @@
 """The language model run down a token stream, as evaluation, the neural cache and MbPA read a
-split (docs/MATH.md §1.2, §2.8, §6.1).
-
-The split is cut into N batchify columns and read T steps at a time; the LSTM state is carried
-from one segment to the next (no dropout, no Hebbian update), so each target is predicted from
-its whole column so far, as in training.
+split (docs/MATH.md §1.2, §2.8, §6.1): N batchify columns read T steps at a time, the LSTM
+state carried (no dropout, no Hebbian update), so each target sees its whole column so far.
 """
 import numpy as np
 from tqdm import tqdm
@@ -23,17 +20,12 @@ def eval_tokens(corpus, split, limit):
 def walk(params, tokens, *, batch_size, bptt, reference=False, progress=False, desc="evaluate"):
     """Run the model down a token stream, one BPTT segment at a time, the state carried.
 
-    Inputs:  params: language-model parameters (models.lm.lm_init); tokens: (M,) int ids;
-             batch_size: N columns (batchify); bptt: T >= 1 steps per segment;
-             reference: the plain twins (lm_forward(reference=True), nll_per_target_reference);
-             progress: a bar named desc (only on a terminal).
-    Yields, per segment of t <= T steps, (start, y, h, z, nll):
-             start: the segment's first row, i.e. the number of earlier targets in each column;
-             y: (t, N) int64 targets; h: (t·N, H) activations entering the softmax;
-             z: (t·N, V) logits; nll: (t·N,) float64, −log p_model(target).
-    Rows of h, z and nll follow y.reshape(-1): time-major, the column varying fastest.
-    Only the final (h, c) of each layer passes to the next segment; lm_forward's cache for the
-    backward pass is dropped.
+    Inputs:  tokens: (M,) int ids; batch_size: N columns; bptt: T >= 1 steps per segment;
+             reference: the plain twins; progress: a bar named desc (only on a terminal).
+    Yields, per segment of t <= T steps, (start, y, h, z, nll): start: the number of earlier
+             targets in each column; y: (t, N) int64 targets; h: (t·N, H) activations entering
+             the softmax; z: (t·N, V) logits; nll: (t·N,) float64 −log p_model(target); rows
+             follow y.reshape(-1) (time-major, the column varying fastest).
     """
     data = batchify(tokens, batch_size)
     state = lm_initial_state(params, data.shape[1])

@@ -1,12 +1,9 @@
 """Row blocks on the BLAS threads: element-wise work over a large (N, V) array, split by rows.
 
-NumPy's element-wise functions run on one core while its matrix products use every BLAS thread.
-For work that is independent per row (the cross-entropy over the logits), the rows can be cut
-into blocks and the blocks run on threads (NumPy releases the GIL inside its loops). Each row is
-computed by the same operations whatever the split, so the result is bit-identical to one block.
-
-The thread count follows the BLAS thread count that threadpoolctl reports, so code run under
-`threadpool_limits(1)` (the validation sweeps: one core per worker) stays on one thread.
+NumPy's element-wise functions run on one core while its matrix products use every BLAS thread;
+work independent per row (the cross-entropy) can run its row blocks on threads, as NumPy
+releases the GIL in its loops, and bit-identically, as each row is computed alike. The thread
+count follows BLAS's, so code under `threadpool_limits(1)` (the sweeps) stays on one thread.
 """
 import contextlib
 from concurrent.futures import ThreadPoolExecutor
@@ -31,17 +28,16 @@ def blas_threads():
 
 
 def blas_limit(threads):
-    """A context in which every loaded BLAS runs at most `threads` threads (None: unchanged).
-    It reuses one controller, so entering it costs microseconds, not the ~0.2 ms of a fresh
-    threadpool_limits, and a loop of small products can afford it."""
+    """A context in which every loaded BLAS runs at most `threads` threads (None: unchanged);
+    one reused controller makes it cheap enough (µs, not a fresh threadpool_limits' ~0.2 ms) for
+    a loop of small products."""
     if threads is None:
         return contextlib.nullcontext()
     return _blas_controller().limit(limits=threads)
 
 
 def row_blocks(n_rows, row_size, threads):
-    """Cut range(n_rows) into at most `threads` contiguous slices of at least MIN_BLOCK
-    elements each (rows of row_size elements); one slice when the array is small."""
+    """range(n_rows) as at most `threads` contiguous slices of >= MIN_BLOCK elements each."""
     blocks = max(1, min(threads, n_rows * row_size // MIN_BLOCK, n_rows))
     edges = [n_rows * k // blocks for k in range(blocks + 1)]
     return [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
@@ -55,8 +51,8 @@ def _executor():
 
 
 def map_row_blocks(fn, args, n_rows, row_size, threads=None):
-    """[fn(block, *args) for block in row_blocks(...)], the blocks on `threads` threads (default:
-    the BLAS thread count). fn must only touch the rows of its block."""
+    """[fn(block, *args) for block in row_blocks(...)] on `threads` threads (default: BLAS's);
+    fn must only touch the rows of its block."""
     blocks = row_blocks(n_rows, row_size, blas_threads() if threads is None else threads)
     if len(blocks) == 1:
         return [fn(blocks[0], *args)]

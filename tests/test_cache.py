@@ -14,13 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hebbref.cache import (
-    cache_log_probs_reference,
-    cache_nll_grid,
-    evaluate_with_cache,
-    grid_search,
-    mix_log_probs,
-)
+from hebbref import cache
+from hebbref.cache import cache_log_probs_reference, evaluate_with_cache, grid_search, mix_log_probs
 from hebbref.data.batching import batchify
 from hebbref.experiments.lm import evaluate
 from hebbref.models.lm import lm_init
@@ -28,6 +23,14 @@ from hebbref.models.lm import lm_init
 PROPERTY = settings(max_examples=60, deadline=None)
 THETAS = st.one_of(st.sampled_from([0.0, 1e3]), st.floats(0.0, 5.0))
 LAMBDAS = st.one_of(st.sampled_from([0.0, 1.0]), st.floats(0.0, 1.0))
+
+
+def cache_nll_grid(params, tokens, *, batch_size, bptt, windows=cache.DEFAULT_WINDOWS,
+                   theta_cs=cache.DEFAULT_THETA_CS, lambda_cs=cache.DEFAULT_LAMBDA_CS,
+                   reference=False):
+    """{(W, θ_c, λ_c): per-target NLL} from one model pass: the grid grid_search chooses from."""
+    return cache._grid(params, tokens, batch_size, bptt, windows, theta_cs, lambda_cs,
+                       reference)[0]
 
 
 def tiny_model(seed, dtype=np.float64, V=11):

@@ -7,8 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hebbref import optim
-from hebbref.kernels import (adam_step, lstm_gate_gradients,
-                             lstm_gate_gradients_numpy, matmul_accumulate,
+from hebbref.kernels import (adam_step, lstm_gate_gradients, matmul_accumulate,
                              matmul_accumulate_numpy, scatter_add_rows, scatter_add_rows_numpy,
                              sgd_step)
 from hebbref.nn.lstm import lstm_step_backward
@@ -225,6 +224,31 @@ def test_sgd_optimiser_steps_a_strided_parameter_with_the_twin():
     optim.sgd({"p": p}, {"p": g}, {}, lr=0.25)
     np.testing.assert_array_equal(base[:, ::2], 0.5)
     np.testing.assert_array_equal(base[:, 1::2], 1.0)
+
+
+def lstm_gate_gradients_numpy(da, dh, dc, gates, c_prev, tanh_c):
+    """The kernel's operations in NumPy, in the kernel's order, in place (docs/MATH.md §2.7):
+    the kernel must equal it bit for bit. Arguments as hebbref.kernels.lstm_gate_gradients."""
+    H = dh.shape[1]
+    i, f, g, o = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
+    da_i, da_f, da_g, da_o = da[:, :H], da[:, H:2 * H], da[:, 2 * H:3 * H], da[:, 3 * H:]
+    # dc += dh ⊙ o ⊙ (1 − tanh²(c_t)), built in da_g's slot, which is written last
+    np.multiply(tanh_c, tanh_c, out=da_g)
+    np.subtract(1, da_g, out=da_g)
+    da_g *= o
+    da_g *= dh
+    dc += da_g
+    for out, gate, partner, upstream in ((da_i, i, g, dc), (da_f, f, c_prev, dc),
+                                         (da_o, o, tanh_c, dh)):
+        np.subtract(1, gate, out=out)       # σ' = σ(1 − σ)
+        out *= gate
+        out *= partner
+        out *= upstream
+    np.multiply(g, g, out=da_g)             # tanh' = 1 − tanh²
+    np.subtract(1, da_g, out=da_g)
+    da_g *= i
+    da_g *= dc
+    dc *= f
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -71,8 +71,8 @@ def test_reference_path_gives_the_same_nlls():
     run = dict(batch_size=3, bptt=4)
     both = {reference: dict(
         evaluate=evaluate(params, tokens, reference=reference, **run)[0],
-        cache=cache.cache_nll_grid(params, tokens, windows=(2, 9), theta_cs=(0.0, 1.5),
-                                   lambda_cs=(0.3, 1.0), reference=reference, **run),
+        cache=cache._grid(params, tokens, run["batch_size"], run["bptt"], (2, 9), (0.0, 1.5),
+                          (0.3, 1.0), reference)[0],
         mbpa=mbpa.mbpa_log_probs(params, tokens, memory_size=5, points=POINTS,
                                  reference=reference, **run))
         for reference in (False, True)}

@@ -1,8 +1,5 @@
-"""Truncated-BPTT batching of a token stream (METHOD §4, §6).
-
-``batchify`` cuts the token stream into B contiguous columns, ``bptt_segments`` walks down them
-``bptt`` rows at a time, and the row where a segment starts is all that is needed to resume an
-epoch exactly (``bptt_segments(data, bptt, start=...)``).
+"""Truncated-BPTT batching of a token stream (docs/MATH.md §1.2): ``batchify`` cuts it into B
+columns, ``bptt_segments`` walks down them ``bptt`` rows at a time from any start row.
 """
 import numpy as np
 
@@ -10,20 +7,14 @@ from hebbref.validate import check_array, check_int
 
 
 def batchify(tokens, batch_size):
-    """Cut a token stream into B contiguous columns.
-
-    tokens: (M,) integer ids; batch_size: B >= 1.
-    Returns data: (L, B) int64 with L = M // B and data[:, b] = tokens[b·L : (b+1)·L]; the last
-    M − L·B tokens are dropped. Raises ValueError if L < 2 (no input-target pair would remain).
-    """
+    """Cut tokens: (M,) int ids into B contiguous columns -> data: (L, B) int64, L = M // B,
+    data[:, b] = tokens[b·L : (b+1)·L] (the last M − L·B dropped); L >= 2 is required."""
     tokens = check_array(tokens, "tokens", ndim=1, dtype_kind="i")
     batch_size = check_int(batch_size, "batch_size", 1)
     length = tokens.size // batch_size
     if length < 2:
-        raise ValueError(
-            f"tokens has {tokens.size} tokens, too few for batch_size {batch_size}: each of the "
-            f"{batch_size} columns needs at least 2 tokens"
-        )
+        raise ValueError(f"tokens has {tokens.size} tokens, too few for batch_size "
+                         f"{batch_size}: each of the {batch_size} columns needs at least 2 tokens")
     columns = tokens[: length * batch_size].astype(np.int64).reshape(batch_size, length)
     return np.ascontiguousarray(columns.T)
 
@@ -40,14 +31,10 @@ def num_segments(data, bptt):
 
 
 def bptt_segments(data, bptt, *, start=0):
-    """Walk down the columns of ``batchify`` output in segments of ``bptt`` steps.
-
-    data: (L, B) integer ids; bptt: T >= 1; start: the row to begin at, 0 <= start <= L − 1 (a
-    saved segment start resumes an epoch exactly; L − 1 yields nothing).
-    Yields (start, x, y) for start = start, start + T, ... < L − 1, with x = data[start : start+t],
-    y = data[start+1 : start+1+t], t = min(T, L − 1 − start) (the last segment may be shorter).
-    x and y are (t, B) views into data. Consecutive segments tile data[:-1] (x) and data[1:] (y).
-    """
+    """Walk down data: (L, B) ids in segments of T = bptt steps from row start (0 <= start <=
+    L − 1; a saved start resumes an epoch exactly). Yields (row, x, y) for row = start,
+    start + T, ... < L − 1: x = data[row : row+t], y = data[row+1 : row+1+t] (t, B) views,
+    t = min(T, L − 1 − row); the segments tile data[:-1] (x) and data[1:] (y)."""
     data, bptt = _check_data(data, bptt)
     check_int(start, "start")
     last = data.shape[0] - 1

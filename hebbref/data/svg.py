@@ -1,15 +1,9 @@
-"""SVG path data (the ``d`` attribute) to cubic Bézier segments, and points along them.
-
-Used to draw KanjiVG strokes (hebbref.data.kanji). Supported commands, absolute and relative:
-M L H V C S Q T Z (moveto, lineto, horizontal, vertical, cubic, smooth cubic, quadratic, smooth
-quadratic, closepath), with implicit repeats ("L1,2 3,4" is two lines; extra pairs after a moveto
-are linetos) and the compact number syntax of the SVG grammar ("1.5-2.3", ".5.5", "1e-3").
-Elliptical arcs (A/a) are not supported; KanjiVG never uses them.
-
-Every segment is returned as a cubic: 4 control points (P0, P1, P2, P3). A line P0→P3 becomes
-the cubic with P1, P2 at one and two thirds of the way, a quadratic (Q0, Q1, Q2) the cubic with
-P1 = Q0 + 2/3 (Q1 − Q0), P2 = Q2 + 2/3 (Q1 − Q2). Both are exact, so any affine warp applied to
-the control points is the same warp applied to the curve.
+"""SVG path data (the ``d`` attribute) to cubic Bézier segments, and points along them, for
+KanjiVG strokes (hebbref.data.kanji). Commands M L H V C S Q T Z, absolute and relative, with
+implicit repeats and the SVG grammar's compact numbers ("1.5-2.3", ".5.5", "1e-3"); KanjiVG
+never uses arcs (A), so they are refused. Lines and quadratics become their exact cubics
+(P1, P2 at a third and two thirds of a line; Q0 + 2/3 (Q1 − Q0), Q2 + 2/3 (Q1 − Q2)), so an
+affine warp of the control points is the same warp of the curve.
 """
 import re
 
@@ -77,14 +71,10 @@ def _quadratic(q0, q1, q2):
 
 
 def parse_path(d):
-    """Parse an SVG path ``d`` string into its subpaths of cubic Bézier segments.
-
-    d: str, e.g. "M11,54.25c3.19,0.62,6.25,0.75,9.73,0.5".
-    Returns a list with one float64 array of shape (K, 4, 2) per subpath (a subpath starts at
-    each moveto, or after a closepath): K segments, each as 4 control points (x, y), with the
-    end point of segment k equal to the start point of segment k + 1. A subpath that draws
-    nothing (a lone moveto) is left out.
-    Raises ValueError naming the problem and its position for malformed paths.
+    """Parse an SVG path ``d`` (e.g. "M11,54.25c3.19,0.62,6.25,0.75,9.73,0.5") into one float64
+    (K, 4, 2) array of cubic segments per subpath (one starts at each moveto or after a
+    closepath; a lone moveto is left out), segment k ending where k + 1 starts. Malformed paths
+    raise ValueError naming the problem and its position.
     """
     if not isinstance(d, str):
         raise TypeError(f"d must be a str, got {type(d).__name__}")
@@ -122,13 +112,9 @@ def parse_path(d):
 
 
 def _segment(command, values, current, origin, previous_command, previous_control):
-    """The cubic drawn by one repeat of L, H, V, C, S, Q or T (or a lineto after a moveto).
-
-    values: the repeat's numbers; current: the pen position; origin: the current point for a
-    relative command, (0, 0) for an absolute one; previous_command, previous_control: the
-    command before this one and its last control point, which S and T reflect.
-    Returns ((4, 2) control points, the control point a following S or T would reflect).
-    """
+    """The cubic drawn by one repeat of L, H, V, C, S, Q or T (or a lineto after a moveto):
+    ((4, 2) control points, the control point a following S or T reflects). origin: the pen for
+    a relative command, else (0, 0); previous_*: the command before and its last control point."""
     if command in "ML":  # pairs after a moveto are implicit linetos
         return _line(current, origin + values), None
     if command == "H":
@@ -152,10 +138,7 @@ def _segment(command, values, current, origin, previous_command, previous_contro
 
 
 def bezier_points(segments, points_per_segment):
-    """Points at t = 0, 1/(n−1), ..., 1 on each of many cubic segments (no checks).
-
-    segments: (..., 4, 2) float control points. Returns (..., points_per_segment, 2), same dtype.
-    """
+    """Points at t = 0, 1/(n−1), ..., 1 on cubics: (..., 4, 2) -> (..., n, 2) (no checks)."""
     t = np.linspace(0.0, 1.0, points_per_segment, dtype=segments.dtype)[:, None]
     s = 1.0 - t
     bernstein = np.hstack([s**3, 3.0 * t * s**2, 3.0 * t**2 * s, t**3])  # (n, 4)

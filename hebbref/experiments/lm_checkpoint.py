@@ -86,7 +86,7 @@ def _check_layout(meta, headers):
                    for i in range(config.layers) for k in "hc"})
     if config.hebbian:
         layout["hebbian/counts"] = ((vocab_size,), count)
-    origin = (f"(as set by the config's " + ", ".join(
+    origin = ("(as set by the config's " + ", ".join(
         f"{name}={getattr(config, name)}" for name in ("embed_size", "hidden", "layers",
                                                        "batch_size", "dtype", "optimizer",
                                                        "hebbian"))

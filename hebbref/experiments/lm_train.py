@@ -1,8 +1,5 @@
-"""What the language model trains and one training step of it (METHOD §2, §4, §6).
-
-`LMConfig` holds everything that determines a run, `TrainState` everything that changes while it
-trains, and `lm_train_step` is one truncated-BPTT step. The loop around it (epochs, slicing,
-checkpoints, signals, progress) is `hebbref.experiments.lm.train`.
+"""What the language model trains (`LMConfig`), what changes while it trains (`TrainState`) and
+one truncated-BPTT step (`lm_train_step`); the loop around it is `hebbref.experiments.lm.train`.
 """
 import dataclasses
 import math
@@ -12,7 +9,7 @@ import numpy as np
 
 from hebbref.data.text import absolute_spec
 from hebbref.files import check_memory
-from hebbref.hebbian import LAM_RULES, WRITE_SCALES, HebbianOptions, HebbianSoftmax
+from hebbref.hebbian import HebbianOptions, HebbianSoftmax
 from hebbref.models.lm import (EMBED_INITS, LSTM_BIAS_INITS, SOFTMAX_BIAS_INITS, lm_init,
                                lm_initial_state, lm_loss)
 from hebbref.optim import OPTIMIZERS
@@ -31,10 +28,9 @@ class LMConfig(HebbianOptions):
     corpus: str = "bbc"
     min_count: int = 2
     hebbian: bool = True
-    # The rule's settings, chosen on BBC validation against the goal of docs/MATH.md §6.2 (rare
-    # words better, frequent not worse): validation/README.md, "Reproduction 2", the table
-    # "Tuning the chosen cell's rule". γ has no effect here: while the rule is on (c < T = 20), λ = 1/c ≥ 0.05 > γ;
-    # γ would act only with T > 1/γ = 100.
+    # The rule's settings, chosen on BBC validation (rare words better, frequent not worse):
+    # validation/README.md, "Reproduction 2", "Tuning the chosen cell's rule". γ has no effect
+    # here: while the rule is on (c < T = 20), λ = 1/c >= 0.05 > γ.
     gamma: float = 0.01
     T: float = 20.0
     lam_rule: str = "paper"
@@ -61,16 +57,14 @@ class LMConfig(HebbianOptions):
     curve_tokens: int = 20000          # ... on the first this-many validation tokens
     checkpoint_every: int = 200
     cache: bool = False                # also evaluate with a neural cache (METHOD §7)
-    # models.lm.lm_init's options: N(0, 1) embedding, U(±1/√H) biases (the "torch" rows of the
-    # "Screen" table).
+    # models.lm.lm_init's options: the "torch" rows of the "Screen" table
     embed_init: str = "normal"
     softmax_bias_init: str = "uniform"
     lstm_bias_init: str = "torch"
     mbpa: bool = False                 # also evaluate with MbPA, alone and with the cache (§8)
     mbpa_memory: int = 1000            # M: pairs kept per evaluation column
     mbpa_tokens: int | None = 10000    # MbPA rows on the first this-many tokens of each split
-    # Run every layer, the loss, the optimiser, the rule, the cache and MbPA through their plain
-    # NumPy twins (no numba, no threads): the path to read and step through in a debugger.
+    # Every layer, the loss, the optimiser, the rule, the cache and MbPA on their plain twins
     reference: bool = False
     out: str | None = None
 
@@ -81,16 +75,14 @@ class LMConfig(HebbianOptions):
         for name in ("hebbian", "cache", "mbpa", "reference"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be a bool, got {getattr(self, name)!r}")
-        for name, choices in (("optimizer", tuple(OPTIMIZERS)), ("lam_rule", LAM_RULES),
-                              ("write_scale", WRITE_SCALES),
+        self.hebbian_config()  # the rule's fields, checked where the rule defines them
+        for name, choices in (("optimizer", tuple(OPTIMIZERS)),
                               ("dtype", ("float32", "float64")), ("buckets", BUCKET_CHOICES),
                               ("embed_init", EMBED_INITS), ("softmax_bias_init", SOFTMAX_BIAS_INITS),
                               ("lstm_bias_init", LSTM_BIAS_INITS)):
             if getattr(self, name) not in choices:
                 raise ValueError(f"{name} must be one of {choices}, got {getattr(self, name)!r}")
         lr = DEFAULT_LR[self.optimizer] if self.lr is None else self.lr
-        check_number(self.gamma, "gamma", low=0.0, high=1.0)
-        check_number(self.T, "T", low=0.0, allow_inf=True)
         check_number(self.dropout, "dropout", low=0.0, high=0.99)
         check_number(lr, "lr", low=0.0)
         check_number(self.clip, "clip", low=0.0)  # 0: no clipping
@@ -156,13 +148,9 @@ def init_state(config, vocab_size):
 
 
 def lm_train_step(state, x, y, config):
-    """One truncated-BPTT step in METHOD §2 order; updates state.params, opt_state, the Hebbian
-    counts and the carried LSTM state in place.
-
-    x, y: (T, N) token ids, y[t] the token after x[t]. Returns the segment's mean NLL.
-    Raises FloatingPointError on a non-finite loss, before anything is changed.
-    config.reference runs the plain twins throughout: lm_loss, the optimiser, the rule.
-    """
+    """One truncated-BPTT step in docs/MATH.md §5 order, updating state in place. x, y: (T, N)
+    token ids, y[t] the token after x[t]. Returns the segment's mean NLL; raises
+    FloatingPointError on a non-finite loss, before anything is changed."""
     loss, grads, h, lstm_state = lm_loss(  # docs/MATH.md §2.9, §3
         state.params, x, y, state.lstm_state, dropout=config.dropout, rng=state.rng,
         reference=config.reference)

@@ -1,7 +1,6 @@
-"""Whole models as (init, forward, backward, loss) functions over flat parameter dicts.
-
-Keys are "<layer>.<name>" (e.g. "lstm1.Wx", "softmax.theta"), so one optimiser call updates every
-parameter and the Hebbian rule finds θ at params["softmax.theta"] (METHOD §2).
+"""Whole models as (init, forward, backward, loss) functions over flat parameter dicts keyed
+"<layer>.<name>" ("lstm1.Wx", "softmax.theta"): one optimiser call updates every parameter,
+and the Hebbian rule finds θ at params["softmax.theta"].
 """
 
 

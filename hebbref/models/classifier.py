@@ -1,7 +1,4 @@
-"""MLP classifier: x → MLP → h → softmax layer (METHOD §1, §4, §5).
-
-    h = mlp(x),   z = h θᵀ + b,   L = cross-entropy(z, y)
-"""
+"""MLP classifier: h = mlp(x), z = h θᵀ + b, L = cross-entropy(z, y) (docs/MATH.md §2.9)."""
 import numpy as np
 
 from hebbref.models import prefixed, sub
@@ -19,20 +16,15 @@ def classifier_init(input_size, hidden_sizes, num_classes, rng, *, dtype=np.floa
 
 
 def classifier_forward(params, x, *, activation="relu"):
-    """Inputs:  x: (N, D).
-    Outputs: z: (N, V) logits; h: (N, H) the features entering the softmax; cache.
-    Every layer here has one path only, the plain one.
-    """
+    """x: (N, D) -> z: (N, V) logits, h: (N, H) the features entering the softmax, cache."""
     h, mlp_cache = mlp_forward(x, sub(params, "mlp"), activation)
     z, softmax_cache = softmax_layer_forward(h, sub(params, "softmax"))
     return z, h, (mlp_cache, softmax_cache)
 
 
 def classifier_loss(params, x, y, *, activation="relu", reference=False):
-    """Inputs:  x: (N, D); y: (N,) labels; reference: the plain cross-entropy
-             (softmax_cross_entropy_reference) instead of its fast twin.
-    Outputs: loss (mean cross-entropy); grads keyed as params; h: (N, H) for the Hebbian rule.
-    """
+    """x: (N, D); y: (N,) labels; reference: softmax_cross_entropy_reference, not its fast twin
+    -> loss (mean cross-entropy), grads keyed as params, h: (N, H) for the Hebbian rule."""
     z, h, (mlp_cache, softmax_cache) = classifier_forward(params, x, activation=activation)
     if reference:
         loss, dz = softmax_cross_entropy_reference(z, y)

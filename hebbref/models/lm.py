@@ -1,11 +1,10 @@
-"""Word-level language model: embedding → LSTM (1 or more layers) → softmax (METHOD §4, §6).
+"""Word-level language model: embedding → LSTM (1 or more layers) → softmax (docs/MATH.md §2.9).
 
     e_t = E[x_t],   h^1 = lstm_1(dropout(e)), ...,   h = dropout(h^L),   z_t = h_t θᵀ + b
 
-Truncated BPTT: `state` is a list of (h, c) per layer; the returned state is the segment's final
-state, plain arrays, so the next segment starts from it with no gradient flowing back.
-The activations entering the softmax, after dropout, are returned flattened to (T·N, H): the
-Hebbian rule uses exactly these (METHOD §1).
+`state` is a list of (h, c) per layer, carried between segments as plain arrays (no gradient
+flows back). The activations entering the softmax, after dropout, are returned as (T·N, H): the
+Hebbian rule uses exactly these.
 """
 import numpy as np
 
@@ -20,22 +19,17 @@ from hebbref.nn.softmax import (SOFTMAX_BIAS_INITS, linear_cross_entropy,
 from hebbref.validate import check_labels
 
 
-# Initialisation options (docs/MATH.md §2.9; the method leaves them open). The second of each is
-# what torch's nn.Embedding / nn.LSTM / nn.Linear draw by default, so a PyTorch model with
-# default initialisation can be matched in distribution.
+# Initialisation options (docs/MATH.md §2.9); the second of each is torch's default, so a
+# default-initialised PyTorch model can be matched in distribution.
 EMBED_INITS = ("uniform", "normal")              # U(−0.1, 0.1) | N(0, 1)
 
 
 def lm_init(vocab_size, embed_size, hidden_size, rng, *, num_layers=1, forget_bias=1.0,
             dtype=np.float32, embed_init="uniform", softmax_bias_init="zero",
             lstm_bias_init="forget_one"):
-    """Parameters {"embed.E": (V, E), "lstm1.Wx", "lstm1.Wh", "lstm1.b", ...,
-    "softmax.theta": (V, H), "softmax.b": (V,)}, each drawn once, in that order.
-
-    embed_init: "uniform" E ~ U(−0.1, 0.1) | "normal" E ~ N(0, 1) (torch.nn.Embedding).
-    lstm_bias_init: "forget_one" | "torch" (nn.lstm.lstm_init's bias_init).
-    softmax_bias_init: "zero" | "uniform" (nn.softmax.softmax_init's bias_init).
-    """
+    """{"embed.E": (V, E), "lstm1.Wx", "lstm1.Wh", "lstm1.b", ..., "softmax.theta": (V, H),
+    "softmax.b": (V,)}, each drawn once, in that order. embed_init "uniform" U(−0.1, 0.1) or
+    "normal" N(0, 1); the bias inits are lstm_init's and softmax_init's bias_init."""
     for name, value, choices in (("embed_init", embed_init, EMBED_INITS),
                                  ("lstm_bias_init", lstm_bias_init, LSTM_BIAS_INITS),
                                  ("softmax_bias_init", softmax_bias_init, SOFTMAX_BIAS_INITS)):
@@ -68,9 +62,8 @@ def lm_initial_state(params, batch_size):
 
 def lm_forward(params, x, state, *, dropout=0.0, rng=None, reference=False):
     """Inputs:  x: (T, N) token ids; state: list of (h0, c0), each (N, H), one per layer;
-             dropout probability and a Generator (rng None = evaluation, no dropout);
-             reference: run the plain twins (lstm_forward_reference; lm_backward then runs
-             lstm_backward_reference and the np.add.at embedding backward).
+             dropout and a Generator (rng None: evaluation); reference: the plain twins here
+             and in lm_backward.
     Outputs: z: (T·N, V) logits; h: (T·N, H) activations entering the softmax;
              new_state: list of (h_T, c_T); cache for lm_backward.
     """
@@ -127,15 +120,10 @@ def _hidden_backward(dh, grads, cache):
 
 
 def lm_loss(params, x, y, state, *, dropout=0.0, rng=None, reference=False):
-    """One truncated-BPTT segment.
-
-    Inputs:  x, y: (T, N) input ids and next-token targets; state: list of (h0, c0);
-             reference: run the plain path, lm_forward → softmax_cross_entropy_reference →
-             lm_backward, every layer through its plain twin.
-    Outputs: loss (mean NLL over T·N targets); grads; h: (T·N, H) for the Hebbian rule;
-             new_state (detached).
-    The fast path runs the softmax layer and its loss fused (linear_cross_entropy), without
-    the (T·N, V) logits.
+    """One truncated-BPTT segment. x, y: (T, N) input ids and next-token targets; reference:
+    lm_forward → softmax_cross_entropy_reference → lm_backward on the plain twins; else the
+    softmax and its loss fused (linear_cross_entropy), without the (T·N, V) logits.
+    Returns loss (mean NLL), grads, h: (T·N, H) for the Hebbian rule, new_state (detached).
     """
     V = params["softmax.theta"].shape[0]
     if reference:

@@ -1,6 +1,4 @@
 """Inverted dropout: keep each unit with probability 1 − p and scale kept units by 1/(1 − p)."""
-import numpy as np
-
 
 def dropout_forward(x, p, rng):
     """Inputs:  x: (...); p: drop probability in [0, 1); rng: numpy Generator (None or p = 0: identity).

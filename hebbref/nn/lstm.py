@@ -1,30 +1,12 @@
-"""LSTM over a sequence, with truncated BPTT (METHOD §4). Gate order i, f, g, o (as PyTorch).
+"""LSTM over a sequence, with truncated BPTT (docs/MATH.md §2.6–§2.8). Gate order i, f, g, o.
 
-For each time step t, with a_t the (N, 4H) pre-activations split into four (N, H) blocks:
+    a_t = x_t Wx + h_{t−1} Wh + b,   i, f, o = σ(a_i, a_f, a_o),   g = tanh(a_g)
+    c_t = f ⊙ c_{t−1} + i ⊙ g,       h_t = o ⊙ tanh(c_t)
 
-    a_t = x_t Wx + h_{t−1} Wh + b
-    i_t = σ(a_i)   f_t = σ(a_f)   g_t = tanh(a_g)   o_t = σ(a_o)
-    c_t = f_t ⊙ c_{t−1} + i_t ⊙ g_t
-    h_t = o_t ⊙ tanh(c_t)
-
-Backward, from dh_t (loss at step t plus dh from step t+1) and dc_t (from step t+1):
-
-    dc    = dc_{t+1→t} + dh_t ⊙ o_t ⊙ (1 − tanh²(c_t))
-    do    = dh_t ⊙ tanh(c_t)          da_o = do ⊙ o_t(1 − o_t)
-    di    = dc ⊙ g_t                  da_i = di ⊙ i_t(1 − i_t)
-    df    = dc ⊙ c_{t−1}              da_f = df ⊙ f_t(1 − f_t)
-    dg    = dc ⊙ i_t                  da_g = dg ⊙ (1 − g_t²)
-    dc_{t−1} = dc ⊙ f_t,   dh_{t−1} += da_t Whᵀ,   dx_t = da_t Wxᵀ
-
-Truncated BPTT: the caller passes the last (h_T, c_T) of one segment as (h0, c0) of the next as
-plain arrays, so no gradient flows across the boundary ("detached").
-
-The input projection x_t Wx for all t is one (T·N, D) × (D, 4H) product, and so are dWx, dWh
-and dx in the backward pass; only the recurrent product h_{t−1} Wh runs step by step.
-
-Each pass is written twice: lstm_forward_reference / lstm_backward_reference, loops over the step
-functions (read these), and lstm_forward / lstm_backward, their fast twins, which import
-hebbref.threads and hebbref.kernels (numba) when first called, so the plain path runs without them.
+The caller carries (h_T, c_T) into the next segment as plain arrays ("detached"). x_t Wx for all
+t, dWx, dWh and dx are each one (T·N)-row product; only h_{t−1} Wh runs step by step. The
+*_reference functions loop over the step functions (read these); lstm_forward / lstm_backward,
+their fast twins, import hebbref.threads and hebbref.kernels (numba) only when first called.
 """
 import numpy as np
 
@@ -37,13 +19,9 @@ LSTM_BIAS_INITS = ("forget_one", "torch")
 
 def lstm_init(input_size, hidden_size, rng, *, forget_bias=1.0, bias_init="forget_one",
               dtype=np.float64):
-    """{"Wx": (D, 4H), "Wh": (H, 4H), "b": (4H,)}, drawn in that order; weights
-    ~ U(−1/√H, 1/√H) as in PyTorch.
-
-    bias_init: "forget_one": b = 0 except the forget-gate block = forget_bias (1.0 helps
-    gradients flow early on) | "torch": b = b_ih + b_hh with both ~ U(−1/√H, 1/√H), the sum
-    torch.nn.LSTM adds (forget_bias is then ignored).
-    """
+    """{"Wx": (D, 4H), "Wh": (H, 4H), "b": (4H,)}, drawn in that order, weights ~ U(−1/√H, 1/√H)
+    as in PyTorch. bias_init "forget_one": b = 0 but the forget block = forget_bias (1.0 helps
+    gradients flow early on); "torch": b = b_ih + b_hh, both ~ U(−1/√H, 1/√H), as torch adds."""
     if bias_init not in LSTM_BIAS_INITS:
         raise ValueError(f"bias_init must be one of {LSTM_BIAS_INITS}, got {bias_init!r}")
     bound = 1.0 / np.sqrt(hidden_size)
@@ -59,11 +37,8 @@ def lstm_init(input_size, hidden_size, rng, *, forget_bias=1.0, bias_init="forge
 
 
 def lstm_step_forward(xw_t, h_prev, c_prev, Wh):
-    """One step, given the input projection.
-
-    Inputs:  xw_t: (N, 4H) = x_t Wx + b; h_prev, c_prev: (N, H); Wh: (H, 4H).
-    Outputs: h, c: (N, H); cache (i, f, g, o, c_prev, tanh_c).
-    """
+    """One step. xw_t: (N, 4H) = x_t Wx + b; h_prev, c_prev: (N, H); Wh: (H, 4H)
+    -> h, c: (N, H), cache (i, f, g, o, c_prev, tanh_c)."""
     H = h_prev.shape[1]
     a = xw_t + h_prev @ Wh
     i = sigmoid(a[:, :H])
@@ -77,9 +52,8 @@ def lstm_step_forward(xw_t, h_prev, c_prev, Wh):
 
 
 def lstm_step_backward(dh, dc_next, cache):
-    """Inputs:  dh: (N, H) total gradient into h_t; dc_next: (N, H) gradient into c_t from t+1.
-    Outputs: da: (N, 4H) gradient of the pre-activations; dc_prev: (N, H).
-    """
+    """dh: (N, H) total gradient into h_t; dc_next: (N, H) into c_t from t+1
+    -> da: (N, 4H) gradient of the pre-activations, dc_prev: (N, H)."""
     i, f, g, o, c_prev, tanh_c = cache
     dc = dc_next + dh * o * (1 - tanh_c * tanh_c)
     da = np.concatenate([
@@ -109,11 +83,10 @@ def _check_inputs(x, h0, c0, params):
 
 
 def lstm_forward_reference(x, h0, c0, params):
-    """Plain twin of lstm_forward: a loop over lstm_step_forward, the equations above.
+    """Plain twin of lstm_forward: a loop over lstm_step_forward.
 
     Inputs:  x: (T, N, D); h0, c0: (N, H); params {"Wx": (D, 4H), "Wh": (H, 4H), "b": (4H,)}.
-    Outputs: hs: (T, N, H), the hidden state at every step; cache for lstm_backward_reference,
-             whose cache["hT"], cache["cT"] are the final state to carry into the next segment.
+    Outputs: hs: (T, N, H); cache, whose "hT", "cT" are the state to carry into the next segment.
     """
     x, h0, c0, Wx, Wh, b = _check_inputs(x, h0, c0, params)
     T, N, D = x.shape
@@ -130,12 +103,8 @@ def lstm_forward_reference(x, h0, c0, params):
 
 
 def lstm_backward_reference(dhs, cache):
-    """Plain twin of lstm_backward: a loop over lstm_step_backward, the equations above.
-
-    Inputs:  dhs: (T, N, H), the loss gradient with respect to every hs[t]; cache from
-             lstm_forward_reference.
-    Outputs: dx: (T, N, D); dh0, dc0: (N, H); grads {"Wx", "Wh", "b"} matching params.
-    """
+    """Plain twin of lstm_backward: a loop over lstm_step_backward. dhs: (T, N, H)
+    -> dx: (T, N, D); dh0, dc0: (N, H); grads {"Wx", "Wh", "b"} matching params."""
     x, Wx, Wh, steps = cache["x"], cache["Wx"], cache["Wh"], cache["steps"]
     T, N, D = x.shape
     H = Wh.shape[0]
@@ -156,9 +125,8 @@ def _previous_hidden(cache):
 
 
 def _sequence_grads(das, x, h_prev, Wx):
-    """The products over the steps of das at once: dx = da Wxᵀ and {"Wx": Σ x_tᵀ da_t,
-    "Wh": Σ h_{t−1}ᵀ da_t, "b": Σ da_t}. das: (T, N, 4H); x: (T, N, D); h_prev: (T, N, H).
-    Returns (dx (T, N, D), grads)."""
+    """dx = da Wxᵀ (T, N, D) and {"Wx": Σ x_tᵀ da_t, "Wh": Σ h_{t−1}ᵀ da_t, "b": Σ da_t}, over all
+    steps at once. das: (T, N, 4H); x: (T, N, D); h_prev: (T, N, H)."""
     T, N, D = x.shape
     da_flat = das.reshape(T * N, das.shape[2])
     grads = {
@@ -169,10 +137,9 @@ def _sequence_grads(das, x, h_prev, Wx):
     return (da_flat @ Wx.T).reshape(T, N, D), grads
 
 
-# BLAS threads for the step-by-step products h_{t−1} Wh and da_t Whᵀ of the fast path (None:
-# the caller's count). They are small ((N, H) by (H, 4H)). Measured on the 2-CPU bench machine
-# (LSTM alone, T = 35, N = 32, H = 256): two threads 28–33 ms, one thread 34–36 ms when idle;
-# with other processes busy one thread was up to 5× faster, as two threads wait for each other.
+# BLAS threads for the small step-by-step products h_{t−1} Wh and da_t Whᵀ of the fast path
+# (None: the caller's count). Two threads barely help on these small products, and on a busy
+# 2-CPU machine one thread was up to 5× faster, as two threads wait for each other.
 RECURRENT_BLAS_THREADS = None
 
 
@@ -185,16 +152,11 @@ def _gate_scale(H, dtype):
 
 
 def lstm_forward(x, h0, c0, params):
-    """Fast twin of lstm_forward_reference (same inputs and outputs; the cache is its own, for
-    lstm_backward). The models call this one.
-
-    Differences in the arithmetic, not in the equations: σ(a) is computed as ½·tanh(a/2) + ½,
-    one tanh over all four gate blocks (NumPy's tanh is several times cheaper than the stable
-    exp-and-where sigmoid), with the halving folded into the weights (multiplying by ½ is exact);
-    every step writes into arrays allocated once per segment. The two forwards agree to a few
-    units in the last place (tested). The step's element-wise work stays in NumPy: a numba
-    kernel of it ran 15× slower (this numba has no vectorised tanh; measured at N = 32,
-    H = 256), unlike the backward's, which has no transcendental function.
+    """Fast twin of lstm_forward_reference (same inputs and outputs; its own cache, for
+    lstm_backward). σ(a) = ½·tanh(a/2) + ½, so one tanh serves all four gates (NumPy's tanh is
+    several times cheaper than a stable sigmoid), the exact halving folded into the weights;
+    each step writes into arrays allocated once. Agrees with the twin to a few ulp (tested).
+    The element-wise work stays in NumPy: numba has no vectorised tanh, so a kernel was slower.
     """
     from hebbref import threads
 
@@ -234,11 +196,8 @@ def _step_forward(a, h, c, Wh_scaled, scale, shift, recurrent, c_out, tanh_c_out
 
 
 def lstm_backward(dhs, cache):
-    """Fast twin of lstm_backward_reference: same equations, each step's element-wise work in
-    one pass (hebbref.kernels.lstm_gate_gradients, numba), in buffers allocated once per
-    segment. Inputs: dhs: (T, N, H); cache from lstm_forward.
-    Outputs: dx: (T, N, D); dh0, dc0: (N, H); grads {"Wx", "Wh", "b"} matching params.
-    """
+    """Fast twin of lstm_backward_reference (same inputs and outputs; cache from lstm_forward):
+    each step's element-wise work in one numba pass (hebbref.kernels.lstm_gate_gradients)."""
     from hebbref import threads
     from hebbref.kernels import lstm_gate_gradients
 

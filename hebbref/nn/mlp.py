@@ -1,8 +1,5 @@
-"""Multi-layer perceptron: L dense layers, each followed by the same non-linearity (METHOD §4).
-
-    a_0 = x,   a_l = act(a_{l−1} W_l + b_l)  for l = 1..L;   output h = a_L
-
-h is what enters the softmax layer (METHOD §1), so the Hebbian rule writes its mean into θ.
+"""Multi-layer perceptron (docs/MATH.md §2.3): a_0 = x, a_l = act(a_{l−1} W_l + b_l), h = a_L,
+the features that enter the softmax layer, whose mean the Hebbian rule writes into θ.
 """
 import numpy as np
 
@@ -11,10 +8,8 @@ from hebbref.nn.linear import linear_backward, linear_forward
 
 
 def mlp_init(sizes, rng, *, dtype=np.float64):
-    """Parameters for layer sizes [D, H_1, ..., H_L]: {"W1": (D, H_1), "b1": (H_1,), ...}.
-
-    W_l ~ N(0, 2 / fan_in) (He initialisation, suited to ReLU); biases zero.
-    """
+    """{"W1": (D, H_1), "b1": (H_1,), ...} for sizes [D, H_1, ..., H_L]; W_l ~ N(0, 2 / fan_in)
+    (He initialisation, suited to ReLU), biases zero."""
     params = {}
     for l, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
         params[f"W{l}"] = (rng.standard_normal((fan_in, fan_out)) * np.sqrt(2.0 / fan_in)).astype(dtype)
@@ -28,9 +23,7 @@ def num_layers(params):
 
 
 def mlp_forward(x, params, activation="relu"):
-    """Inputs:  x: (N, D); params from mlp_init; activation: "relu" | "tanh" | "sigmoid" | "linear".
-    Outputs: h: (N, H_L); cache for mlp_backward.
-    """
+    """x: (N, D); activation: a key of ACTIVATIONS -> h: (N, H_L), cache for mlp_backward."""
     act_forward, _ = get_activation(activation)
     caches = []
     a = x
@@ -42,11 +35,8 @@ def mlp_forward(x, params, activation="relu"):
 
 
 def mlp_backward(dh, cache, *, input_grad=True):
-    """Inputs:  dh: (N, H_L); cache from mlp_forward; input_grad: False skips dx (the input is
-             data, as in the classifier).
-    Outputs: dx: (N, D) (None if not input_grad); grads {"W1": ..., "b1": ..., ...} matching
-             params.
-    """
+    """dh: (N, H_L) -> dx: (N, D) (None with input_grad=False: the input is data), grads
+    {"W1": ..., "b1": ..., ...} matching params."""
     caches, activation = cache
     _, act_backward = get_activation(activation)
     grads = {}

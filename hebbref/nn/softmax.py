@@ -1,19 +1,12 @@
-"""Softmax output layer and cross-entropy loss (METHOD §1).
+"""Softmax output layer and cross-entropy loss (docs/MATH.md §3).
 
     z = h θᵀ + b,   p = softmax(z),   L = −(1/N) Σ_t log p_t[y_t]
     ∂L/∂z = (p − onehot(y)) / N,  ∂L/∂θ = (∂L/∂z)ᵀ h,  ∂L/∂b = Σ_t ∂L/∂z_t,  ∂L/∂h = (∂L/∂z) θ
 
-The cross-entropy is written twice: `softmax_cross_entropy_reference`, the equations above line
-by line (read this one), and `softmax_cross_entropy`, its fast twin, which the models call: in
-place in the logits' buffer and over row blocks on the BLAS threads. Tests check they agree.
-
-The whole layer with its loss, forward and backward, is written twice too: the plain path is
-softmax_layer_forward → softmax_cross_entropy_reference → softmax_layer_backward, and
-`linear_cross_entropy`, its fused twin, which the language model calls, runs the five equations
-on a block of rows at a time, so the (N, V) logits never exist.
-
-The fast twins import hebbref.threads and hebbref.kernels (numba) when first called, so the plain
-path runs without them.
+Plain path (read this): softmax_layer_forward → softmax_cross_entropy_reference →
+softmax_layer_backward. Fast twins, tested equal: softmax_cross_entropy (in place, row blocks on
+the BLAS threads) and linear_cross_entropy (the whole layer fused over row blocks, so the (N, V)
+logits never exist). They import hebbref.threads and hebbref.kernels (numba) when first called.
 """
 import numpy as np
 
@@ -24,10 +17,8 @@ SOFTMAX_BIAS_INITS = ("zero", "uniform")
 
 
 def softmax_init(hidden_size, num_classes, rng, *, dtype, bias_init="zero"):
-    """{"theta": (V, H) ~ U(−1/√H, 1/√H), "b": (V,)} (docs/MATH.md §2.9), drawn in that order.
-
-    bias_init: "zero" b = 0 | "uniform" b ~ U(−1/√H, 1/√H), as torch.nn.Linear draws it.
-    """
+    """{"theta": (V, H) ~ U(−1/√H, 1/√H), "b": (V,)} (docs/MATH.md §2.9), drawn in that order;
+    bias_init "zero" or "uniform" (b ~ U(−1/√H, 1/√H), as torch.nn.Linear draws it)."""
     if bias_init not in SOFTMAX_BIAS_INITS:
         raise ValueError(f"bias_init must be one of {SOFTMAX_BIAS_INITS}, got {bias_init!r}")
     bound = 1.0 / np.sqrt(hidden_size)
@@ -38,11 +29,7 @@ def softmax_init(hidden_size, num_classes, rng, *, dtype, bias_init="zero"):
 
 
 def softmax_layer_forward(h, params):
-    """Logits of the softmax layer.
-
-    Inputs:  h: (N, H); params: {"theta": (V, H), "b": (V,)} (row theta[i] belongs to class i).
-    Outputs: z: (N, V) = h θᵀ + b; cache (h, theta).
-    """
+    """h: (N, H); params {"theta": (V, H), "b": (V,)} -> z: (N, V) = h θᵀ + b, cache (h, theta)."""
     theta = check_array(params.get("theta"), "params['theta']", ndim=2)
     b = check_array(params.get("b"), "params['b']", shape=(theta.shape[0],))
     h = check_array(h, "h", shape=(None, theta.shape[1]))
@@ -53,18 +40,13 @@ def softmax_layer_forward(h, params):
 
 
 def softmax_layer_backward(dz, cache):
-    """Inputs: dz: (N, V); cache from softmax_layer_forward.
-    Outputs: dh: (N, H) = dz θ;  grads {"theta": (V, H) = dzᵀ h, "b": (V,) = Σ_t dz_t}.
-    """
+    """dz: (N, V) -> dh: (N, H) = dz θ, grads {"theta": (V, H) = dzᵀ h, "b": (V,) = Σ_t dz_t}."""
     h, theta = cache
     return dz @ theta, {"theta": dz.T @ h, "b": dz.sum(axis=0)}
 
 
 def log_softmax(z):
-    """Numerically stable log-softmax over the last axis: z − max − log Σ exp(z − max).
-
-    z: (N, V) -> (N, V).
-    """
+    """Stable log-softmax over the last axis: z − max − log Σ exp(z − max). (N, V) -> (N, V)."""
     shifted = z - z.max(axis=-1, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
@@ -76,31 +58,21 @@ def nll_per_target_reference(z, y):
 
 
 def nll_per_target(z, y):
-    """Fast twin of nll_per_target_reference, which evaluation calls (perplexity buckets):
-    log Σ exp(z − m) − (z_y − m) per row, over row blocks on the BLAS threads, without the
-    (N, V) log-probabilities; z is left unchanged. The same operations on every row as the
-    twin (max, exp, pairwise row sum, log), so the two agree bit for bit (tested).
-    z: (N, V), y: (N,) -> (N,)."""
+    """Fast twin of nll_per_target_reference (bit for bit: the same operations on every row),
+    over row blocks on the BLAS threads, without the (N, V) log-probabilities."""
     from hebbref import threads
 
     return np.concatenate(threads.map_row_blocks(_nll_rows, (z, y), z.shape[0], z.shape[1]))
 
 
 def _nll_rows(rows, z, y):
-    """−log p_t[y_t] for the rows `rows` (a slice) of z, in a buffer of the block's size."""
-    shifted = z[rows] - z[rows].max(axis=1, keepdims=True)
-    target_shifted = shifted[np.arange(shifted.shape[0]), y[rows]]
-    np.exp(shifted, out=shifted)
-    return np.log(shifted.sum(axis=1)) - target_shifted
+    """−log p_t[y_t] for the rows `rows` (a slice) of z, on a copy of the block (z unchanged)."""
+    return _softmax_numerators(slice(None), z[rows].copy(), y[rows])[0]
 
 
 def softmax_cross_entropy_reference(z, y):
-    """Mean cross-entropy of logits z against labels y, and its gradient, as METHOD §1 writes them.
-
-    Inputs:  z: (N, V) float logits; y: (N,) int labels in [0, V).
-    Outputs: loss: float, −(1/N) Σ_t log p_t[y_t] (0.0 when N = 0);
-             dz: (N, V), (p − onehot(y)) / N, a new array (z is not modified).
-    """
+    """Mean cross-entropy and its gradient, as docs/MATH.md §3.2–§3.3 write them.
+    z: (N, V) logits; y: (N,) int in [0, V) -> loss (0.0 when N = 0), dz: (N, V), a new array."""
     z = check_array(z, "z", ndim=2)
     y = check_labels(y, "y", z.shape[1], shape=(z.shape[0],))
     n = z.shape[0]
@@ -116,14 +88,10 @@ def softmax_cross_entropy_reference(z, y):
 
 
 def softmax_cross_entropy(z, y, *, overwrite_z=False):
-    """Fast twin of softmax_cross_entropy_reference: same inputs and outputs, one exp per logit.
-
-    overwrite_z: if True, dz is built in z's own buffer (z is destroyed) and z is not scanned
-    for NaN/Inf; a non-finite logit then shows as a non-finite loss, which the caller checks.
-    The models use this on logits they own: it saves one (N, V) array and two passes over it
-    per step (at V = 33,278 and N = 1,120 that is 150 MB).
-    Large inputs are processed in row blocks on the BLAS threads (hebbref.threads); every row
-    is computed the same way, so the result does not depend on the split.
+    """Fast twin of softmax_cross_entropy_reference, one exp per logit, in row blocks on the BLAS
+    threads (every row computed alike, so the split does not matter). overwrite_z: build dz in
+    z's buffer and skip the NaN/Inf scan (a non-finite logit shows as a non-finite loss), which
+    saves one (N, V) array and two passes over it on logits the caller owns.
     """
     z = check_array(z, "z", ndim=2, finite=not overwrite_z)
     y = check_labels(y, "y", z.shape[1], shape=(z.shape[0],))
@@ -159,39 +127,25 @@ def _cross_entropy_rows(rows, dz, y, n):
 
 
 # Logit elements per row block of linear_cross_entropy (32 MiB in float32), but never fewer than
-# MIN_BLOCK_ROWS rows. Measured on the bench's LM step (N = 1,120, H = 256, V = 33,278, one
-# thread): blocks of 160–560 rows run at the speed of the unfused layer; blocks of 30–60 rows run
-# 1.5–2.5× slower, because every block reads θ twice and reads and writes the (V, H) gradient
-# once, whatever its height. At V = 64,000 (2 threads), 2²³ logits would be blocks of 125 rows:
-# blocks of 224, 280 or 374 rows ran the layer in 0.84–0.86 of their time (95 % t intervals over
-# 11 paired rounds all below 1); at V = 33,278 (blocks of 224 rows either way) nothing changes.
+# MIN_BLOCK_ROWS rows: every block reads θ twice and the (V, H) gradient once whatever its
+# height, so short blocks ran 1.5–2.5× slower than the unfused layer (validation/README.md).
 BLOCK_ELEMENTS = 1 << 23
 MIN_BLOCK_ROWS = 256
 
 
 def linear_cross_entropy(h, params, y, *, block_rows=None):
-    """Fused twin of the plain path softmax_layer_forward → softmax_cross_entropy_reference →
-    softmax_layer_backward: the same loss and gradients, without the (N, V) logits.
-
-    Inputs:  h: (N, H); params {"theta": (V, H), "b": (V,)}; y: (N,) int labels in [0, V);
-             block_rows: at most this many rows per block (default: BLOCK_ELEMENTS / V, at
-             least MIN_BLOCK_ROWS); the rows are cut into blocks of equal height.
-    Outputs: loss: float, −(1/N) Σ_t log p_t[y_t]; dh: (N, H) = ∂L/∂z θ;
-             grads {"theta": (V, H) = (∂L/∂z)ᵀ h, "b": (V,) = Σ_t ∂L/∂z_t}.
-    For each block of rows: z = b + h θᵀ by a BLAS gemm with β = 1 into a buffer holding b
-    (hebbref.kernels.matmul_accumulate); e = exp(z − max z) in z's buffer and the row sums;
-    then dh = dz θ and dθ += dzᵀ h (a gemm with β = 1 straight into the gradient) with
-    dz = (softmax(z) − onehot(y)) / N applied through its factors (_fused_block). The logits
-    are not scanned for NaN/Inf: a non-finite logit shows as a non-finite loss, which the
-    caller checks.
+    """Fused twin of softmax_layer_forward → softmax_cross_entropy_reference →
+    softmax_layer_backward: the same (loss, dh (N, H), grads {"theta", "b"}) from h: (N, H),
+    params, y: (N,), without the (N, V) logits. block_rows: at most this many rows per block
+    (default BLOCK_ELEMENTS / V, at least MIN_BLOCK_ROWS), blocks of equal height.
     """
-    # θ and b are not scanned for NaN/Inf (a pass over θ costs as much as the bias add): a
-    # non-finite weight, like a non-finite logit, shows as a non-finite loss.
+    # θ, b and the logits are not scanned for NaN/Inf (a pass over θ costs as much as the bias
+    # add): a non-finite value shows as a non-finite loss, which the caller checks.
     theta = check_array(params.get("theta"), "params['theta']", ndim=2, finite=False)
     b = check_array(params.get("b"), "params['b']", shape=(theta.shape[0],), finite=False)
     h = check_array(h, "h", shape=(None, theta.shape[1]))
     check_same_dtype("h", h, "params['theta']", theta)
-    (V, H), N = theta.shape, h.shape[0]
+    V, N = theta.shape[0], h.shape[0]
     y = check_labels(y, "y", V, shape=(N,))
     dh = np.empty_like(h)
     if N == 0:
@@ -210,13 +164,11 @@ def linear_cross_entropy(h, params, y, *, block_rows=None):
 
 
 def _fused_block(h, y, theta, b, z_buffer, dh, grads, n, *, first):
-    """One row block of linear_cross_entropy: writes dh (rows of the block), adds the block's
-    terms to grads (overwrites grads["theta"] if `first`); returns −log p_t[y_t] of its rows,
-    as a list of arrays.
-
-    The block's dz_t = s_t e_t − onehot(y_t)/n, with e_t = exp(z_t − max z_t) left in z's buffer
-    and s_t = 1/(n Σ_j e_tj), is never written out: s scales the small side of each product and
-    the onehot's terms are rows of θ and h, which saves a pass over the logits."""
+    """One row block of linear_cross_entropy: writes its rows of dh, adds its terms to grads
+    (overwrites grads["theta"] if `first`); returns [−log p_t[y_t] of its rows]. Its dz_t =
+    s_t e_t − onehot(y_t)/n (e_t = exp(z_t − max z_t) in z's buffer, s_t = 1/(n Σ_j e_tj)) is
+    never written out: s scales the small side of each product and the onehot's terms are rows
+    of θ and h, which saves a pass over the logits."""
     from hebbref import threads
     from hebbref.kernels import matmul_accumulate, scatter_add_rows
 
