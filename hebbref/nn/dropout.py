@@ -1,5 +1,6 @@
 """Inverted dropout: keep each unit with probability 1 − p and scale kept units by 1/(1 − p)."""
 
+
 def dropout_forward(x, p, rng):
     """Inputs:  x: (...); p: drop probability in [0, 1); rng: numpy Generator (None or p = 0: identity).
     Outputs: out: (...) = x · mask; cache = mask (same dtype as x) or None.
