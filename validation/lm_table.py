@@ -302,12 +302,30 @@ def render(results):
                 else "—" for b in buckets) + " |")
     s = results["chosen"]
     met = results["done_criterion"]
-    return (f"Hebbian / baseline test perplexity, geometric mean over seeds {results['seeds']} "
+    return (selection_table(results["selection"]) + "\n\n"
+            f"Hebbian / baseline test perplexity, geometric mean over seeds {results['seeds']} "
             f"[95 % t-interval]; chosen rule γ = {s['gamma']:g}, T = {s['T']:g}, "
             f"write {s['write_scale']}, λ {s['lam_rule']}; MbPA rows on the first "
             f"{results['mbpa_tokens']:,} tokens.\n\n" + "\n".join(lines) + "\n\nEvery bucket ≤ 1.00 and "
             "overall ≤ 0.97 (model row): " + ", ".join(f"{c} {'met' if m else 'not met'}"
                                                      for c, m in met.items()) + ".")
+
+
+def selection_table(selection):
+    """The validation ratios behind the choice: every candidate on every corpus it ran on."""
+    rows = selection["table"]
+    coarse = [k for k in rows[0]["valid"] if k != "<unk>"]
+    fine = [k for k in rows[0]["fine"] if k not in coarse and k != "<unk>"]
+    lines = ["| corpus | T | write | λ | worst ratio | " + " | ".join(coarse + fine) + " |",
+             "|---|---|---|---|---|" + "---|" * (len(coarse) + len(fine))]
+    for r in rows:
+        cells = [r["valid"][k] for k in coarse] + [r["fine"][k] for k in fine]
+        lines.append(f"| {r['corpus']} | {r['T']:g} | {r['write_scale']} | {r['lam_rule']} | "
+                     f"{r['worst_ratio']:.3f} | " + " | ".join("—" if c is None else f"{c:.3f}"
+                                                                for c in cells) + " |")
+    return (f"Choice on validation (seed {selection['seed']}; Hebbian / baseline perplexity, "
+            f"γ = 0.01; worst ratio over the buckets and overall; the last columns cut the "
+            f"10–100 and <10 buckets finer):\n\n" + "\n".join(lines))
 
 
 def update_readme(markdown):
