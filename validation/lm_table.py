@@ -1,4 +1,4 @@
-"""The paper's full language-model table on two corpora (METHOD §6–§8): BBC News and the
+"""The paper's full language-model table on two corpora (docs/MATH.md §6.2, §6.4, §6.5): BBC News and the
 Project Gutenberg texts of Shakespeare, baseline and Hebbian softmax, each alone, with a neural
 cache, with MbPA and with both, perplexity per training-frequency bucket and overall.
 
@@ -46,6 +46,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import HERE, RESULTS, write_json  # noqa: E402
 from lm_buckets import final_params, train_one, worst_ratio  # noqa: E402
+from lm_torch import row_statistics  # noqa: E402
 
 from hebbref.data.batching import batchify, num_segments  # noqa: E402
 from hebbref.data.text import load_corpus  # noqa: E402
@@ -67,7 +68,7 @@ MAX_STEPS = 300
 BASE = LMConfig(embed_size=64, hidden=64, max_steps=MAX_STEPS, eval_tokens=30000, curve_every=10**6,
                 checkpoint_every=10**6)
 DEFAULT = dict(gamma=0.01, T=20.0, write_scale="centred", lam_rule="paper")  # LMConfig's
-# The hand-back earlier and later, and writes without centring (docs/MATH.md §2).
+# The hand-back earlier and later, and writes without centring (docs/MATH.md §5.2, §5.3).
 CANDIDATES = [DEFAULT, dict(DEFAULT, T=5.0), dict(DEFAULT, T=50.0), dict(DEFAULT, write_scale="none")]
 FINALISTS = 2
 MBPA_TOKENS = 10000
@@ -186,8 +187,17 @@ def choose(base, seed, jobs):
     record = {"seed": seed, "table": table, "finalists": [CANDIDATES[i] for i in finalists],
               "worst_of_both": [worst_both[i] for i in finalists],
               "baseline_valid": {c: ppl_of(r["valid"]) for c, r in baselines.items()},
-              "baseline_fine": {c: ppl_of(r["fine"]) for c, r in baselines.items()}}
+              "baseline_fine": {c: ppl_of(r["fine"]) for c, r in baselines.items()},
+              "rows": [{"model": "baseline", **row_statistics_of(baselines[SCREEN_CORPUS])}]
+              + [{**p, **row_statistics_of(r)} for p, r in zip(CANDIDATES, screen)]}
     return record, CANDIDATES[chosen]
+
+
+def row_statistics_of(run):
+    """Mean ‖θ_i‖, b_i and the alignment of the softmax rows per bucket of trained counts
+    (lm_torch.row_statistics) of a finished run."""
+    config = LMConfig(**{**run["config"], "out": None})
+    return row_statistics(final_params(run), trained_corpus(config))
 
 
 def ppl_of(rows):
