@@ -1,6 +1,7 @@
-"""The paper's full language-model table on two corpora (docs/MATH.md §6.2, §6.4, §6.5): BBC News and the
-Project Gutenberg texts of Shakespeare, baseline and Hebbian softmax, each alone, with a neural
-cache, with MbPA and with both, perplexity per training-frequency bucket and overall.
+"""The paper's full language-model table on BBC News and Shakespeare's plays and poems.
+
+Baseline and Hebbian softmax, each alone, with a neural cache, with MbPA and with both,
+perplexity per training-frequency bucket and overall (docs/MATH.md §6.2, §6.4, §6.5).
 
     python validation/lm_table.py [--seeds 0 1 2] [--jobs 2] [--quick] [--report-only]
 
@@ -27,10 +28,11 @@ and a word's bucket counts its occurrences among the targets the model trained o
    interval over the seeds' log ratios (metrics.seed_ratio_interval): "not worse" only when the
    interval lies within ±1 % of 1.
 
-Finished runs and their evaluations (rows.json, cache.json, mbpa.json beside each checkpoint)
-are reused from runs/lm_table/ (not committed), so an interrupted study resumes; the JSON is
-written after the models, after the cache and after MbPA. Writes validation/results/lm_table.json,
-lm_table_bbc.png, lm_table_shakespeare.png and the table in validation/README.md.
+Finished runs and their evaluations (rows.json, cache.json, mbpa_<tokens>.json beside each
+checkpoint) are reused from runs/lm_table/ (not committed), so an interrupted study resumes; the
+JSON is written after the models, after the cache and after MbPA. Writes
+validation/results/lm_table.json, lm_table_bbc.png, lm_table_shakespeare.png and the table in
+validation/README.md.
 """
 import argparse
 import dataclasses
@@ -69,12 +71,13 @@ BASE = LMConfig(embed_size=64, hidden=64, max_steps=MAX_STEPS, eval_tokens=30000
                 checkpoint_every=10**6)
 DEFAULT = dict(gamma=0.01, T=20.0, write_scale="centred", lam_rule="paper")  # LMConfig's
 # The hand-back earlier and later, and writes without centring (docs/MATH.md §5.2, §5.3).
-CANDIDATES = [DEFAULT, dict(DEFAULT, T=5.0), dict(DEFAULT, T=50.0), dict(DEFAULT, write_scale="none")]
+CANDIDATES = [DEFAULT, dict(DEFAULT, T=5.0), dict(DEFAULT, T=50.0),
+              dict(DEFAULT, write_scale="none")]
 FINALISTS = 2
 MBPA_TOKENS = 10000
-# One point of mbpa.DEFAULT_POINTS (K, S, α, β, ε), λ_m chosen on validation: MbPA scores only
-# ~50 tokens/s per point on a busy core.
-MBPA_POINTS = ((32, 1, 1.0, 0.1, 1e-3),)
+# One point (K, S, α, β, ε) of mbpa.DEFAULT_POINTS, the cheapest, λ_m chosen on validation: each
+# MbPA position adapts a (K, V) softmax, so a busy core scores only tens of tokens per second.
+MBPA_POINTS = ((8, 1, 1.0, 0.1, 1e-3),)
 ROWS = ("model", "cache", "mbpa", "cache_mbpa")
 ROW_NAMES = {"model": "model", "cache": "+ cache", "mbpa": "+ MbPA", "cache_mbpa": "+ both"}
 SPLIT_EDGES = (5, 10, 20, 50, 100, 1000)  # finer buckets: the 10–100 bucket cut at T = 20, 50
@@ -86,8 +89,9 @@ def run_config(base, corpus, seed, setting=None):
     name = "baseline"
     if setting:
         name = "hebbian_g{gamma:g}_T{T:g}_{write_scale}_{lam_rule}".format(**setting)
-    return dataclasses.replace(base, corpus=CORPORA[corpus], seed=seed, hebbian=setting is not None,
-                               **(setting or {}), out=os.path.join(base.out, f"{corpus}_{name}_s{seed}"))
+    return dataclasses.replace(base, corpus=CORPORA[corpus], seed=seed,
+                               hebbian=setting is not None, **(setting or {}),
+                               out=os.path.join(base.out, f"{corpus}_{name}_s{seed}"))
 
 
 def trained_corpus(config):
@@ -95,7 +99,8 @@ def trained_corpus(config):
     first max_steps segments of one epoch), so a bucket means what the model saw."""
     corpus = load_corpus(config.corpus, min_count=config.min_count, seed=config.seed)
     data = batchify(corpus.train, config.batch_size)
-    if config.max_steps is None or config.epochs > 1 or config.max_steps >= num_segments(data, config.bptt):
+    if (config.max_steps is None or config.epochs > 1
+            or config.max_steps >= num_segments(data, config.bptt)):
         return corpus
     seen = data[1:config.max_steps * config.bptt + 1].ravel()
     return dataclasses.replace(corpus, train_counts=np.bincount(seen, minlength=len(corpus.vocab)))
@@ -159,7 +164,8 @@ class Extras:
                 done = evaluate_mbpa(config, corpus, params, with_cache=True, points=self.points)
             return {**done, "seconds": time.time() - start}
 
-        return cached(result, f"{self.kind}.json", compute)
+        name = "cache.json" if self.kind == "cache" else f"mbpa_{self.tokens}.json"
+        return cached(result, name, compute)
 
 
 def choose(base, seed, jobs):
@@ -173,7 +179,8 @@ def choose(base, seed, jobs):
     others = [c for c in CORPORA if c != SCREEN_CORPUS]
     second = run_sweep(scored, [run_config(base, c, seed, CANDIDATES[i])
                                 for c in others for i in finalists], jobs=jobs)
-    table = [{"corpus": SCREEN_CORPUS, **p, "worst_ratio": score, **ratios(r, baselines[SCREEN_CORPUS])}
+    table = [{"corpus": SCREEN_CORPUS, **p, "worst_ratio": score,
+              **ratios(r, baselines[SCREEN_CORPUS])}
              for p, r, score in zip(CANDIDATES, screen, scores)]
     worst_both = {i: scores[i] for i in finalists}
     for k, c in enumerate(others):
@@ -211,8 +218,9 @@ def ratios(hebbian, baseline):
     def divide(h, b):
         return {k: h[k] / b[k] if h[k] and b[k] else None for k in h}
 
-    return {key: divide(ppl_of(hebbian[key]), ppl_of(baseline[key])) for key in ("valid", "fine")} | {
-        "hebbian_valid": ppl_of(hebbian["valid"])}
+    return {"valid": divide(ppl_of(hebbian["valid"]), ppl_of(baseline["valid"])),
+            "fine": divide(ppl_of(hebbian["fine"]), ppl_of(baseline["fine"])),
+            "hebbian_valid": ppl_of(hebbian["valid"])}
 
 
 def row_of(run, row, split="test"):
@@ -316,9 +324,9 @@ def render(results):
             f"Hebbian / baseline test perplexity, geometric mean over seeds {results['seeds']} "
             f"[95 % t-interval]; chosen rule γ = {s['gamma']:g}, T = {s['T']:g}, "
             f"write {s['write_scale']}, λ {s['lam_rule']}; MbPA rows on the first "
-            f"{results['mbpa_tokens']:,} tokens.\n\n" + "\n".join(lines) + "\n\nEvery bucket ≤ 1.00 and "
-            "overall ≤ 0.97 (model row): " + ", ".join(f"{c} {'met' if m else 'not met'}"
-                                                     for c, m in met.items()) + ".")
+            f"{results['mbpa_tokens']:,} tokens.\n\n" + "\n".join(lines)
+            + "\n\nEvery bucket ≤ 1.00 and overall ≤ 0.97 (model row): "
+            + ", ".join(f"{c} {'met' if m else 'not met'}" for c, m in met.items()) + ".")
 
 
 def selection_table(selection):
@@ -333,9 +341,20 @@ def selection_table(selection):
         lines.append(f"| {r['corpus']} | {r['T']:g} | {r['write_scale']} | {r['lam_rule']} | "
                      f"{r['worst_ratio']:.3f} | " + " | ".join("—" if c is None else f"{c:.3f}"
                                                                 for c in cells) + " |")
+    stats = ["| model | " + " | ".join(f"‖θ_i‖ {b}" for b in coarse[:-1]) + " | "
+             + " | ".join(f"alignment {b}" for b in coarse[:-1]) + " |",
+             "|---|" + "---|" * 2 * (len(coarse) - 1)]
+    for r in selection.get("rows", []):
+        name = r.get("model") or f"T {r['T']:g} {r['write_scale']}"
+        stats.append(f"| {name} | " + " | ".join(
+            f"{r[key].get(b, float('nan')):.2f}" for key in ("theta_norm", "alignment")
+            for b in coarse[:-1]) + " |")
     return (f"Choice on validation (seed {selection['seed']}; Hebbian / baseline perplexity, "
             f"γ = 0.01; worst ratio over the buckets and overall; the last columns cut the "
-            f"10–100 and <10 buckets finer):\n\n" + "\n".join(lines))
+            f"10–100 and <10 buckets finer):\n\n" + "\n".join(lines)
+            + f"\n\nSoftmax rows of the {SCREEN_CORPUS} models of the choice, per bucket of "
+            "trained counts (mean norm; alignment ≈ mean pairwise cosine, "
+            "lm_torch.row_statistics):\n\n" + "\n".join(stats))
 
 
 def update_readme(markdown):
@@ -354,6 +373,8 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2],
                         help="the first chooses the rule on validation")
     parser.add_argument("--jobs", type=int, default=2, help="runs in parallel, one core each")
+    parser.add_argument("--mbpa-tokens", type=int, default=MBPA_TOKENS,
+                        help="MbPA rows on the first this-many tokens of each split")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, to check the script")
     parser.add_argument("--report-only", action="store_true",
                         help="rebuild the README table and plots from results/lm_table.json")
@@ -378,7 +399,7 @@ def study(args, suffix):
     """Steps 1–3 of the module docstring; writes results/lm_table.json after the models, after
     the cache and after MbPA, and returns its content."""
     base = dataclasses.replace(BASE, out=RUNS)
-    mbpa = Extras("mbpa")
+    mbpa = Extras("mbpa", tokens=args.mbpa_tokens)
     if args.quick:
         base = dataclasses.replace(base, hidden=8, embed_size=8, max_steps=6, eval_tokens=800,
                                    batch_size=8, bptt=10, out=RUNS + "_quick")

@@ -59,7 +59,8 @@ def test_ratios_and_intervals_follow_the_stored_perplexities(study):
                     seed_ratio_interval(ratios))
         model = study["runs"][corpus]
         overall = study["table"][corpus]["model"]["overall"]
-        assert overall["baseline"] == [r["test"]["overall"]["perplexity"] for r in model["baseline"]]
+        assert overall["baseline"] == [r["test"]["overall"]["perplexity"]
+                                       for r in model["baseline"]]
         assert [r["config"]["seed"] for r in model["hebbian"]] == [0, 1]
         assert all(not r["config"]["hebbian"] for r in model["baseline"])
 
