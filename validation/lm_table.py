@@ -10,7 +10,9 @@ training tokens/s (load average ~10), 22–26 minutes per epoch, too slow for th
 study. So every run here is E = H = 64 trained on the first MAX_STEPS = 300 segments of one
 epoch (batch 32 × BPTT 35: 336,000 tokens, 44 % of BBC's training split and 31 % of
 Shakespeare's), the same for both corpora, evaluated on the first 30,000 tokens of each split,
-and a word's bucket counts its occurrences among the targets the model trained on. RUN_TIME_NOTE
+and a word's bucket counts its occurrences among the targets the model trained on. Run time at
+--jobs 2 on that machine (load average 4–13, so noisy): about 37 minutes for the 16 training runs
+(4–9 minutes each), 3 for the cache and 13 for MbPA at 10,000 tokens.
 
 1. Choose the rule on validation, seed 0. Both corpora train a baseline. Shakespeare, where
    `hebbref lm`'s defaults lose in the 10–100 bucket, trains the Hebbian model at every point of
