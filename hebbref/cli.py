@@ -261,7 +261,7 @@ def add_lm_options(p):
         shown = f"{default}" + (f"; with --quick: {quick}" if quick != default else "")
         option(p, flag, name, shown, helptext, **kwargs)
 
-    lm_option("--corpus", "corpus", "bbc | wikitext:DIR | text:PATH")
+    lm_option("--corpus", "corpus", "bbc | shakespeare | wikitext:DIR | text:PATH")
     lm_option("--hebbian", "hebbian", "Hebbian softmax, or plain with --no-hebbian",
               action=argparse.BooleanOptionalAction)
     lm_option("--gamma", "gamma", "smallest mixing rate γ", type=float)

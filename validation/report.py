@@ -326,6 +326,7 @@ def scripts_blocks():
             protocol["max_steps"], protocol["eval_tokens"]),
         "lm-mbpa": lambda: lm_mbpa.markdown(load("lm_mbpa.json")),
         "bench": lambda: bench.markdown(load("bench.json")),
+        "lm-books": lambda: script("lm_table").render(load("lm_table.json")),
     }
 
 

