@@ -71,7 +71,7 @@ def walkthrough():
         z, cache = softmax_layer_forward(h, params)
         loss, dz = softmax_cross_entropy_reference(z, y)
         _, grads = softmax_layer_backward(dz, cache)
-        sgd(params, grads, opt_state, lr=LR)                   # METHOD §2 step 1: θ' and b'
+        sgd(params, grads, opt_state, lr=LR)                   # docs/MATH.md §5 step 1: θ' and b'
         theta_prime = params["theta"].copy()
         counts_before = counts.copy()
         n = np.bincount(y, minlength=V)
@@ -145,7 +145,7 @@ def _format_batch(batch, h, y, rows):
 
 def format_walkthrough(records):
     """The text main() prints, built from the records of walkthrough()."""
-    out = ["The Hebbian Softmax, one batch at a time (METHOD §2)",
+    out = ["The Hebbian Softmax, one batch at a time (docs/MATH.md §5)",
            f"V = {V} classes, H = {H} features, N = {BATCHES[0][1].shape[0]} per batch, "
            f"γ = {format_number(GAMMA)}, T = {T},",
            f"plain SGD with lr = {format_number(LR)}. Counts c_i start at 1. Every batch:",

@@ -28,7 +28,7 @@ FRESH_BIASES = ("keep", "mean", "zero", "none")     # hebbref/train.py, docs/MAT
 
 
 def init_counts(V):
-    """Per-class counts c ∈ Z^V, all 1 before any training step (METHOD §2). -> (V,) int64."""
+    """Per-class counts c ∈ Z^V, all 1 before any training step (docs/MATH.md §5). -> (V,) int64."""
     if isinstance(V, bool) or not isinstance(V, (int, np.integer)) or V < 0:
         raise ValueError(f"V must be a non-negative integer, got {V!r}")
     return np.ones(int(V), dtype=np.int64)
@@ -58,7 +58,7 @@ def _check_rule_args(gamma, T, lam_rule, write_scale="none"):
 
 def _check_in_place_target(x, name):
     # Both arrays are updated in place. A non-contiguous or read-only array would need a copy,
-    # and an update written into a copy never reaches the model (METHOD §2: one public
+    # and an update written into a copy never reaches the model (docs/MATH.md §5: one public
     # implementation wrote through a boolean-mask copy). Refuse instead of copying.
     if not x.flags.c_contiguous:
         raise ValueError(f"{name} must be C-contiguous (it is updated in place), got strides "
@@ -174,7 +174,7 @@ def hebbian_update_reference(theta, counts, h, y, *, gamma, T, lam_rule="paper",
             lam = 0.0
         if lam > 0.0:
             # With λ = 0 the row is left unwritten: 0·ĥ + 1·θ' would turn −0.0 into +0.0,
-            # and METHOD §3 P1/P8 ask for θ' bit-identically.
+            # and docs/MATH.md §8 P1/P8 ask for θ' bit-identically.
             lam = theta.dtype.type(lam)
             theta[i] = lam * h_hat + (1 - lam) * theta[i]  # θ[i] ← λ ĥ_i + (1 − λ) θ'[i]
         counts[i] = c_i + n_i                        # c_i ← c_i + n_i

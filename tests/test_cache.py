@@ -1,4 +1,4 @@
-"""The neural cache (METHOD §7): p_cache(w | h_t) ∝ Σ_{j in window, x_{j+1} = w} exp(θ_c h_t·h_j),
+"""The neural cache (docs/MATH.md §6.4): p_cache(w | h_t) ∝ Σ_{j in window, x_{j+1} = w} exp(θ_c h_t·h_j),
 p = (1 − λ_c) p_model + λ_c p_cache.
 
 Gold computations are independent of hebbref.cache where possible: the direct formula with
@@ -72,7 +72,7 @@ def plain_stream(params, tokens, batch_size, **cache):
 @PROPERTY
 @given(step=steps(), theta_c=THETAS)
 def test_cache_distribution_sums_to_one(step, theta_c):
-    """METHOD §7: p_cache is a distribution over the words of the window: Σ_w p_cache(w) = 1 for a
+    """docs/MATH.md §6.4: p_cache is a distribution over the words of the window: Σ_w p_cache(w) = 1 for a
     non-empty window, p_cache(w) = 0 exactly for words not in it, and all zero (log −inf) for an
     empty window."""
     h_t, window_h, window_next, V = step
@@ -88,7 +88,7 @@ def test_cache_distribution_sums_to_one(step, theta_c):
 
 
 def test_cache_equals_direct_formula():
-    """METHOD §7 written out with np.exp and no shift (safe at this θ_c): the unnormalised weight
+    """docs/MATH.md §6.4 written out with np.exp and no shift (safe at this θ_c): the unnormalised weight
     of w is Σ_{j: x_{j+1} = w} exp(θ_c h_t·h_j)."""
     rng = np.random.default_rng(3)
     h_t, window_h = rng.normal(size=4), rng.normal(size=(9, 4))
@@ -122,7 +122,7 @@ def test_large_theta_neither_overflows_nor_underflows():
                                                              st.floats(-30.0, 0.0))),
        lambda_c=LAMBDAS)
 def test_mix_is_the_linear_interpolation(log_model, log_cache, lambda_c):
-    """METHOD §7: exp(mixed) = (1 − λ_c) p_model + λ_c p_cache; λ_c = 0 returns log p_model bit
+    """docs/MATH.md §6.4: exp(mixed) = (1 − λ_c) p_model + λ_c p_cache; λ_c = 0 returns log p_model bit
     for bit and λ_c = 1 returns log p_cache."""
     mixed = mix_log_probs(log_model, log_cache, lambda_c)
     if lambda_c == 0.0:
@@ -141,7 +141,7 @@ def test_mix_is_the_linear_interpolation(log_model, log_cache, lambda_c):
 @given(seed=st.integers(0, 2**16), length=st.integers(8, 60), batch_size=st.integers(1, 4),
        bptt=st.integers(1, 9), window=st.integers(1, 25), theta_c=THETAS, lambda_c=LAMBDAS)
 def test_stream_equals_reference_loop(seed, length, batch_size, bptt, window, theta_c, lambda_c):
-    """METHOD §7 over a stream: evaluate_with_cache (one product per column and segment, nested
+    """docs/MATH.md §6.4 over a stream: evaluate_with_cache (one product per column and segment, nested
     sliding windows, target-only log-sum-exp) equals the step-by-step reference, including
     windows not yet full at the start (W up to 25 > the column length), W = 1, θ_c = 1e3 and
     λ_c ∈ {0, 1}. Tolerance 1e-9 · (1 + θ_c · 36): the activations come from one whole-column

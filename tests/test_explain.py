@@ -1,8 +1,8 @@
-"""`hebbref explain` (hebbref/explain.py): every number it prints is METHOD §1-§2, recomputed here.
+"""`hebbref explain` (hebbref/explain.py): every number it prints is docs/MATH.md §3 and §5, recomputed here.
 
 The test recomputes the whole walkthrough independently from the example's inputs (θ₀, b₀ and
-the three batches): softmax probabilities and the gradient (p − onehot(y))/N of METHOD §1, the
-plain SGD step, then a per-class loop written from METHOD §2. It then checks that the printed
+the three batches): softmax probabilities and the gradient (p − onehot(y))/N of docs/MATH.md §3, the
+plain SGD step, then a per-class loop written from docs/MATH.md §5. It then checks that the printed
 text shows exactly the records' numbers, formatted with 3 decimals.
 """
 import os
@@ -25,7 +25,7 @@ def fmt(x):
 
 
 def expected_lambda(c, gamma, T):
-    """METHOD §2, lam_rule="paper": max(1/c, γ) if c < T, else 0."""
+    """docs/MATH.md §5, lam_rule="paper": max(1/c, γ) if c < T, else 0."""
     return max(1.0 / c, gamma) if c < T else 0.0
 
 
@@ -36,14 +36,14 @@ def simulate():
     V, N = explain.V, explain.BATCHES[0][1].shape[0]
     theta = np.array(explain.THETA0, dtype=np.float64)
     b = np.array(explain.B0, dtype=np.float64)
-    counts = [1] * V                                    # METHOD §2: counts start at 1
+    counts = [1] * V                                    # docs/MATH.md §5: counts start at 1
     expected = {}
     for batch, (h, y) in enumerate(explain.BATCHES, start=1):
         z = h @ theta.T + b
         p = np.exp(z - z.max(axis=1, keepdims=True))
         p /= p.sum(axis=1, keepdims=True)
         loss = -np.mean(np.log(p[np.arange(N), y]))
-        dz = (p - np.eye(V)[y]) / N                     # METHOD §1
+        dz = (p - np.eye(V)[y]) / N                     # docs/MATH.md §3
         grad_theta = dz.T @ h
         theta_prime = theta - explain.LR * grad_theta
         b_prime = b - explain.LR * dz.sum(axis=0)
@@ -94,7 +94,7 @@ def test_one_record_per_batch_per_class(records):
 
 
 def test_lambda_is_the_method_formula(records):
-    """λ_i = max(1/c_i, γ) if c_i < T else 0, with c_i the count before the batch (METHOD §2)."""
+    """λ_i = max(1/c_i, γ) if c_i < T else 0, with c_i the count before the batch (docs/MATH.md §5)."""
     counts = [1] * explain.V
     for r in records:
         assert r["count_before"] == counts[r["class"]], r
@@ -120,7 +120,7 @@ def test_h_hat_is_the_mean_of_the_class_rows(records):
 
 def test_theta_new_mixes_h_hat_into_theta_prime(records):
     """θ[i] = λ ĥ_i + (1 − λ) θ'[i] for present classes; absent rows and λ = 0 rows are θ'[i]
-    bit for bit (METHOD §2 step 3, §3 P5, P8)."""
+    bit for bit (docs/MATH.md §5 step 3, §8 P5, P8)."""
     for r in records:
         h, y = explain.BATCHES[r["batch"] - 1]
         if r["present"] and r["lam"] > 0:
@@ -132,7 +132,7 @@ def test_theta_new_mixes_h_hat_into_theta_prime(records):
 
 
 def test_every_record_matches_an_independent_recomputation(records):
-    """θ', b', loss (METHOD §1 gradient, SGD step), λ, ĥ, θ new and counts, chained over batches."""
+    """θ', b', loss (docs/MATH.md §3 gradient, SGD step), λ, ĥ, θ new and counts, chained over batches."""
     expected = simulate()
     for r in records:
         e = expected[r["batch"], r["class"]]
@@ -162,7 +162,7 @@ def test_the_walkthrough_shows_first_sight_floor_and_hand_back(records):
     gamma, T = explain.GAMMA, explain.T
     first_sight = [r for r in present if r["count_before"] == 1]
     assert first_sight and all(r["lam"] == 1.0 for r in first_sight)
-    for r in first_sight:  # METHOD §3 P2: θ[i] = ĥ_i exactly
+    for r in first_sight:  # docs/MATH.md §8 P2: θ[i] = ĥ_i exactly
         np.testing.assert_array_equal(r["theta_new"], r["h_hat"])
     floor = [r for r in present if r["lam"] == gamma and 1.0 / r["count_before"] < gamma]
     assert floor, "no class where λ has fallen to γ (with 1/c < γ)"

@@ -1,7 +1,7 @@
-"""Properties of the Hebbian Softmax rule (METHOD §2), one hypothesis test per METHOD §3 P1–P8.
+"""Properties of the Hebbian Softmax rule (docs/MATH.md §5), one hypothesis test per docs/MATH.md §8 P1–P8.
 
 Every property test runs for float32 and float64 and against both implementations (the fast
-path and the per-class reference loop), since METHOD §3 asks the properties of the rule, not of
+path and the per-class reference loop), since docs/MATH.md §8 asks the properties of the rule, not of
 one implementation. Drawn cases include duplicated labels, a single class, V = 1, N = 0,
 gamma in {0, 1} and T in {0, 1, inf}, mixed with ordinary drawn values.
 
@@ -125,7 +125,7 @@ def norm(x, axis=None, keepdims=False):
 
 def written(h, y, i, theta_old=None, write_scale="none"):
     """The activations h̃_t of class i that the rule averages, in float64, straight from
-    METHOD §2: h_t itself, h_t − h̄ ("centred", h̄ the batch mean), and either rescaled to
+    docs/MATH.md §5: h_t itself, h_t − h̄ ("centred", h̄ the batch mean), and either rescaled to
     ‖θ'[i]‖ (0 where it is 0) under the "row_norm" variants."""
     h_i = h[y == i].astype(np.float64)
     if write_scale.startswith("centred"):
@@ -143,7 +143,7 @@ def class_mean(h, y, i, theta_old=None, write_scale="none"):
 
 
 def lam_of(counts, i, n_i, rule):
-    """λ_i of class i under a drawn rule (write_scale does not enter λ, METHOD §2)."""
+    """λ_i of class i under a drawn rule (write_scale does not enter λ, docs/MATH.md §5)."""
     return hebbian_lambda(counts[[i]], np.array([n_i]), gamma=rule["gamma"], T=rule["T"],
                           lam_rule=rule["lam_rule"])[0]
 
@@ -157,14 +157,14 @@ def class_scale(theta, h, y, i, rule, axis=None):
 
 
 # ----------------------------------------------------------------------------------------------
-# METHOD §3 properties
+# docs/MATH.md §8 properties
 
 @pytest.mark.parametrize("update", IMPLEMENTATIONS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @PROPERTY
 @given(data=st.data())
 def test_p1_T_zero_is_an_off_switch(dtype, update, data):
-    """P1 (METHOD §3): with T = 0, θ = θ' bit-identically (−0.0 included) and every count
+    """P1 (docs/MATH.md §8): with T = 0, θ = θ' bit-identically (−0.0 included) and every count
     still advances by n_i."""
     theta, counts, h, y = data.draw(batches(dtype))
     rule = draw_rule(data, T=0, write_scales=ALL_WRITE_SCALES)
@@ -178,7 +178,7 @@ def test_p1_T_zero_is_an_off_switch(dtype, update, data):
 @PROPERTY
 @given(data=st.data())
 def test_p2_first_sighting_binds_the_class_mean_exactly(dtype, update, data):
-    """P2 (METHOD §3): a class seen for the first time (c_i = 1) gets θ[i] = ĥ_i exactly,
+    """P2 (docs/MATH.md §8): a class seen for the first time (c_i = 1) gets θ[i] = ĥ_i exactly,
     whatever θ'[i] was, since λ_i = max(1, γ) = 1 under both lam_rules. This needs the rule to
     be on for it (c_i = 1 < T); with T <= 1 the class is already handed back and θ[i] = θ'[i].
     h is dyadic so that ĥ_i, the correctly rounded mean, is order-independent."""
@@ -202,7 +202,7 @@ def test_p2_first_sighting_binds_the_class_mean_exactly(dtype, update, data):
 @PROPERTY
 @given(data=st.data())
 def test_p2_row_norm_binds_the_mean_of_the_rescaled_activations(dtype, update, data):
-    """P2 (METHOD §3) under write_scale="row_norm": a class seen for the first time (c_i = 1,
+    """P2 (docs/MATH.md §8) under write_scale="row_norm": a class seen for the first time (c_i = 1,
     rule on) gets θ[i] = ĥ_i = mean of h̃_t = h_t ‖θ'[i]‖ / ‖h_t‖ (0 for h_t = 0), whatever
     θ'[i] was. Tolerance (H + n_i + 8) ε S, S = ‖θ'[i]‖: the roundings of ‖h_t‖, ‖θ'[i]‖, the
     division, the product and the sum, each relative to a number of size at most S."""
@@ -230,7 +230,7 @@ def test_p2_row_norm_binds_the_mean_of_the_rescaled_activations(dtype, update, d
 @settings(max_examples=20, deadline=None)
 @given(data=st.data())
 def test_centred_row_norm_on_well_conditioned_batches(dtype, update, data):
-    """P2 and P4 (METHOD §3) under write_scale="centred_row_norm", on batches where every
+    """P2 and P4 (docs/MATH.md §8) under write_scale="centred_row_norm", on batches where every
     h_t − h̄ keeps at least a tenth of the batch's scale (so rescaling it to ‖θ'[i]‖ amplifies
     rounding at most ~10 √H times): θ[i] lies on the segment from θ'[i] to ĥ_i = mean of
     (h_t − h̄) ‖θ'[i]‖ / ‖h_t − h̄‖, and equals ĥ_i when c_i = 1. Tolerance
@@ -287,7 +287,7 @@ def _check_running_mean(theta_after, theta_before, seen, dtype, steps):
 @PROPERTY
 @given(data=st.data())
 def test_p3_memorisation_is_the_running_mean(dtype, update, data):
-    """P3 (METHOD §3), lam_rule="paper": with learning rate 0 (θ' = θ), γ = 0, T = ∞ and each
+    """P3 (docs/MATH.md §8), lam_rule="paper": with learning rate 0 (θ' = θ), γ = 0, T = ∞ and each
     class at most once per batch, after any sequence of batches θ[i] ≈ the mean of all
     activations ever labelled i. Tolerance: each batch adds a few roundings of size ε·S
     (S = largest |h| of the class), so |θ[i] − mean| <= 8 (batches + sightings) ε S."""
@@ -309,7 +309,7 @@ def test_p3_memorisation_is_the_running_mean(dtype, update, data):
 @PROPERTY
 @given(data=st.data())
 def test_p3_exact_mean_is_the_running_mean_for_any_batches(dtype, update, data):
-    """P3 (METHOD §3), lam_rule="exact_mean": with learning rate 0, γ = 0, T = ∞, θ[i] ≈ the
+    """P3 (docs/MATH.md §8), lam_rule="exact_mean": with learning rate 0, γ = 0, T = ∞, θ[i] ≈ the
     mean of all activations ever labelled i after any sequence of batches, duplicated labels
     included. Tolerance as in the paper-rule test, with the summation inside ĥ_i counted:
     8 (batches + sightings) ε S."""
@@ -328,7 +328,7 @@ def test_p3_exact_mean_is_the_running_mean_for_any_batches(dtype, update, data):
 @PROPERTY
 @given(data=st.data())
 def test_p3_row_norm_is_the_running_mean_of_the_rescaled_activations(dtype, update, data):
-    """P3 (METHOD §3) under write_scale="row_norm": with learning rate 0, γ = 0, T = ∞ and
+    """P3 (docs/MATH.md §8) under write_scale="row_norm": with learning rate 0, γ = 0, T = ∞ and
     lam_rule="exact_mean", after any sequence of batches θ[i] ≈ the mean of every h̃_t ever
     written into row i, each h̃_t rescaled to ‖θ[i]‖ as it stood before its batch (computed
     here in float64 from the definition). Tolerance 8 (H + batches + sightings) ε S, S the
@@ -355,7 +355,7 @@ def test_p3_row_norm_is_the_running_mean_of_the_rescaled_activations(dtype, upda
 )
 @PROPERTY
 def test_p4_lambda_schedule(c, n, gamma, T, lam_rule):
-    """P4 (METHOD §3), the schedule: λ_i ∈ [0, 1]; λ_i is non-increasing in c_i; λ_i = γ exactly
+    """P4 (docs/MATH.md §8), the schedule: λ_i ∈ [0, 1]; λ_i is non-increasing in c_i; λ_i = γ exactly
     once the count-based rate (1/c_i, or n_i/(c_i − 1 + n_i) for "exact_mean") is <= γ and
     c_i < T; λ_i is that rate while it is above γ and c_i < T; λ_i = 0 once c_i >= T."""
     c = np.sort(c)
@@ -379,7 +379,7 @@ def test_p4_lambda_schedule(c, n, gamma, T, lam_rule):
 @PROPERTY
 @given(data=st.data())
 def test_p4_new_row_lies_on_the_segment(dtype, update, data):
-    """P4 (METHOD §3): θ[i] lies on the segment from θ'[i] to ĥ_i: within their coordinate-wise
+    """P4 (docs/MATH.md §8): θ[i] lies on the segment from θ'[i] to ĥ_i: within their coordinate-wise
     bounds, and θ[i] − θ'[i] = λ_i (ĥ_i − θ'[i]) with λ_i ∈ [0, 1]; under the other write_scales
     ĥ_i is the mean of the transformed h̃_t. Tolerance 4 (N + n_i + 4) ε S, S = largest |θ'[i]|,
     |h_t| or |h̃_t| of the class: the roundings of the batch mean h̄, the rescaling, ĥ_i's sum
@@ -404,7 +404,7 @@ def test_p4_new_row_lies_on_the_segment(dtype, update, data):
 @PROPERTY
 @given(data=st.data())
 def test_p5_locality(dtype, update, data):
-    """P5 (METHOD §3): rows of absent classes are bit-identical to θ'; a present row changes
+    """P5 (docs/MATH.md §8): rows of absent classes are bit-identical to θ'; a present row changes
     whenever λ_i > 0 and ĥ_i ≠ θ'[i]; counts rise by n_i each, so their total by exactly N.
     In floating point "ĥ_i ≠ θ'[i]" must mean a difference the dtype can resolve: the test
     demands a change when some coordinate has |λ_i (ĥ_ij − θ'_ij)| > 4 (N + n_i + 4) ε S_ij,
@@ -434,7 +434,7 @@ def test_p5_locality(dtype, update, data):
 @PROPERTY
 @given(data=st.data())
 def test_p6_batch_order_only_changes_rounding(dtype, update, data):
-    """P6 (METHOD §3): permuting (h, y) jointly changes θ only by the summation order inside
+    """P6 (docs/MATH.md §8): permuting (h, y) jointly changes θ only by the summation order inside
     ĥ_i and the batch mean h̄: |Δθ[i]| <= 4 (N + n_i) ε S (S = largest |θ'[i]|, |h_t| or |h̃_t|
     of the class; each h̃_t is transformed on its own); counts and the rows of absent or
     handed-back classes do not change at all."""
@@ -474,7 +474,7 @@ P7_TOLERANCE = {np.float32: 1e-5, np.float64: 1e-12}
 @PROPERTY
 @given(data=st.data())
 def test_p7_fast_equals_reference(dtype, data):
-    """P7 (METHOD §3): the fast path equals the per-class reference loop to 1e-12 relative error
+    """P7 (docs/MATH.md §8): the fast path equals the per-class reference loop to 1e-12 relative error
     in float64 (1e-5 in float32, ≈ 80 ε), under both write_scales, relative to the row's scale
     S = largest |θ'[i]|, |h_t| or |h̃_t| of the class (the two may sum ĥ_i in different orders, and a mix λĥ + (1 − λ)θ' can
     cancel, so the error is measured against the inputs' size, not the result's). Counts and the
@@ -500,7 +500,7 @@ def test_p7_fast_equals_reference(dtype, data):
 @PROPERTY
 @given(data=st.data())
 def test_p8_handed_back_classes_follow_the_optimiser_alone(dtype, update, data):
-    """P8 (METHOD §3): for a class present with c_i >= T, the whole step (a plain SGD step
+    """P8 (docs/MATH.md §8): for a class present with c_i >= T, the whole step (a plain SGD step
     θ' = θ − lr ∂L/∂θ on the softmax cross-entropy, then the rule) equals the SGD step alone,
     bit for bit; so does every absent row."""
     theta, counts, h, y = data.draw(batches(dtype))
@@ -518,10 +518,10 @@ def test_p8_handed_back_classes_follow_the_optimiser_alone(dtype, update, data):
 
 
 # ----------------------------------------------------------------------------------------------
-# The write reaches θ (METHOD §2: one public implementation updated a boolean-mask copy)
+# The write reaches θ (docs/MATH.md §5: one public implementation updated a boolean-mask copy)
 
 def _masked_copy_update(theta, counts, h, y, *, gamma, T, lam_rule="paper"):
-    """The bug class METHOD §2 warns about: theta[mask] is a copy, so the write is lost."""
+    """The bug class docs/MATH.md §5 warns about: theta[mask] is a copy, so the write is lost."""
     present = np.zeros(len(counts), dtype=bool)
     present[y] = True
     rows = theta[present]  # a copy, not a view
@@ -546,7 +546,7 @@ def _update_reaches_theta(update):
 
 @pytest.mark.parametrize("update", IMPLEMENTATIONS)
 def test_update_reaches_theta(update):
-    """Regression (METHOD §2, §3 P5): present rows of the caller's own theta change, absent rows
+    """Regression (docs/MATH.md §5, §8 P5): present rows of the caller's own theta change, absent rows
     stay bit-identical, and the function returns None. The boolean-mask-copy bug fails it."""
     assert _update_reaches_theta(update)
     assert not _update_reaches_theta(_masked_copy_update), "the check cannot see the copy bug"
@@ -664,7 +664,7 @@ BAD_INPUTS = [
 @settings(max_examples=80, deadline=None)
 @given(data=st.data(), bad=st.sampled_from(BAD_INPUTS))
 def test_bad_inputs_are_rejected_naming_the_argument(update, data, bad):
-    """Every invalid argument (METHOD §2 ranges: γ ∈ [0, 1], T >= 0 and not NaN; labels
+    """Every invalid argument (docs/MATH.md §5 ranges: γ ∈ [0, 1], T >= 0 and not NaN; labels
     integer and in range; shapes theta (V, H), h (N, H), y (N,), counts (V,); h finite; one
     float dtype for theta and h; counts int64 and >= 1; a known lam_rule; arrays that can be
     updated in place) raises ValueError or TypeError whose message names the argument, and
@@ -711,7 +711,7 @@ def test_lambda_and_layer_validate_their_arguments():
 
 
 def test_layer_state_and_config():
-    """HebbianSoftmax starts every count at 1 (METHOD §2); from_config carries every field of a
+    """HebbianSoftmax starts every count at 1 (docs/MATH.md §5); from_config carries every field of a
     HebbianConfig into the layer; T = 0 leaves θ untouched while counts still advance (P1)."""
     layer = HebbianSoftmax(4)
     assert layer.counts.dtype == np.int64 and np.array_equal(layer.counts, np.ones(4))
@@ -779,7 +779,7 @@ def _train_tiny_classifier(hebbian):
         _, dz = softmax_cross_entropy(z, y)
         _, grads = softmax_layer_backward(dz, cache)
         for k in params:
-            params[k] -= lr * grads[k]  # plain SGD, then the rule (METHOD §2 steps 1-2)
+            params[k] -= lr * grads[k]  # plain SGD, then the rule (docs/MATH.md §5 steps 1-2)
         if hebbian is not None:
             hebbian.update(params["theta"], h, y)
     h_new = h[-1]
@@ -787,7 +787,7 @@ def _train_tiny_classifier(hebbian):
 
 
 def test_one_shot_class_binds_faster_with_hebbian_than_plain_softmax():
-    """End to end (METHOD §2, §5): a class seen exactly once has, right after that step, a higher
+    """End to end (docs/MATH.md §5, §9): a class seen exactly once has, right after that step, a higher
     logit for its own input with the Hebbian rule (θ[4] = its activation, P2) than with plain
     softmax, whose single gradient step moves θ[4] by only lr·(1 − p)/N along the activation."""
     hebbian = HebbianSoftmax(5)

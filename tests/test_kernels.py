@@ -1,5 +1,5 @@
 """The numba row kernels against their NumPy twin and a plain loop (STYLE: numba kernels sit
-beside their pure-NumPy twins; METHOD §4: the embedding's sparse gradient and the sparse-row
+beside their pure-NumPy twins; docs/MATH.md §2: the embedding's sparse gradient and the sparse-row
 optimisers are built on them)."""
 import numpy as np
 import pytest
@@ -112,7 +112,7 @@ def adam_problems(draw, dtype):
 @given(data=st.data())
 def test_adam_step_numba_equals_numpy(dtype, data):
     """The fused Adam kernel == its NumPy twin bit for bit (p, m and v), float32 and float64
-    (METHOD §4, docs/MATH.md §4.3).
+    (docs/MATH.md §2, docs/MATH.md §4.3).
 
     Both round every coefficient to the dtype and apply the same IEEE operations in the same
     order (no fused multiply-add), so exact equality is the right test.
@@ -131,7 +131,7 @@ def test_adam_step_numba_equals_numpy(dtype, data):
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), binade=st.integers(-3, 3))
 def test_adam_step_flushes_only_subnormal_moments(dtype, seed, binade):
-    """docs/MATH.md §4.3 (METHOD §4's Adam, flush to zero): the new m and v equal the written
+    """docs/MATH.md §4.3 (docs/MATH.md §2's Adam, flush to zero): the new m and v equal the written
     update wherever its result is a normal number, and 0 where it is subnormal (|x| < tiny), in
     the kernel and its twin alike; p moves from the unflushed step by at most
     step_size · tiny / eps (plus one rounding of p). Moments are drawn around tiny·2^binade, so
@@ -201,7 +201,7 @@ def test_adam_optimiser_steps_a_strided_parameter_with_the_twin():
 @given(shape=st.sampled_from([(1,), (7,), (3, 5), (2, 3, 4)]), seed=st.integers(0, 2**32 - 1),
        lr=st.sampled_from([0.0, 1e-3, 0.37, 1.0, 20.0]))
 def test_sgd_step_numba_equals_numpy_bit_for_bit(dtype, shape, seed, lr):
-    """The one-pass SGD kernel == its twin p −= lr·g bit for bit (hebbref.optim.sgd, METHOD §4):
+    """The one-pass SGD kernel == its twin p −= lr·g bit for bit (hebbref.optim.sgd, docs/MATH.md §4):
     both round lr to the dtype, then round lr·g and the subtraction (no fused multiply-add).
     Values span many binades so that a fused multiply-add would show."""
     rng = np.random.default_rng(seed)

@@ -1,4 +1,4 @@
-"""Memory-based parameter adaptation of the softmax layer (METHOD §8).
+"""Memory-based parameter adaptation of the softmax layer (docs/MATH.md §6.5).
 
 Gold computations: the reference path that builds θ_x in full (for the span form), central
 finite differences of L_t in float64 (for its gradient), the unadapted logits θ h + b (S = 0,
@@ -26,7 +26,7 @@ SETTINGS = dict(neighbours=3, steps=2, step_size=0.5, beta=0.1, eps=1e-3)
 
 
 def adaptation_loss(theta_x, b_x, theta, b, neighbour_h, neighbour_y, weights, beta):
-    """L_t(θ_x, b_x) of METHOD §8, written out: the objective whose gradient mbpa steps along."""
+    """L_t(θ_x, b_x) of docs/MATH.md §6.5, written out: the objective whose gradient mbpa steps along."""
     log_p = log_softmax(neighbour_h @ theta_x.T + b_x)
     fit = -np.sum(weights * log_p[np.arange(neighbour_y.shape[0]), neighbour_y])
     return float(fit + 0.5 * beta * (np.sum((theta_x - theta) ** 2) + np.sum((b_x - b) ** 2)))
@@ -57,7 +57,7 @@ def cases(draw):
 @PROPERTY
 @given(cases())
 def test_span_form_equals_reference(case):
-    """METHOD §8: θ_x = θ − Σ_k a_k h_kᵀ, so S gradient steps in the span of the K neighbours
+    """docs/MATH.md §6.5: θ_x = θ − Σ_k a_k h_kᵀ, so S gradient steps in the span of the K neighbours
     (K×V and K×K arrays) give the same logits θ_x h + b_x as the steps on θ_x built in full,
     for any shapes, memory sizes (M = 0 included), K, S, α, β, ε; float64 to 1e-10."""
     theta, b, h, memory_h, memory_y, settings_ = case
@@ -68,7 +68,7 @@ def test_span_form_equals_reference(case):
 
 
 def test_adaptation_gradient_matches_finite_differences():
-    """METHOD §8: ∂L_t/∂θ_x = Gᵀ H_K + β(θ_x − θ), ∂L_t/∂b_x = Σ_k G_k + β(b_x − b), checked
+    """docs/MATH.md §6.5: ∂L_t/∂θ_x = Gᵀ H_K + β(θ_x − θ), ∂L_t/∂b_x = Σ_k G_k + β(b_x − b), checked
     against central differences in float64 at a point away from (θ, b); max relative error
     reported, below 1e-7."""
     rng = np.random.default_rng(3)

@@ -1,5 +1,5 @@
-"""hebbref/metrics.py: perplexity by training-frequency bucket (METHOD §6) and accuracy by
-exposure (METHOD §5)."""
+"""hebbref/metrics.py: perplexity by training-frequency bucket (docs/MATH.md §10) and accuracy by
+exposure (docs/MATH.md §9)."""
 import json
 import math
 
@@ -96,7 +96,7 @@ def test_no_targets():
        dtype=st.sampled_from([np.float32, np.float64]),
        spec=st.sampled_from(["default", "paper", (1, 2, 3), (7,)]))
 def test_bucket_bookkeeping(data, vocab_size, n, dtype, spec):
-    """METHOD §6: every target lies in exactly one row (its frequency bucket, low <= c < high,
+    """docs/MATH.md §10: every target lies in exactly one row (its frequency bucket, low <= c < high,
     or the <unk> row); row token counts add up to N; each row's mean NLL is the mean over its
     targets; overall log-perplexity = the token-weighted mean of the rows' log-perplexities."""
     buckets = frequency_buckets(spec)

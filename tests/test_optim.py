@@ -1,4 +1,4 @@
-"""Optimisers and gradient clipping (METHOD §4): hand-derived steps, sparse = dense on touched
+"""Optimisers and gradient clipping (docs/MATH.md §4): hand-derived steps, sparse = dense on touched
 rows, clipping, boundary errors, a checkpoint round trip, and parity with torch.optim."""
 import io
 import math
@@ -131,7 +131,7 @@ def test_float32_flows_through(name, sparse):
     data=st.data(),
 )
 def test_sparse_step_equals_dense_on_touched_rows(name, momentum, dtype, shape, warmup, data):
-    """A SparseRows step changes only rows ids, and there equals the dense step (METHOD §4).
+    """A SparseRows step changes only rows ids, and there equals the dense step (docs/MATH.md §4).
 
     The update is elementwise, so a dense step whose gradient is zero outside ids gives the
     touched rows the same values; both paths evaluate the same formula on the same numbers, so
@@ -311,7 +311,7 @@ def test_clip_counts_sparse_rows():
 )
 def test_clip_property(seed, max_norm, dtype):
     """After clipping, ‖g‖ ≈ min(total, max_norm) and each gradient keeps its direction and dtype
-    (METHOD §4: global gradient-norm clipping)."""
+    (docs/MATH.md §4.1: global gradient-norm clipping)."""
     grads = _make_grads(np.random.default_rng(seed), dtype=dtype)
     original = _all_values(grads).astype(np.float64)
     total = clip_grad_norm(grads, max_norm)
@@ -475,7 +475,7 @@ PARITY_CONFIGS = {
 )
 def test_torch_parity_dense(name, config, steps):
     """sgd/adam/rmsprop == torch.optim.SGD/Adam/RMSprop in float64 after 1 and 3 steps: params
-    and state within 1e-10 relative error (METHOD §4)."""
+    and state within 1e-10 relative error (docs/MATH.md §4)."""
     torch = pytest.importorskip("torch", reason=TORCH_REASON)
     rng = np.random.default_rng(steps)
     params = {"W": rng.standard_normal((5, 3)), "b": rng.standard_normal(4)}

@@ -1,9 +1,9 @@
-"""One training step (hebbref/train.py) in METHOD §2 order: clip → optimiser → Hebbian rule on θ′.
+"""One training step (hebbref/train.py) in docs/MATH.md §5 order: clip → optimiser → Hebbian rule on θ′.
 
 The step is rebuilt here from its parts (clip_grad_norm, the optimiser, hebbian_update) and must
 equal train_step bit for bit; and the rule must really reach the parameters: counts advance, θ
 leaves the optimiser-only θ′ on the classes of the batch, the bias and every other parameter are
-left to the optimiser (METHOD §2)."""
+left to the optimiser (docs/MATH.md §5)."""
 import copy
 import math
 
@@ -68,7 +68,7 @@ def test_step_is_clip_then_optimiser_then_rule(optimizer, clip, reference):
 def test_the_rule_is_applied_and_touches_only_theta(seed, N, V, optimizer, dtype):
     """Against the same step without the rule: counts advance by n_i; θ differs on exactly the
     classes of the batch that are below T; the bias and every other parameter are bit-identical
-    (the bias is trained by the gradient only, METHOD §2)."""
+    (the bias is trained by the gradient only, docs/MATH.md §5)."""
     params, grads, h, y = batch(seed, N=N, V=V, dtype=dtype)
     counts = counts_with_history(V, seed)
     baseline = copy.deepcopy(params)

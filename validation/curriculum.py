@@ -1,9 +1,9 @@
-"""Reproduction 1 at full size (METHOD §5): baseline vs Hebbian softmax on class-incremental
+"""Reproduction 1 at full size (docs/MATH.md §9): baseline vs Hebbian softmax on class-incremental
 curricula of KanjiVG characters and of scikit-learn's handwritten digits.
 
     python validation/curriculum.py [--jobs 2] [--quick] [--report-only]
 
-Two stages, kept apart so no setting is chosen on test (METHOD §5):
+Two stages, kept apart so no setting is chosen on test (docs/MATH.md §9):
 1. Lever study on the *validation* drawers (5–9 of kanji's 20, 40–79 of the digits' ~180),
    seeds 10 and 11: write_scale × optimiser × (γ, T) × features, every Hebbian setting against
    the baseline with the same optimiser and features. The default (`choose`): among the
@@ -137,7 +137,7 @@ def _mean(values):
 
 def score(per_dataset):
     """Early gain (mean difference at 1 and 2 exposures) minus three times any loss at 21–50
-    or >50 exposures, averaged over the datasets: the no-cost criterion (METHOD §5) as one number."""
+    or >50 exposures, averaged over the datasets: the no-cost criterion (docs/MATH.md §9) as one number."""
     scores = []
     for seeds in per_dataset.values():
         d = {k: _mean([s["diff"][k] for s in seeds]) for k in BUCKETS}
@@ -148,7 +148,7 @@ def score(per_dataset):
 
 
 def meets_criterion(per_dataset, tolerance=0.01):
-    """The no-cost criterion (METHOD §5) on validation means: ahead by >= 0.15 at 1 and 2 exposures and no
+    """The no-cost criterion (docs/MATH.md §9) on validation means: ahead by >= 0.15 at 1 and 2 exposures and no
     more than `tolerance` behind at 21–50 and >50, on every dataset."""
     for seeds in per_dataset.values():
         d = {k: _mean([s["diff"][k] for s in seeds]) for k in BUCKETS}

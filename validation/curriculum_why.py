@@ -11,7 +11,7 @@ from hebbref.plots import COLOURS, _lines_with_band, _mean_range, _save  # noqa:
 
 
 def plot_why(datasets, path):
-    """Why a written row can cost accuracy (METHOD §5), one row of panels per dataset.
+    """Why a written row can cost accuracy (docs/MATH.md §9), one row of panels per dataset.
 
     datasets: {dataset name: {model name: [result of one seed, ...]}}, results of
     hebbref.experiments.curriculum.run_model. Left: mean norm ‖θ[i]‖ of fresh rows (classes

@@ -1,4 +1,4 @@
-"""Reproduction 2 at CPU size (METHOD §6): LSTM language model on BBC News, baseline vs Hebbian
+"""Reproduction 2 at CPU size (docs/MATH.md §10): LSTM language model on BBC News, baseline vs Hebbian
 softmax, perplexity by training-frequency bucket.
 
     python validation/lm_buckets.py [--seeds 0 1 2] [--cells torch-sgd torch-adam ...] [--quick]
@@ -7,7 +7,7 @@ softmax, perplexity by training-frequency bucket.
    × optimiser (SGD or Adam), a baseline and a Hebbian model in each cell. The cell whose
    Hebbian model has the lowest validation perplexity is chosen; its baseline (same
    initialisation and optimiser) is the comparison.
-2. Tune the chosen cell's rule on seed 0 against the goal of METHOD §6 (gains on rare words, no
+2. Tune the chosen cell's rule on seed 0 against the goal of docs/MATH.md §10 (gains on rare words, no
    loss on frequent ones), scored by the *worst* Hebbian/baseline validation perplexity ratio
    over the frequency buckets and overall (lower is better; below 1 means better everywhere):
    first one option at a time (T in TUNE_T; each write variant; the exact-mean λ rule), then
@@ -56,7 +56,7 @@ OPTIMISERS = {"sgd": dict(optimizer="sgd", lr=20.0, clip=0.25),
               "adam": dict(optimizer="adam", lr=2e-3, clip=2.5)}
 HEBBIAN = {"sgd": dict(gamma=0.01, T=100.0), "adam": dict(gamma=0.01, T=500.0)}
 TUNE_T = (20.0, 50.0, 100.0, 500.0)   # the chosen cell's Hebbian model at each T
-WRITE_SCALES = ("centred", "row_norm", "centred_row_norm")   # METHOD §2 options besides "none"
+WRITE_SCALES = ("centred", "row_norm", "centred_row_norm")   # docs/MATH.md §5 options besides "none"
 FINALISTS = 2   # best tuning points of seed 0 also trained on seed 1 before the choice
 CELLS = ["torch-sgd", "torch-adam", "hebbref-adam", "hebbref-sgd"]
 MECHANISM_TOKENS = 30000   # validation tokens over which ‖h‖ is averaged (as in lm_torch.py)

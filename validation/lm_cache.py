@@ -1,4 +1,4 @@
-"""Neural cache on top of the validation language models (METHOD §7): the paper's four rows
+"""Neural cache on top of the validation language models (docs/MATH.md §6.4): the paper's four rows
 — baseline, Hebbian, baseline + cache, Hebbian + cache — overall and per frequency bucket.
 
     python validation/lm_cache.py        (after validation/lm_buckets.py; about 5 minutes)

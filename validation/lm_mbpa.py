@@ -1,4 +1,4 @@
-"""MbPA (METHOD §8) and cache + MbPA on the LMs trained by validation/lm_torch.py: the rows
+"""MbPA (docs/MATH.md §6.5) and cache + MbPA on the LMs trained by validation/lm_torch.py: the rows
 model, + cache, + MbPA, + cache + MbPA, for the plain and the Hebbian model.
 
     python validation/lm_mbpa.py [--tokens 5000]    (after validation/lm_torch.py)

@@ -1,4 +1,4 @@
-"""The language model of METHOD §6 trained by hebbref and by a short independent PyTorch script
+"""The language model of docs/MATH.md §10 trained by hebbref and by a short independent PyTorch script
 (validation/lm_torch_side.py), side by side, on the same split and token ids (issue 15, point 1).
 
     python validation/lm_torch.py [--rows NAME ...] [--seeds 0 1 2] [--max-steps 230]
@@ -6,7 +6,7 @@
 
 Both sides: BBC News (`load_corpus("bbc", seed=s)`), embedding E = 128 → 1-layer LSTM H = 128 →
 softmax, B = 32, BPTT 35, state carried and detached, evaluation batch 10; the Hebbian rule of
-METHOD §2 after the optimiser step (bias by gradient only). Each row carries its own training
+docs/MATH.md §5 after the optimiser step (bias by gradient only). Each row carries its own training
 settings (optimizer, lr, clip, γ, T, lam_rule, write_scale):
 - the Adam rows: Adam lr 2e-3, gradient-norm clip 2.5, γ = 0.01, T = 500, the paper's write;
 - the ", defaults" rows: hebbref's LM defaults, read from `LMConfig()` when the script runs

@@ -1,5 +1,5 @@
-"""The PyTorch side of validation/lm_torch.py: the LM of METHOD §6 with torch's nn.Embedding,
-nn.LSTM, nn.Linear and torch.optim, and the rule of METHOD §2 written here after `opt.step()`.
+"""The PyTorch side of validation/lm_torch.py: the LM of docs/MATH.md §10 with torch's nn.Embedding,
+nn.LSTM, nn.Linear and torch.optim, and the rule of docs/MATH.md §5 written here after `opt.step()`.
 
 It shares nothing with hebbref but the token ids, the batchify layout, the bucket table and,
 when asked, hebbref's initial weights (drawn by `lm_init`, copied in). torch is imported inside
@@ -13,7 +13,7 @@ from hebbref.data.batching import batchify, bptt_segments
 from hebbref.metrics import frequency_buckets, perplexity_by_bucket
 from hebbref.models.lm import lm_init
 
-WRITE_SCALES = ("none", "centred")   # the write variants of METHOD §2 written here
+WRITE_SCALES = ("none", "centred")   # the write variants of docs/MATH.md §5 written here
 
 
 def torch_model(V, init, seed, *, embed_size=128, hidden=128, freeze_bias_hh=False):
@@ -55,7 +55,7 @@ def torch_forward(model, x, state):
 
 
 def torch_hebbian(theta, counts, h, y, gamma, T, write_scale="none"):
-    """METHOD §2 after opt.step(): λ_i = max(1/c_i, γ) if c_i < T else 0 (count before the
+    """docs/MATH.md §5 after opt.step(): λ_i = max(1/c_i, γ) if c_i < T else 0 (count before the
     batch), θ[i] ← λ_i ĥ_i + (1 − λ_i) θ[i] for every class in the batch, c_i += n_i.
     ĥ_i is the mean of h_t over y_t = i ("none"), or of h_t − h̄ with h̄ the mean of all N rows
     of h, every class ("centred")."""
@@ -108,7 +108,7 @@ def torch_optimizers(model, optimizer, lr, sparse):
 
 def torch_train(model, corpus, hebbian, settings, optimizers, *, max_steps, batch_size, bptt):
     """max_steps truncated-BPTT steps from the start of the training split, state carried and
-    detached: loss → clip → optimiser step → rule (METHOD §2). Returns training seconds."""
+    detached: loss → clip → optimiser step → rule (docs/MATH.md §5). Returns training seconds."""
     import torch
 
     counts = torch.ones(len(corpus.vocab), dtype=torch.long)

@@ -34,7 +34,7 @@ class LMConfig(HebbianOptions):
     gamma: float = 0.01
     T: float = 20.0
     lam_rule: str = "paper"
-    write_scale: str = "centred"  # METHOD §2 option: the batch's mean h is subtracted
+    write_scale: str = "centred"  # docs/MATH.md §5 option: the batch's mean h is subtracted
     embed_size: int = 128
     hidden: int = 256
     layers: int = 1
@@ -56,7 +56,7 @@ class LMConfig(HebbianOptions):
     curve_every: int = 100             # validation perplexity for the learning curve, in steps
     curve_tokens: int = 20000          # ... on the first this-many validation tokens
     checkpoint_every: int = 200
-    cache: bool = False                # also evaluate with a neural cache (METHOD §7)
+    cache: bool = False                # also evaluate with a neural cache (docs/MATH.md §6.4)
     # models.lm.lm_init's options: the "torch" rows of the "Screen" table
     embed_init: str = "normal"
     softmax_bias_init: str = "uniform"

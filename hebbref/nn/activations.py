@@ -1,9 +1,9 @@
-"""Element-wise non-linearities, each a forward/backward pair (METHOD §4).
+"""Element-wise non-linearities, each a forward/backward pair (docs/MATH.md §2).
 
     relu(x) = max(x, 0)           relu'(x) = [x > 0]
     tanh(x)                       tanh'(x) = 1 − tanh(x)²
     sigmoid(x) = 1 / (1 + e^−x)   sigmoid'(x) = σ(x)(1 − σ(x))
-    identity(x) = x               (the "linear" features of METHOD §5)
+    identity(x) = x               (the "linear" features of docs/MATH.md §9)
 """
 import numpy as np
 

@@ -1,4 +1,4 @@
-"""Dense (affine) layer: out = x W + b (METHOD §4)."""
+"""Dense (affine) layer: out = x W + b (docs/MATH.md §2)."""
 from hebbref.validate import check_array, check_same_dtype
 
 

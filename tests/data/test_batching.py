@@ -1,4 +1,4 @@
-"""Truncated-BPTT batching of a token stream (METHOD §4, §6; hebbref/data/batching.py)."""
+"""Truncated-BPTT batching of a token stream (docs/MATH.md §2, §10; hebbref/data/batching.py)."""
 import math
 
 import numpy as np
@@ -33,7 +33,7 @@ def test_batchify_errors():
 def test_bptt_segments_tile_the_stream_and_resume(length, batch, bptt, data):
     """x segments tile data[:-1] and y segments tile data[1:] (y is x shifted by one step, also
     across segment boundaries); all segments have bptt steps but the last; starting at any
-    segment's start yields exactly the remaining segments (exact resume, METHOD §6)."""
+    segment's start yields exactly the remaining segments (exact resume, docs/MATH.md §10)."""
     stream = np.arange(length * batch) * 7 % 101
     grid = batchify(stream, batch)
     segments = list(bptt_segments(grid, bptt))

@@ -1,4 +1,4 @@
-"""Text corpora and their vocabulary (METHOD §6; hebbref/data/text.py, corpus_files.py)."""
+"""Text corpora and their vocabulary (docs/MATH.md §10; hebbref/data/text.py, corpus_files.py)."""
 import math
 import pathlib
 

@@ -1,4 +1,4 @@
-"""The curriculum experiment end to end at tiny size, and its bookkeeping (METHOD §5)."""
+"""The curriculum experiment end to end at tiny size, and its bookkeeping (docs/MATH.md §9)."""
 import dataclasses
 import json
 
@@ -139,7 +139,7 @@ def test_held_out_drawers_split_validation_from_test(tmp_path):
 
 
 def test_rule_switched_off_reproduces_the_baseline(tmp_path):
-    """End to end METHOD §3 P1: with T = 0 the Hebbian model is the baseline, bit for bit, so
+    """End to end docs/MATH.md §8 P1: with T = 0 the Hebbian model is the baseline, bit for bit, so
     every evaluation and tally agree; with the rule on (either write_scale) they differ."""
     config = tiny(tmp_path, dataset="digits", classes=4, size=8, eval_drawers=10, out=None,
                   T=0.0, write_scale="row_norm")

@@ -1,4 +1,4 @@
-"""The Hebbian rule is really applied inside the language-model experiment (METHOD §2, §6).
+"""The Hebbian rule is really applied inside the language-model experiment (docs/MATH.md §5, §10).
 
 A tiny `run` with the Hebbian softmax against the same run with the plain softmax (same seed,
 same data): the saved counts advance by the training targets, the final θ differs from the

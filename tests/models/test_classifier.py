@@ -1,5 +1,5 @@
 """The MLP classifier as a whole (hebbref/models/classifier.py): the loss gradient of every
-parameter against central finite differences in float64 (METHOD §1, §5), and loss, h and
+parameter against central finite differences in float64 (docs/MATH.md §3, §9), and loss, h and
 gradients against torch autograd through an equivalent model."""
 import numpy as np
 import pytest
@@ -27,7 +27,7 @@ def test_classifier_gradients(seed, N, D, hidden, V, activation):
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 @pytest.mark.parametrize("N, D, hidden, V", [(1, 1, (1,), 2), (5, 4, (6, 3), 4), (8, 3, (2,), 9)])
 def test_classifier_loss_matches_torch(torch, activation, N, D, hidden, V):
-    """Whole MLP classifier (METHOD §1, §5): loss, h entering the softmax, and the gradient of
+    """Whole MLP classifier (docs/MATH.md §3, §9): loss, h entering the softmax, and the gradient of
     every "mlp.*" and "softmax.*" parameter against torch autograd through an equivalent model."""
     F = torch.nn.functional
     rng = np.random.default_rng(N + 10 * D + 100 * V + ACTIVATIONS.index(activation))

@@ -1,6 +1,6 @@
 """The LSTM language model as a whole (hebbref/models/lm.py): the loss gradient of every
 parameter against central finite differences in float64, through several BPTT segments that
-carry the detached state (METHOD §1, §6), and one segment against torch embedding → nn.LSTM →
+carry the detached state (docs/MATH.md §3, §10), and one segment against torch embedding → nn.LSTM →
 linear → cross-entropy."""
 import numpy as np
 import pytest
@@ -32,7 +32,7 @@ def test_lm_gradients_through_carried_bptt_segments(seed, T, N, V, E, H, num_lay
                                            (1, 4, 6, 3, 2), (5, 1, 4, 2, 1)])
 def test_lm_loss_matches_torch(torch, num_layers, T, N, V, E, H):
     """Whole language model, one truncated-BPTT segment from a non-zero initial state, dropout 0
-    (METHOD §4, §6): loss, h entering the softmax, the carried final state, and the gradient of
+    (docs/MATH.md §2, §10): loss, h entering the softmax, the carried final state, and the gradient of
     every parameter (embedding densified) against torch embedding → nn.LSTM → linear → CE."""
     F = torch.nn.functional
     rng = np.random.default_rng(10000 * num_layers + 1000 * T + 100 * N + 10 * V + H)

@@ -1,4 +1,4 @@
-"""Initialisation options of models.lm.lm_init (METHOD §4 leaves them open).
+"""Initialisation options of models.lm.lm_init (docs/MATH.md §2.9, a choice the paper leaves open).
 
 Each option is checked against the distribution its docstring states, with bounds and moments
 that a wrong distribution would violate (large V so the sample moments are tight), and every

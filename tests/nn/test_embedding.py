@@ -24,7 +24,7 @@ def test_embedding_gradients(seed, T, N, V, E):
                                              ((2, 6), 50, 5), ((12,), 3, 1)])
 def test_embedding_matches_torch(torch, ids_shape, V, E):
     """out = E[ids], and the sparse gradient, densified, equals torch's dense dE: repeated ids
-    sum their rows, untouched rows are zero and absent from the SparseRows (METHOD §4)."""
+    sum their rows, untouched rows are zero and absent from the SparseRows (docs/MATH.md §2)."""
     F = torch.nn.functional
     rng = np.random.default_rng(V * E + len(ids_shape))
     table = rng.standard_normal((V, E))

@@ -1,4 +1,4 @@
-"""Dense layer (hebbref/nn/linear.py) against central finite differences in float64 (METHOD §1),
+"""Dense layer (hebbref/nn/linear.py) against central finite differences in float64 (docs/MATH.md §3),
 at hypothesis-drawn shapes that include batch 1, and against torch autograd."""
 import numpy as np
 import pytest
@@ -23,7 +23,7 @@ def test_linear_gradients(seed, N, D, M):
 @pytest.mark.parametrize("N, D, M", [(1, 1, 1), (1, 4, 3), (5, 2, 1), (6, 3, 4)])
 def test_linear_matches_torch(torch, N, D, M):
     """out = x W + b with W (D, M), i.e. torch's F.linear with weight Wᵀ; dx, dW, db
-    (METHOD §4)."""
+    (docs/MATH.md §2)."""
     rng = np.random.default_rng(100 * N + 10 * D + M)
     params = {"W": rng.standard_normal((D, M)), "b": rng.standard_normal(M)}
     x, upstream = rng.standard_normal((N, D)), rng.standard_normal((N, M))

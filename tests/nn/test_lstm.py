@@ -32,7 +32,7 @@ def test_lstm_gradients(seed, T, N, D, H):
     (6, 3, 4, 5),
 ])
 def test_lstm_sequence_matches_torch(torch, forward, backward, T, N, D, H):
-    """hs, the final (h, c), and dx, dh0, dc0, dWx, dWh, db for L = Σ G ⊙ hs (METHOD §4)."""
+    """hs, the final (h, c), and dx, dh0, dc0, dWx, dWh, db for L = Σ G ⊙ hs (docs/MATH.md §2)."""
     rng = np.random.default_rng(1000 * T + 100 * N + 10 * D + H)
     params = {"Wx": 0.7 * rng.standard_normal((D, 4 * H)),
               "Wh": 0.7 * rng.standard_normal((H, 4 * H)),

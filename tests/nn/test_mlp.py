@@ -25,7 +25,7 @@ def test_mlp_gradients(seed, N, sizes, activation):
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 @pytest.mark.parametrize("N, sizes", [(1, (1, 1)), (4, (3, 5, 2)), (2, (4, 1, 3, 2))])
 def test_mlp_matches_torch(torch, activation, N, sizes):
-    """h = act(... act(x W1 + b1) ...), dx and every dW_l, db_l (METHOD §4)."""
+    """h = act(... act(x W1 + b1) ...), dx and every dW_l, db_l (docs/MATH.md §2)."""
     rng = np.random.default_rng(N + 10 * len(sizes) + ACTIVATIONS.index(activation))
     params = randomised(mlp_init(list(sizes), rng), rng, scale=1.0)
     x = rng.standard_normal((N, sizes[0]))
@@ -46,7 +46,7 @@ def test_mlp_matches_torch(torch, activation, N, sizes):
 
 def test_mlp_backward_without_input_grad_gives_the_same_parameter_grads():
     """input_grad=False (the classifier's first layer takes data) skips dx = dz W1ᵀ only: dx is
-    None and every ∂L/∂W_l, ∂L/∂b_l is bit-identical to the full backward's (METHOD §4)."""
+    None and every ∂L/∂W_l, ∂L/∂b_l is bit-identical to the full backward's (docs/MATH.md §2)."""
     rng = np.random.default_rng(3)
     params = mlp_init([5, 4, 3], rng)
     x, upstream = rng.standard_normal((6, 5)), rng.standard_normal((6, 3))

@@ -1,4 +1,4 @@
-"""Softmax layer and cross-entropy (hebbref/nn/softmax.py, METHOD §1): gradients against finite
+"""Softmax layer and cross-entropy (hebbref/nn/softmax.py, docs/MATH.md §3): gradients against finite
 differences and against torch, the fast cross-entropy and the fused layer-with-loss against
 their plain twins, and the layer's initialisation."""
 import tracemalloc
@@ -55,7 +55,7 @@ def run_fast(z, y, blocks):
 @given(N=st.integers(1, 40), V=st.integers(1, 30), blocks=st.integers(2, 5), scale=st.sampled_from(
     [1.0, 5.0, 1e3]), seed=seeds)
 def test_fast_equals_plain_twin_on_any_number_of_threads(dtype, N, V, blocks, scale, seed):
-    """Fast == plain (METHOD §1): the in-place, row-blocked cross-entropy gives the plain twin's
+    """Fast == plain (docs/MATH.md §3): the in-place, row-blocked cross-entropy gives the plain twin's
     loss and dz (within TOLERANCE, see there), on one thread and on several; and since each row
     is computed by the same operations whatever the split, several threads equal one bit for
     bit."""
@@ -126,7 +126,7 @@ def test_models_take_the_softmax_layer_from_softmax_init():
                                            softmax_cross_entropy])
 @pytest.mark.parametrize("N, V", [(1, 1), (1, 5), (4, 1), (4, 3), (7, 10)])
 def test_softmax_cross_entropy_matches_torch(torch, cross_entropy, N, V):
-    """Mean cross-entropy and dz = (p − onehot(y)) / N (METHOD §1)."""
+    """Mean cross-entropy and dz = (p − onehot(y)) / N (docs/MATH.md §3)."""
     F = torch.nn.functional
     rng = np.random.default_rng(10 * N + V)
     z = 3.0 * rng.standard_normal((N, V))
@@ -144,7 +144,7 @@ def test_softmax_cross_entropy_matches_torch(torch, cross_entropy, N, V):
                                            softmax_cross_entropy])
 def test_softmax_cross_entropy_extreme_logits_match_torch(torch, cross_entropy):
     """Logits of ±1000 (exp overflows without the max shift): finite, and equal to torch's
-    loss (≈ 2000 where the label's logit is −1000 and another is +1000) and dz (METHOD §1)."""
+    loss (≈ 2000 where the label's logit is −1000 and another is +1000) and dz (docs/MATH.md §3)."""
     F = torch.nn.functional
     z = np.array([
         [1000.0, -1000.0, 0.0, 1.0],
@@ -168,7 +168,7 @@ def test_softmax_cross_entropy_extreme_logits_match_torch(torch, cross_entropy):
 @pytest.mark.parametrize("N, H, V", [(1, 1, 1), (1, 3, 4), (5, 1, 2), (6, 4, 7)])
 def test_softmax_layer_matches_torch(torch, N, H, V):
     """z = h θᵀ + b with θ (V, H) (torch's Linear weight layout), and dh, dθ, db
-    (METHOD §1)."""
+    (docs/MATH.md §3)."""
     F = torch.nn.functional
     rng = np.random.default_rng(100 * N + 10 * H + V)
     params = {"theta": rng.standard_normal((V, H)), "b": rng.standard_normal(V)}
@@ -196,7 +196,7 @@ def plain_layer_and_loss(h, params, y):
 @given(N=st.integers(0, 30), H=st.integers(1, 5), V=st.integers(1, 12),
        block_rows=st.one_of(st.none(), st.integers(1, 31)), seed=seeds)
 def test_fused_layer_equals_plain_path_for_any_block(dtype, N, H, V, block_rows, seed):
-    """linear_cross_entropy == the plain path (METHOD §1) for every block size, within TOLERANCE:
+    """linear_cross_entropy == the plain path (docs/MATH.md §3) for every block size, within TOLERANCE:
     the cross-entropy rounds as softmax_cross_entropy does, and dθ, db are summed block by block
     (a different order of the same additions)."""
     rng = np.random.default_rng(seed)
@@ -216,7 +216,7 @@ def test_fused_layer_equals_plain_path_for_any_block(dtype, N, H, V, block_rows,
 
 @pytest.mark.parametrize("N, V", [(1, 1), (4, 3), (7, 10)])
 def test_fused_layer_matches_torch(torch, N, V):
-    """Loss and the gradients of h, θ, b against torch's linear → cross_entropy (METHOD §1),
+    """Loss and the gradients of h, θ, b against torch's linear → cross_entropy (docs/MATH.md §3),
     in blocks of 2 rows."""
     F = torch.nn.functional
     rng = np.random.default_rng(100 * N + V)

@@ -70,7 +70,7 @@ def test_measure_makes_warm_calls_after_each_pause_and_does_not_time_them():
 
 def test_phase_timing_runs_the_same_steps_as_the_timed_step():
     """hebbref_lm_phases writes lm_loss and train_step out phase by phase to time them; its
-    steps must be the bench's LM step (METHOD §2 order: clip, SGD, Hebbian rule), so after the
+    steps must be the bench's LM step (docs/MATH.md §5 order: clip, SGD, Hebbian rule), so after the
     same number of steps both hold the same parameters, bit for bit."""
     from speed.contenders import LM_PHASES, hebbref_lm_phases, hebbref_lm_step
 

@@ -1,5 +1,5 @@
 """validation/curriculum.py at toy size: the lever study end to end (screen, choice, final,
-report) and its choice rule (METHOD §5)."""
+report) and its choice rule (docs/MATH.md §9)."""
 import json
 import sys
 

@@ -1,4 +1,4 @@
-"""validation/lm_buckets.py's choice of the Hebbian setting (METHOD §6: gains on rare words and
+"""validation/lm_buckets.py's choice of the Hebbian setting (docs/MATH.md §10: gains on rare words and
 no loss on frequent ones), on synthetic finished runs: the selection logic without training."""
 import math
 

@@ -81,7 +81,7 @@ def test_difference_interval_bad_inputs():
 
 def test_seed_ratio_interval_covers_the_true_ratio_at_its_confidence():
     """Property: a 95 % interval over seeds (Student's t on log ratios) contains the true ratio
-    in about 95 % of experiments when log ratios are normal (METHOD §6: a Hebbian/baseline
+    in about 95 % of experiments when log ratios are normal (docs/MATH.md §10: a Hebbian/baseline
     difference is reported with an interval that carries the training noise). 2,000 simulated
     studies of 3 seeds: the coverage must lie within 4 binomial standard errors of 0.95, and a
     z-interval (which ignores that sd is estimated from 3 seeds) must cover clearly less."""

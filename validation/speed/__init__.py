@@ -18,17 +18,17 @@ Sections (float32 throughout):
    2b. The LSTM alone (forward and backward over one segment, V-free) against torch's nn.LSTM,
    and its share of the float32 peak. 2c. Evaluation throughput (experiments.lm.evaluate, and
    cache.evaluate_with_cache) against torch's evaluation of the same model.
-3. MLP classifier step (the curriculum's model, METHOD §5) with Adam, hebbref (with the Hebbian
+3. MLP classifier step (the curriculum's model, docs/MATH.md §9) with Adam, hebbref (with the Hebbian
    rule) against torch, at numpy's thread count and at one thread (as the curriculum runs it).
-4. Sparse row scatter-add (the embedding backward, METHOD §4): the numba kernel against
+4. Sparse row scatter-add (the embedding backward, docs/MATH.md §2): the numba kernel against
    np.add.at and torch's index_add_.
-5. The Hebbian rule (METHOD §2): hebbian_update as a percentage of the LM step, its speed-up
+5. The Hebbian rule (docs/MATH.md §5): hebbian_update as a percentage of the LM step, its speed-up
    over hebbian_update_reference, and memory.
 6. Scaling: LM step time per token as the vocabulary and the hidden size grow (log-log plot).
 7. Large vocabularies, up to WikiText-103's 267,735 words: the LM step's time per token over a
    few paired rounds, hebbref vs torch, and its peak memory (module vocab).
 
-Token ids and labels are Zipf-distributed (P(k) ∝ 1/(k+1)), like word frequencies (METHOD §6).
+Token ids and labels are Zipf-distributed (P(k) ∝ 1/(k+1)), like word frequencies (docs/MATH.md §10).
 
 Threads: numpy's BLAS keeps its own thread count (or --threads K) and torch is given the same
 count. --quick runs on one thread: its tiny matmuls, split over threads, stall for a scheduler

@@ -1,5 +1,5 @@
 """The contenders the bench times: closures that run one training step per call, hebbref's
-(with the Hebbian rule, in train_step's METHOD §2 order) and torch's (the same model, no rule);
+(with the Hebbian rule, in train_step's docs/MATH.md §5 order) and torch's (the same model, no rule);
 the LSTM pass alone; and the evaluation of a token stream (with and without the neural cache)."""
 import time
 
@@ -32,7 +32,7 @@ def _lm_problem(V, H, sizes, seed):
 
 
 def hebbref_lm_step(V, H, sizes, seed=0, *, hebbian=True):
-    """A closure running one hebbref LM training step per call (METHOD §2 order, train.py)."""
+    """A closure running one hebbref LM training step per call (docs/MATH.md §5 order, train.py)."""
     params, batches, lstm_state = _lm_problem(V, H, sizes, seed)
     rule = HebbianSoftmax(V) if hebbian else None
     state = {"lstm": lstm_state, "opt": {}, "step": 0}
