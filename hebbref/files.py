@@ -54,9 +54,6 @@ def check_memory(nbytes, what):
                          f"the {memory_bytes() / 2**30:.1f} GiB of memory available")
 
 
-# ------------------------------------------------------------------------------------------------
-# Reading
-
 def open_regular(path, name):
     """The file at `path` opened for binary reading, refused unless it is a regular file.
 
@@ -71,12 +68,6 @@ def open_regular(path, name):
         os.close(fd)
         raise ValueError(f"{name} {os.fspath(path)!r} is {_kind(mode)}, expected a regular file")
     return os.fdopen(fd, "rb")
-
-
-def check_regular_file(path, name):
-    """`path`, if it is a regular file (see open_regular for the errors)."""
-    open_regular(path, name).close()
-    return path
 
 
 def parse_json(data, where):
@@ -156,15 +147,6 @@ def read_npz(path, name, check=None):
             raise ValueError(f"{where} is not a valid {name}: {error}") from None
 
 
-# ------------------------------------------------------------------------------------------------
-# Writing
-
-def _writer_tag():
-    # Temporary names carry host and process id, so that a later run can tell a write killed
-    # mid-way (its process is gone) from one in flight.
-    return f"{TMP_PREFIX}{socket.gethostname()}-{os.getpid()}-"
-
-
 def _target(path):
     """The file a write replaces: `path`, or what a symlink in the same folder points to.
     ValueError for a symlink out of the folder and for anything but a regular file."""
@@ -193,7 +175,10 @@ def atomic_write(path, write):
     folder, name = os.path.split(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     remove_orphans(path)
-    tmp = os.path.join(folder, f"{_writer_tag()}{secrets.token_hex(4)}-{name}")
+    # Host and pid in the name let remove_orphans tell a write killed mid-way (its process is
+    # gone) from one in flight.
+    tmp = os.path.join(folder, f"{TMP_PREFIX}{socket.gethostname()}-{os.getpid()}-"
+                               f"{secrets.token_hex(4)}-{name}")
     try:
         with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb") as f:
             write(f)

@@ -1,17 +1,7 @@
-"""Character-image datasets for reproduction 1 (METHOD §5): many classes, few drawers each.
-
-Four sources, chosen by a spec string in :func:`load_dataset`:
-- ``"kanji"``: KanjiVG characters rendered as 20 drawers each (hebbref.data.kanji);
-- ``"omniglot:PATH"``: the official Omniglot folders, PATH/images_background/<alphabet>/
-  <character>/*.png and PATH/images_evaluation/... (either or both);
-- ``"digits"``: scikit-learn's bundled 8 × 8 handwritten digits (10 classes, ~180 drawers);
-- ``"npz:PATH"``: arrays X (n, h, w) or (n, h, w, channels), y (n,), optional drawer (n,) and
-  class_names.
-
-Every source gives the same :class:`ImageDataset`: grey images in [0, 1] with the strokes bright
-on a dark background, integer labels, and each example's drawer. :func:`train_test_split` holds
-out the first drawers of every class, as the paper holds out the first 5 examples per class.
-"""
+"""Character-image datasets for reproduction 1 (docs/MATH.md §9): many classes, few drawers
+each, from four sources (load_dataset): "kanji" (hebbref.data.kanji), "omniglot:PATH",
+"digits" (scikit-learn's 8 × 8 digits) and "npz:PATH". Each gives an ImageDataset, strokes bright
+on a dark background; train_test_split holds out the first drawers of every class (§1.3)."""
 import math
 from pathlib import Path
 
@@ -46,11 +36,7 @@ def train_test_split(dataset, test_drawers=5):
         raise ValueError(f"test_drawers={test_drawers} needs at least {test_drawers + 1} "
                          f"examples per class; class {dataset.class_names[short[0]]!r} has "
                          f"{counts[short[0]]} ({short.size} classes are short)")
-    order = np.lexsort((dataset.drawer, dataset.y))        # by class, then drawer
-    first_of_class = np.cumsum(counts) - counts
-    rank = np.empty(len(dataset), dtype=np.int64)
-    rank[order] = np.arange(len(dataset)) - first_of_class[dataset.y[order]]
-    test = rank < test_drawers
+    test = _rank_in_class(dataset.y, np.lexsort((dataset.drawer, dataset.y))) < test_drawers
     return dataset.subset(~test), dataset.subset(test)
 
 
@@ -291,16 +277,7 @@ def load_npz(path, *, num_classes=None, size=28, seed=0):
     else:
         drawer = _occurrence_order(y)
 
-    keep = choose_classes(len(names), num_classes, seed)
-    relabel = np.full(len(names), -1, dtype=np.int64)
-    relabel[keep] = np.arange(len(keep))
-    mask = relabel[y] >= 0
-    X = np.asarray(X[mask], dtype=np.float32)
-    if X.ndim == 4:
-        X = to_grey(X)
-    return ImageDataset(X=resize_area(X, size).astype(np.float32, copy=False),
-                        y=relabel[y[mask]], drawer=drawer[mask].astype(np.int64),
-                        class_names=[names[i] for i in keep])
+    return _chosen(X, y, drawer, names, num_classes, seed, size)
 
 
 def load_digits(*, num_classes=None, size=8, seed=0):
@@ -314,21 +291,35 @@ def load_digits(*, num_classes=None, size=8, seed=0):
     from sklearn.datasets import load_digits as sklearn_digits  # a dependency of this loader only
 
     bunch = sklearn_digits()
-    X = (bunch.images / 16.0).astype(np.float32)
     y = bunch.target.astype(np.int64)
-    keep = choose_classes(10, num_classes, seed)
-    mask = np.isin(y, keep)
-    relabel = np.full(10, -1, dtype=np.int64)
+    return _chosen(bunch.images / 16.0, y, _occurrence_order(y), [str(d) for d in range(10)],
+                   num_classes, seed, size)
+
+
+def _chosen(X, y, drawer, names, num_classes, seed, size):
+    """The ImageDataset of the classes choose_classes keeps, relabelled 0, 1, ... in order, its
+    images X (n, h, w) or (n, h, w, channels) made grey and resized to size × size."""
+    keep = choose_classes(len(names), num_classes, seed)
+    relabel = np.full(len(names), -1, dtype=np.int64)
     relabel[keep] = np.arange(len(keep))
-    return ImageDataset(X=resize_area(X[mask], size).astype(np.float32, copy=False),
-                        y=relabel[y[mask]], drawer=_occurrence_order(y[mask]),
-                        class_names=[str(d) for d in keep])
+    mask = relabel[y] >= 0
+    X = np.asarray(X[mask], dtype=np.float32)
+    if X.ndim == 4:
+        X = to_grey(X)
+    return ImageDataset(X=resize_area(X, size).astype(np.float32, copy=False),
+                        y=relabel[y[mask]], drawer=drawer[mask].astype(np.int64),
+                        class_names=[names[i] for i in keep])
 
 
-def _occurrence_order(y):
-    """(n,) int64: how many earlier examples share each example's label."""
-    order = np.argsort(y, kind="stable")
+def _rank_in_class(y, order):
+    """(n,) int64: each example's place within its class when the examples are taken in
+    `order` (a permutation that sorts y)."""
     counts = np.bincount(y)
     rank = np.empty(len(y), dtype=np.int64)
     rank[order] = np.arange(len(y)) - (np.cumsum(counts) - counts)[y[order]]
     return rank
+
+
+def _occurrence_order(y):
+    """(n,) int64: how many earlier examples share each example's label."""
+    return _rank_in_class(y, np.argsort(y, kind="stable"))

@@ -1,30 +1,24 @@
-"""Word-level text corpora for reproduction 2 (METHOD §6): ``load_corpus`` reads, splits,
-tokenises and numbers a corpus.
-
-Which files each spec reads and how they are split into train, valid and test:
-``hebbref.data.corpus_files`` (Corpora, Splits). Cutting the numbered stream into truncated-BPTT
-batches: ``hebbref.data.batching``.
+"""Word-level text corpora for reproduction 2 (docs/MATH.md §1.1, §10): ``load_corpus`` reads,
+splits, tokenises and numbers a corpus. Which files each spec reads and how they are split:
+``hebbref.data.corpus_files``; cutting the ids into BPTT batches: ``hebbref.data.batching``.
 
 Tokenisation
 ------------
-Lines end at "\\n", "\\r\\n" or "\\r". A line that is empty or only whitespace is skipped;
-every other line becomes its tokens followed by ``<eos>`` (METHOD §6).
-- ``wikitext:``: the line split on whitespace, case kept (the files are already tokenised).
-- ``bbc`` and ``text:``: ``tokenize_line``: lowercase, "’" read as "'", then the regex
-  ``_TOKEN_PATTERN``: a word is a run of letters, and an apostrophe between letters stays inside
-  it ("don't", "o'neill") except the clitic "'s", which is its own token ("warner's" -> "warner",
-  "'s"); a number is a run of digits with "." or "," between digits ("1.13", "464,000"); any
-  other non-space character is a token of its own ("$", "£", "-", "(", ".").
+A line that is empty or only whitespace is skipped; every other line becomes its tokens
+followed by ``<eos>``. ``wikitext:`` lines are split on whitespace, case kept (the files are
+already tokenised). ``bbc`` and ``text:`` lines go through ``tokenize_line``: lowercase, "’" read
+as "'", then ``_TOKEN_PATTERN``: a word is a run of letters, and an apostrophe between letters
+stays inside it ("don't", "o'neill") except the clitic "'s", its own token ("warner's" ->
+"warner", "'s"); a number is a run of digits with "." or "," between digits ("1.13",
+"464,000"); any other non-space character is a token of its own ("$", "£", "-", "(", ".").
 
 Vocabulary
 ----------
-Closed, built from the training split only (METHOD §6). Id 0 is ``<unk>`` and id 1 is
-``<eos>``, always present (even with a training count of 0). Every other word occurring at least
-``min_count`` times in the training split gets an id from 2 on, ordered by descending training
-count, ties alphabetically (Python string order). Words below ``min_count``, and words of valid
-and test that are not in the vocabulary, become ``<unk>``. A WikiText token spelled "<unk>"
-is id 0; WikiText already replaced words seen fewer than 3 times, so ``min_count <= 3`` leaves
-its vocabulary as published.
+Closed, from the training split only: id 0 is ``<unk>`` and id 1 ``<eos>``, always present;
+every other word seen at least ``min_count`` times in training gets an id from 2 on, by
+descending training count, ties in Python string order. Other words become ``<unk>``. A
+WikiText token "<unk>" is id 0; WikiText already replaced words seen fewer than 3 times, so
+``min_count <= 3`` keeps its vocabulary as published.
 """
 import hashlib
 import numbers
@@ -88,20 +82,10 @@ class Corpus:
         }
 
 
-# ------------------------------------------------------------------------------------------------
-# Tokenisation
-
 def tokenize_line(line):
     """Tokens of one line of ``bbc`` / ``text:`` text (lowercased, no "<eos>"; module docstring)."""
     return _TOKEN_PATTERN.findall(line.lower().replace("\u2019", "'"))
 
-
-def _whitespace_tokens(line):
-    return line.split()
-
-
-# ------------------------------------------------------------------------------------------------
-# Vocabulary and ids
 
 def _encode_training(lines, tokenize):
     """Provisional ids of the training tokens (first-seen order, with "<unk>" = 0, "<eos>" = 1).
@@ -185,9 +169,6 @@ def corpus_identity(corpus):
             "sha256": {name: hashlib.sha256(ids).hexdigest() for name, ids in splits.items()}}
 
 
-# ------------------------------------------------------------------------------------------------
-# Loading
-
 def load_corpus(spec="bbc", *, min_count=2, split=(0.8, 0.1, 0.1), seed=0, deduplicate=True):
     """Read, split, tokenise and number a corpus (the rules: hebbref.data.corpus_files for
     reading and splitting, this module's docstring for tokenising and numbering).
@@ -209,21 +190,13 @@ def load_corpus(spec="bbc", *, min_count=2, split=(0.8, 0.1, 0.1), seed=0, dedup
         raise TypeError(f"deduplicate must be a bool, got {type(deduplicate).__name__}")
 
     lines, documents, source = read_splits(kind, path, split, seed, deduplicate)
-    tokenize = _whitespace_tokens if kind == "wikitext" else tokenize_line
+    tokenize = str.split if kind == "wikitext" else tokenize_line
     vocab, word_to_id, ids = _number_splits(lines, tokenize, min_count)
     _check_every_split_has_tokens(ids, spec, split, documents)
     source += (f"; min_count {min_count}; {ids['train'].size:,}/{ids['valid'].size:,}/"
                f"{ids['test'].size:,} tokens, vocab {len(vocab):,}")
-    return Corpus(
-        vocab=vocab,
-        train=ids["train"],
-        valid=ids["valid"],
-        test=ids["test"],
-        train_counts=np.bincount(ids["train"], minlength=len(vocab)).astype(np.int64),
-        source=source,
-        documents=documents,
-        word_to_id=word_to_id,
-    )
+    return Corpus(vocab=vocab, **ids, source=source, documents=documents, word_to_id=word_to_id,
+                  train_counts=np.bincount(ids["train"], minlength=len(vocab)).astype(np.int64))
 
 
 def _number_splits(lines, tokenize, min_count):
@@ -245,7 +218,5 @@ def _check_every_split_has_tokens(ids, spec, split, documents):
         raise ValueError(f"empty corpus: {spec!r} contains no tokens")
     for name in SPLITS:
         if ids[name].size == 0:
-            raise ValueError(
-                f"the {name} split of {spec!r} has no tokens (it holds {documents[name]}); "
-                f"check split={split} or the {name} text"
-            )
+            raise ValueError(f"the {name} split of {spec!r} has no tokens (it holds "
+                             f"{documents[name]}); check split={split} or the {name} text")
