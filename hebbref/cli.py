@@ -335,7 +335,8 @@ def main(argv=None):
         print(f"hebbref {args.command}: interrupted", file=sys.stderr)
         return 130
     except OSError as error:  # disk full, read-only, unreadable corpus
-        where = f"{error.filename}: {error.strerror}" if error.strerror and error.filename else error
+        where = (f"{error.filename}: {error.strerror}" if error.strerror and error.filename
+                 else error)
         print(f"hebbref {args.command}: error: {where}", file=sys.stderr)
         return 1
     except (ValueError, TypeError, FloatingPointError) as error:

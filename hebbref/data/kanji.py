@@ -1,22 +1,17 @@
-"""Handwriting-like character images rendered from KanjiVG stroke data (METHOD §5 stand-in).
+"""Handwriting-like character images rendered from KanjiVG stroke data, standing in for
+Omniglot's many classes × 20 drawers (docs/MATH.md §9) where Omniglot is not at hand.
 
-METHOD §5 wants many classes with few examples each, like Omniglot's 1,623 characters × 20
-drawers. Where Omniglot is not at hand (it is read by hebbref.data.images.load_omniglot when it
-is), each kanji plays a character and 20 "drawers" are made by perturbing its strokes: every drawer moves each stroke a little, jitters its control
+Each kanji is a class; each of its 20 "drawers" moves every stroke a little, jitters its control
 points, varies the pen width and applies a small affine warp (rotation, scale, aspect, shear,
-translation); the result is rasterised with anti-aliasing in plain NumPy. A drawer's
-perturbation comes from its own random stream seeded by (seed, code point, drawer), so a class
-renders the same whichever other classes are chosen alongside it.
+translation), then rasterises with anti-aliasing in plain NumPy. A drawer's random stream is
+seeded by (seed, code point, drawer), so a class renders the same whichever classes join it.
+Only the standard files (``kanji/xxxxx.svg``) of CJK ideographs are used, not variants, kana or
+symbols, so the class list is fixed by the package version alone.
 
-Character data: KanjiVG, copyright (C) 2009/2010/2011 Ulrich Apel, distributed under the Creative
-Commons Attribution-Share Alike 3.0 licence (https://kanjivg.tagaini.net,
-http://creativecommons.org/licenses/by-sa/3.0/), read from the ``kanjivg`` PyPI package. Images
+Character data: KanjiVG, copyright (C) 2009/2010/2011 Ulrich Apel, Creative Commons
+Attribution-Share Alike 3.0 (https://kanjivg.tagaini.net,
+http://creativecommons.org/licenses/by-sa/3.0/), from the ``kanjivg`` PyPI package. Images
 rendered from it are derived works under the same licence.
-
-Only the standard files (``kanji/xxxxx.svg``, five hex digits) whose code point is a CJK
-ideograph are used; variant drawings (``-Kaisho``, ``-HzFst`` ...), kana, Latin letters,
-punctuation and radical-supplement glyphs are skipped so the class list is fixed by the package
-version alone.
 """
 import functools
 import hashlib
@@ -253,37 +248,31 @@ def render_kanji_dataset(num_classes, *, drawers=20, size=28, seed=0, stroke_wid
                          max_strokes=None, cache=True):
     """Render num_classes kanji × ``drawers`` handwriting-like variants as an ImageDataset.
 
-    num_classes: int >= 1, or None for every standard kanji. Classes are chosen by ``seed``
-        (see _choose_kanji) and labelled 0..C−1 in code point order; class_names holds the
-        characters themselves.
-    drawers: examples per class. size: images are size × size pixels.
-    seed: fixes the class choice and every drawer's perturbation.
-    Style (lengths in KanjiVG's 109-unit box; every random draw is a normal with this standard
-    deviation): stroke_width (mean pen width; the scale for width_jitter is log-normal),
-    jitter (each control point), stroke_shift (each whole stroke), rotation (degrees), scale
-    and aspect (log scale), shear, translate (whole character).
-    supersample: render at size × supersample and average blocks down (1 = off; the edge ramp
-        already anti-aliases).
-    max_strokes: only kanji with at most this many strokes (None = any). Simpler characters
-        stay legible at small sizes.
+    num_classes: int >= 1, or None for every standard kanji; chosen by ``seed`` (_choose_kanji),
+        labelled 0..C−1 in code point order, class_names the characters themselves.
+    drawers: examples per class; size: images are size × size pixels; seed: fixes the class
+        choice and every drawer's perturbation.
+    Style, each the standard deviation of a normal draw, lengths in KanjiVG's 109-unit box:
+    stroke_width (the mean pen width, log-normal by width_jitter), jitter (each control point),
+    stroke_shift (each stroke), rotation (degrees), scale and aspect (log), shear, translate.
+    supersample: render at size × supersample and average blocks down (1: off; the edge ramp
+        already anti-aliases). max_strokes: only kanji with at most this many strokes (None:
+        any); simpler characters stay legible at small sizes.
     cache: keep the result as .npz under cache_dir(), keyed by every argument above, the
         kanjivg version and RENDERER_VERSION.
-    Returns ImageDataset with X (C · drawers, size, size) float32 in [0, 1] (strokes bright on
-    black), y and drawer int64, example i = class i // drawers, drawer i % drawers.
+    Returns X (C · drawers, size, size) float32 in [0, 1] (strokes bright on black), y and
+    drawer int64: example i is class i // drawers, drawer i % drawers.
     """
-    if num_classes is not None:
-        num_classes = check_int(num_classes, "num_classes", 1)
-    drawers = check_int(drawers, "drawers", 1)
-    size = check_int(size, "size", 1)
+    num_classes, max_strokes = (None if value is None else check_int(value, name, 1)
+                                for name, value in (("num_classes", num_classes),
+                                                    ("max_strokes", max_strokes)))
+    drawers, size, supersample = (check_int(value, name, 1) for name, value in (
+        ("drawers", drawers), ("size", size), ("supersample", supersample)))
     seed = check_int(seed, "seed", 0)
-    supersample = check_int(supersample, "supersample", 1)
-    if max_strokes is not None:
-        max_strokes = check_int(max_strokes, "max_strokes", 1)
-    style = {"stroke_width": check_number(stroke_width, "stroke_width", low=0.0)}
-    for name, value in [("width_jitter", width_jitter), ("jitter", jitter),
-                        ("stroke_shift", stroke_shift), ("rotation", rotation), ("scale", scale),
-                        ("aspect", aspect), ("shear", shear), ("translate", translate)]:
-        style[name] = check_number(value, name, low=0.0)
+    style = dict(stroke_width=stroke_width, width_jitter=width_jitter, jitter=jitter,
+                 stroke_shift=stroke_shift, rotation=rotation, scale=scale, aspect=aspect,
+                 shear=shear, translate=translate)
+    style = {name: check_number(value, name, low=0.0) for name, value in style.items()}
     style["supersample"] = supersample
 
     path = _cache_path(num_classes, drawers, size, seed, max_strokes, style)

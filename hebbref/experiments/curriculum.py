@@ -1,21 +1,10 @@
-"""Reproduction 1: faster binding of novel classes on a class-incremental curriculum (METHOD §5).
+"""Reproduction 1: faster binding of novel classes on a class-incremental curriculum
+(docs/MATH.md §9). The stream and the held-out sets: §1.3; accuracy by exposure bucket: §6.3.
+Baseline (plain softmax) and Hebbian softmax see the same initial weights and the same batches.
 
-The stream: `initial_classes` classes are available at step 0 and `add_count` more are added
-every `add_every` steps; each training batch draws `batch_size` training images uniformly from
-the classes introduced so far, so every new class starts rare. The model is an MLP whose last
-hidden layer feeds a softmax over all classes. The baseline (plain softmax) and the Hebbian
-softmax see the same initial weights and the same stream of batches.
-
-Drawers: of every class, the first `eval_drawers` drawers are the test set, the next
-`eval_drawers` the validation set, and the rest the training set. `split` chooses which held-out
-set is evaluated; settings are chosen on "validation" and reported on "test" (METHOD §5).
-
-Every `eval_every` steps each held-out image of every introduced class is classified once and
-its result filed under the exposure bucket of its class: how many training draws of that class
-the model has made so far (0, 1, 2, 3–5, 6–10, 11–20, 21–50, >50). Each evaluation also
-records why a written row may cost accuracy: the mean norm of fresh rows (classes seen 1–5
-times) and of well-seen rows (> 20), and how often an image of a well-seen class is classified
-as a fresh class.
+Each evaluation also records why a written row may cost accuracy: the mean norm of fresh rows
+(classes seen 1–5 times) and of well-seen rows (> 20), and how often an image of a well-seen
+class is classified as a fresh class.
 """
 import dataclasses
 import os
@@ -41,7 +30,7 @@ FRESH, WELL_SEEN = 5, 20   # exposure limits of the "why" measurement (module do
 
 @dataclass
 class CurriculumConfig(HebbianOptions):
-    """Everything that determines a curriculum run (both models). The defaults are the kanji
+    """Everything that determines a curriculum run (both models); the defaults are the kanji
     curriculum of validation/curriculum.py."""
 
     dataset: str = "kanji"
@@ -74,9 +63,7 @@ class CurriculumConfig(HebbianOptions):
     eval_drawers: int = 5
     split: str = "test"
     seed: int = 0
-    # Run every layer, the loss, the optimiser and the rule through their plain NumPy twins
-    # (no numba, no threads): the path to read and step through in a debugger.
-    reference: bool = False
+    reference: bool = False  # the plain NumPy twins throughout, no numba: the path to step through
     out: str | None = None
 
     def validate(self, name=str):
@@ -133,10 +120,8 @@ def with_dataset_protocol(fields, dataset="kanji"):
 
 def demo_config(**overrides):
     """`hebbref demo`: 60 classes, 900 steps: a few seconds on one core."""
-    settings = dict(classes=60, initial_classes=5, add_every=12, add_count=1, steps=900,
-                    eval_every=5)
-    settings.update(overrides)
-    return CurriculumConfig(**settings)
+    return CurriculumConfig(**{**dict(classes=60, initial_classes=5, add_every=12, add_count=1,
+                                      steps=900, eval_every=5), **overrides})
 
 
 def introduced(step, config):
@@ -259,21 +244,15 @@ def run(config=None, *, progress=True, models=("baseline", "hebbian")):
             results[name] = run_model(config, data, stream, hebbian=name == "hebbian",
                                       progress=progress)
     if config.out:
-        write_run(config, results)
+        from hebbref.plots import plot_accuracy_by_exposure, plot_accuracy_over_time
+
+        write_results(os.path.join(config.out, "results.json"), results)
+        runs = {name: [results[name]] for name in ("baseline", "hebbian") if name in results}
+        for plot, png in ((plot_accuracy_by_exposure, "accuracy_by_exposure.png"),
+                          (plot_accuracy_over_time, "accuracy_over_time.png")):
+            plot(runs, os.path.join(config.out, png), title=describe(config))
         release_folder(config.out)  # taken by check_writable_folder; an error keeps it to exit
     return results
-
-
-def write_run(config, results):
-    """results.json and the two plots of one run, in config.out."""
-    from hebbref.plots import plot_accuracy_by_exposure, plot_accuracy_over_time
-
-    write_results(os.path.join(config.out, "results.json"), results)
-    runs = {name: [results[name]] for name in ("baseline", "hebbian") if name in results}
-    plot_accuracy_by_exposure(runs, os.path.join(config.out, "accuracy_by_exposure.png"),
-                              title=describe(config))
-    plot_accuracy_over_time(runs, os.path.join(config.out, "accuracy_over_time.png"),
-                            title=describe(config))
 
 
 def describe(config):
