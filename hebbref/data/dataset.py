@@ -35,10 +35,7 @@ class ImageDataset:
             raise ValueError("class_names must be unique")
         n = self.X.shape[0]
         self.y = check_labels(self.y, "y", len(self.class_names), shape=(n,))
-        if not isinstance(self.drawer, np.ndarray) or self.drawer.dtype.kind not in "iu":
-            raise TypeError("drawer must be a numpy.ndarray of integers")
-        if self.drawer.shape != (n,):
-            raise ValueError(f"drawer must have shape {(n,)}, got {self.drawer.shape}")
+        check_array(self.drawer, "drawer", shape=(n,), dtype_kind="i")
         if n and self.drawer.min() < 0:
             raise ValueError(f"drawer must be >= 0, got {self.drawer.min()}")
         self.drawer = self.drawer.astype(np.int64, copy=False)
