@@ -217,8 +217,9 @@ def _read_png(file):
 
 
 def _npz_layout(size):
-    """check(headers, read) for read_npz: X and y present, X an image stack of at most
-    MAX_IMAGE_PIXELS an image whose conversion and resizing fit in memory."""
+    """check(headers, read) for read_npz: X and y present, X a float or uint8 image stack of at
+    most MAX_IMAGE_PIXELS an image whose conversion and resizing fit in memory, y and drawer
+    integers of X's length."""
     def check(headers, read):
         for name in ("X", "y"):
             if name not in headers:
@@ -231,6 +232,11 @@ def _npz_layout(size):
             if len(other) != 1 or (name != "class_names" and other != shape[:1]):
                 raise ValueError(f"{name} must be 1-d with the same number of examples as X, "
                                  f"got X {shape} and {name} {other}")
+        if headers["X"][1] != np.uint8 and headers["X"][1].kind != "f":
+            raise ValueError(f"X must be float or uint8 image data, got dtype {headers['X'][1]}")
+        for name, what in (("y", "integer labels"), ("drawer", "integers")):
+            if name in headers and headers[name][1].kind not in "iu":
+                raise ValueError(f"{name} must hold {what}, got dtype {headers[name][1]}")
         if shape[1] * shape[2] > MAX_IMAGE_PIXELS:
             raise ValueError(f"X holds {shape[1]} × {shape[2]} images, more than "
                              f"MAX_IMAGE_PIXELS = {MAX_IMAGE_PIXELS}")
@@ -254,29 +260,15 @@ def load_npz(path, *, num_classes=None, size=28, seed=0):
     X, y = arrays["X"], arrays["y"]
     if X.dtype == np.uint8:
         X = X / np.float32(255)
-    elif X.dtype.kind == "f":
-        if X.size and (not np.isfinite(X).all() or X.min() < 0 or X.max() > 1):
-            raise ValueError(f"{str(path)!r}: float X must be finite and within [0, 1]")
-    else:
-        raise ValueError(f"{str(path)!r}: X must be float or uint8 image data, got dtype "
-                         f"{X.dtype}")
-    if y.dtype.kind not in "iu":
-        raise ValueError(f"{str(path)!r}: y must hold integer labels, got dtype {y.dtype}")
-
+    elif X.size and (not np.isfinite(X).all() or X.min() < 0 or X.max() > 1):
+        raise ValueError(f"{str(path)!r}: float X must be finite and within [0, 1]")
     if "class_names" in arrays:
         names = [str(name) for name in arrays["class_names"]]
         y = check_labels(y, f"{str(path)!r}: y (labels of class_names)", len(names))
     else:
         values, y = np.unique(y, return_inverse=True)
         names = [str(value) for value in values]
-    if "drawer" in arrays:
-        drawer = arrays["drawer"]
-        if drawer.dtype.kind not in "iu" or drawer.shape != y.shape:
-            raise ValueError(f"{str(path)!r}: drawer must be integers of shape {y.shape}, got "
-                             f"{drawer.dtype} {drawer.shape}")
-    else:
-        drawer = _occurrence_order(y)
-
+    drawer = arrays["drawer"] if "drawer" in arrays else _occurrence_order(y)
     return _chosen(X, y, drawer, names, num_classes, seed, size)
 
 
