@@ -27,14 +27,12 @@ def save_checkpoint(path, groups, meta):
 
 def load_checkpoint(path, expect=None):
     """Return (groups, meta) as saved. 0-d integer arrays come back as Python ints.
-
     expect(meta, headers), if given, sees the metadata and {key: (shape, dtype)} of every array
     before any array is read, and raises ValueError or TypeError for a layout the caller cannot
     use (so a crafted file cannot make hebbref allocate what its config does not imply).
     Raises FileNotFoundError for a missing file and ValueError for a truncated, corrupt or
     foreign file (anything not written by save_checkpoint). The file is untrusted: callers check
-    the meta fields and array values they use.
-    """
+    the meta fields and array values they use."""
     path = os.fspath(path)
     record = {}
 
@@ -86,7 +84,6 @@ PCG64_FIELDS = {("state", "state"): 2**128, ("state", "inc"): 2**128, ("has_uint
 
 def rng_from_state(state):
     """A new Generator continuing exactly where the saved one stopped.
-
     Raises ValueError for anything but a PCG64 state with every field an int in range."""
     name = state.get("bit_generator") if isinstance(state, dict) else None
     if name != "PCG64":

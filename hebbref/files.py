@@ -56,7 +56,6 @@ def check_memory(nbytes, what):
 
 def open_regular(path, name):
     """The file at `path` opened for binary reading, refused unless it is a regular file.
-
     Raises FileNotFoundError if nothing is there, ValueError naming `name`, the path and what it
     is for a folder, FIFO or device (opened without blocking, so a FIFO cannot hang the check)."""
     try:
@@ -91,15 +90,6 @@ def read_json(path, name):
     return parse_json(data, f"{name} {os.fspath(path)!r}")
 
 
-def _npy_header(member):
-    """(shape, dtype, header bytes) of one .npy member, without reading its data."""
-    major, _ = np.lib.format.read_magic(member)
-    read_header = (np.lib.format.read_array_header_1_0 if major == 1
-                   else np.lib.format.read_array_header_2_0)
-    shape, _, dtype = read_header(member)
-    return shape, dtype, member.tell()
-
-
 def _npz_headers(archive):
     """({key: (shape, dtype)}, {key: ZipInfo}) of every member, each checked: not encrypted,
     not repeated, no pickles, no dimension past the machine's memory, and a header that accounts
@@ -109,8 +99,11 @@ def _npz_headers(archive):
         key = info.filename.removesuffix(".npy")
         if info.flag_bits & 1 or key in headers:
             raise ValueError(f"member {info.filename!r} is encrypted or repeated")
-        with archive.open(info) as member:
-            shape, dtype, header_bytes = _npy_header(member)
+        with archive.open(info) as member:  # the .npy header only, not the data
+            major, _ = np.lib.format.read_magic(member)
+            shape, _, dtype = (np.lib.format.read_array_header_1_0 if major == 1
+                               else np.lib.format.read_array_header_2_0)(member)
+            header_bytes = member.tell()
         if dtype.hasobject or max(shape, default=0) > memory_bytes():
             raise ValueError(f"member {info.filename!r} declares {dtype} of shape {shape}")
         if header_bytes + math.prod(shape) * dtype.itemsize != info.file_size:
@@ -120,14 +113,13 @@ def _npz_headers(archive):
     return headers, infos
 
 
-def read_npz(path, name, check=None):
+def read_npz(path, name, check):
     """{key: array} from an .npz file, no pickles. Nothing is allocated before the directory
     and headers pass (_npz_headers), their total fits in memory and check(headers, read) returns
     (headers: {key: (shape, dtype)}; read(key) reads one array; it raises ValueError or
-    TypeError for what the caller cannot use).
-
-    Raises FileNotFoundError for a missing file and ValueError naming `name` and the path for
-    anything else: not a regular file, truncated, corrupt, inconsistent or refused by check."""
+    TypeError for what the caller cannot use). Raises FileNotFoundError for a missing file and
+    ValueError naming `name` and the path for anything else: not a regular file, truncated,
+    corrupt, inconsistent or refused by check."""
     where = f"{name} {os.fspath(path)!r}"
     with open_regular(path, name) as file:
         try:
@@ -139,8 +131,7 @@ def read_npz(path, name, check=None):
                     with archive.open(infos[key]) as member:
                         return np.lib.format.read_array(member, allow_pickle=False)
 
-                if check is not None:
-                    check(headers, read)
+                check(headers, read)
                 return {key: read(key) for key in headers}
         except (zipfile.BadZipFile, zlib.error, ValueError, TypeError, EOFError, KeyError,
                 OSError, NotImplementedError, RuntimeError, OverflowError) as error:
@@ -168,7 +159,6 @@ def _target(path):
 
 def atomic_write(path, write):
     """Call write(file_object) on a temporary file beside `path`, then rename it onto `path`.
-
     The file gets the permissions an ordinary open() would give it (0666 minus the umask). An
     OSError (a full disk) names the path it was writing."""
     path = _target(os.fspath(path))

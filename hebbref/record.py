@@ -85,7 +85,6 @@ def write_results(path, results):
 
 def read_config(path):
     """The "config" dict of a results JSON written by write_results (for `--config`).
-
     Raises ValueError naming the file if it is not a regular file, too large or deeply nested,
     not JSON or holds no config."""
     results = read_json(path, "--config")

@@ -7,10 +7,8 @@ import numpy as np
 
 def check_array(x, name, *, ndim=None, shape=None, dtype_kind="f", finite=True):
     """Return ``x`` as an ndarray after checking type, ndim, shape, dtype kind and finiteness.
-
     shape: a tuple whose entries are ints or None (None matches any length).
-    dtype_kind: "f" for floating arrays, "i" for integer arrays, None for no check.
-    """
+    dtype_kind: "f" for floating arrays, "i" for integer arrays, None for no check."""
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{name} must be a numpy.ndarray, got {type(x).__name__}")
     if ndim is not None and x.ndim != ndim:

@@ -41,13 +41,11 @@ WIKITEXT_FILES = {"train": "wiki.train.tokens", "valid": "wiki.valid.tokens",
 
 def read_splits(kind, path, split, seed, deduplicate):
     """The lines of each split of a corpus (module docstring), its documents and where it came from.
-
     kind, path: a parsed spec, ("bbc", None), ("wikitext", folder) or ("text", folder or file).
     split, seed, deduplicate: checked by the caller.
     Returns (lines: {split: iterable of lines}, documents: {split: labels}, source: str).
     Raises FileNotFoundError for missing files or folders, ValueError for an empty corpus or
-    undecodable bytes (naming the file).
-    """
+    undecodable bytes (naming the file)."""
     if kind == "bbc" or (kind == "text" and path.is_dir()):
         return _split_folder(kind, bbc_data_dir() if kind == "bbc" else path, split, seed,
                              deduplicate)
@@ -179,7 +177,6 @@ def _split_folder(kind, folder, split, seed, deduplicate):
 
 def _split_file(path, split):
     """Lines of each split of one file: three contiguous blocks of its non-empty lines.
-
     The file is streamed, never held whole (a 1 GB file would take several GB as str): one
     pass counts the lines, then each block is read lazily when it is encoded."""
     nonempty = lambda: (line for line in _stream_lines(path) if line.strip())

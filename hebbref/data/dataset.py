@@ -10,12 +10,10 @@ from hebbref.validate import check_array, check_labels
 @dataclasses.dataclass
 class ImageDataset:
     """Labelled grey images.
-
     X: (n, h, w) float32 in [0, 1], strokes bright.
     y: (n,) int64 class labels in [0, C), every class present.
     drawer: (n,) int64 >= 0, who drew the example; (y, drawer) pairs are unique.
-    class_names: list of C str, unique; class_names[i] names label i.
-    """
+    class_names: list of C str, unique; class_names[i] names label i."""
     X: np.ndarray
     y: np.ndarray
     drawer: np.ndarray

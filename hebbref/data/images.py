@@ -20,13 +20,11 @@ MAX_IMAGE_PIXELS = 2**24  # 4096 × 4096: a character image is resized to tens o
 
 def train_test_split(dataset, test_drawers=5):
     """Hold out the first ``test_drawers`` examples of every class (lowest drawer indices).
-
     With drawers numbered 0..19, as for kanji and Omniglot, test = drawers 0..4 (the paper holds
     out the first 5 examples per class, METHOD §5). Returns (train, test) ImageDatasets, each
     keeping the original example order and all class names.
     Raises ValueError if a class has fewer than test_drawers + 1 examples (it would have
-    nothing to train on).
-    """
+    nothing to train on)."""
     if not isinstance(dataset, ImageDataset):
         raise TypeError(f"dataset must be an ImageDataset, got {type(dataset).__name__}")
     check_int(test_drawers, "test_drawers", 0)
@@ -42,13 +40,11 @@ def train_test_split(dataset, test_drawers=5):
 
 def load_dataset(spec="kanji", *, num_classes, size=28, seed=0):
     """Load a character-image dataset named by ``spec``.
-
     spec: "kanji", "digits", "omniglot:PATH" or "npz:PATH".
     num_classes: int >= 1, or None for every class available. Fewer classes than available
         are chosen by ``seed``.
     size: images are resized (or rendered) to size × size.
-    Returns an ImageDataset.
-    """
+    Returns an ImageDataset."""
     if not isinstance(spec, str):
         raise TypeError(f"spec must be a str, got {type(spec).__name__}")
     source, _, path = spec.partition(":")
@@ -87,10 +83,8 @@ def choose_classes(num_available, num_classes, seed):
 
 def to_grey(image):
     """(..., h, w, 1|3|4) in [0, 1] -> (..., h, w) luminance; a (h, w) image is returned as is.
-
     Colour uses the ITU-R 601 luma weights; an alpha channel composites the image over white
-    (a transparent background is paper).
-    """
+    (a transparent background is paper)."""
     if image.ndim == 2:
         return image
     if image.shape[-1] == 1:
@@ -104,10 +98,8 @@ def to_grey(image):
 
 def _area_weights(source, target, dtype):
     """(target, source) matrix averaging source pixels over each target pixel's footprint.
-
     Target pixel i covers source interval [i·s, (i+1)·s), s = source/target; each weight is the
-    overlap with source pixel j's interval [j, j+1), divided by s, so every row sums to 1.
-    """
+    overlap with source pixel j's interval [j, j+1), divided by s, so every row sums to 1."""
     step = source / target
     low = np.arange(target)[:, None] * step
     pixel = np.arange(source)[None, :]
@@ -117,10 +109,8 @@ def _area_weights(source, target, dtype):
 
 def resize_area(images, size):
     """Resize (n, h, w) images to (n, size, size) by area averaging (exact box filter).
-
     Shrinking averages every source pixel a target pixel covers; enlarging repeats pixels.
-    Values stay within the input range.
-    """
+    Values stay within the input range."""
     n, height, width = images.shape
     if (height, width) == (size, size):
         return images
@@ -131,14 +121,12 @@ def resize_area(images, size):
 
 def load_omniglot(root, *, num_classes=None, size=28, seed=0):
     """Omniglot in its official layout, strokes made bright and resized to size × size.
-
     root: folder holding images_background/ and/or images_evaluation/, each holding
         <alphabet>/<character>/*.png (black strokes on white, 105 × 105).
     Characters are sorted by (split, alphabet, character) and named "split/alphabet/character";
     num_classes of them are chosen by ``seed`` (see choose_classes). Within a character the PNG
     files sorted by name are drawers 0, 1, ... Hidden files (".DS_Store") are ignored; any
-    other non-PNG entry is an error.
-    """
+    other non-PNG entry is an error."""
     _check_options(num_classes, size, seed)
     root = Path(root)
     if not root.is_dir():
@@ -247,13 +235,11 @@ def _npz_layout(size):
 
 def load_npz(path, *, num_classes=None, size=28, seed=0):
     """Images from an .npz file, taken as they are (strokes expected bright on dark).
-
     Arrays: X (n, h, w) or (n, h, w, channels) with channels 1, 3 or 4, float in [0, 1] or
     uint8 (divided by 255); y (n,) integer labels (any values; sorted distinct values become
     classes 0..C−1, named str(value), unless class_names (C,) is given, in which case y must
     lie in [0, C)); drawer (n,) optional, non-negative ints, unique within a class; without it
-    an example's drawer is its order of occurrence within its class.
-    """
+    an example's drawer is its order of occurrence within its class."""
     _check_options(num_classes, size, seed)
     path = Path(path)
     arrays = read_npz(path, "npz file", _npz_layout(size))
@@ -277,8 +263,7 @@ def load_digits(*, num_classes=None, size=8, seed=0):
     of 8 × 8 pixels, 10 classes, about 180 per class; shipped inside the package, no download).
 
     Pixel counts 0..16 become [0, 1] (strokes bright on dark, as every source here); an
-    example's drawer is its order of occurrence within its class. Returns an ImageDataset.
-    """
+    example's drawer is its order of occurrence within its class. Returns an ImageDataset."""
     _check_options(num_classes, size, seed)
     from sklearn.datasets import load_digits as sklearn_digits  # a dependency of this loader only
 

@@ -81,9 +81,7 @@ def _kanjivg_files():
 @functools.lru_cache(maxsize=8192)
 def load_strokes(code_point):
     """The strokes of one kanji, in stroke order, in KanjiVG's 109 × 109 coordinates.
-
-    Returns a tuple of (K, 4, 2) float64 arrays of cubic control points, one per stroke.
-    """
+    Returns a tuple of (K, 4, 2) float64 arrays of cubic control points, one per stroke."""
     path = _kanjivg_files()[1].get(code_point)
     if path is None:
         raise ValueError(f"code_point U+{code_point:04X} is not a standard KanjiVG kanji")
@@ -104,10 +102,8 @@ def load_strokes(code_point):
 
 def _class_geometry(strokes):
     """All segments of a character in one array, with what the drawers need to perturb them.
-
     Returns (segments (K, 4, 2), stroke index of each segment (K,), joined (K,) bool: segment
-    k starts at the point where segment k − 1 of the same stroke ends).
-    """
+    k starts at the point where segment k − 1 of the same stroke ends)."""
     segments = np.concatenate(strokes)
     stroke_of_segment = np.repeat(np.arange(len(strokes)), [len(s) for s in strokes])
     joined = np.zeros(len(segments), dtype=bool)
@@ -118,10 +114,8 @@ def _class_geometry(strokes):
 
 def _drawer_segments(geometry, rng, size, style):
     """One drawer's version of a character: perturbed control points in pixel coordinates.
-
     geometry: from _class_geometry, in viewBox units. Returns ((K, 4, 2) control points in
-    pixels, x right and y down; half pen width in pixels).
-    """
+    pixels, x right and y down; half pen width in pixels)."""
     segments, stroke_of_segment, joined = geometry
     angle = np.deg2rad(rng.normal(0.0, style["rotation"]))
     scale = _BASE_SCALE * np.exp(rng.normal(0.0, style["scale"]))
@@ -146,7 +140,6 @@ def _drawer_segments(geometry, rng, size, style):
 
 def rasterise(starts, ends, half_width, image_index, num_images, size):
     """Anti-aliased union of thick line segments: coverage of each pixel by a round pen.
-
     starts, ends: (S, 2) segment end points in pixels (x right, y down; pixel (r, c) has its
         centre at (c + 0.5, r + 0.5)).
     half_width: (S,) half pen width in pixels. image_index: (S,) int, image each segment is in.
@@ -156,8 +149,7 @@ def rasterise(starts, ends, half_width, image_index, num_images, size):
     nearest segment: 1 inside the pen, 0 beyond it, a one-pixel linear ramp at the edge (the
     usual approximation of area coverage). Each segment only visits the square of pixels whose
     centres lie within ``reach`` of its midpoint, so the cost grows with the total stroke
-    length, not with size².
-    """
+    length, not with size²."""
     images = np.zeros(num_images * size * size, dtype=np.float32)
     if len(starts) == 0:
         return images.reshape(num_images, size, size)
@@ -247,7 +239,6 @@ def render_kanji_dataset(num_classes, *, drawers=20, size=28, seed=0, stroke_wid
                          scale=0.06, aspect=0.06, shear=0.1, translate=3.0, supersample=1,
                          max_strokes=None, cache=True):
     """Render num_classes kanji × ``drawers`` handwriting-like variants as an ImageDataset.
-
     num_classes: int >= 1, or None for every standard kanji; chosen by ``seed`` (_choose_kanji),
         labelled 0..C−1 in code point order, class_names the characters themselves.
     drawers: examples per class; size: images are size × size pixels; seed: fixes the class
@@ -261,8 +252,7 @@ def render_kanji_dataset(num_classes, *, drawers=20, size=28, seed=0, stroke_wid
     cache: keep the result as .npz under cache_dir(), keyed by every argument above, the
         kanjivg version and RENDERER_VERSION.
     Returns X (C · drawers, size, size) float32 in [0, 1] (strokes bright on black), y and
-    drawer int64: example i is class i // drawers, drawer i % drawers.
-    """
+    drawer int64: example i is class i // drawers, drawer i % drawers."""
     num_classes, max_strokes = (None if value is None else check_int(value, name, 1)
                                 for name, value in (("num_classes", num_classes),
                                                     ("max_strokes", max_strokes)))

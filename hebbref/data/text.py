@@ -43,7 +43,6 @@ _TOKEN_PATTERN = re.compile(r"[^\W\d_]+(?:'(?!s\b)[^\W\d_]+)*|'s\b|\d+(?:[.,]\d+
 @dataclass
 class Corpus:
     """A tokenised corpus with a closed vocabulary (see the module docstring).
-
     vocab: list of V words, vocab[id] is the word of id (vocab[0] = "<unk>", vocab[1] = "<eos>").
     train, valid, test: int64 arrays of token ids in [0, V).
     train_counts: (V,) int64, occurrences of each id in ``train`` (np.bincount(train, minlength=V)).
@@ -51,8 +50,7 @@ class Corpus:
     documents: for each split, the documents it holds in order (paths relative to the corpus
         folder, or a file name with its block of non-empty lines).
     word_to_id: dict word -> id (the inverse of vocab; built from vocab when not given). Words not
-        in it are "<unk>": ``word_to_id.get(word, UNK_ID)``.
-    """
+        in it are "<unk>": ``word_to_id.get(word, UNK_ID)``."""
 
     vocab: list = field(repr=False)
     train: np.ndarray
@@ -161,8 +159,7 @@ def load_corpus(spec="bbc", *, min_count=2, split=(0.8, 0.1, 0.1), seed=0, dedup
     deduplicate: drop documents whose text repeats an earlier one (folders only; see Splits).
     Returns a Corpus. Raises FileNotFoundError for missing files or folders, ValueError for an
     empty corpus, undecodable bytes (naming the file), a split without tokens, bad fractions or
-    min_count < 1, TypeError for arguments of the wrong type.
-    """
+    min_count < 1, TypeError for arguments of the wrong type."""
     kind, path = _parse_spec(spec)
     min_count = check_int(min_count, "min_count", 1)
     split = _check_split(split)
@@ -182,7 +179,6 @@ def load_corpus(spec="bbc", *, min_count=2, split=(0.8, 0.1, 0.1), seed=0, dedup
 
 def _number_splits(lines, tokenize, min_count):
     """Token ids of every split, numbered by the vocabulary of the training split.
-
     lines: {split: iterable of lines}. Returns (vocab, word_to_id, {split: (M,) int64 ids})."""
     # Provisional ids first, in first-seen order ("<unk>" = 0, "<eos>" = 1).
     provisional = {UNK: UNK_ID, EOS: EOS_ID}

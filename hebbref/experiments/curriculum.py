@@ -131,9 +131,7 @@ def introduced(step, config):
 
 def make_stream(config, train_y):
     """The batches both models see: a list of index arrays into the training set.
-
-    train_y: (n,) class labels, classes numbered in order of introduction.
-    """
+    train_y: (n,) class labels, classes numbered in order of introduction."""
     rng = np.random.default_rng([config.seed, 2])
     order = np.argsort(train_y, kind="stable")
     class_end = np.searchsorted(train_y[order], np.arange(config.classes), side="right")
@@ -161,12 +159,10 @@ def curriculum_train_step(params, opt_state, hebbian_softmax, x, y, config):
 
 def classify_held_out(params, x, y, images, exposures, tally, config):
     """Classify each held-out image of the introduced classes once; file it by exposure bucket.
-
     x: (N, D), y: (N,), images: (N,) their ids in the held-out set; exposures: (V,) per class.
     Returns {"accuracy", "fresh_norm", "seen_norm", "fresh_wins"} (None where undefined):
     mean ‖θ[i]‖ over classes seen 1..FRESH times and over classes seen > WELL_SEEN times, and
-    the share of images of well-seen classes classified as a fresh class.
-    """
+    the share of images of well-seen classes classified as a fresh class."""
     z, _, _ = classifier_forward(params, x, activation=config.activation)
     predicted = z.argmax(axis=1)
     correct = predicted == y

@@ -33,10 +33,8 @@ STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SI
 def evaluate(params, tokens, *, batch_size, bptt, progress=False, desc="evaluate",
              reference=False):
     """NLL of every target of a token stream, state carried across segments (no dropout).
-
     tokens: (M,) -> (nll (K,) float64, targets (K,) int64), K = targets covered after batchify.
-    progress: show a bar (only on a terminal); reference: the plain twins (stream.walk).
-    """
+    progress: show a bar (only on a terminal); reference: the plain twins (stream.walk)."""
     nll, targets = [], []
     for _, y, _, _, segment_nll in walk(params, tokens, batch_size=batch_size, bptt=bptt,
                                         reference=reference, progress=progress, desc=desc):
@@ -148,14 +146,12 @@ def evaluate_cache(config, corpus, params):
 
 def run(config=None, *, resume=None, progress=True):
     """Train (or resume) and evaluate one model; write results to config.out if set.
-
     resume: a checkpoint to continue; its config is kept and `config` may only change the
     options in RESUME_MAY_CHANGE (anything else is a ValueError naming the option). Results then
     go to the checkpoint's folder unless config.out names another.
     Returns a dict with the config, corpus statistics, the learning curve, bucket perplexities,
     training throughput, a run record and the status: "done", or "interrupted" with the name of
-    the stop signal under "signal".
-    """
+    the stop signal under "signal"."""
     state = None
     if resume is not None:
         saved, state = load_state(resume)
