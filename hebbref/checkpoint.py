@@ -1,10 +1,6 @@
-"""Atomic checkpoints that resume training exactly.
-
-A checkpoint is one .npz file holding named groups of arrays ("params/softmax.theta",
-"optimizer/m/lstm1.Wx", "hebbian/counts", ...) and a JSON metadata record (step, data position,
-RNG state, configuration). It is written to a temporary file in the same folder and renamed into
-place, so a crash mid-write never leaves a half-written checkpoint under the real name.
-"""
+"""Checkpoints that resume training exactly: one .npz file of named groups of arrays
+("params/softmax.theta", "optimizer/m/lstm1.Wx", "hebbian/counts", ...) and a JSON metadata
+record (step, data position, RNG state, configuration), written atomically (files.atomic_write)."""
 import json
 import os
 

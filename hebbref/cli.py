@@ -2,8 +2,7 @@
 
 Options are absent from the parsed arguments unless typed (argparse.SUPPRESS), so a command
 knows what the user asked for: typed options override a `--config results.json` or, for a
-resumed LM run, must agree with the checkpoint. Each help text states the default.
-"""
+resumed LM run, must agree with the checkpoint. Each help text states the default."""
 import argparse
 import dataclasses
 import functools
@@ -310,8 +309,8 @@ def build_parser():
         add_curriculum_options(p, make(), name)
         p.set_defaults(func=functools.partial(run_curriculum, make_config=make))
 
-    p = commands.add_parser("lm", formatter_class=fmt,
-                            help="word-level LSTM LM, perplexity by word frequency (METHOD §6)")
+    p = commands.add_parser("lm", formatter_class=fmt, help="word-level LSTM LM, perplexity by "
+                            "word frequency (docs/MATH.md §10)")
     add_lm_options(p)
     p.set_defaults(func=run_lm)
 

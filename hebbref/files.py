@@ -8,8 +8,7 @@ check shapes and dtypes, before any array is allocated; `read_json` limits size 
 Writing: every file hebbref writes goes through `atomic_write`: a temporary
 ``.tmp-hebbref-<host>-<pid>-<random>-<name>`` file beside it, flushed to disk, then renamed onto
 the real name, which must be absent or a regular file. `check_writable_folder` also locks the
-output folder, so two runs never write into one folder.
-"""
+output folder, so two runs never write into one folder."""
 import contextlib
 import fcntl
 import json

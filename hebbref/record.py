@@ -3,8 +3,7 @@
 Every results JSON carries ``"record"``: the hebbref version (package metadata, the one source)
 and git commit, the versions of the numerical packages, the command line, the time, and the
 BLAS library with its thread count. Written as strict JSON (``allow_nan=False``): ±∞ and NaN
-become the strings "inf", "-inf" and "nan", which Python's float() reads back.
-"""
+become the strings "inf", "-inf" and "nan", which Python's float() reads back."""
 import contextlib
 import datetime
 import json

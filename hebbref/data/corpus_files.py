@@ -22,8 +22,7 @@ document copies a training one (BBC News: 100 of 2,225 files); the rest shuffled
 ``np.random.default_rng(seed).permutation``. Of n documents valid gets ⌊f_valid·n⌋, test
 ⌊f_test·n⌋ and train the rest, taken in the order train, valid, test; each split is its
 documents concatenated in shuffled order. A single file is split the same way by counts of
-non-empty lines, unshuffled. Lines end at "\\n", "\\r\\n" or "\\r".
-"""
+non-empty lines, unshuffled. Lines end at "\\n", "\\r\\n" or "\\r"."""
 import contextlib
 import itertools
 import math

@@ -11,8 +11,7 @@ symbols, so the class list is fixed by the package version alone.
 Character data: KanjiVG, copyright (C) 2009/2010/2011 Ulrich Apel, Creative Commons
 Attribution-Share Alike 3.0 (https://kanjivg.tagaini.net,
 http://creativecommons.org/licenses/by-sa/3.0/), from the ``kanjivg`` PyPI package. Images
-rendered from it are derived works under the same licence.
-"""
+rendered from it are derived works under the same licence."""
 import functools
 import hashlib
 import importlib.metadata

@@ -18,8 +18,7 @@ Closed, from the training split only: id 0 is ``<unk>`` and id 1 ``<eos>``, alwa
 every other word seen at least ``min_count`` times in training gets an id from 2 on, by
 descending training count, ties in Python string order. Other words become ``<unk>``. A
 WikiText token "<unk>" is id 0; WikiText already replaced words seen fewer than 3 times, so
-``min_count <= 3`` keeps its vocabulary as published.
-"""
+``min_count <= 3`` keeps its vocabulary as published."""
 import hashlib
 import numbers
 import re

@@ -4,8 +4,7 @@ Baseline (plain softmax) and Hebbian softmax see the same initial weights and th
 
 Each evaluation also records why a written row may cost accuracy: the mean norm of fresh rows
 (classes seen 1–5 times) and of well-seen rows (> 20), and how often an image of a well-seen
-class is classified as a fresh class.
-"""
+class is classified as a fresh class."""
 import dataclasses
 import os
 from dataclasses import dataclass

@@ -2,8 +2,7 @@
 §10). `run(config) -> results` trains one model (plain or Hebbian softmax), evaluates it by
 training-frequency bucket and writes results JSON, plots and a checkpoint to config.out. The
 config and the training step are in `lm_train`; this module drives them: epochs, BPTT segments,
-curves, checkpoints, stop signals, evaluation. A resume continues exactly (`lm_checkpoint`).
-"""
+curves, checkpoints, stop signals, evaluation. A resume continues exactly (`lm_checkpoint`)."""
 import dataclasses
 import math
 import os

@@ -5,8 +5,7 @@ checked before training continues from it: the config like any config (every opt
 scalars for type and range, every array for its name, shape and dtype against the config before
 any is read, every float array for finiteness (and second moments for sign), the Hebbian counts
 for range, the RNG for being hebbref's PCG64, and the corpus against the identity recorded when
-the run started. Only state hebbref writes is read, so a resumed run can always be saved again.
-"""
+the run started. Only state hebbref writes is read, so a resumed run can always be saved again."""
 import dataclasses
 import os
 
