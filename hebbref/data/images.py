@@ -63,11 +63,10 @@ def load_dataset(spec="kanji", *, num_classes, size=28, seed=0):
 
 
 def _check_options(num_classes, size, seed):
-    for name, value, low in [("num_classes", num_classes, 1), ("size", size, 1),
-                             ("seed", seed, 0)]:
-        if value is None and name == "num_classes":
-            continue
-        check_int(value, name, low)
+    if num_classes is not None:
+        check_int(num_classes, "num_classes", 1)
+    check_int(size, "size", 1)
+    check_int(seed, "seed", 0)
 
 
 def choose_classes(num_available, num_classes, seed):
@@ -151,17 +150,12 @@ def load_omniglot(root, *, num_classes=None, size=28, seed=0):
         raise ValueError(f"omniglot folder {str(root)!r} holds no character folders")
 
     chosen = [characters[i] for i in choose_classes(len(characters), num_classes, seed)]
-    images, labels, drawers = [], [], []
-    for label, (_, files) in enumerate(tqdm(chosen, desc="reading omniglot", unit="class",
-                                            disable=None)):
-        for drawer, file in enumerate(files):
-            images.append(resize_area(1.0 - _read_png(file)[None], size)[0])
-            labels.append(label)
-            drawers.append(drawer)
-    return ImageDataset(X=np.stack(images).astype(np.float32, copy=False),
-                        y=np.array(labels, dtype=np.int64),
-                        drawer=np.array(drawers, dtype=np.int64),
-                        class_names=[name for name, _ in chosen])
+    bar = tqdm(chosen, desc="reading omniglot", unit="class", disable=None)
+    images = [resize_area(1.0 - _read_png(file)[None], size)[0] for _, files in bar
+              for file in files]
+    y = np.repeat(np.arange(len(chosen), dtype=np.int64), [len(files) for _, files in chosen])
+    return ImageDataset(X=np.stack(images).astype(np.float32, copy=False), y=y,
+                        drawer=_occurrence_order(y), class_names=[name for name, _ in chosen])
 
 
 def _visible_entries(folder, *, want_dirs):
