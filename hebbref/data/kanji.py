@@ -63,13 +63,10 @@ def _kanjivg_files():
             "'kanji' dataset (pip install kanjivg)") from None
     files = {}
     for file in distribution.files or ():
-        parts = file.parts
-        match = _STANDARD_NAME.match(parts[-1]) if len(parts) == 2 and parts[0] == "kanji" \
-            else None
-        if match:
-            code_point = int(match.group(1), 16)
-            if any(low <= code_point <= high for low, high in _IDEOGRAPH_RANGES):
-                files[code_point] = Path(distribution.locate_file(file))
+        match = _STANDARD_NAME.match(file.name) if file.parts[:-1] == ("kanji",) else None
+        code_point = int(match.group(1), 16) if match else -1
+        if any(low <= code_point <= high for low, high in _IDEOGRAPH_RANGES):
+            files[code_point] = Path(distribution.locate_file(file))
     if not files:
         raise FileNotFoundError(
             f"kanjivg {distribution.version} is installed but lists no kanji/xxxxx.svg files; "
@@ -274,7 +271,9 @@ def render_kanji_dataset(num_classes, *, drawers=20, size=28, seed=0, stroke_wid
     dataset = _render_dataset(code_points, drawers, size, seed, style)
     if cache:
         try:
-            _write_cache(path, dataset)
+            atomic_write(path, lambda file: np.savez(file, X=dataset.X, y=dataset.y,
+                                                     drawer=dataset.drawer,
+                                                     class_names=np.array(dataset.class_names)))
         except OSError as error:  # a read-only home should not stop an experiment
             warnings.warn(f"could not cache the rendered kanji at {path}: {error}", stacklevel=2)
     return dataset
@@ -287,12 +286,10 @@ def _render_dataset(code_points, drawers, size, seed, style):
                                             disable=None)):
         images[label * drawers:(label + 1) * drawers] = _render_class(code_point, drawers, size,
                                                                       seed, style)
-    return ImageDataset(
-        X=images,
-        y=np.repeat(np.arange(len(code_points), dtype=np.int64), drawers),
-        drawer=np.tile(np.arange(drawers, dtype=np.int64), len(code_points)),
-        class_names=[chr(code_point) for code_point in code_points],
-    )
+    labels = np.arange(len(code_points), dtype=np.int64)
+    return ImageDataset(X=images, y=np.repeat(labels, drawers),
+                        drawer=np.tile(np.arange(drawers, dtype=np.int64), len(code_points)),
+                        class_names=[chr(code_point) for code_point in code_points])
 
 
 def _cache_path(num_classes, drawers, size, seed, max_strokes, style):
@@ -326,8 +323,3 @@ def _read_cache(path, num_classes, drawers, size):
     except (OSError, ValueError, TypeError, KeyError):
         return None
 
-
-def _write_cache(path, dataset):
-    atomic_write(path, lambda file: np.savez(file, X=dataset.X, y=dataset.y,
-                                             drawer=dataset.drawer,
-                                             class_names=np.array(dataset.class_names)))
