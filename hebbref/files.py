@@ -210,7 +210,6 @@ def check_writable_folder(folder, name="out"):
     work starts. The lock (fcntl.flock on its .hebbref.lock, which names the holder's pid) lasts
     until release_folder or the end of the process, even kill -9, so a second run, or a resume
     of a running run, cannot write beside this one's files.
-
     Raises ValueError naming the folder if it is a file, cannot be created, is read-only or is
     locked by another process."""
     folder = os.fspath(folder)

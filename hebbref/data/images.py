@@ -255,7 +255,6 @@ def load_npz(path, *, num_classes=None, size=28, seed=0):
 def load_digits(*, num_classes=None, size=8, seed=0):
     """The handwritten digits bundled with scikit-learn (UCI optdigits test set: 1,797 images
     of 8 × 8 pixels, 10 classes, about 180 per class; shipped inside the package, no download).
-
     Pixel counts 0..16 become [0, 1] (strokes bright on dark, as every source here); an
     example's drawer is its order of occurrence within its class. Returns an ImageDataset."""
     _check_options(num_classes, size, seed)

@@ -140,7 +140,6 @@ def rasterise(starts, ends, half_width, image_index, num_images, size):
         centre at (c + 0.5, r + 0.5)).
     half_width: (S,) half pen width in pixels. image_index: (S,) int, image each segment is in.
     Returns (num_images, size, size) float32 in [0, 1].
-
     A pixel's value is clip(half_width + 0.5 − distance, 0, 1), distance from its centre to the
     nearest segment: 1 inside the pen, 0 beyond it, a one-pixel linear ramp at the edge (the
     usual approximation of area coverage). Each segment only visits the square of pixels whose

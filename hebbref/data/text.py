@@ -150,7 +150,6 @@ def corpus_identity(corpus):
 def load_corpus(spec="bbc", *, min_count=2, split=(0.8, 0.1, 0.1), seed=0, deduplicate=True):
     """Read, split, tokenise and number a corpus (the rules: hebbref.data.corpus_files for
     reading and splitting, this module's docstring for tokenising and numbering).
-
     spec: "bbc", "wikitext:DIR" or "text:PATH".
     min_count: int >= 1; training words seen fewer times become "<unk>".
     split: (train, valid, test) fractions in [0, 1] summing to 1 (bbc and text: only).
