@@ -36,7 +36,16 @@ def load_checkpoint(path, expect=None):
         shape, dtype = headers.get("__meta__", (None, np.dtype(int)))
         if shape != () or dtype.kind != "U" or dtype.itemsize > MAX_JSON_BYTES:
             raise ValueError(f"not a hebbref checkpoint (no {FORMAT!r} metadata record)")
-        record.update(_record(str(read("__meta__"))))
+        parsed = parse_json(str(read("__meta__")).encode("utf-8"), "its metadata record")
+        if not isinstance(parsed, dict) or parsed.get("format") != FORMAT:
+            raise ValueError(f"not a hebbref checkpoint (its metadata record's format is not "
+                             f"{FORMAT!r})")
+        if parsed.get("version") != VERSION:
+            raise ValueError(f"format version {parsed.get('version')!r}, this hebbref reads "
+                             f"version {VERSION}")
+        if not isinstance(parsed.get("meta"), dict):
+            raise ValueError("no metadata dict")
+        record.update(parsed)
         if expect is not None:
             expect(record["meta"], {k: v for k, v in headers.items() if k != "__meta__"})
 
@@ -51,19 +60,6 @@ def load_checkpoint(path, expect=None):
             value = int(value)
         groups.setdefault(group, {})[name] = value
     return groups, record["meta"]
-
-
-def _record(text):
-    record = parse_json(text.encode("utf-8"), "its metadata record")
-    if not isinstance(record, dict) or record.get("format") != FORMAT:
-        raise ValueError(f"not a hebbref checkpoint (its metadata record's format is not "
-                         f"{FORMAT!r})")
-    if record.get("version") != VERSION:
-        raise ValueError(f"format version {record.get('version')!r}, this hebbref reads "
-                         f"version {VERSION}")
-    if not isinstance(record.get("meta"), dict):
-        raise ValueError("no metadata dict")
-    return record
 
 
 def rng_state(rng):

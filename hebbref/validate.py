@@ -28,12 +28,7 @@ def check_array(x, name, *, ndim=None, shape=None, dtype_kind="f", finite=True):
 
 def check_labels(y, name, num_classes, *, shape=None):
     """Return integer labels ``y`` as int64 after checking dtype, shape and range [0, num_classes)."""
-    if not isinstance(y, np.ndarray):
-        raise TypeError(f"{name} must be a numpy.ndarray of integers, got {type(y).__name__}")
-    if y.dtype.kind not in "iu":
-        raise TypeError(f"{name} must be an integer array, got dtype {y.dtype}")
-    if shape is not None and y.shape != tuple(shape):
-        raise ValueError(f"{name} must have shape {tuple(shape)}, got {y.shape}")
+    check_array(y, name, shape=shape, dtype_kind="i")
     if y.size and (y.min() < 0 or y.max() >= num_classes):
         raise ValueError(
             f"{name} must lie in [0, {num_classes}), got values in [{y.min()}, {y.max()}]"
