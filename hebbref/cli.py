@@ -91,10 +91,8 @@ def print_late_difference(results):
     held-out images (hebbref.metrics.paired_difference_ci), and whether a cost remains."""
     from hebbref.metrics import paired_difference_ci
 
-    per_image = [{"total": results["hebbian"]["per_image"]["total"],
-                  "baseline": results["baseline"]["per_image"]["correct"],
-                  "hebbian": results["hebbian"]["per_image"]["correct"]}]
-    difference = paired_difference_ci(per_image)
+    difference = paired_difference_ci([{"total": results["hebbian"]["per_image"]["total"], **{
+        model: results[model]["per_image"]["correct"] for model in ("baseline", "hebbian")}}])
     for b in ("21-50", ">50"):
         d = difference[b]
         if d["difference"] is None:

@@ -19,12 +19,9 @@ MAX_IMAGE_PIXELS = 2**24  # 4096 × 4096: a character image is resized to tens o
 
 
 def train_test_split(dataset, test_drawers=5):
-    """Hold out the first ``test_drawers`` examples of every class (lowest drawer indices).
-    With drawers numbered 0..19, as for kanji and Omniglot, test = drawers 0..4 (the paper holds
-    out the first 5 examples per class, METHOD §5). Returns (train, test) ImageDatasets, each
-    keeping the original example order and all class names.
-    Raises ValueError if a class has fewer than test_drawers + 1 examples (it would have
-    nothing to train on)."""
+    """(train, test) ImageDatasets: test the first ``test_drawers`` drawers of every class, as the
+    paper holds out the first 5 examples per class (docs/MATH.md §1.3); each keeps the example
+    order and all class names. ValueError if a class would have nothing left to train on."""
     if not isinstance(dataset, ImageDataset):
         raise TypeError(f"dataset must be an ImageDataset, got {type(dataset).__name__}")
     check_int(test_drawers, "test_drawers", 0)
@@ -39,12 +36,8 @@ def train_test_split(dataset, test_drawers=5):
 
 
 def load_dataset(spec="kanji", *, num_classes, size=28, seed=0):
-    """Load a character-image dataset named by ``spec``.
-    spec: "kanji", "digits", "omniglot:PATH" or "npz:PATH".
-    num_classes: int >= 1, or None for every class available. Fewer classes than available
-        are chosen by ``seed``.
-    size: images are resized (or rendered) to size × size.
-    Returns an ImageDataset."""
+    """The ImageDataset named by ``spec``: "kanji", "digits", "omniglot:PATH" or "npz:PATH";
+    num_classes (int >= 1, or None for all) chosen by ``seed``, images size × size."""
     if not isinstance(spec, str):
         raise TypeError(f"spec must be a str, got {type(spec).__name__}")
     source, _, path = spec.partition(":")
@@ -253,10 +246,9 @@ def load_npz(path, *, num_classes=None, size=28, seed=0):
 
 
 def load_digits(*, num_classes=None, size=8, seed=0):
-    """The handwritten digits bundled with scikit-learn (UCI optdigits test set: 1,797 images
-    of 8 × 8 pixels, 10 classes, about 180 per class; shipped inside the package, no download).
-    Pixel counts 0..16 become [0, 1] (strokes bright on dark, as every source here); an
-    example's drawer is its order of occurrence within its class. Returns an ImageDataset."""
+    """scikit-learn's bundled handwritten digits (UCI optdigits test set: 1,797 images of 8 × 8,
+    10 classes of about 180; no download), pixel counts 0..16 scaled to [0, 1]; an example's
+    drawer is its order of occurrence within its class."""
     _check_options(num_classes, size, seed)
     from sklearn.datasets import load_digits as sklearn_digits  # a dependency of this loader only
 

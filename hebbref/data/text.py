@@ -71,12 +71,11 @@ class Corpus:
     def statistics(self):
         """Sizes for reports: vocab size, documents and tokens per split, share of <unk> tokens."""
         splits = {"train": self.train, "valid": self.valid, "test": self.test}
-        return {
-            "vocab_size": self.vocab_size,
-            "documents": {name: len(self.documents.get(name, ())) for name in SPLITS},
-            "tokens": {name: int(ids.size) for name, ids in splits.items()},
-            "unk_fraction": {name: float(np.mean(ids == UNK_ID)) for name, ids in splits.items()},
-        }
+        return {"vocab_size": self.vocab_size,
+                "documents": {name: len(self.documents.get(name, ())) for name in SPLITS},
+                "tokens": {name: int(ids.size) for name, ids in splits.items()},
+                "unk_fraction": {name: float(np.mean(ids == UNK_ID))
+                                 for name, ids in splits.items()}}
 
 
 def tokenize_line(line):
@@ -148,16 +147,14 @@ def corpus_identity(corpus):
 
 
 def load_corpus(spec="bbc", *, min_count=2, split=(0.8, 0.1, 0.1), seed=0, deduplicate=True):
-    """Read, split, tokenise and number a corpus (the rules: hebbref.data.corpus_files for
-    reading and splitting, this module's docstring for tokenising and numbering).
-    spec: "bbc", "wikitext:DIR" or "text:PATH".
+    """The Corpus of spec "bbc", "wikitext:DIR" or "text:PATH": read and split by the rules of
+    hebbref.data.corpus_files, tokenised and numbered by this module's docstring.
     min_count: int >= 1; training words seen fewer times become "<unk>".
     split: (train, valid, test) fractions in [0, 1] summing to 1 (bbc and text: only).
-    seed: int, the shuffle of documents (bbc and text: folders only).
-    deduplicate: drop documents whose text repeats an earlier one (folders only; see Splits).
-    Returns a Corpus. Raises FileNotFoundError for missing files or folders, ValueError for an
-    empty corpus, undecodable bytes (naming the file), a split without tokens, bad fractions or
-    min_count < 1, TypeError for arguments of the wrong type."""
+    seed: int, the shuffle of documents; deduplicate: drop repeated documents (folders only).
+    Raises FileNotFoundError for missing files or folders, ValueError for an empty corpus,
+    undecodable bytes (naming the file), a split without tokens, bad fractions or min_count < 1,
+    TypeError for arguments of the wrong type."""
     kind, path = _parse_spec(spec)
     min_count = check_int(min_count, "min_count", 1)
     split = _check_split(split)

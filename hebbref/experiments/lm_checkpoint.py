@@ -84,11 +84,9 @@ def _check_layout(meta, headers):
                    for i in range(config.layers) for k in "hc"})
     if config.hebbian:
         layout["hebbian/counts"] = ((vocab_size,), count)
-    origin = (f"(as set by the config's " + ", ".join(
-        f"{name}={getattr(config, name)}" for name in ("embed_size", "hidden", "layers",
-                                                       "batch_size", "dtype", "optimizer",
-                                                       "hebbian"))
-        + f" and the corpus's vocab_size={vocab_size})")
+    shaping = ("embed_size", "hidden", "layers", "batch_size", "dtype", "optimizer", "hebbian")
+    origin = (f"(as set by the config's {', '.join(f'{n}={getattr(config, n)}' for n in shaping)}"
+              f" and the corpus's vocab_size={vocab_size})")
     for key in sorted(set(layout) | set(headers)):
         if key not in headers or key not in layout:
             raise ValueError(f"{key} is {'missing' if key in layout else 'not expected'} "
