@@ -81,9 +81,8 @@ class CurriculumConfig(HebbianOptions):
         if self.initial_classes > self.classes:
             raise ValueError(f"{name('initial_classes')} ({self.initial_classes}) must not "
                              f"exceed {name('classes')} ({self.classes})")
-        if self.split not in ("validation", "test"):
-            raise ValueError(f"{name('split')} must be 'validation' or 'test', got {self.split!r}")
-        for field, choices in (("optimizer", tuple(OPTIMIZERS)), ("activation", ACTIVATIONS)):
+        for field, choices in (("split", ("validation", "test")), ("optimizer", tuple(OPTIMIZERS)),
+                               ("activation", ACTIVATIONS)):
             if getattr(self, field) not in tuple(choices):  # a tuple: a list value cannot hash
                 raise ValueError(f"{name(field)} must be one of {sorted(choices)}, got "
                                  f"{getattr(self, field)!r}")
@@ -142,9 +141,8 @@ def make_stream(config, train_y):
 
 
 def curriculum_train_step(params, opt_state, hebbian_softmax, x, y, config):
-    """One step of either model, in METHOD §2 order: loss and gradients, the optimiser step,
-    then the Hebbian rule (hebbian_softmax=None: the plain softmax); config.reference runs the
-    plain twins throughout. Updates params, opt_state and hebbian_softmax.counts in place.
+    """One step of either model (hebbian_softmax=None: the plain softmax), in place, in
+    docs/MATH.md §5 order: loss and gradients, optimiser step, Hebbian rule.
     x: (N, D), y: (N,). Returns the training loss before the step."""
     loss, grads, h = classifier_loss(params, x, y, activation=config.activation,
                                      reference=config.reference)
@@ -157,11 +155,10 @@ def curriculum_train_step(params, opt_state, hebbian_softmax, x, y, config):
 
 
 def classify_held_out(params, x, y, images, exposures, tally, config):
-    """Classify each held-out image of the introduced classes once; file it by exposure bucket.
+    """Classify each held-out image once, filed by exposure bucket (docs/MATH.md §6.3).
     x: (N, D), y: (N,), images: (N,) their ids in the held-out set; exposures: (V,) per class.
-    Returns {"accuracy", "fresh_norm", "seen_norm", "fresh_wins"} (None where undefined):
-    mean ‖θ[i]‖ over classes seen 1..FRESH times and over classes seen > WELL_SEEN times, and
-    the share of images of well-seen classes classified as a fresh class."""
+    Returns {"accuracy", "fresh_norm", "seen_norm", "fresh_wins"} (None where undefined): the
+    module docstring's why-measurement, fresh = seen 1..FRESH times, well-seen > WELL_SEEN."""
     z, _, _ = classifier_forward(params, x, activation=config.activation)
     predicted = z.argmax(axis=1)
     correct = predicted == y
