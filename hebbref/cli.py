@@ -43,6 +43,11 @@ def option(parser, flag, default, helptext, **kwargs):
                         help=f"{helptext} (default: {default})", **kwargs)
 
 
+def shown(value):
+    """A default as the command line spells it: (256, 256) -> 256,256."""
+    return ",".join(map(str, value)) if isinstance(value, tuple) else value
+
+
 def flag(field):
     """The command-line flag of a config field: batch_size -> --batch-size."""
     return "--" + field.replace("_", "-")
@@ -173,9 +178,7 @@ def run_lm(args):
 
 def add_curriculum_options(p, defaults, name):
     def opt(flag, helptext, **kwargs):
-        value = getattr(defaults, flag[2:].replace("-", "_"))
-        option(p, flag, ",".join(map(str, value)) if isinstance(value, tuple) else value,
-               helptext, **kwargs)
+        option(p, flag, shown(getattr(defaults, flag[2:].replace("-", "_"))), helptext, **kwargs)
 
     opt("--dataset", "kanji | digits | omniglot:PATH | npz:PATH")
     opt("--size", "images resized to size × size (the digits are 8 × 8)", type=int)
@@ -215,8 +218,7 @@ def protocol_help():
 
     notes = []
     for dataset, protocol in DATASET_PROTOCOLS.items():
-        shown = (",".join(map(str, v)) if isinstance(v, tuple) else v for v in protocol.values())
-        flags = " ".join(f"{flag(k)} {v}" for k, v in zip(protocol, shown))
+        flags = " ".join(f"{flag(k)} {shown(v)}" for k, v in protocol.items())
         notes.append(f"--dataset {dataset} sets its own protocol's defaults (typed options "
                      f"override them):\n" + textwrap.fill(flags, 78, initial_indent="  ",
                                                           subsequent_indent="  ",

@@ -30,9 +30,8 @@ def check_labels(y, name, num_classes, *, shape=None):
     """Return integer labels ``y`` as int64 after checking dtype, shape and range [0, num_classes)."""
     check_array(y, name, shape=shape, dtype_kind="i")
     if y.size and (y.min() < 0 or y.max() >= num_classes):
-        raise ValueError(
-            f"{name} must lie in [0, {num_classes}), got values in [{y.min()}, {y.max()}]"
-        )
+        raise ValueError(f"{name} must lie in [0, {num_classes}), got values in "
+                         f"[{y.min()}, {y.max()}]")
     return y.astype(np.int64, copy=False)
 
 

@@ -178,13 +178,10 @@ def _render_class(code_point, drawers, size, seed, style):
     supersample = style["supersample"]
     fine = size * supersample
     geometry = _class_geometry(load_strokes(code_point))
-    controls, half_widths = [], []
-    for drawer in range(drawers):
-        rng = np.random.default_rng([seed, 1, code_point, drawer])
-        control, half_width = _drawer_segments(geometry, rng, fine, style)
-        controls.append(control)
-        half_widths.append(half_width)
-    controls = np.stack(controls)                                         # (D, K, 4, 2)
+    drawn = [_drawer_segments(geometry, np.random.default_rng([seed, 1, code_point, drawer]),
+                              fine, style) for drawer in range(drawers)]
+    controls = np.stack([control for control, _ in drawn])                # (D, K, 4, 2)
+    half_widths = [half_width for _, half_width in drawn]
     # Sample each segment finely enough that no chord exceeds _MAX_CHORD_PIXELS in any drawer
     # (the control polygon is at least as long as the curve); segments sharing a count are
     # sampled together.

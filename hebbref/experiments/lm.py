@@ -145,12 +145,10 @@ def evaluate_cache(config, corpus, params):
 
 def run(config=None, *, resume=None, progress=True):
     """Train (or resume) and evaluate one model; write results to config.out if set.
-    resume: a checkpoint to continue; its config is kept and `config` may only change the
-    options in RESUME_MAY_CHANGE (anything else is a ValueError naming the option). Results then
-    go to the checkpoint's folder unless config.out names another.
-    Returns a dict with the config, corpus statistics, the learning curve, bucket perplexities,
-    training throughput, a run record and the status: "done", or "interrupted" with the name of
-    the stop signal under "signal"."""
+    resume: a checkpoint to continue in its folder (unless config.out names another); `config`
+    may change only RESUME_MAY_CHANGE (else a ValueError naming the option). Returns the config,
+    corpus sizes, learning curve, bucket perplexities, throughput, a run record and the status:
+    "done", or "interrupted" with the stop signal's name under "signal"."""
     state = None
     if resume is not None:
         saved, state = load_state(resume)
