@@ -22,13 +22,11 @@ def save_checkpoint(path, groups, meta):
 
 
 def load_checkpoint(path, expect=None):
-    """Return (groups, meta) as saved. 0-d integer arrays come back as Python ints.
-    expect(meta, headers), if given, sees the metadata and {key: (shape, dtype)} of every array
-    before any array is read, and raises ValueError or TypeError for a layout the caller cannot
-    use (so a crafted file cannot make hebbref allocate what its config does not imply).
-    Raises FileNotFoundError for a missing file and ValueError for a truncated, corrupt or
-    foreign file (anything not written by save_checkpoint). The file is untrusted: callers check
-    the meta fields and array values they use."""
+    """(groups, meta) as saved, 0-d integer arrays as Python ints. expect(meta, headers), if
+    given, sees the metadata and {key: (shape, dtype)} of every array before any is read and
+    raises ValueError or TypeError for a layout the caller cannot use, so a crafted file cannot
+    make hebbref allocate what its config does not imply. FileNotFoundError for a missing file,
+    ValueError for one save_checkpoint did not write; callers check the values they use."""
     path = os.fspath(path)
     record = {}
 

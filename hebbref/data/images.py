@@ -112,13 +112,11 @@ def resize_area(images, size):
 
 
 def load_omniglot(root, *, num_classes=None, size=28, seed=0):
-    """Omniglot in its official layout, strokes made bright and resized to size × size.
-    root: folder holding images_background/ and/or images_evaluation/, each holding
-        <alphabet>/<character>/*.png (black strokes on white, 105 × 105).
-    Characters are sorted by (split, alphabet, character) and named "split/alphabet/character";
-    num_classes of them are chosen by ``seed`` (see choose_classes). Within a character the PNG
-    files sorted by name are drawers 0, 1, ... Hidden files (".DS_Store") are ignored; any
-    other non-PNG entry is an error."""
+    """Omniglot in its official layout under root: images_background/ and/or
+    images_evaluation/, each <alphabet>/<character>/*.png (black on white, 105 × 105); strokes
+    made bright, resized to size × size. Classes "split/alphabet/character", sorted, num_classes
+    of them chosen by ``seed``; a character's PNG files sorted by name are drawers 0, 1, ...
+    Hidden files (".DS_Store") are ignored; any other non-PNG entry is an error."""
     _check_options(num_classes, size, seed)
     root = Path(root)
     if not root.is_dir():

@@ -41,15 +41,12 @@ _TOKEN_PATTERN = re.compile(r"[^\W\d_]+(?:'(?!s\b)[^\W\d_]+)*|'s\b|\d+(?:[.,]\d+
 
 @dataclass
 class Corpus:
-    """A tokenised corpus with a closed vocabulary (see the module docstring).
-    vocab: list of V words, vocab[id] is the word of id (vocab[0] = "<unk>", vocab[1] = "<eos>").
-    train, valid, test: int64 arrays of token ids in [0, V).
-    train_counts: (V,) int64, occurrences of each id in ``train`` (np.bincount(train, minlength=V)).
-    source: one-line description of where the text came from and how it was split.
-    documents: for each split, the documents it holds in order (paths relative to the corpus
-        folder, or a file name with its block of non-empty lines).
-    word_to_id: dict word -> id (the inverse of vocab; built from vocab when not given). Words not
-        in it are "<unk>": ``word_to_id.get(word, UNK_ID)``."""
+    """A tokenised corpus with a closed vocabulary (module docstring).
+    vocab: list of V words, vocab[id] the word of id; train, valid, test: int64 ids in [0, V);
+    train_counts: (V,) int64, np.bincount(train, minlength=V); source: one line on where the
+    text came from and how it was split; documents: each split's documents in order (paths in
+    the corpus folder, or a file's block of non-empty lines); word_to_id: the inverse of vocab
+    (built when not given), ``word_to_id.get(word, UNK_ID)`` for any word."""
 
     vocab: list = field(repr=False)
     train: np.ndarray
