@@ -60,11 +60,16 @@ def typed_options(args, config_class):
 
 
 def config_file_fields(path, config_class):
-    """The config fields of a results JSON (`--config`), floats such as T = "inf" decoded."""
-    from hebbref.record import read_config
+    """The config fields of a results JSON (`--config`), floats such as T = "inf" decoded.
+    ValueError naming the file if it is not a regular file, too large, too deeply nested, not
+    JSON, holds no config or fields config_class does not know."""
+    from hebbref.files import read_json
 
     fields = {f.name: f for f in dataclasses.fields(config_class)}
-    saved = read_config(path)
+    saved = read_json(path, "--config")
+    saved = saved.get("config") if isinstance(saved, dict) else None
+    if not isinstance(saved, dict):
+        raise ValueError(f"--config {os.fspath(path)!r} holds no \"config\" record")
     saved.pop("out", None)  # a rerun writes to its own --out, never over the original
     unknown = sorted(set(saved) - set(fields))
     if unknown:
