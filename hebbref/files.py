@@ -209,9 +209,8 @@ def check_writable_folder(folder, name="out"):
     """Create `folder` if needed, check a file can be written there and lock it, before any
     work starts. The lock (fcntl.flock on its .hebbref.lock, which names the holder's pid) lasts
     until release_folder or the end of the process, even kill -9, so a second run, or a resume
-    of a running run, cannot write beside this one's files.
-    Raises ValueError naming the folder if it is a file, cannot be created, is read-only or is
-    locked by another process."""
+    of a running run, cannot write beside this one's files. ValueError naming the folder if it
+    is a file, cannot be created, is read-only or is locked by another process."""
     folder = os.fspath(folder)
     if os.path.exists(folder) and not os.path.isdir(folder):
         raise ValueError(f"{name} {folder!r} is a file, expected a folder")

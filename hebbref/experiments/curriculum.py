@@ -183,9 +183,8 @@ def run_model(config, data, stream, *, hebbian, progress=True):
                        if hebbian else None)
     opt_state, exposures, over_time = {}, np.zeros(config.classes, np.int64), []
     tally = ExposureTally(len(test_y))
-    name = "hebbian" if hebbian else "baseline"
-    for step, batch in enumerate(tqdm(stream, desc=name, disable=None if progress else True,
-                                      unit="step")):
+    for step, batch in enumerate(tqdm(stream, desc="hebbian" if hebbian else "baseline",
+                                      disable=None if progress else True, unit="step")):
         try:
             loss = curriculum_train_step(params, opt_state, hebbian_softmax, train_x[batch],
                                          train_y[batch], config)
@@ -204,9 +203,8 @@ def run_model(config, data, stream, *, hebbian, progress=True):
 
 
 def prepare_data(config):
-    """Train and held-out arrays (config.split), images flattened to (n, size²) float32 and
-    centred on the training mean; class labels permuted by the seed, so the order in which
-    classes are introduced differs between seeds."""
+    """Train and held-out (config.split) arrays, images flattened to (n, size²) float32 and
+    centred on the training mean, labels permuted by the seed (docs/MATH.md §1.3)."""
     dataset = load_dataset(config.dataset, num_classes=config.classes, size=config.size,
                            seed=config.seed)
     if dataset.num_classes != config.classes:

@@ -65,9 +65,8 @@ def _perplexity(mean_nll):
 
 
 def train(config, corpus, state, *, checkpoint_path=None, progress=True):
-    """Train until config.epochs are done or config.max_steps steps have run. Returns "done",
-    or the name of the stop signal received ("SIGINT", "SIGTERM", "SIGHUP"), after writing the
-    checkpoint."""
+    """Train until config.epochs or config.max_steps are done and write the checkpoint. Returns
+    "done", or the name of the stop signal received ("SIGINT", "SIGTERM", "SIGHUP")."""
     data = batchify(corpus.train, config.batch_size)
     per_epoch = num_segments(data, config.bptt)
     total = per_epoch * config.epochs

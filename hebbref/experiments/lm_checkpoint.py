@@ -39,10 +39,9 @@ def save_state(path, config, state):
 
 
 def load_state(path):
-    """(config, TrainState) from a checkpoint written by save_state, every field checked, the
-    arrays' shapes and dtypes before any is read.
-    Raises FileNotFoundError for a missing file, ValueError naming the checkpoint and the field
-    for anything malformed or inconsistent."""
+    """(config, TrainState) from a checkpoint written by save_state, every field checked (the
+    arrays' shapes and dtypes before any is read). FileNotFoundError for a missing file,
+    ValueError naming the checkpoint and the field for anything malformed or inconsistent."""
     groups, meta = load_checkpoint(path, expect=_check_layout)
     try:
         return _state_from(groups, meta)
