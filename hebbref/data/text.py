@@ -2,23 +2,18 @@
 splits, tokenises and numbers a corpus. Which files each spec reads and how they are split:
 ``hebbref.data.corpus_files``; cutting the ids into BPTT batches: ``hebbref.data.batching``.
 
-Tokenisation
-------------
-A line that is empty or only whitespace is skipped; every other line becomes its tokens
-followed by ``<eos>``. ``wikitext:`` lines are split on whitespace, case kept (the files are
-already tokenised). ``bbc`` and ``text:`` lines go through ``tokenize_line``: lowercase, "’" read
-as "'", then ``_TOKEN_PATTERN``: a word is a run of letters, and an apostrophe between letters
-stays inside it ("don't", "o'neill") except the clitic "'s", its own token ("warner's" ->
-"warner", "'s"); a number is a run of digits with "." or "," between digits ("1.13",
-"464,000"); any other non-space character is a token of its own ("$", "£", "-", "(", ".").
+Tokens: a blank line is skipped; every other line becomes its tokens and ``<eos>``.
+``wikitext:`` lines are split on whitespace, case kept (the files are already tokenised).
+``bbc`` and ``text:`` lines go through ``tokenize_line``: lowercase, "’" read as "'", then
+``_TOKEN_PATTERN``: a word is a run of letters, and an apostrophe between letters stays inside
+it ("don't", "o'neill") except the clitic "'s", its own token ("warner's" -> "warner", "'s"); a
+number is a run of digits with "." or "," between digits ("1.13", "464,000"); any other
+non-space character is a token of its own ("$", "£", "-", "(", ".").
 
-Vocabulary
-----------
-Closed, from the training split only: id 0 is ``<unk>`` and id 1 ``<eos>``, always present;
-every other word seen at least ``min_count`` times in training gets an id from 2 on, by
-descending training count, ties in Python string order. Other words become ``<unk>``. A
-WikiText token "<unk>" is id 0; WikiText already replaced words seen fewer than 3 times, so
-``min_count <= 3`` keeps its vocabulary as published."""
+Vocabulary (§1.1), from the training split only: ids 0 and 1 are ``<unk>`` and ``<eos>``, always
+present; then every word seen at least ``min_count`` times, by descending count, ties in Python
+string order; other words become ``<unk>``. A WikiText token "<unk>" is id 0; WikiText already
+replaced words seen fewer than 3 times, so ``min_count <= 3`` keeps its published vocabulary."""
 import hashlib
 import numbers
 import re
