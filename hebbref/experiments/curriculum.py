@@ -238,14 +238,12 @@ def run(config=None, *, progress=True, models=("baseline", "hebbian")):
 
         write_results(os.path.join(config.out, "results.json"), results)
         runs = {name: [results[name]] for name in ("baseline", "hebbian") if name in results}
+        title = (f"{config.dataset}, {config.classes} classes, MLP {list(config.hidden_sizes)} "
+                 f"{config.activation}, {config.optimizer}, γ={config.gamma:g}, T={config.T:g}, "
+                 f"write_scale={config.write_scale}, {config.split} drawers")
         for plot, png in ((plot_accuracy_by_exposure, "accuracy_by_exposure.png"),
                           (plot_accuracy_over_time, "accuracy_over_time.png")):
-            plot(runs, os.path.join(config.out, png), title=describe(config))
+            plot(runs, os.path.join(config.out, png), title=title)
         release_folder(config.out)  # taken by check_writable_folder; an error keeps it to exit
     return results
 
-
-def describe(config):
-    return (f"{config.dataset}, {config.classes} classes, MLP {list(config.hidden_sizes)} "
-            f"{config.activation}, {config.optimizer}, γ={config.gamma:g}, T={config.T:g}, "
-            f"write_scale={config.write_scale}, {config.split} drawers")
