@@ -60,9 +60,8 @@ def typed_options(args, config_class):
 
 
 def config_file_fields(path, config_class):
-    """The config fields of a results JSON (`--config`), floats such as T = "inf" decoded.
-    ValueError naming the file if it is not a regular file, too large, too deeply nested, not
-    JSON, holds no config or fields config_class does not know."""
+    """The config fields of a results JSON (`--config`), floats such as T = "inf" decoded;
+    ValueError naming the file for anything else (files.read_json) or fields it does not know."""
     from hebbref.files import read_json
 
     fields = {f.name: f for f in dataclasses.fields(config_class)}

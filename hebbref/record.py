@@ -30,12 +30,10 @@ def git_commit():
     folder = os.path.dirname(os.path.abspath(__file__))
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True,
-                              text=True, timeout=10)
+                              text=True, timeout=10, check=True)
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
                                cwd=folder, capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if head.returncode != 0:
+    except (OSError, subprocess.SubprocessError):  # CalledProcessError: not a git checkout
         return None
     return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
