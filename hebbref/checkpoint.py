@@ -1,10 +1,6 @@
-"""Atomic checkpoints that resume training exactly.
-
-A checkpoint is one .npz file holding named groups of arrays ("params/softmax.theta",
-"optimizer/m/lstm1.Wx", "hebbian/counts", ...) and a JSON metadata record (step, data position,
-RNG state, configuration). It is written to a temporary file in the same folder and renamed into
-place, so a crash mid-write never leaves a half-written checkpoint under the real name.
-"""
+"""Checkpoints that resume training exactly: one .npz file of named groups of arrays
+("params/softmax.theta", "optimizer/m/lstm1.Wx", "hebbian/counts", ...) and a JSON metadata
+record (step, data position, RNG state, configuration), written atomically (files.atomic_write)."""
 import json
 import os
 
@@ -26,15 +22,11 @@ def save_checkpoint(path, groups, meta):
 
 
 def load_checkpoint(path, expect=None):
-    """Return (groups, meta) as saved. 0-d integer arrays come back as Python ints.
-
-    expect(meta, headers), if given, sees the metadata and {key: (shape, dtype)} of every array
-    before any array is read, and raises ValueError or TypeError for a layout the caller cannot
-    use (so a crafted file cannot make hebbref allocate what its config does not imply).
-    Raises FileNotFoundError for a missing file and ValueError for a truncated, corrupt or
-    foreign file (anything not written by save_checkpoint). The file is untrusted: callers check
-    the meta fields and array values they use.
-    """
+    """(groups, meta) as saved, 0-d integer arrays as Python ints. expect(meta, headers), if
+    given, sees the metadata and {key: (shape, dtype)} of every array before any is read and
+    raises ValueError or TypeError for a layout the caller cannot use, so a crafted file cannot
+    make hebbref allocate what its config does not imply. FileNotFoundError for a missing file,
+    ValueError for one save_checkpoint did not write; callers check the values they use."""
     path = os.fspath(path)
     record = {}
 
@@ -42,7 +34,16 @@ def load_checkpoint(path, expect=None):
         shape, dtype = headers.get("__meta__", (None, np.dtype(int)))
         if shape != () or dtype.kind != "U" or dtype.itemsize > MAX_JSON_BYTES:
             raise ValueError(f"not a hebbref checkpoint (no {FORMAT!r} metadata record)")
-        record.update(_record(str(read("__meta__"))))
+        parsed = parse_json(str(read("__meta__")).encode("utf-8"), "its metadata record")
+        if not isinstance(parsed, dict) or parsed.get("format") != FORMAT:
+            raise ValueError(f"not a hebbref checkpoint (its metadata record's format is not "
+                             f"{FORMAT!r})")
+        if parsed.get("version") != VERSION:
+            raise ValueError(f"format version {parsed.get('version')!r}, this hebbref reads "
+                             f"version {VERSION}")
+        if not isinstance(parsed.get("meta"), dict):
+            raise ValueError("no metadata dict")
+        record.update(parsed)
         if expect is not None:
             expect(record["meta"], {k: v for k, v in headers.items() if k != "__meta__"})
 
@@ -59,19 +60,6 @@ def load_checkpoint(path, expect=None):
     return groups, record["meta"]
 
 
-def _record(text):
-    record = parse_json(text.encode("utf-8"), "its metadata record")
-    if not isinstance(record, dict) or record.get("format") != FORMAT:
-        raise ValueError(f"not a hebbref checkpoint (its metadata record's format is not "
-                         f"{FORMAT!r})")
-    if record.get("version") != VERSION:
-        raise ValueError(f"format version {record.get('version')!r}, this hebbref reads "
-                         f"version {VERSION}")
-    if not isinstance(record.get("meta"), dict):
-        raise ValueError("no metadata dict")
-    return record
-
-
 def rng_state(rng):
     """A Generator's bit-generator state as JSON-serialisable data."""
     return rng.bit_generator.state
@@ -86,7 +74,6 @@ PCG64_FIELDS = {("state", "state"): 2**128, ("state", "inc"): 2**128, ("has_uint
 
 def rng_from_state(state):
     """A new Generator continuing exactly where the saved one stopped.
-
     Raises ValueError for anything but a PCG64 state with every field an int in range."""
     name = state.get("bit_generator") if isinstance(state, dict) else None
     if name != "PCG64":

@@ -2,11 +2,11 @@
 
 Options are absent from the parsed arguments unless typed (argparse.SUPPRESS), so a command
 knows what the user asked for: typed options override a `--config results.json` or, for a
-resumed LM run, must agree with the checkpoint. Each help text states the default.
-"""
+resumed LM run, must agree with the checkpoint. Each help text states the default."""
 import argparse
 import dataclasses
 import functools
+import importlib
 import math
 import os
 import signal
@@ -37,10 +37,15 @@ def hidden_sizes(text):
     return sizes
 
 
-def option(parser, flag, dest, default, helptext, **kwargs):
+def option(parser, flag, default, helptext, **kwargs):
     """An option that is absent from the arguments unless typed; its help states the default."""
-    parser.add_argument(flag, dest=dest, default=argparse.SUPPRESS,
+    parser.add_argument(flag, dest=flag[2:].replace("-", "_"), default=argparse.SUPPRESS,
                         help=f"{helptext} (default: {default})", **kwargs)
+
+
+def shown(value):
+    """A default as the command line spells it: (256, 256) -> 256,256."""
+    return ",".join(map(str, value)) if isinstance(value, tuple) else value
 
 
 def flag(field):
@@ -55,11 +60,15 @@ def typed_options(args, config_class):
 
 
 def config_file_fields(path, config_class):
-    """The config fields of a results JSON (`--config`), floats such as T = "inf" decoded."""
-    from hebbref.record import read_config
+    """The config fields of a results JSON (`--config`), floats such as T = "inf" decoded;
+    ValueError naming the file for anything else (files.read_json) or fields it does not know."""
+    from hebbref.files import read_json
 
     fields = {f.name: f for f in dataclasses.fields(config_class)}
-    saved = read_config(path)
+    saved = read_json(path, "--config")
+    saved = saved.get("config") if isinstance(saved, dict) else None
+    if not isinstance(saved, dict):
+        raise ValueError(f"--config {os.fspath(path)!r} holds no \"config\" record")
     saved.pop("out", None)  # a rerun writes to its own --out, never over the original
     unknown = sorted(set(saved) - set(fields))
     if unknown:
@@ -71,21 +80,6 @@ def config_file_fields(path, config_class):
             value = float(value)  # strict JSON's spelling (record.strict); others fail validate
         decoded[name] = tuple(value) if isinstance(value, list) else value
     return decoded
-
-
-# ------------------------------------------------------------------------------------------------
-# Commands
-
-def run_gradcheck(args):
-    from hebbref.gradcheck import main
-
-    return main(seed=args.seed)
-
-
-def run_explain(args):
-    from hebbref.explain import main
-
-    return main([])
 
 
 def print_exposure_table(results):
@@ -106,10 +100,8 @@ def print_late_difference(results):
     held-out images (hebbref.metrics.paired_difference_ci), and whether a cost remains."""
     from hebbref.metrics import paired_difference_ci
 
-    per_image = [{"total": results["hebbian"]["per_image"]["total"],
-                  "baseline": results["baseline"]["per_image"]["correct"],
-                  "hebbian": results["hebbian"]["per_image"]["correct"]}]
-    difference = paired_difference_ci(per_image)
+    difference = paired_difference_ci([{"total": results["hebbian"]["per_image"]["total"], **{
+        model: results[model]["per_image"]["correct"] for model in ("baseline", "hebbian")}}])
     for b in ("21-50", ">50"):
         d = difference[b]
         if d["difference"] is None:
@@ -188,49 +180,37 @@ def run_lm(args):
     return 0
 
 
-# ------------------------------------------------------------------------------------------------
-# The parser
-
 def add_curriculum_options(p, defaults, name):
-    option(p, "--dataset", "dataset", defaults.dataset, "kanji | digits | omniglot:PATH | npz:PATH")
-    option(p, "--size", "size", defaults.size, "images resized to size × size (the digits are 8 × 8)",
-           type=int)
-    option(p, "--classes", "classes", defaults.classes, "classes in the curriculum", type=int)
-    option(p, "--initial-classes", "initial_classes",
-           f"{defaults.initial_classes}, or --classes if fewer", "classes present from the start",
-           type=int)
-    option(p, "--add-every", "add_every", defaults.add_every,
-           "steps between introductions of new classes", type=int)
-    option(p, "--add-count", "add_count", defaults.add_count, "classes introduced each time",
-           type=int)
-    option(p, "--steps", "steps", defaults.steps, "training steps", type=int)
-    option(p, "--batch-size", "batch_size", defaults.batch_size, "images per training batch",
-           type=int)
-    option(p, "--seed", "seed", defaults.seed,
-           "seed for the classes drawn, the weights and the stream", type=int)
-    option(p, "--gamma", "gamma", defaults.gamma, "smallest mixing rate γ, in [0, 1]", type=float)
-    option(p, "--T", "T", defaults.T,
-           "count at which a class returns to gradient descent ('inf': never)", type=float_or_inf)
-    option(p, "--activation", "activation", defaults.activation,
-           "non-linearity of the hidden layers", choices=["relu", "tanh", "sigmoid", "linear"])
-    option(p, "--hidden-sizes", "hidden_sizes", ",".join(map(str, defaults.hidden_sizes)),
-           "hidden layer sizes, e.g. 256,256", type=hidden_sizes)
-    option(p, "--lam-rule", "lam_rule", defaults.lam_rule, "λ schedule (docs/MATH.md §5.3)",
-           choices=["paper", "exact_mean"])
-    option(p, "--write-scale", "write_scale", defaults.write_scale,
-           "transform of the written activations (docs/MATH.md §5.2)", choices=list(WRITE_SCALES))
-    option(p, "--write-gain", "write_gain", defaults.write_gain,
-           "scale of each written mean (docs/MATH.md §5.7; 1: the paper's write)", type=float)
-    option(p, "--optimizer", "optimizer", defaults.optimizer, "optimiser (docs/MATH.md §4)",
-           choices=["adam", "rmsprop", "sgd"])
-    option(p, "--lr", "lr", defaults.lr, "learning rate", type=float)
-    option(p, "--eval-every", "eval_every", defaults.eval_every,
-           "steps between evaluations (1: every step)", type=int)
-    option(p, "--eval-drawers", "eval_drawers", defaults.eval_drawers,
-           "drawers per class in each of the test and validation sets", type=int)
-    option(p, "--split", "split", defaults.split,
-           "held-out drawers evaluated: validation (choose settings) or test",
-           choices=["validation", "test"])
+    def opt(flag, helptext, **kwargs):
+        option(p, flag, shown(getattr(defaults, flag[2:].replace("-", "_"))), helptext, **kwargs)
+
+    opt("--dataset", "kanji | digits | omniglot:PATH | npz:PATH")
+    opt("--size", "images resized to size × size (the digits are 8 × 8)", type=int)
+    opt("--classes", "classes in the curriculum", type=int)
+    option(p, "--initial-classes", f"{defaults.initial_classes}, or --classes if fewer",
+           "classes present from the start", type=int)
+    opt("--add-every", "steps between introductions of new classes", type=int)
+    opt("--add-count", "classes introduced each time", type=int)
+    opt("--steps", "training steps", type=int)
+    opt("--batch-size", "images per training batch", type=int)
+    opt("--seed", "seed for the classes drawn, the weights and the stream", type=int)
+    opt("--gamma", "smallest mixing rate γ, in [0, 1]", type=float)
+    opt("--T", "count at which a class returns to gradient descent ('inf': never)",
+        type=float_or_inf)
+    opt("--activation", "non-linearity of the hidden layers",
+        choices=["relu", "tanh", "sigmoid", "linear"])
+    opt("--hidden-sizes", "hidden layer sizes, e.g. 256,256", type=hidden_sizes)
+    opt("--lam-rule", "λ schedule (docs/MATH.md §5.3)", choices=["paper", "exact_mean"])
+    opt("--write-scale", "transform of the written activations (docs/MATH.md §5.2)",
+        choices=list(WRITE_SCALES))
+    opt("--write-gain", "scale of each written mean (docs/MATH.md §5.7; 1: the paper's write)",
+        type=float)
+    opt("--optimizer", "optimiser (docs/MATH.md §4)", choices=["adam", "rmsprop", "sgd"])
+    opt("--lr", "learning rate", type=float)
+    opt("--eval-every", "steps between evaluations (1: every step)", type=int)
+    opt("--eval-drawers", "drawers per class in each of the test and validation sets", type=int)
+    opt("--split", "held-out drawers evaluated: validation (choose settings) or test",
+        choices=["validation", "test"])
     p.add_argument("--out", default=None,
                    help=f"folder for results.json and plots (default: runs/{name})")
     p.epilog = protocol_help()
@@ -242,8 +222,7 @@ def protocol_help():
 
     notes = []
     for dataset, protocol in DATASET_PROTOCOLS.items():
-        shown = (",".join(map(str, v)) if isinstance(v, tuple) else v for v in protocol.values())
-        flags = " ".join(f"{flag(k)} {v}" for k, v in zip(protocol, shown))
+        flags = " ".join(f"{flag(k)} {shown(v)}" for k, v in protocol.items())
         notes.append(f"--dataset {dataset} sets its own protocol's defaults (typed options "
                      f"override them):\n" + textwrap.fill(flags, 78, initial_indent="  ",
                                                           subsequent_indent="  ",
@@ -256,50 +235,45 @@ def add_lm_options(p):
 
     d, q = LMConfig(), quick_config()
 
-    def lm_option(flag, name, helptext, **kwargs):
-        default, quick = getattr(d, name), getattr(q, name)
-        shown = f"{default}" + (f"; with --quick: {quick}" if quick != default else "")
-        option(p, flag, name, shown, helptext, **kwargs)
+    def opt(flag, helptext, **kwargs):
+        default, quick = (getattr(c, flag[2:].replace("-", "_")) for c in (d, q))
+        option(p, flag, f"{default}" + (f"; with --quick: {quick}" if quick != default else ""),
+               helptext, **kwargs)
 
-    lm_option("--corpus", "corpus", "bbc | shakespeare | wikitext:DIR | text:PATH")
-    lm_option("--hebbian", "hebbian", "Hebbian softmax, or plain with --no-hebbian",
-              action=argparse.BooleanOptionalAction)
-    lm_option("--gamma", "gamma", "smallest mixing rate γ", type=float)
-    lm_option("--T", "T", "count at which a class returns to gradient descent", type=float_or_inf)
-    lm_option("--lam-rule", "lam_rule", "λ schedule (METHOD §2)", choices=["paper", "exact_mean"])
-    lm_option("--write-scale", "write_scale", "transform of the written activations (METHOD §2)",
-              choices=list(WRITE_SCALES))
-    lm_option("--hidden", "hidden", "LSTM hidden size", type=int)
-    lm_option("--embed-size", "embed_size", "embedding size", type=int)
-    lm_option("--layers", "layers", "LSTM layers", type=int)
-    lm_option("--dropout", "dropout", "dropout probability", type=float)
-    lm_option("--optimizer", "optimizer", "optimiser", choices=sorted(DEFAULT_LR))
-    option(p, "--lr", "lr", ", ".join(f"{k} {v:g}" for k, v in DEFAULT_LR.items()),
-           "learning rate", type=float)
-    lm_option("--clip", "clip", "global gradient-norm clip (0: none)", type=float)
-    lm_option("--batch-size", "batch_size", "streams per batch", type=int)
-    lm_option("--bptt", "bptt", "truncated-BPTT length", type=int)
-    lm_option("--epochs", "epochs", "passes over the training split", type=int)
-    lm_option("--max-steps", "max_steps", "stop after this many steps", type=int)
-    lm_option("--eval-tokens", "eval_tokens", "evaluate on the first this-many tokens", type=int)
-    lm_option("--dtype", "dtype", "floating-point type of every array",
-              choices=["float32", "float64"])
-    lm_option("--buckets", "buckets", "frequency buckets", choices=["default", "paper"])
-    lm_option("--seed", "seed", "seed for the corpus split, the weights and dropout", type=int)
-    lm_option("--cache", "cache", "also evaluate with a neural cache tuned on validation "
-              "(METHOD §7)", action="store_true")
-    lm_option("--embed-init", "embed_init", "embedding init: U(±0.1) or N(0, 1)",
-              choices=["uniform", "normal"])
-    lm_option("--softmax-bias-init", "softmax_bias_init", "softmax bias init: 0 or U(±1/√H)",
-              choices=["zero", "uniform"])
-    lm_option("--lstm-bias-init", "lstm_bias_init",
-              "LSTM bias init: 0 with forget block 1, or torch's b_ih + b_hh",
-              choices=["forget_one", "torch"])
-    lm_option("--mbpa", "mbpa", "also evaluate with MbPA tuned on validation, and with cache + "
-              "MbPA if --cache (METHOD §8)", action="store_true")
-    lm_option("--mbpa-memory", "mbpa_memory", "MbPA memory size M per evaluation column", type=int)
-    lm_option("--mbpa-tokens", "mbpa_tokens", "MbPA rows on the first this-many tokens of a split",
-              type=int)
+    opt("--corpus", "bbc | shakespeare | wikitext:DIR | text:PATH")
+    opt("--hebbian", "Hebbian softmax, or plain with --no-hebbian",
+        action=argparse.BooleanOptionalAction)
+    opt("--gamma", "smallest mixing rate γ", type=float)
+    opt("--T", "count at which a class returns to gradient descent", type=float_or_inf)
+    opt("--lam-rule", "λ schedule (docs/MATH.md §5.3)", choices=["paper", "exact_mean"])
+    opt("--write-scale", "transform of the written activations (docs/MATH.md §5.2)",
+        choices=list(WRITE_SCALES))
+    opt("--hidden", "LSTM hidden size", type=int)
+    opt("--embed-size", "embedding size", type=int)
+    opt("--layers", "LSTM layers", type=int)
+    opt("--dropout", "dropout probability", type=float)
+    opt("--optimizer", "optimiser", choices=sorted(DEFAULT_LR))
+    option(p, "--lr", ", ".join(f"{k} {v:g}" for k, v in DEFAULT_LR.items()), "learning rate",
+           type=float)
+    opt("--clip", "global gradient-norm clip (0: none)", type=float)
+    opt("--batch-size", "streams per batch", type=int)
+    opt("--bptt", "truncated-BPTT length", type=int)
+    opt("--epochs", "passes over the training split", type=int)
+    opt("--max-steps", "stop after this many steps", type=int)
+    opt("--eval-tokens", "evaluate on the first this-many tokens", type=int)
+    opt("--dtype", "floating-point type of every array", choices=["float32", "float64"])
+    opt("--buckets", "frequency buckets", choices=["default", "paper"])
+    opt("--seed", "seed for the corpus split, the weights and dropout", type=int)
+    opt("--cache", "also evaluate with a neural cache tuned on validation (docs/MATH.md §6.4)",
+        action="store_true")
+    opt("--embed-init", "embedding init: U(±0.1) or N(0, 1)", choices=["uniform", "normal"])
+    opt("--softmax-bias-init", "softmax bias init: 0 or U(±1/√H)", choices=["zero", "uniform"])
+    opt("--lstm-bias-init", "LSTM bias init: 0 with forget block 1, or torch's b_ih + b_hh",
+        choices=["forget_one", "torch"])
+    opt("--mbpa", "also evaluate with MbPA tuned on validation, and with cache + MbPA if "
+        "--cache (docs/MATH.md §6.5)", action="store_true")
+    opt("--mbpa-memory", "MbPA memory size M per evaluation column", type=int)
+    opt("--mbpa-tokens", "MbPA rows on the first this-many tokens of a split", type=int)
     p.add_argument("--out", default=None, help="folder for results, plots and checkpoint "
                    "(default: runs/lm, or the checkpoint's folder with --resume)")
     p.add_argument("--resume", default=None, help="checkpoint.npz to continue from; its run "
@@ -323,12 +297,13 @@ def build_parser():
                             help="check every backward pass against finite differences")
     p.add_argument("--seed", type=int, default=0, help="seed for the random test inputs "
                    "(default: 0)")
-    p.set_defaults(func=run_gradcheck)
+    p.set_defaults(func=lambda args: importlib.import_module("hebbref.gradcheck").main(
+        seed=args.seed))
 
     p = commands.add_parser("explain", formatter_class=fmt,
                             help="three Hebbian updates, one batch at a time, on a 4-class "
                                  "example, every number printed")
-    p.set_defaults(func=run_explain)
+    p.set_defaults(func=lambda args: importlib.import_module("hebbref.explain").main([]))
 
     for name, make, helptext in (
             ("demo", demo_config, "small curriculum run: baseline vs Hebbian, plot + table"),
@@ -338,8 +313,8 @@ def build_parser():
         add_curriculum_options(p, make(), name)
         p.set_defaults(func=functools.partial(run_curriculum, make_config=make))
 
-    p = commands.add_parser("lm", formatter_class=fmt,
-                            help="word-level LSTM LM, perplexity by word frequency (METHOD §6)")
+    p = commands.add_parser("lm", formatter_class=fmt, help="word-level LSTM LM, perplexity by "
+                            "word frequency (docs/MATH.md §10)")
     add_lm_options(p)
     p.set_defaults(func=run_lm)
 
@@ -348,16 +323,10 @@ def build_parser():
                        "its config; typed options override it (default: none)")
         p.add_argument("--quiet", action="store_true",
                        help="no progress bar (default: shown when stderr is a terminal)")
-        option(p, "--reference", "reference", "off", "run every layer, the loss, the optimiser "
+        option(p, "--reference", "off", "run every layer, the loss, the optimiser "
                "and the rule through their plain NumPy twins, without numba: the path to step "
                "through in a debugger", action="store_true")
     return parser
-
-
-def describe_os_error(error):
-    if error.strerror and error.filename:
-        return f"{error.filename}: {error.strerror}"
-    return str(error)
 
 
 def main(argv=None):
@@ -369,7 +338,9 @@ def main(argv=None):
         print(f"hebbref {args.command}: interrupted", file=sys.stderr)
         return 130
     except OSError as error:  # disk full, read-only, unreadable corpus
-        print(f"hebbref {args.command}: error: {describe_os_error(error)}", file=sys.stderr)
+        where = (f"{error.filename}: {error.strerror}" if error.strerror and error.filename
+                 else error)
+        print(f"hebbref {args.command}: error: {where}", file=sys.stderr)
         return 1
     except (ValueError, TypeError, FloatingPointError) as error:
         print(f"hebbref {args.command}: error: {error}", file=sys.stderr)

@@ -8,8 +8,7 @@ check shapes and dtypes, before any array is allocated; `read_json` limits size 
 Writing: every file hebbref writes goes through `atomic_write`: a temporary
 ``.tmp-hebbref-<host>-<pid>-<random>-<name>`` file beside it, flushed to disk, then renamed onto
 the real name, which must be absent or a regular file. `check_writable_folder` also locks the
-output folder, so two runs never write into one folder.
-"""
+output folder, so two runs never write into one folder."""
 import contextlib
 import fcntl
 import json
@@ -54,12 +53,8 @@ def check_memory(nbytes, what):
                          f"the {memory_bytes() / 2**30:.1f} GiB of memory available")
 
 
-# ------------------------------------------------------------------------------------------------
-# Reading
-
 def open_regular(path, name):
     """The file at `path` opened for binary reading, refused unless it is a regular file.
-
     Raises FileNotFoundError if nothing is there, ValueError naming `name`, the path and what it
     is for a folder, FIFO or device (opened without blocking, so a FIFO cannot hang the check)."""
     try:
@@ -71,12 +66,6 @@ def open_regular(path, name):
         os.close(fd)
         raise ValueError(f"{name} {os.fspath(path)!r} is {_kind(mode)}, expected a regular file")
     return os.fdopen(fd, "rb")
-
-
-def check_regular_file(path, name):
-    """`path`, if it is a regular file (see open_regular for the errors)."""
-    open_regular(path, name).close()
-    return path
 
 
 def parse_json(data, where):
@@ -100,15 +89,6 @@ def read_json(path, name):
     return parse_json(data, f"{name} {os.fspath(path)!r}")
 
 
-def _npy_header(member):
-    """(shape, dtype, header bytes) of one .npy member, without reading its data."""
-    major, _ = np.lib.format.read_magic(member)
-    read_header = (np.lib.format.read_array_header_1_0 if major == 1
-                   else np.lib.format.read_array_header_2_0)
-    shape, _, dtype = read_header(member)
-    return shape, dtype, member.tell()
-
-
 def _npz_headers(archive):
     """({key: (shape, dtype)}, {key: ZipInfo}) of every member, each checked: not encrypted,
     not repeated, no pickles, no dimension past the machine's memory, and a header that accounts
@@ -118,8 +98,11 @@ def _npz_headers(archive):
         key = info.filename.removesuffix(".npy")
         if info.flag_bits & 1 or key in headers:
             raise ValueError(f"member {info.filename!r} is encrypted or repeated")
-        with archive.open(info) as member:
-            shape, dtype, header_bytes = _npy_header(member)
+        with archive.open(info) as member:  # the .npy header only, not the data
+            major, _ = np.lib.format.read_magic(member)
+            shape, _, dtype = (np.lib.format.read_array_header_1_0 if major == 1
+                               else np.lib.format.read_array_header_2_0)(member)
+            header_bytes = member.tell()
         if dtype.hasobject or max(shape, default=0) > memory_bytes():
             raise ValueError(f"member {info.filename!r} declares {dtype} of shape {shape}")
         if header_bytes + math.prod(shape) * dtype.itemsize != info.file_size:
@@ -129,14 +112,13 @@ def _npz_headers(archive):
     return headers, infos
 
 
-def read_npz(path, name, check=None):
+def read_npz(path, name, check):
     """{key: array} from an .npz file, no pickles. Nothing is allocated before the directory
     and headers pass (_npz_headers), their total fits in memory and check(headers, read) returns
     (headers: {key: (shape, dtype)}; read(key) reads one array; it raises ValueError or
-    TypeError for what the caller cannot use).
-
-    Raises FileNotFoundError for a missing file and ValueError naming `name` and the path for
-    anything else: not a regular file, truncated, corrupt, inconsistent or refused by check."""
+    TypeError for what the caller cannot use). Raises FileNotFoundError for a missing file and
+    ValueError naming `name` and the path for anything else: not a regular file, truncated,
+    corrupt, inconsistent or refused by check."""
     where = f"{name} {os.fspath(path)!r}"
     with open_regular(path, name) as file:
         try:
@@ -148,21 +130,11 @@ def read_npz(path, name, check=None):
                     with archive.open(infos[key]) as member:
                         return np.lib.format.read_array(member, allow_pickle=False)
 
-                if check is not None:
-                    check(headers, read)
+                check(headers, read)
                 return {key: read(key) for key in headers}
         except (zipfile.BadZipFile, zlib.error, ValueError, TypeError, EOFError, KeyError,
                 OSError, NotImplementedError, RuntimeError, OverflowError) as error:
             raise ValueError(f"{where} is not a valid {name}: {error}") from None
-
-
-# ------------------------------------------------------------------------------------------------
-# Writing
-
-def _writer_tag():
-    # Temporary names carry host and process id, so that a later run can tell a write killed
-    # mid-way (its process is gone) from one in flight.
-    return f"{TMP_PREFIX}{socket.gethostname()}-{os.getpid()}-"
 
 
 def _target(path):
@@ -186,14 +158,16 @@ def _target(path):
 
 def atomic_write(path, write):
     """Call write(file_object) on a temporary file beside `path`, then rename it onto `path`.
-
     The file gets the permissions an ordinary open() would give it (0666 minus the umask). An
     OSError (a full disk) names the path it was writing."""
     path = _target(os.fspath(path))
     folder, name = os.path.split(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     remove_orphans(path)
-    tmp = os.path.join(folder, f"{_writer_tag()}{secrets.token_hex(4)}-{name}")
+    # Host and pid in the name let remove_orphans tell a write killed mid-way (its process is
+    # gone) from one in flight.
+    tmp = os.path.join(folder, f"{TMP_PREFIX}{socket.gethostname()}-{os.getpid()}-"
+                               f"{secrets.token_hex(4)}-{name}")
     try:
         with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb") as f:
             write(f)
@@ -235,10 +209,8 @@ def check_writable_folder(folder, name="out"):
     """Create `folder` if needed, check a file can be written there and lock it, before any
     work starts. The lock (fcntl.flock on its .hebbref.lock, which names the holder's pid) lasts
     until release_folder or the end of the process, even kill -9, so a second run, or a resume
-    of a running run, cannot write beside this one's files.
-
-    Raises ValueError naming the folder if it is a file, cannot be created, is read-only or is
-    locked by another process."""
+    of a running run, cannot write beside this one's files. ValueError naming the folder if it
+    is a file, cannot be created, is read-only or is locked by another process."""
     folder = os.fspath(folder)
     if os.path.exists(folder) and not os.path.isdir(folder):
         raise ValueError(f"{name} {folder!r} is a file, expected a folder")

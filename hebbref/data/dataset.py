@@ -10,12 +10,10 @@ from hebbref.validate import check_array, check_labels
 @dataclasses.dataclass
 class ImageDataset:
     """Labelled grey images.
-
     X: (n, h, w) float32 in [0, 1], strokes bright.
     y: (n,) int64 class labels in [0, C), every class present.
     drawer: (n,) int64 >= 0, who drew the example; (y, drawer) pairs are unique.
-    class_names: list of C str, unique; class_names[i] names label i.
-    """
+    class_names: list of C str, unique; class_names[i] names label i."""
     X: np.ndarray
     y: np.ndarray
     drawer: np.ndarray
@@ -35,10 +33,7 @@ class ImageDataset:
             raise ValueError("class_names must be unique")
         n = self.X.shape[0]
         self.y = check_labels(self.y, "y", len(self.class_names), shape=(n,))
-        if not isinstance(self.drawer, np.ndarray) or self.drawer.dtype.kind not in "iu":
-            raise TypeError("drawer must be a numpy.ndarray of integers")
-        if self.drawer.shape != (n,):
-            raise ValueError(f"drawer must have shape {(n,)}, got {self.drawer.shape}")
+        check_array(self.drawer, "drawer", shape=(n,), dtype_kind="i")
         if n and self.drawer.min() < 0:
             raise ValueError(f"drawer must be >= 0, got {self.drawer.min()}")
         self.drawer = self.drawer.astype(np.int64, copy=False)

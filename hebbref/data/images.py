@@ -1,17 +1,7 @@
-"""Character-image datasets for reproduction 1 (METHOD §5): many classes, few drawers each.
-
-Four sources, chosen by a spec string in :func:`load_dataset`:
-- ``"kanji"``: KanjiVG characters rendered as 20 drawers each (hebbref.data.kanji);
-- ``"omniglot:PATH"``: the official Omniglot folders, PATH/images_background/<alphabet>/
-  <character>/*.png and PATH/images_evaluation/... (either or both);
-- ``"digits"``: scikit-learn's bundled 8 × 8 handwritten digits (10 classes, ~180 drawers);
-- ``"npz:PATH"``: arrays X (n, h, w) or (n, h, w, channels), y (n,), optional drawer (n,) and
-  class_names.
-
-Every source gives the same :class:`ImageDataset`: grey images in [0, 1] with the strokes bright
-on a dark background, integer labels, and each example's drawer. :func:`train_test_split` holds
-out the first drawers of every class, as the paper holds out the first 5 examples per class.
-"""
+"""Character-image datasets for reproduction 1 (docs/MATH.md §9): many classes, few drawers
+each, from four sources (load_dataset): "kanji" (hebbref.data.kanji), "omniglot:PATH",
+"digits" (scikit-learn's 8 × 8 digits) and "npz:PATH". Each gives an ImageDataset, strokes bright
+on a dark background; train_test_split holds out the first drawers of every class (§1.3)."""
 import math
 from pathlib import Path
 
@@ -29,14 +19,9 @@ MAX_IMAGE_PIXELS = 2**24  # 4096 × 4096: a character image is resized to tens o
 
 
 def train_test_split(dataset, test_drawers=5):
-    """Hold out the first ``test_drawers`` examples of every class (lowest drawer indices).
-
-    With drawers numbered 0..19, as for kanji and Omniglot, test = drawers 0..4 (the paper holds
-    out the first 5 examples per class, METHOD §5). Returns (train, test) ImageDatasets, each
-    keeping the original example order and all class names.
-    Raises ValueError if a class has fewer than test_drawers + 1 examples (it would have
-    nothing to train on).
-    """
+    """(train, test) ImageDatasets: test the first ``test_drawers`` drawers of every class, as the
+    paper holds out the first 5 examples per class (docs/MATH.md §1.3); each keeps the example
+    order and all class names. ValueError if a class would have nothing left to train on."""
     if not isinstance(dataset, ImageDataset):
         raise TypeError(f"dataset must be an ImageDataset, got {type(dataset).__name__}")
     check_int(test_drawers, "test_drawers", 0)
@@ -46,23 +31,13 @@ def train_test_split(dataset, test_drawers=5):
         raise ValueError(f"test_drawers={test_drawers} needs at least {test_drawers + 1} "
                          f"examples per class; class {dataset.class_names[short[0]]!r} has "
                          f"{counts[short[0]]} ({short.size} classes are short)")
-    order = np.lexsort((dataset.drawer, dataset.y))        # by class, then drawer
-    first_of_class = np.cumsum(counts) - counts
-    rank = np.empty(len(dataset), dtype=np.int64)
-    rank[order] = np.arange(len(dataset)) - first_of_class[dataset.y[order]]
-    test = rank < test_drawers
+    test = _rank_in_class(dataset.y, np.lexsort((dataset.drawer, dataset.y))) < test_drawers
     return dataset.subset(~test), dataset.subset(test)
 
 
 def load_dataset(spec="kanji", *, num_classes, size=28, seed=0):
-    """Load a character-image dataset named by ``spec``.
-
-    spec: "kanji", "digits", "omniglot:PATH" or "npz:PATH".
-    num_classes: int >= 1, or None for every class available. Fewer classes than available
-        are chosen by ``seed``.
-    size: images are resized (or rendered) to size × size.
-    Returns an ImageDataset.
-    """
+    """The ImageDataset named by ``spec``: "kanji", "digits", "omniglot:PATH" or "npz:PATH";
+    num_classes (int >= 1, or None for all) chosen by ``seed``, images size × size."""
     if not isinstance(spec, str):
         raise TypeError(f"spec must be a str, got {type(spec).__name__}")
     source, _, path = spec.partition(":")
@@ -81,11 +56,10 @@ def load_dataset(spec="kanji", *, num_classes, size=28, seed=0):
 
 
 def _check_options(num_classes, size, seed):
-    for name, value, low in [("num_classes", num_classes, 1), ("size", size, 1),
-                             ("seed", seed, 0)]:
-        if value is None and name == "num_classes":
-            continue
-        check_int(value, name, low)
+    if num_classes is not None:
+        check_int(num_classes, "num_classes", 1)
+    check_int(size, "size", 1)
+    check_int(seed, "seed", 0)
 
 
 def choose_classes(num_available, num_classes, seed):
@@ -101,10 +75,8 @@ def choose_classes(num_available, num_classes, seed):
 
 def to_grey(image):
     """(..., h, w, 1|3|4) in [0, 1] -> (..., h, w) luminance; a (h, w) image is returned as is.
-
     Colour uses the ITU-R 601 luma weights; an alpha channel composites the image over white
-    (a transparent background is paper).
-    """
+    (a transparent background is paper)."""
     if image.ndim == 2:
         return image
     if image.shape[-1] == 1:
@@ -118,10 +90,8 @@ def to_grey(image):
 
 def _area_weights(source, target, dtype):
     """(target, source) matrix averaging source pixels over each target pixel's footprint.
-
     Target pixel i covers source interval [i·s, (i+1)·s), s = source/target; each weight is the
-    overlap with source pixel j's interval [j, j+1), divided by s, so every row sums to 1.
-    """
+    overlap with source pixel j's interval [j, j+1), divided by s, so every row sums to 1."""
     step = source / target
     low = np.arange(target)[:, None] * step
     pixel = np.arange(source)[None, :]
@@ -131,10 +101,8 @@ def _area_weights(source, target, dtype):
 
 def resize_area(images, size):
     """Resize (n, h, w) images to (n, size, size) by area averaging (exact box filter).
-
     Shrinking averages every source pixel a target pixel covers; enlarging repeats pixels.
-    Values stay within the input range.
-    """
+    Values stay within the input range."""
     n, height, width = images.shape
     if (height, width) == (size, size):
         return images
@@ -144,15 +112,11 @@ def resize_area(images, size):
 
 
 def load_omniglot(root, *, num_classes=None, size=28, seed=0):
-    """Omniglot in its official layout, strokes made bright and resized to size × size.
-
-    root: folder holding images_background/ and/or images_evaluation/, each holding
-        <alphabet>/<character>/*.png (black strokes on white, 105 × 105).
-    Characters are sorted by (split, alphabet, character) and named "split/alphabet/character";
-    num_classes of them are chosen by ``seed`` (see choose_classes). Within a character the PNG
-    files sorted by name are drawers 0, 1, ... Hidden files (".DS_Store") are ignored; any
-    other non-PNG entry is an error.
-    """
+    """Omniglot in its official layout under root: images_background/ and/or
+    images_evaluation/, each <alphabet>/<character>/*.png (black on white, 105 × 105); strokes
+    made bright, resized to size × size. Classes "split/alphabet/character", sorted, num_classes
+    of them chosen by ``seed``; a character's PNG files sorted by name are drawers 0, 1, ...
+    Hidden files (".DS_Store") are ignored; any other non-PNG entry is an error."""
     _check_options(num_classes, size, seed)
     root = Path(root)
     if not root.is_dir():
@@ -177,17 +141,12 @@ def load_omniglot(root, *, num_classes=None, size=28, seed=0):
         raise ValueError(f"omniglot folder {str(root)!r} holds no character folders")
 
     chosen = [characters[i] for i in choose_classes(len(characters), num_classes, seed)]
-    images, labels, drawers = [], [], []
-    for label, (_, files) in enumerate(tqdm(chosen, desc="reading omniglot", unit="class",
-                                            disable=None)):
-        for drawer, file in enumerate(files):
-            images.append(resize_area(1.0 - _read_png(file)[None], size)[0])
-            labels.append(label)
-            drawers.append(drawer)
-    return ImageDataset(X=np.stack(images).astype(np.float32, copy=False),
-                        y=np.array(labels, dtype=np.int64),
-                        drawer=np.array(drawers, dtype=np.int64),
-                        class_names=[name for name, _ in chosen])
+    bar = tqdm(chosen, desc="reading omniglot", unit="class", disable=None)
+    images = [resize_area(1.0 - _read_png(file)[None], size)[0] for _, files in bar
+              for file in files]
+    y = np.repeat(np.arange(len(chosen), dtype=np.int64), [len(files) for _, files in chosen])
+    return ImageDataset(X=np.stack(images).astype(np.float32, copy=False), y=y,
+                        drawer=_occurrence_order(y), class_names=[name for name, _ in chosen])
 
 
 def _visible_entries(folder, *, want_dirs):
@@ -231,8 +190,9 @@ def _read_png(file):
 
 
 def _npz_layout(size):
-    """check(headers, read) for read_npz: X and y present, X an image stack of at most
-    MAX_IMAGE_PIXELS an image whose conversion and resizing fit in memory."""
+    """check(headers, read) for read_npz: X and y present, X a float or uint8 image stack of at
+    most MAX_IMAGE_PIXELS an image whose conversion and resizing fit in memory, y and drawer
+    integers of X's length."""
     def check(headers, read):
         for name in ("X", "y"):
             if name not in headers:
@@ -245,6 +205,11 @@ def _npz_layout(size):
             if len(other) != 1 or (name != "class_names" and other != shape[:1]):
                 raise ValueError(f"{name} must be 1-d with the same number of examples as X, "
                                  f"got X {shape} and {name} {other}")
+        if headers["X"][1] != np.uint8 and headers["X"][1].kind != "f":
+            raise ValueError(f"X must be float or uint8 image data, got dtype {headers['X'][1]}")
+        for name, what in (("y", "integer labels"), ("drawer", "integers")):
+            if name in headers and headers[name][1].kind not in "iu":
+                raise ValueError(f"{name} must hold {what}, got dtype {headers[name][1]}")
         if shape[1] * shape[2] > MAX_IMAGE_PIXELS:
             raise ValueError(f"X holds {shape[1]} × {shape[2]} images, more than "
                              f"MAX_IMAGE_PIXELS = {MAX_IMAGE_PIXELS}")
@@ -255,42 +220,45 @@ def _npz_layout(size):
 
 def load_npz(path, *, num_classes=None, size=28, seed=0):
     """Images from an .npz file, taken as they are (strokes expected bright on dark).
-
     Arrays: X (n, h, w) or (n, h, w, channels) with channels 1, 3 or 4, float in [0, 1] or
     uint8 (divided by 255); y (n,) integer labels (any values; sorted distinct values become
     classes 0..C−1, named str(value), unless class_names (C,) is given, in which case y must
     lie in [0, C)); drawer (n,) optional, non-negative ints, unique within a class; without it
-    an example's drawer is its order of occurrence within its class.
-    """
+    an example's drawer is its order of occurrence within its class."""
     _check_options(num_classes, size, seed)
     path = Path(path)
     arrays = read_npz(path, "npz file", _npz_layout(size))
     X, y = arrays["X"], arrays["y"]
     if X.dtype == np.uint8:
         X = X / np.float32(255)
-    elif X.dtype.kind == "f":
-        if X.size and (not np.isfinite(X).all() or X.min() < 0 or X.max() > 1):
-            raise ValueError(f"{str(path)!r}: float X must be finite and within [0, 1]")
-    else:
-        raise ValueError(f"{str(path)!r}: X must be float or uint8 image data, got dtype "
-                         f"{X.dtype}")
-    if y.dtype.kind not in "iu":
-        raise ValueError(f"{str(path)!r}: y must hold integer labels, got dtype {y.dtype}")
-
+    elif X.size and (not np.isfinite(X).all() or X.min() < 0 or X.max() > 1):
+        raise ValueError(f"{str(path)!r}: float X must be finite and within [0, 1]")
     if "class_names" in arrays:
         names = [str(name) for name in arrays["class_names"]]
         y = check_labels(y, f"{str(path)!r}: y (labels of class_names)", len(names))
     else:
         values, y = np.unique(y, return_inverse=True)
         names = [str(value) for value in values]
-    if "drawer" in arrays:
-        drawer = arrays["drawer"]
-        if drawer.dtype.kind not in "iu" or drawer.shape != y.shape:
-            raise ValueError(f"{str(path)!r}: drawer must be integers of shape {y.shape}, got "
-                             f"{drawer.dtype} {drawer.shape}")
-    else:
-        drawer = _occurrence_order(y)
+    drawer = arrays["drawer"] if "drawer" in arrays else _occurrence_order(y)
+    return _chosen(X, y, drawer, names, num_classes, seed, size)
 
+
+def load_digits(*, num_classes=None, size=8, seed=0):
+    """scikit-learn's bundled handwritten digits (UCI optdigits test set: 1,797 images of 8 × 8,
+    10 classes of about 180; no download), pixel counts 0..16 scaled to [0, 1]; an example's
+    drawer is its order of occurrence within its class."""
+    _check_options(num_classes, size, seed)
+    from sklearn.datasets import load_digits as sklearn_digits  # a dependency of this loader only
+
+    bunch = sklearn_digits()
+    y = bunch.target.astype(np.int64)
+    return _chosen(bunch.images / 16.0, y, _occurrence_order(y), [str(d) for d in range(10)],
+                   num_classes, seed, size)
+
+
+def _chosen(X, y, drawer, names, num_classes, seed, size):
+    """The ImageDataset of the classes choose_classes keeps, relabelled 0, 1, ... in order, its
+    images X (n, h, w) or (n, h, w, channels) made grey and resized to size × size."""
     keep = choose_classes(len(names), num_classes, seed)
     relabel = np.full(len(names), -1, dtype=np.int64)
     relabel[keep] = np.arange(len(keep))
@@ -303,32 +271,15 @@ def load_npz(path, *, num_classes=None, size=28, seed=0):
                         class_names=[names[i] for i in keep])
 
 
-def load_digits(*, num_classes=None, size=8, seed=0):
-    """The handwritten digits bundled with scikit-learn (UCI optdigits test set: 1,797 images
-    of 8 × 8 pixels, 10 classes, about 180 per class; shipped inside the package, no download).
-
-    Pixel counts 0..16 become [0, 1] (strokes bright on dark, as every source here); an
-    example's drawer is its order of occurrence within its class. Returns an ImageDataset.
-    """
-    _check_options(num_classes, size, seed)
-    from sklearn.datasets import load_digits as sklearn_digits  # a dependency of this loader only
-
-    bunch = sklearn_digits()
-    X = (bunch.images / 16.0).astype(np.float32)
-    y = bunch.target.astype(np.int64)
-    keep = choose_classes(10, num_classes, seed)
-    mask = np.isin(y, keep)
-    relabel = np.full(10, -1, dtype=np.int64)
-    relabel[keep] = np.arange(len(keep))
-    return ImageDataset(X=resize_area(X[mask], size).astype(np.float32, copy=False),
-                        y=relabel[y[mask]], drawer=_occurrence_order(y[mask]),
-                        class_names=[str(d) for d in keep])
-
-
-def _occurrence_order(y):
-    """(n,) int64: how many earlier examples share each example's label."""
-    order = np.argsort(y, kind="stable")
+def _rank_in_class(y, order):
+    """(n,) int64: each example's place within its class when the examples are taken in
+    `order` (a permutation that sorts y)."""
     counts = np.bincount(y)
     rank = np.empty(len(y), dtype=np.int64)
     rank[order] = np.arange(len(y)) - (np.cumsum(counts) - counts)[y[order]]
     return rank
+
+
+def _occurrence_order(y):
+    """(n,) int64: how many earlier examples share each example's label."""
+    return _rank_in_class(y, np.argsort(y, kind="stable"))

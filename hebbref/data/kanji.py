@@ -1,23 +1,17 @@
-"""Handwriting-like character images rendered from KanjiVG stroke data (METHOD §5 stand-in).
+"""Handwriting-like character images rendered from KanjiVG stroke data, standing in for
+Omniglot's many classes × 20 drawers (docs/MATH.md §9) where Omniglot is not at hand.
 
-METHOD §5 wants many classes with few examples each, like Omniglot's 1,623 characters × 20
-drawers. Where Omniglot is not at hand (it is read by hebbref.data.images.load_omniglot when it
-is), each kanji plays a character and 20 "drawers" are made by perturbing its strokes: every drawer moves each stroke a little, jitters its control
+Each kanji is a class; each of its 20 "drawers" moves every stroke a little, jitters its control
 points, varies the pen width and applies a small affine warp (rotation, scale, aspect, shear,
-translation); the result is rasterised with anti-aliasing in plain NumPy. A drawer's
-perturbation comes from its own random stream seeded by (seed, code point, drawer), so a class
-renders the same whichever other classes are chosen alongside it.
+translation), then rasterises with anti-aliasing in plain NumPy. A drawer's random stream is
+seeded by (seed, code point, drawer), so a class renders the same whichever classes join it.
+Only the standard files (``kanji/xxxxx.svg``) of CJK ideographs are used, not variants, kana or
+symbols, so the class list is fixed by the package version alone.
 
-Character data: KanjiVG, copyright (C) 2009/2010/2011 Ulrich Apel, distributed under the Creative
-Commons Attribution-Share Alike 3.0 licence (https://kanjivg.tagaini.net,
-http://creativecommons.org/licenses/by-sa/3.0/), read from the ``kanjivg`` PyPI package. Images
-rendered from it are derived works under the same licence.
-
-Only the standard files (``kanji/xxxxx.svg``, five hex digits) whose code point is a CJK
-ideograph are used; variant drawings (``-Kaisho``, ``-HzFst`` ...), kana, Latin letters,
-punctuation and radical-supplement glyphs are skipped so the class list is fixed by the package
-version alone.
-"""
+Character data: KanjiVG, copyright (C) 2009/2010/2011 Ulrich Apel, Creative Commons
+Attribution-Share Alike 3.0 (https://kanjivg.tagaini.net,
+http://creativecommons.org/licenses/by-sa/3.0/), from the ``kanjivg`` PyPI package. Images
+rendered from it are derived works under the same licence."""
 import functools
 import hashlib
 import importlib.metadata
@@ -69,13 +63,10 @@ def _kanjivg_files():
             "'kanji' dataset (pip install kanjivg)") from None
     files = {}
     for file in distribution.files or ():
-        parts = file.parts
-        match = _STANDARD_NAME.match(parts[-1]) if len(parts) == 2 and parts[0] == "kanji" \
-            else None
-        if match:
-            code_point = int(match.group(1), 16)
-            if any(low <= code_point <= high for low, high in _IDEOGRAPH_RANGES):
-                files[code_point] = Path(distribution.locate_file(file))
+        match = _STANDARD_NAME.match(file.name) if file.parts[:-1] == ("kanji",) else None
+        code_point = int(match.group(1), 16) if match else -1
+        if any(low <= code_point <= high for low, high in _IDEOGRAPH_RANGES):
+            files[code_point] = Path(distribution.locate_file(file))
     if not files:
         raise FileNotFoundError(
             f"kanjivg {distribution.version} is installed but lists no kanji/xxxxx.svg files; "
@@ -86,9 +77,7 @@ def _kanjivg_files():
 @functools.lru_cache(maxsize=8192)
 def load_strokes(code_point):
     """The strokes of one kanji, in stroke order, in KanjiVG's 109 × 109 coordinates.
-
-    Returns a tuple of (K, 4, 2) float64 arrays of cubic control points, one per stroke.
-    """
+    Returns a tuple of (K, 4, 2) float64 arrays of cubic control points, one per stroke."""
     path = _kanjivg_files()[1].get(code_point)
     if path is None:
         raise ValueError(f"code_point U+{code_point:04X} is not a standard KanjiVG kanji")
@@ -109,10 +98,8 @@ def load_strokes(code_point):
 
 def _class_geometry(strokes):
     """All segments of a character in one array, with what the drawers need to perturb them.
-
     Returns (segments (K, 4, 2), stroke index of each segment (K,), joined (K,) bool: segment
-    k starts at the point where segment k − 1 of the same stroke ends).
-    """
+    k starts at the point where segment k − 1 of the same stroke ends)."""
     segments = np.concatenate(strokes)
     stroke_of_segment = np.repeat(np.arange(len(strokes)), [len(s) for s in strokes])
     joined = np.zeros(len(segments), dtype=bool)
@@ -123,10 +110,8 @@ def _class_geometry(strokes):
 
 def _drawer_segments(geometry, rng, size, style):
     """One drawer's version of a character: perturbed control points in pixel coordinates.
-
     geometry: from _class_geometry, in viewBox units. Returns ((K, 4, 2) control points in
-    pixels, x right and y down; half pen width in pixels).
-    """
+    pixels, x right and y down; half pen width in pixels)."""
     segments, stroke_of_segment, joined = geometry
     angle = np.deg2rad(rng.normal(0.0, style["rotation"]))
     scale = _BASE_SCALE * np.exp(rng.normal(0.0, style["scale"]))
@@ -151,18 +136,15 @@ def _drawer_segments(geometry, rng, size, style):
 
 def rasterise(starts, ends, half_width, image_index, num_images, size):
     """Anti-aliased union of thick line segments: coverage of each pixel by a round pen.
-
     starts, ends: (S, 2) segment end points in pixels (x right, y down; pixel (r, c) has its
         centre at (c + 0.5, r + 0.5)).
     half_width: (S,) half pen width in pixels. image_index: (S,) int, image each segment is in.
     Returns (num_images, size, size) float32 in [0, 1].
-
     A pixel's value is clip(half_width + 0.5 − distance, 0, 1), distance from its centre to the
     nearest segment: 1 inside the pen, 0 beyond it, a one-pixel linear ramp at the edge (the
     usual approximation of area coverage). Each segment only visits the square of pixels whose
     centres lie within ``reach`` of its midpoint, so the cost grows with the total stroke
-    length, not with size².
-    """
+    length, not with size²."""
     images = np.zeros(num_images * size * size, dtype=np.float32)
     if len(starts) == 0:
         return images.reshape(num_images, size, size)
@@ -196,13 +178,10 @@ def _render_class(code_point, drawers, size, seed, style):
     supersample = style["supersample"]
     fine = size * supersample
     geometry = _class_geometry(load_strokes(code_point))
-    controls, half_widths = [], []
-    for drawer in range(drawers):
-        rng = np.random.default_rng([seed, 1, code_point, drawer])
-        control, half_width = _drawer_segments(geometry, rng, fine, style)
-        controls.append(control)
-        half_widths.append(half_width)
-    controls = np.stack(controls)                                         # (D, K, 4, 2)
+    drawn = [_drawer_segments(geometry, np.random.default_rng([seed, 1, code_point, drawer]),
+                              fine, style) for drawer in range(drawers)]
+    controls = np.stack([control for control, _ in drawn])                # (D, K, 4, 2)
+    half_widths = [half_width for _, half_width in drawn]
     # Sample each segment finely enough that no chord exceeds _MAX_CHORD_PIXELS in any drawer
     # (the control polygon is at least as long as the curve); segments sharing a count are
     # sampled together.
@@ -252,38 +231,30 @@ def render_kanji_dataset(num_classes, *, drawers=20, size=28, seed=0, stroke_wid
                          scale=0.06, aspect=0.06, shear=0.1, translate=3.0, supersample=1,
                          max_strokes=None, cache=True):
     """Render num_classes kanji × ``drawers`` handwriting-like variants as an ImageDataset.
-
-    num_classes: int >= 1, or None for every standard kanji. Classes are chosen by ``seed``
-        (see _choose_kanji) and labelled 0..C−1 in code point order; class_names holds the
-        characters themselves.
-    drawers: examples per class. size: images are size × size pixels.
-    seed: fixes the class choice and every drawer's perturbation.
-    Style (lengths in KanjiVG's 109-unit box; every random draw is a normal with this standard
-    deviation): stroke_width (mean pen width; the scale for width_jitter is log-normal),
-    jitter (each control point), stroke_shift (each whole stroke), rotation (degrees), scale
-    and aspect (log scale), shear, translate (whole character).
-    supersample: render at size × supersample and average blocks down (1 = off; the edge ramp
-        already anti-aliases).
-    max_strokes: only kanji with at most this many strokes (None = any). Simpler characters
-        stay legible at small sizes.
+    num_classes: int >= 1, or None for every standard kanji; chosen by ``seed`` (_choose_kanji),
+        labelled 0..C−1 in code point order, class_names the characters themselves.
+    drawers: examples per class; size: images are size × size pixels; seed: fixes the class
+        choice and every drawer's perturbation.
+    Style, each the standard deviation of a normal draw, lengths in KanjiVG's 109-unit box:
+    stroke_width (the mean pen width, log-normal by width_jitter), jitter (each control point),
+    stroke_shift (each stroke), rotation (degrees), scale and aspect (log), shear, translate.
+    supersample: render at size × supersample and average blocks down (1: off; the edge ramp
+        already anti-aliases). max_strokes: only kanji with at most this many strokes (None:
+        any); simpler characters stay legible at small sizes.
     cache: keep the result as .npz under cache_dir(), keyed by every argument above, the
         kanjivg version and RENDERER_VERSION.
-    Returns ImageDataset with X (C · drawers, size, size) float32 in [0, 1] (strokes bright on
-    black), y and drawer int64, example i = class i // drawers, drawer i % drawers.
-    """
-    if num_classes is not None:
-        num_classes = check_int(num_classes, "num_classes", 1)
-    drawers = check_int(drawers, "drawers", 1)
-    size = check_int(size, "size", 1)
+    Returns X (C · drawers, size, size) float32 in [0, 1] (strokes bright on black), y and
+    drawer int64: example i is class i // drawers, drawer i % drawers."""
+    num_classes, max_strokes = (None if value is None else check_int(value, name, 1)
+                                for name, value in (("num_classes", num_classes),
+                                                    ("max_strokes", max_strokes)))
+    drawers, size, supersample = (check_int(value, name, 1) for name, value in (
+        ("drawers", drawers), ("size", size), ("supersample", supersample)))
     seed = check_int(seed, "seed", 0)
-    supersample = check_int(supersample, "supersample", 1)
-    if max_strokes is not None:
-        max_strokes = check_int(max_strokes, "max_strokes", 1)
-    style = {"stroke_width": check_number(stroke_width, "stroke_width", low=0.0)}
-    for name, value in [("width_jitter", width_jitter), ("jitter", jitter),
-                        ("stroke_shift", stroke_shift), ("rotation", rotation), ("scale", scale),
-                        ("aspect", aspect), ("shear", shear), ("translate", translate)]:
-        style[name] = check_number(value, name, low=0.0)
+    style = dict(stroke_width=stroke_width, width_jitter=width_jitter, jitter=jitter,
+                 stroke_shift=stroke_shift, rotation=rotation, scale=scale, aspect=aspect,
+                 shear=shear, translate=translate)
+    style = {name: check_number(value, name, low=0.0) for name, value in style.items()}
     style["supersample"] = supersample
 
     path = _cache_path(num_classes, drawers, size, seed, max_strokes, style)
@@ -296,7 +267,9 @@ def render_kanji_dataset(num_classes, *, drawers=20, size=28, seed=0, stroke_wid
     dataset = _render_dataset(code_points, drawers, size, seed, style)
     if cache:
         try:
-            _write_cache(path, dataset)
+            atomic_write(path, lambda file: np.savez(file, X=dataset.X, y=dataset.y,
+                                                     drawer=dataset.drawer,
+                                                     class_names=np.array(dataset.class_names)))
         except OSError as error:  # a read-only home should not stop an experiment
             warnings.warn(f"could not cache the rendered kanji at {path}: {error}", stacklevel=2)
     return dataset
@@ -309,12 +282,10 @@ def _render_dataset(code_points, drawers, size, seed, style):
                                             disable=None)):
         images[label * drawers:(label + 1) * drawers] = _render_class(code_point, drawers, size,
                                                                       seed, style)
-    return ImageDataset(
-        X=images,
-        y=np.repeat(np.arange(len(code_points), dtype=np.int64), drawers),
-        drawer=np.tile(np.arange(drawers, dtype=np.int64), len(code_points)),
-        class_names=[chr(code_point) for code_point in code_points],
-    )
+    labels = np.arange(len(code_points), dtype=np.int64)
+    return ImageDataset(X=images, y=np.repeat(labels, drawers),
+                        drawer=np.tile(np.arange(drawers, dtype=np.int64), len(code_points)),
+                        class_names=[chr(code_point) for code_point in code_points])
 
 
 def _cache_path(num_classes, drawers, size, seed, max_strokes, style):
@@ -348,8 +319,3 @@ def _read_cache(path, num_classes, drawers, size):
     except (OSError, ValueError, TypeError, KeyError):
         return None
 
-
-def _write_cache(path, dataset):
-    atomic_write(path, lambda file: np.savez(file, X=dataset.X, y=dataset.y,
-                                             drawer=dataset.drawer,
-                                             class_names=np.array(dataset.class_names)))

@@ -1,31 +1,19 @@
-"""Word-level text corpora for reproduction 2 (METHOD §6): ``load_corpus`` reads, splits,
-tokenises and numbers a corpus.
+"""Word-level text corpora for reproduction 2 (docs/MATH.md §1.1, §10): ``load_corpus`` reads,
+splits, tokenises and numbers a corpus. Which files each spec reads and how they are split:
+``hebbref.data.corpus_files``; cutting the ids into BPTT batches: ``hebbref.data.batching``.
 
-Which files each spec reads and how they are split into train, valid and test:
-``hebbref.data.corpus_files`` (Corpora, Splits). Cutting the numbered stream into truncated-BPTT
-batches: ``hebbref.data.batching``.
+Tokens: a blank line is skipped; every other line becomes its tokens and ``<eos>``.
+``wikitext:`` lines are split on whitespace, case kept (the files are already tokenised).
+``bbc`` and ``text:`` lines go through ``tokenize_line``: lowercase, "’" read as "'", then
+``_TOKEN_PATTERN``: a word is a run of letters, and an apostrophe between letters stays inside
+it ("don't", "o'neill") except the clitic "'s", its own token ("warner's" -> "warner", "'s"); a
+number is a run of digits with "." or "," between digits ("1.13", "464,000"); any other
+non-space character is a token of its own ("$", "£", "-", "(", ".").
 
-Tokenisation
-------------
-Lines end at "\\n", "\\r\\n" or "\\r". A line that is empty or only whitespace is skipped;
-every other line becomes its tokens followed by ``<eos>`` (METHOD §6).
-- ``wikitext:``: the line split on whitespace, case kept (the files are already tokenised).
-- ``bbc`` and ``text:``: ``tokenize_line``: lowercase, "’" read as "'", then the regex
-  ``_TOKEN_PATTERN``: a word is a run of letters, and an apostrophe between letters stays inside
-  it ("don't", "o'neill") except the clitic "'s", which is its own token ("warner's" -> "warner",
-  "'s"); a number is a run of digits with "." or "," between digits ("1.13", "464,000"); any
-  other non-space character is a token of its own ("$", "£", "-", "(", ".").
-
-Vocabulary
-----------
-Closed, built from the training split only (METHOD §6). Id 0 is ``<unk>`` and id 1 is
-``<eos>``, always present (even with a training count of 0). Every other word occurring at least
-``min_count`` times in the training split gets an id from 2 on, ordered by descending training
-count, ties alphabetically (Python string order). Words below ``min_count``, and words of valid
-and test that are not in the vocabulary, become ``<unk>``. A WikiText token spelled "<unk>"
-is id 0; WikiText already replaced words seen fewer than 3 times, so ``min_count <= 3`` leaves
-its vocabulary as published.
-"""
+Vocabulary (§1.1), from the training split only: ids 0 and 1 are ``<unk>`` and ``<eos>``, always
+present; then every word seen at least ``min_count`` times, by descending count, ties in Python
+string order; other words become ``<unk>``. A WikiText token "<unk>" is id 0; WikiText already
+replaced words seen fewer than 3 times, so ``min_count <= 3`` keeps its published vocabulary."""
 import hashlib
 import numbers
 import re
@@ -48,17 +36,12 @@ _TOKEN_PATTERN = re.compile(r"[^\W\d_]+(?:'(?!s\b)[^\W\d_]+)*|'s\b|\d+(?:[.,]\d+
 
 @dataclass
 class Corpus:
-    """A tokenised corpus with a closed vocabulary (see the module docstring).
-
-    vocab: list of V words, vocab[id] is the word of id (vocab[0] = "<unk>", vocab[1] = "<eos>").
-    train, valid, test: int64 arrays of token ids in [0, V).
-    train_counts: (V,) int64, occurrences of each id in ``train`` (np.bincount(train, minlength=V)).
-    source: one-line description of where the text came from and how it was split.
-    documents: for each split, the documents it holds in order (paths relative to the corpus
-        folder, or a file name with its block of non-empty lines).
-    word_to_id: dict word -> id (the inverse of vocab; built from vocab when not given). Words not
-        in it are "<unk>": ``word_to_id.get(word, UNK_ID)``.
-    """
+    """A tokenised corpus with a closed vocabulary (module docstring).
+    vocab: list of V words, vocab[id] the word of id; train, valid, test: int64 ids in [0, V);
+    train_counts: (V,) int64, np.bincount(train, minlength=V); source: one line on where the
+    text came from and how it was split; documents: each split's documents in order (paths in
+    the corpus folder, or a file's block of non-empty lines); word_to_id: the inverse of vocab
+    (built when not given), ``word_to_id.get(word, UNK_ID)`` for any word."""
 
     vocab: list = field(repr=False)
     train: np.ndarray
@@ -80,46 +63,27 @@ class Corpus:
     def statistics(self):
         """Sizes for reports: vocab size, documents and tokens per split, share of <unk> tokens."""
         splits = {"train": self.train, "valid": self.valid, "test": self.test}
-        return {
-            "vocab_size": self.vocab_size,
-            "documents": {name: len(self.documents.get(name, ())) for name in SPLITS},
-            "tokens": {name: int(ids.size) for name, ids in splits.items()},
-            "unk_fraction": {name: float(np.mean(ids == UNK_ID)) for name, ids in splits.items()},
-        }
+        return {"vocab_size": self.vocab_size,
+                "documents": {name: len(self.documents.get(name, ())) for name in SPLITS},
+                "tokens": {name: int(ids.size) for name, ids in splits.items()},
+                "unk_fraction": {name: float(np.mean(ids == UNK_ID))
+                                 for name, ids in splits.items()}}
 
-
-# ------------------------------------------------------------------------------------------------
-# Tokenisation
 
 def tokenize_line(line):
     """Tokens of one line of ``bbc`` / ``text:`` text (lowercased, no "<eos>"; module docstring)."""
     return _TOKEN_PATTERN.findall(line.lower().replace("\u2019", "'"))
 
 
-def _whitespace_tokens(line):
-    return line.split()
-
-
-# ------------------------------------------------------------------------------------------------
-# Vocabulary and ids
-
-def _encode_training(lines, tokenize):
-    """Provisional ids of the training tokens (first-seen order, with "<unk>" = 0, "<eos>" = 1).
-
-    One pass and 8 bytes a token, so that WikiText-103 (103M tokens) fits comfortably in memory.
-    Returns (ids: (M,) int64, words: list of the provisional vocabulary)."""
-    provisional = {UNK: UNK_ID, EOS: EOS_ID}
+def _encode(lines, tokenize, lookup):
+    """(M,) int64 ids, lookup(word) of each token and EOS_ID after each non-blank line. One pass
+    and 8 bytes a token, so that WikiText-103 (103M tokens) fits comfortably in memory."""
     ids = array("q")
     for line in lines:
-        if not line.strip():
-            continue
-        for word in tokenize(line):
-            index = provisional.get(word)
-            if index is None:
-                index = provisional[word] = len(provisional)
-            ids.append(index)
-        ids.append(EOS_ID)
-    return np.frombuffer(ids, dtype=np.int64), list(provisional)
+        if line.strip():
+            ids.extend([lookup(word) for word in tokenize(line)])
+            ids.append(EOS_ID)
+    return np.frombuffer(ids, dtype=np.int64)
 
 
 def _build_vocab(words, provisional_counts, min_count):
@@ -131,17 +95,6 @@ def _build_vocab(words, provisional_counts, min_count):
     word_to_id = {word: i for i, word in enumerate(vocab)}
     remap = np.array([word_to_id.get(word, UNK_ID) for word in words], dtype=np.int64)
     return vocab, word_to_id, remap
-
-
-def _encode_with_vocab(lines, tokenize, word_to_id):
-    ids = array("q")
-    lookup = word_to_id.get
-    for line in lines:
-        if not line.strip():
-            continue
-        ids.extend([lookup(word, UNK_ID) for word in tokenize(line)])
-        ids.append(EOS_ID)
-    return np.frombuffer(ids, dtype=np.int64).copy()
 
 
 def _check_split(split):
@@ -186,22 +139,15 @@ def corpus_identity(corpus):
             "sha256": {name: hashlib.sha256(ids).hexdigest() for name, ids in splits.items()}}
 
 
-# ------------------------------------------------------------------------------------------------
-# Loading
-
 def load_corpus(spec="bbc", *, min_count=2, split=(0.8, 0.1, 0.1), seed=0, deduplicate=True):
-    """Read, split, tokenise and number a corpus (the rules: hebbref.data.corpus_files for
-    reading and splitting, this module's docstring for tokenising and numbering).
-
-    spec: "bbc", "wikitext:DIR" or "text:PATH".
+    """The Corpus of spec "bbc", "wikitext:DIR" or "text:PATH": read and split by the rules of
+    hebbref.data.corpus_files, tokenised and numbered by this module's docstring.
     min_count: int >= 1; training words seen fewer times become "<unk>".
     split: (train, valid, test) fractions in [0, 1] summing to 1 (bbc and text: only).
-    seed: int, the shuffle of documents (bbc and text: folders only).
-    deduplicate: drop documents whose text repeats an earlier one (folders only; see Splits).
-    Returns a Corpus. Raises FileNotFoundError for missing files or folders, ValueError for an
-    empty corpus, undecodable bytes (naming the file), a split without tokens, bad fractions or
-    min_count < 1, TypeError for arguments of the wrong type.
-    """
+    seed: int, the shuffle of documents; deduplicate: drop repeated documents (folders only).
+    Raises FileNotFoundError for missing files or folders, ValueError for an empty corpus,
+    undecodable bytes (naming the file), a split without tokens, bad fractions or min_count < 1,
+    TypeError for arguments of the wrong type."""
     kind, path = _parse_spec(spec)
     min_count = check_int(min_count, "min_count", 1)
     split = _check_split(split)
@@ -210,34 +156,29 @@ def load_corpus(spec="bbc", *, min_count=2, split=(0.8, 0.1, 0.1), seed=0, dedup
         raise TypeError(f"deduplicate must be a bool, got {type(deduplicate).__name__}")
 
     lines, documents, source = read_splits(kind, path, split, seed, deduplicate)
-    tokenize = _whitespace_tokens if kind == "wikitext" else tokenize_line
+    tokenize = str.split if kind == "wikitext" else tokenize_line
     vocab, word_to_id, ids = _number_splits(lines, tokenize, min_count)
     _check_every_split_has_tokens(ids, spec, split, documents)
     source += (f"; min_count {min_count}; {ids['train'].size:,}/{ids['valid'].size:,}/"
                f"{ids['test'].size:,} tokens, vocab {len(vocab):,}")
-    return Corpus(
-        vocab=vocab,
-        train=ids["train"],
-        valid=ids["valid"],
-        test=ids["test"],
-        train_counts=np.bincount(ids["train"], minlength=len(vocab)).astype(np.int64),
-        source=source,
-        documents=documents,
-        word_to_id=word_to_id,
-    )
+    return Corpus(vocab=vocab, **ids, source=source, documents=documents, word_to_id=word_to_id,
+                  train_counts=np.bincount(ids["train"], minlength=len(vocab)).astype(np.int64))
 
 
 def _number_splits(lines, tokenize, min_count):
     """Token ids of every split, numbered by the vocabulary of the training split.
-
     lines: {split: iterable of lines}. Returns (vocab, word_to_id, {split: (M,) int64 ids})."""
-    provisional_ids, words = _encode_training(lines["train"], tokenize)
+    # Provisional ids first, in first-seen order ("<unk>" = 0, "<eos>" = 1).
+    provisional = {UNK: UNK_ID, EOS: EOS_ID}
+    provisional_ids = _encode(lines["train"], tokenize,
+                              lambda word: provisional.setdefault(word, len(provisional)))
+    words = list(provisional)
     provisional_counts = np.bincount(provisional_ids, minlength=len(words))
     vocab, word_to_id, remap = _build_vocab(words, provisional_counts, min_count)
     ids = {"train": remap[provisional_ids]}
     del provisional_ids  # freed before valid and test are read (0.8 GB for WikiText-103)
     for name in ("valid", "test"):
-        ids[name] = _encode_with_vocab(lines[name], tokenize, word_to_id)
+        ids[name] = _encode(lines[name], tokenize, lambda w: word_to_id.get(w, UNK_ID)).copy()
     return vocab, word_to_id, ids
 
 
@@ -246,7 +187,5 @@ def _check_every_split_has_tokens(ids, spec, split, documents):
         raise ValueError(f"empty corpus: {spec!r} contains no tokens")
     for name in SPLITS:
         if ids[name].size == 0:
-            raise ValueError(
-                f"the {name} split of {spec!r} has no tokens (it holds {documents[name]}); "
-                f"check split={split} or the {name} text"
-            )
+            raise ValueError(f"the {name} split of {spec!r} has no tokens (it holds "
+                             f"{documents[name]}); check split={split} or the {name} text")

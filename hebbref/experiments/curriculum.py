@@ -1,22 +1,10 @@
-"""Reproduction 1: faster binding of novel classes on a class-incremental curriculum (METHOD §5).
+"""Reproduction 1: faster binding of novel classes on a class-incremental curriculum
+(docs/MATH.md §9). The stream and the held-out sets: §1.3; accuracy by exposure bucket: §6.3.
+Baseline (plain softmax) and Hebbian softmax see the same initial weights and the same batches.
 
-The stream: `initial_classes` classes are available at step 0 and `add_count` more are added
-every `add_every` steps; each training batch draws `batch_size` training images uniformly from
-the classes introduced so far, so every new class starts rare. The model is an MLP whose last
-hidden layer feeds a softmax over all classes. The baseline (plain softmax) and the Hebbian
-softmax see the same initial weights and the same stream of batches.
-
-Drawers: of every class, the first `eval_drawers` drawers are the test set, the next
-`eval_drawers` the validation set, and the rest the training set. `split` chooses which held-out
-set is evaluated; settings are chosen on "validation" and reported on "test" (METHOD §5).
-
-Every `eval_every` steps each held-out image of every introduced class is classified once and
-its result filed under the exposure bucket of its class: how many training draws of that class
-the model has made so far (0, 1, 2, 3–5, 6–10, 11–20, 21–50, >50). Each evaluation also
-records why a written row may cost accuracy: the mean norm of fresh rows (classes seen 1–5
-times) and of well-seen rows (> 20), and how often an image of a well-seen class is classified
-as a fresh class.
-"""
+Each evaluation also records why a written row may cost accuracy: the mean norm of fresh rows
+(classes seen 1–5 times) and of well-seen rows (> 20), and how often an image of a well-seen
+class is classified as a fresh class."""
 import dataclasses
 import os
 from dataclasses import dataclass
@@ -41,7 +29,7 @@ FRESH, WELL_SEEN = 5, 20   # exposure limits of the "why" measurement (module do
 
 @dataclass
 class CurriculumConfig(HebbianOptions):
-    """Everything that determines a curriculum run (both models). The defaults are the kanji
+    """Everything that determines a curriculum run (both models); the defaults are the kanji
     curriculum of validation/curriculum.py."""
 
     dataset: str = "kanji"
@@ -74,9 +62,7 @@ class CurriculumConfig(HebbianOptions):
     eval_drawers: int = 5
     split: str = "test"
     seed: int = 0
-    # Run every layer, the loss, the optimiser and the rule through their plain NumPy twins
-    # (no numba, no threads): the path to read and step through in a debugger.
-    reference: bool = False
+    reference: bool = False  # the plain NumPy twins throughout, no numba: the path to step through
     out: str | None = None
 
     def validate(self, name=str):
@@ -95,9 +81,8 @@ class CurriculumConfig(HebbianOptions):
         if self.initial_classes > self.classes:
             raise ValueError(f"{name('initial_classes')} ({self.initial_classes}) must not "
                              f"exceed {name('classes')} ({self.classes})")
-        if self.split not in ("validation", "test"):
-            raise ValueError(f"{name('split')} must be 'validation' or 'test', got {self.split!r}")
-        for field, choices in (("optimizer", tuple(OPTIMIZERS)), ("activation", ACTIVATIONS)):
+        for field, choices in (("split", ("validation", "test")), ("optimizer", tuple(OPTIMIZERS)),
+                               ("activation", ACTIVATIONS)):
             if getattr(self, field) not in tuple(choices):  # a tuple: a list value cannot hash
                 raise ValueError(f"{name(field)} must be one of {sorted(choices)}, got "
                                  f"{getattr(self, field)!r}")
@@ -133,10 +118,8 @@ def with_dataset_protocol(fields, dataset="kanji"):
 
 def demo_config(**overrides):
     """`hebbref demo`: 60 classes, 900 steps: a few seconds on one core."""
-    settings = dict(classes=60, initial_classes=5, add_every=12, add_count=1, steps=900,
-                    eval_every=5)
-    settings.update(overrides)
-    return CurriculumConfig(**settings)
+    return CurriculumConfig(**{**dict(classes=60, initial_classes=5, add_every=12, add_count=1,
+                                      steps=900, eval_every=5), **overrides})
 
 
 def introduced(step, config):
@@ -146,9 +129,7 @@ def introduced(step, config):
 
 def make_stream(config, train_y):
     """The batches both models see: a list of index arrays into the training set.
-
-    train_y: (n,) class labels, classes numbered in order of introduction.
-    """
+    train_y: (n,) class labels, classes numbered in order of introduction."""
     rng = np.random.default_rng([config.seed, 2])
     order = np.argsort(train_y, kind="stable")
     class_end = np.searchsorted(train_y[order], np.arange(config.classes), side="right")
@@ -160,9 +141,8 @@ def make_stream(config, train_y):
 
 
 def curriculum_train_step(params, opt_state, hebbian_softmax, x, y, config):
-    """One step of either model, in METHOD §2 order: loss and gradients, the optimiser step,
-    then the Hebbian rule (hebbian_softmax=None: the plain softmax); config.reference runs the
-    plain twins throughout. Updates params, opt_state and hebbian_softmax.counts in place.
+    """One step of either model (hebbian_softmax=None: the plain softmax), in place, in
+    docs/MATH.md §5 order: loss and gradients, optimiser step, Hebbian rule.
     x: (N, D), y: (N,). Returns the training loss before the step."""
     loss, grads, h = classifier_loss(params, x, y, activation=config.activation,
                                      reference=config.reference)
@@ -175,13 +155,10 @@ def curriculum_train_step(params, opt_state, hebbian_softmax, x, y, config):
 
 
 def classify_held_out(params, x, y, images, exposures, tally, config):
-    """Classify each held-out image of the introduced classes once; file it by exposure bucket.
-
+    """Classify each held-out image once, filed by exposure bucket (docs/MATH.md §6.3).
     x: (N, D), y: (N,), images: (N,) their ids in the held-out set; exposures: (V,) per class.
-    Returns {"accuracy", "fresh_norm", "seen_norm", "fresh_wins"} (None where undefined):
-    mean ‖θ[i]‖ over classes seen 1..FRESH times and over classes seen > WELL_SEEN times, and
-    the share of images of well-seen classes classified as a fresh class.
-    """
+    Returns {"accuracy", "fresh_norm", "seen_norm", "fresh_wins"} (None where undefined): the
+    module docstring's why-measurement, fresh = seen 1..FRESH times, well-seen > WELL_SEEN."""
     z, _, _ = classifier_forward(params, x, activation=config.activation)
     predicted = z.argmax(axis=1)
     correct = predicted == y
@@ -206,9 +183,8 @@ def run_model(config, data, stream, *, hebbian, progress=True):
                        if hebbian else None)
     opt_state, exposures, over_time = {}, np.zeros(config.classes, np.int64), []
     tally = ExposureTally(len(test_y))
-    name = "hebbian" if hebbian else "baseline"
-    for step, batch in enumerate(tqdm(stream, desc=name, disable=None if progress else True,
-                                      unit="step")):
+    for step, batch in enumerate(tqdm(stream, desc="hebbian" if hebbian else "baseline",
+                                      disable=None if progress else True, unit="step")):
         try:
             loss = curriculum_train_step(params, opt_state, hebbian_softmax, train_x[batch],
                                          train_y[batch], config)
@@ -227,9 +203,8 @@ def run_model(config, data, stream, *, hebbian, progress=True):
 
 
 def prepare_data(config):
-    """Train and held-out arrays (config.split), images flattened to (n, size²) float32 and
-    centred on the training mean; class labels permuted by the seed, so the order in which
-    classes are introduced differs between seeds."""
+    """Train and held-out (config.split) arrays, images flattened to (n, size²) float32 and
+    centred on the training mean, labels permuted by the seed (docs/MATH.md §1.3)."""
     dataset = load_dataset(config.dataset, num_classes=config.classes, size=config.size,
                            seed=config.seed)
     if dataset.num_classes != config.classes:
@@ -259,24 +234,16 @@ def run(config=None, *, progress=True, models=("baseline", "hebbian")):
             results[name] = run_model(config, data, stream, hebbian=name == "hebbian",
                                       progress=progress)
     if config.out:
-        write_run(config, results)
+        from hebbref.plots import plot_accuracy_by_exposure, plot_accuracy_over_time
+
+        write_results(os.path.join(config.out, "results.json"), results)
+        runs = {name: [results[name]] for name in ("baseline", "hebbian") if name in results}
+        title = (f"{config.dataset}, {config.classes} classes, MLP {list(config.hidden_sizes)} "
+                 f"{config.activation}, {config.optimizer}, γ={config.gamma:g}, T={config.T:g}, "
+                 f"write_scale={config.write_scale}, {config.split} drawers")
+        for plot, png in ((plot_accuracy_by_exposure, "accuracy_by_exposure.png"),
+                          (plot_accuracy_over_time, "accuracy_over_time.png")):
+            plot(runs, os.path.join(config.out, png), title=title)
         release_folder(config.out)  # taken by check_writable_folder; an error keeps it to exit
     return results
 
-
-def write_run(config, results):
-    """results.json and the two plots of one run, in config.out."""
-    from hebbref.plots import plot_accuracy_by_exposure, plot_accuracy_over_time
-
-    write_results(os.path.join(config.out, "results.json"), results)
-    runs = {name: [results[name]] for name in ("baseline", "hebbian") if name in results}
-    plot_accuracy_by_exposure(runs, os.path.join(config.out, "accuracy_by_exposure.png"),
-                              title=describe(config))
-    plot_accuracy_over_time(runs, os.path.join(config.out, "accuracy_over_time.png"),
-                            title=describe(config))
-
-
-def describe(config):
-    return (f"{config.dataset}, {config.classes} classes, MLP {list(config.hidden_sizes)} "
-            f"{config.activation}, {config.optimizer}, γ={config.gamma:g}, T={config.T:g}, "
-            f"write_scale={config.write_scale}, {config.split} drawers")

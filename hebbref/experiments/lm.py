@@ -1,15 +1,8 @@
-"""Reproduction 2: word-level LSTM language model, perplexity by word frequency (METHOD §6).
-
-`run(config) -> results` trains one model (plain or Hebbian softmax), evaluates validation and
-test perplexity overall and per training-frequency bucket, and writes results JSON, plots and a
-checkpoint to config.out. The config and the training step are in `lm_train`; this module is
-the driver around them: epochs, BPTT segments, curves, checkpoints, stop signals, evaluation.
-
-Training resumes exactly from a checkpoint (`resume=`): parameters, optimiser state, Hebbian
-counts, the carried LSTM state, the dropout RNG, the data position and the step are all saved.
-A resumed run continues the saved config in the checkpoint's folder; only the options in
-`lm_checkpoint.RESUME_MAY_CHANGE` may differ.
-"""
+"""Reproduction 2: word-level LSTM language model, perplexity by word frequency (docs/MATH.md
+§10). `run(config) -> results` trains one model (plain or Hebbian softmax), evaluates it by
+training-frequency bucket and writes results JSON, plots and a checkpoint to config.out. The
+config and the training step are in `lm_train`; this module drives them: epochs, BPTT segments,
+curves, checkpoints, stop signals, evaluation. A resume continues exactly (`lm_checkpoint`)."""
 import dataclasses
 import math
 import os
@@ -39,10 +32,8 @@ STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SI
 def evaluate(params, tokens, *, batch_size, bptt, progress=False, desc="evaluate",
              reference=False):
     """NLL of every target of a token stream, state carried across segments (no dropout).
-
     tokens: (M,) -> (nll (K,) float64, targets (K,) int64), K = targets covered after batchify.
-    progress: show a bar (only on a terminal); reference: the plain twins (stream.walk).
-    """
+    progress: show a bar (only on a terminal); reference: the plain twins (stream.walk)."""
     nll, targets = [], []
     for _, y, _, _, segment_nll in walk(params, tokens, batch_size=batch_size, bptt=bptt,
                                         reference=reference, progress=progress, desc=desc):
@@ -74,9 +65,8 @@ def _perplexity(mean_nll):
 
 
 def train(config, corpus, state, *, checkpoint_path=None, progress=True):
-    """Train until config.epochs are done or config.max_steps steps have run. Returns "done",
-    or the name of the stop signal received ("SIGINT", "SIGTERM", "SIGHUP"), after writing the
-    checkpoint."""
+    """Train until config.epochs or config.max_steps are done and write the checkpoint. Returns
+    "done", or the name of the stop signal received ("SIGINT", "SIGTERM", "SIGHUP")."""
     data = batchify(corpus.train, config.batch_size)
     per_epoch = num_segments(data, config.bptt)
     total = per_epoch * config.epochs
@@ -119,7 +109,8 @@ def train(config, corpus, state, *, checkpoint_path=None, progress=True):
 
 
 def evaluate_buckets(config, corpus, params, progress=False):
-    """Validation and test perplexity, overall and per training-frequency bucket (METHOD §6)."""
+    """Validation and test perplexity, overall and per training-frequency bucket (docs/MATH.md
+    §6.2)."""
     buckets = frequency_buckets(config.buckets)
     results = {}
     for split in ("valid", "test"):
@@ -133,7 +124,7 @@ def evaluate_buckets(config, corpus, params, progress=False):
 
 
 def evaluate_cache(config, corpus, params):
-    """METHOD §7: choose (W, θ_c, λ_c) on the validation split, then report validation and test
+    """docs/MATH.md §6.4: choose (W, θ_c, λ_c) on the validation split, then report validation and test
     perplexity by bucket with the cache at the chosen values."""
     from hebbref.cache import evaluate_with_cache, grid_search
 
@@ -153,14 +144,10 @@ def evaluate_cache(config, corpus, params):
 
 def run(config=None, *, resume=None, progress=True):
     """Train (or resume) and evaluate one model; write results to config.out if set.
-
-    resume: a checkpoint to continue; its config is kept and `config` may only change the
-    options in RESUME_MAY_CHANGE (anything else is a ValueError naming the option). Results then
-    go to the checkpoint's folder unless config.out names another.
-    Returns a dict with the config, corpus statistics, the learning curve, bucket perplexities,
-    training throughput, a run record and the status: "done", or "interrupted" with the name of
-    the stop signal under "signal".
-    """
+    resume: a checkpoint to continue in its folder (unless config.out names another); `config`
+    may change only RESUME_MAY_CHANGE (else a ValueError naming the option). Returns the config,
+    corpus sizes, learning curve, bucket perplexities, throughput, a run record and the status:
+    "done", or "interrupted" with the stop signal's name under "signal"."""
     state = None
     if resume is not None:
         saved, state = load_state(resume)
@@ -210,33 +197,25 @@ def _run(config, state, resume, progress):
 
 def _results(config, corpus, state, stopped_by, start_step, start_time):
     seconds = time.perf_counter() - start_time
-    results = {
-        "config": dataclasses.asdict(config),
-        "status": "done" if stopped_by == "done" else "interrupted",
-        "corpus": {"source": corpus.source, "vocab_size": len(corpus.vocab),
-                   "train_tokens": int(corpus.train.size), "valid_tokens": int(corpus.valid.size),
-                   "test_tokens": int(corpus.test.size)},
-        "steps": state.step,
-        "tokens_per_second": (state.step - start_step) * config.batch_size * config.bptt
-                             / max(seconds, 1e-9),
-        "curve": state.curve,
-        "record": run_record(),
-    }
-    if stopped_by != "done":
-        results["signal"] = stopped_by
-    return results
+    results = {"config": dataclasses.asdict(config),
+               "status": "done" if stopped_by == "done" else "interrupted",
+               "corpus": {"source": corpus.source, "vocab_size": len(corpus.vocab),
+                          **{f"{split}_tokens": int(getattr(corpus, split).size)
+                             for split in ("train", "valid", "test")}},
+               "steps": state.step, "curve": state.curve, "record": run_record(),
+               "tokens_per_second": (state.step - start_step) * config.batch_size * config.bptt
+                                    / max(seconds, 1e-9)}
+    return results if stopped_by == "done" else {**results, "signal": stopped_by}
 
 
 def write_outputs(config, results):
     """results.json, and after a finished run the learning-curve and bucket plots."""
     write_results(os.path.join(config.out, "results.json"), results)
-    if results["status"] != "done":
-        return
-    from hebbref.plots import plot_lm_buckets, plot_lm_curves
+    if results["status"] == "done":
+        from hebbref.plots import plot_lm_buckets, plot_lm_curves
 
-    name = "hebbian" if config.hebbian else "baseline"
-    runs = {name: [results]}
-    if config.cache:
-        runs[f"{name} + cache"] = [results["cache"]]
-    plot_lm_curves({name: [results]}, os.path.join(config.out, "learning_curve.png"))
-    plot_lm_buckets(runs, os.path.join(config.out, "buckets.png"))
+        name = "hebbian" if config.hebbian else "baseline"
+        plot_lm_curves({name: [results]}, os.path.join(config.out, "learning_curve.png"))
+        plot_lm_buckets({name: [results], **({f"{name} + cache": [results["cache"]]}
+                                             if config.cache else {})},
+                        os.path.join(config.out, "buckets.png"))

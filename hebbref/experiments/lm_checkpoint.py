@@ -5,8 +5,7 @@ checked before training continues from it: the config like any config (every opt
 scalars for type and range, every array for its name, shape and dtype against the config before
 any is read, every float array for finiteness (and second moments for sign), the Hebbian counts
 for range, the RNG for being hebbref's PCG64, and the corpus against the identity recorded when
-the run started. Only state hebbref writes is read, so a resumed run can always be saved again.
-"""
+the run started. Only state hebbref writes is read, so a resumed run can always be saved again."""
 import dataclasses
 import os
 
@@ -40,11 +39,9 @@ def save_state(path, config, state):
 
 
 def load_state(path):
-    """(config, TrainState) from a checkpoint written by save_state, every field checked, the
-    arrays' shapes and dtypes before any is read.
-
-    Raises FileNotFoundError for a missing file, ValueError naming the checkpoint and the field
-    for anything malformed or inconsistent."""
+    """(config, TrainState) from a checkpoint written by save_state, every field checked (the
+    arrays' shapes and dtypes before any is read). FileNotFoundError for a missing file,
+    ValueError naming the checkpoint and the field for anything malformed or inconsistent."""
     groups, meta = load_checkpoint(path, expect=_check_layout)
     try:
         return _state_from(groups, meta)
@@ -86,11 +83,9 @@ def _check_layout(meta, headers):
                    for i in range(config.layers) for k in "hc"})
     if config.hebbian:
         layout["hebbian/counts"] = ((vocab_size,), count)
-    origin = ("(as set by the config's " + ", ".join(
-        f"{name}={getattr(config, name)}" for name in ("embed_size", "hidden", "layers",
-                                                       "batch_size", "dtype", "optimizer",
-                                                       "hebbian"))
-        + f" and the corpus's vocab_size={vocab_size})")
+    shaping = ("embed_size", "hidden", "layers", "batch_size", "dtype", "optimizer", "hebbian")
+    origin = (f"(as set by the config's {', '.join(f'{n}={getattr(config, n)}' for n in shaping)}"
+              f" and the corpus's vocab_size={vocab_size})")
     for key in sorted(set(layout) | set(headers)):
         if key not in headers or key not in layout:
             raise ValueError(f"{key} is {'missing' if key in layout else 'not expected'} "
