@@ -2,11 +2,11 @@
 
 The main API, importable from here:
 
-    HebbianSoftmax            the rule's state (γ, T, counts) and its update   hebbref.hebbian
-    hebbian_update            docs/MATH.md §5, fast path                              hebbref.hebbian
-    hebbian_update_reference  docs/MATH.md §5, the readable loop                      hebbref.hebbian
-    CurriculumConfig, run_curriculum   reproduction 1 (docs/MATH.md §9)   hebbref.experiments.curriculum
-    LMConfig, run_lm                   reproduction 2 (docs/MATH.md §10)   hebbref.experiments.lm
+    HebbianSoftmax                    the rule's state (γ, T, counts)     hebbref.hebbian
+    hebbian_update                    docs/MATH.md §5, fast path         hebbref.hebbian
+    hebbian_update_reference          docs/MATH.md §5, the plain loop    hebbref.hebbian
+    CurriculumConfig, run_curriculum  reproduction 1, docs/MATH.md §9    experiments.curriculum
+    LMConfig, run_lm                  reproduction 2, docs/MATH.md §10   experiments.lm
 
 Each name is imported on first use, so `import hebbref` stays cheap: the experiments pull in
 their data loaders and matplotlib, and the fast path numba, which take most of a second to load.

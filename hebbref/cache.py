@@ -19,7 +19,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
 from hebbref.stream import walk
-from hebbref.validate import check_array, check_int, check_number
+from hebbref.checks import check_array, check_int, check_number
 
 # Default grid: Grave et al. (2017) report caches of 100 and 2,000 words; LSTM outputs are
 # tanh-bounded, |h_t·h_j| <= H, so θ_c in {0.1, 0.3, 1} runs from a flat to a peaked cache.

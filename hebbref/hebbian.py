@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hebbref.validate import check_array, check_labels, check_number, check_same_dtype
+from hebbref.checks import check_array, check_labels, check_number, check_same_dtype
 
 LAM_RULES = ("paper", "exact_mean")
 WRITE_SCALES = ("none", "row_norm", "centred", "centred_row_norm")

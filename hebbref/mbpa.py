@@ -19,7 +19,7 @@ from hebbref.cache import (DEFAULT_LAMBDA_CS, check_grid_values, check_lambda_c,
 from hebbref.metrics import frequency_buckets, perplexity_by_bucket
 from hebbref.nn.softmax import log_softmax
 from hebbref.stream import eval_tokens, walk
-from hebbref.validate import check_array, check_labels, check_int, check_number
+from hebbref.checks import check_array, check_labels, check_int, check_number
 
 def check_settings(neighbours, steps, step_size, beta, eps):
     """K >= 1, S >= 0 integers; α >= 0, β >= 0 and ε > 0 finite reals. Returns them cleaned."""

@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from hebbref.validate import check_array, check_int
+from hebbref.checks import check_array, check_int
 
 BUCKET_THRESHOLDS = {"default": (10, 100, 1000), "paper": (100, 1000, 10000)}
 

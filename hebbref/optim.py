@@ -17,7 +17,7 @@ import math
 import numpy as np
 
 from hebbref.nn.embedding import SparseRows
-from hebbref.validate import check_array, check_number, check_same_dtype
+from hebbref.checks import check_array, check_number, check_same_dtype
 
 
 def _check_fraction(x, name):

@@ -145,7 +145,7 @@ def test_math_md_documents_every_required_function():
 
 
 def test_math_md_follows_the_data_flow():
-    """data → model → loss → optimiser → Hebbian rule → metrics (STYLE: data flows one way)."""
+    """data → model → loss → optimiser → Hebbian rule → metrics (data flows one way)."""
     refs = [ref for ref, _ in _references(MATH)]
     first = {}
     for stage, prefix in STAGES:

@@ -1,6 +1,6 @@
-"""The numba row kernels against their NumPy twin and a plain loop (STYLE: numba kernels sit
-beside their pure-NumPy twins; docs/MATH.md §2: the embedding's sparse gradient and the sparse-row
-optimisers are built on them)."""
+"""The numba row kernels against their NumPy twin and a plain loop (each kernel sits beside its
+plain twin; docs/MATH.md §2: the embedding's sparse gradient and the sparse-row optimisers are
+built on them)."""
 import numpy as np
 import pytest
 from hypothesis import given, settings

@@ -401,7 +401,7 @@ BAD_CASES = {
 )
 def test_bad_input_raises_naming_the_argument(name, case, x, warm):
     """Every bad argument raises ValueError/TypeError whose message names it, before anything is
-    written: the good gradient for "a" (listed first) must not have been applied (STYLE: Errors).
+    written: the good gradient for "a" (listed first) must not have been applied (validation before any write).
     """
     applies_to, breaker, exception, fragment = BAD_CASES[case]
     if applies_to is not None and name not in applies_to:

@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from hebbref.metrics import paired_difference_ci  # noqa: F401 (re-exported)
-from hebbref.validate import check_array, check_number
+from hebbref.checks import check_array, check_number
 
 
 def bucket_difference_interval(nll_new, nll_old, rows, names, *, confidence=0.95,

@@ -3,7 +3,7 @@ columns, ``bptt_segments`` walks down them ``bptt`` rows at a time from any star
 """
 import numpy as np
 
-from hebbref.validate import check_array, check_int
+from hebbref.checks import check_array, check_int
 
 
 def batchify(tokens, batch_size):

@@ -183,8 +183,9 @@ def _split_folder(kind, folder, split, seed, deduplicate):
         # Windows-1252 for the one BBC file with a bare 0xA3 "£"; own text must be UTF-8.
         text = _read_text(folder / relative, label, "cp1252" if kind == "bbc" else None,
                           fallbacks_used)
-        # A copy in valid/test of a training document would reward memorising it (METHOD §6
-        # measures rare words, exactly what a copy gives away), so only the first is kept.
+        # A copy in valid/test of a training document would reward memorising it
+        # (docs/MATH.md §10 measures rare words, exactly what a copy gives away), so only the
+        # first is kept.
         key = " ".join(text.split())
         if deduplicate and key in seen:
             continue

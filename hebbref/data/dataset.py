@@ -4,7 +4,7 @@ import dataclasses
 
 import numpy as np
 
-from hebbref.validate import check_array, check_labels
+from hebbref.checks import check_array, check_labels
 
 
 @dataclasses.dataclass

@@ -12,7 +12,7 @@ from tqdm import tqdm
 from hebbref.data.dataset import ImageDataset
 from hebbref.data.kanji import render_kanji_dataset
 from hebbref.files import check_memory, open_regular, read_npz
-from hebbref.validate import check_int, check_labels
+from hebbref.checks import check_int, check_labels
 
 _OMNIGLOT_SPLITS = ("images_background", "images_evaluation")
 MAX_IMAGE_PIXELS = 2**24  # 4096 × 4096: a character image is resized to tens of pixels a side

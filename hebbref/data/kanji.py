@@ -28,7 +28,7 @@ from tqdm import tqdm
 from hebbref.data.dataset import ImageDataset
 from hebbref.data.svg import bezier_points, parse_path
 from hebbref.files import atomic_write, read_npz
-from hebbref.validate import check_int, check_number
+from hebbref.checks import check_int, check_number
 
 # Bump whenever a change to this module changes the pixels: it is part of the cache key.
 RENDERER_VERSION = 1

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from hebbref.data.corpus_files import SPLITS, read_splits
-from hebbref.validate import check_int
+from hebbref.checks import check_int
 
 UNK = "<unk>"
 EOS = "<eos>"

@@ -22,7 +22,7 @@ from hebbref.nn.activations import ACTIVATIONS
 from hebbref.optim import OPTIMIZERS
 from hebbref.record import run_record, write_results
 from hebbref.train import train_step
-from hebbref.validate import check_int, check_number
+from hebbref.checks import check_int, check_number
 
 FRESH, WELL_SEEN = 5, 20   # exposure limits of the "why" measurement (module docstring)
 
@@ -240,7 +240,7 @@ def run(config=None, *, progress=True, models=("baseline", "hebbian")):
         runs = {name: [results[name]] for name in ("baseline", "hebbian") if name in results}
         title = (f"{config.dataset}, {config.classes} classes, MLP {list(config.hidden_sizes)} "
                  f"{config.activation}, {config.optimizer}, γ={config.gamma:g}, T={config.T:g}, "
-                 f"write_scale={config.write_scale}, {config.split} drawers")
+                 f"{config.write_scale} write × {config.write_gain:g}, {config.split} drawers")
         for plot, png in ((plot_accuracy_by_exposure, "accuracy_by_exposure.png"),
                           (plot_accuracy_over_time, "accuracy_over_time.png")):
             plot(runs, os.path.join(config.out, png), title=title)

@@ -15,7 +15,7 @@ from hebbref.checkpoint import load_checkpoint, rng_from_state, rng_state, save_
 from hebbref.data.text import corpus_identity
 from hebbref.experiments.lm_train import LMConfig, TrainState
 from hebbref.hebbian import HebbianSoftmax
-from hebbref.validate import check_int
+from hebbref.checks import check_int
 
 # Options a resumed run may change: where it stops, how it is evaluated, and which of two equal
 # paths computes it (reference). Any other option would make the resumed run a different

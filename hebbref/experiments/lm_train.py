@@ -14,7 +14,7 @@ from hebbref.models.lm import (EMBED_INITS, LSTM_BIAS_INITS, SOFTMAX_BIAS_INITS,
                                lm_initial_state, lm_loss)
 from hebbref.optim import OPTIMIZERS
 from hebbref.train import train_step
-from hebbref.validate import check_int, check_number
+from hebbref.checks import check_int, check_number
 
 # Each optimiser's own default: Adam and RMSProp at SGD's lr of 20 diverge (perplexity ~10⁴⁷).
 DEFAULT_LR = {"sgd": 20.0, "adam": 2e-3, "rmsprop": 2e-3}

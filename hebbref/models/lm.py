@@ -16,7 +16,7 @@ from hebbref.nn.lstm import (LSTM_BIAS_INITS, lstm_backward, lstm_backward_refer
 from hebbref.nn.softmax import (SOFTMAX_BIAS_INITS, linear_cross_entropy,
                                 softmax_cross_entropy_reference, softmax_init,
                                 softmax_layer_backward, softmax_layer_forward)
-from hebbref.validate import check_labels
+from hebbref.checks import check_labels
 
 
 # Initialisation options (docs/MATH.md §2.9); the second of each is torch's default, so a

@@ -7,7 +7,7 @@
 """
 import numpy as np
 
-from hebbref.validate import check_array
+from hebbref.checks import check_array
 
 
 def sigmoid(x):

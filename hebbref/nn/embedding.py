@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from hebbref.validate import check_array, check_labels
+from hebbref.checks import check_array, check_labels
 
 
 class SparseRows(NamedTuple):

@@ -1,5 +1,5 @@
 """Dense (affine) layer: out = x W + b (docs/MATH.md §2)."""
-from hebbref.validate import check_array, check_same_dtype
+from hebbref.checks import check_array, check_same_dtype
 
 
 def linear_forward(x, params):

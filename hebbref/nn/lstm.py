@@ -11,7 +11,7 @@ their fast twins, import hebbref.threads and hebbref.kernels (numba) only when f
 import numpy as np
 
 from hebbref.nn.activations import sigmoid
-from hebbref.validate import check_array, check_same_dtype
+from hebbref.checks import check_array, check_same_dtype
 
 
 LSTM_BIAS_INITS = ("forget_one", "torch")

@@ -10,7 +10,7 @@ logits never exist). They import hebbref.threads and hebbref.kernels (numba) whe
 """
 import numpy as np
 
-from hebbref.validate import check_array, check_labels, check_same_dtype
+from hebbref.checks import check_array, check_labels, check_same_dtype
 
 
 SOFTMAX_BIAS_INITS = ("zero", "uniform")

@@ -1,5 +1,5 @@
 """Checks at the public boundary: each raises with the argument's name, what was expected and
-what was given. Inner functions trust their inputs (STYLE: Errors)."""
+what was given. Inner functions trust their inputs."""
 import numbers
 
 import numpy as np
