@@ -27,7 +27,7 @@ and a word's bucket counts its occurrences among the targets the model trained o
    and with the cache (λ_m chosen on validation at MBPA_POINTS, on the first MBPA_TOKENS tokens
    of each split).
 3. Report test perplexity per bucket, each Hebbian/baseline ratio with its 95 % Student's t
-   interval over the seeds' log ratios (metrics.seed_ratio_interval): "not worse" only when the
+   interval over the seeds' log ratios (stats.seed_ratio_interval): "not worse" only when the
    interval lies within ±1 % of 1.
 
 Finished runs and their evaluations (rows.json, cache.json, mbpa_<tokens>.json beside each
@@ -48,6 +48,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import HERE, RESULTS, update_readme_section, write_json  # noqa: E402
+from stats import seed_ratio_interval  # noqa: E402
 from lm_buckets import final_params, train_one, worst_ratio  # noqa: E402
 from lm_torch import row_statistics  # noqa: E402
 
@@ -57,11 +58,6 @@ from hebbref.experiments.lm import LMConfig, evaluate, evaluate_cache  # noqa: E
 from hebbref.files import atomic_write  # noqa: E402
 from hebbref.metrics import frequency_buckets, perplexity_by_bucket  # noqa: E402
 from hebbref.sweep import run_sweep  # noqa: E402
-
-try:  # the interval of a ratio over seeds lives in hebbref.metrics or in validation/common
-    from hebbref.metrics import seed_ratio_interval
-except ImportError:  # pragma: no cover
-    from common import seed_ratio_interval
 
 CORPORA = {"bbc": "bbc", "shakespeare": "shakespeare"}  # name in the table: LMConfig.corpus
 SCREEN_CORPUS = "shakespeare"

@@ -14,8 +14,7 @@ sys.path.insert(0, VALIDATION)
 import common  # noqa: E402
 import lm_buckets  # noqa: E402
 import lm_table  # noqa: E402
-
-from hebbref.metrics import seed_ratio_interval  # noqa: E402
+from stats import seed_ratio_interval  # noqa: E402
 
 
 @pytest.fixture(scope="module")
