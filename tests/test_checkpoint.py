@@ -114,7 +114,7 @@ def test_malformed_rng_state_is_a_value_error():
                                     '{"format": "hebbref-checkpoint", "version": 1}',
                                     '[1, 2]'])
 def test_missing_record_fields_are_value_errors(tmp_path, record):
-    """Issue #12 case 4: missing fields used to raise KeyError."""
+    """missing fields raise a ValueError naming the field, not a KeyError."""
     path = tmp_path / "ck.npz"
     np.savez(path, __meta__=np.array(record))
     with pytest.raises(ValueError, match="checkpoint"):
@@ -122,7 +122,7 @@ def test_missing_record_fields_are_value_errors(tmp_path, record):
 
 
 def test_array_header_claiming_huge_size_is_refused_before_allocating(tmp_path):
-    """Issue #12 case 7: a header claiming 10¹² float32s used to try to allocate 3.6 TiB."""
+    """A header claiming 10¹² float32s is refused before any allocation (3.6 TiB)."""
     path = tmp_path / "ck.npz"
     save_checkpoint(path, sample_groups(), {"step": 1})
     header = io.BytesIO()
@@ -135,7 +135,7 @@ def test_array_header_claiming_huge_size_is_refused_before_allocating(tmp_path):
 
 
 def test_files_respect_the_umask(tmp_path):
-    """Issue #12 case 9: files were created 0600 (mkstemp), unreadable to colleagues."""
+    """Files get the permissions the umask gives, not mkstemp's 0600 (unreadable to colleagues)."""
     previous = os.umask(0o022)
     try:
         save_checkpoint(tmp_path / "ck.npz", sample_groups(), {"step": 1})

@@ -1,5 +1,5 @@
 """The `hebbref` command line: every option states its default, --version, --config reruns,
-and clean one-line errors (issue #12 cases 5, 6)."""
+and clean one-line errors."""
 import argparse
 import errno
 import importlib.metadata
@@ -63,7 +63,7 @@ def test_config_reruns_a_run_exactly(corpus_file, tmp_path):
 
 
 def test_out_that_is_a_file_fails_before_any_work(tmp_path, monkeypatch, capsys):
-    """Issue #12 case 5: the curriculum trained both models, then died on --out."""
+    """A bad --out fails before the curriculum trains both models."""
     from hebbref.experiments import curriculum
 
     def work(*args, **kwargs):
@@ -76,7 +76,7 @@ def test_out_that_is_a_file_fails_before_any_work(tmp_path, monkeypatch, capsys)
 
 
 def test_os_error_is_one_line_naming_the_path(corpus_file, tmp_path, monkeypatch, capsys):
-    """Issue #12 case 5: a full disk gave a traceback; the last checkpoint survives."""
+    """A full disk is one line, not a traceback; the last checkpoint survives."""
     from hebbref.experiments import lm
 
     def disk_full(path, results):
@@ -91,7 +91,7 @@ def test_os_error_is_one_line_naming_the_path(corpus_file, tmp_path, monkeypatch
 
 
 def test_ctrl_c_outside_training_is_a_clean_exit(tmp_path, monkeypatch, capsys):
-    """Issue #12 case 6: Ctrl-C while the corpus loads printed a traceback."""
+    """Ctrl-C while the corpus loads exits without a traceback."""
     from hebbref.experiments import lm
 
     def interrupted(*args, **kwargs):

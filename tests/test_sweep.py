@@ -55,7 +55,7 @@ class NoStreamingBackend(ThreadingBackend):
 
 
 def test_backend_that_cannot_stream_gets_the_whole_list():
-    """Issue #12: run_sweep hard-coded return_as="generator", which Ray's backend refuses."""
+    """run_sweep must not hard-code return_as="generator", which Ray's backend refuses."""
     register_parallel_backend("no-streaming", NoStreamingBackend)
     with parallel_config(backend="no-streaming"):
         results = run_sweep(blas_threads, [1, 2, 3], jobs=2)

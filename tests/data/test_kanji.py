@@ -215,7 +215,7 @@ def test_perturbed_strokes_stay_continuous():
 @pytest.mark.parametrize("damage", [lambda data: b"", lambda data: data[: len(data) // 2]],
                          ids=["zero-byte", "truncated"])
 def test_an_empty_or_truncated_cache_file_is_rebuilt(private_cache, damage):
-    """Issue #12 case 7: a zero-byte cache (a killed write, a full disk) raised EOFError on every
+    """A zero-byte cache (a killed write, a full disk) must not raise EOFError on every
     run."""
     rendered = render_kanji_dataset(2, drawers=3, size=12)
     (path,) = private_cache.iterdir()

@@ -81,7 +81,7 @@ def test_text_file_contiguous_line_blocks(tmp_path):
 
 
 def test_a_single_text_file_is_streamed_not_read_whole(tmp_path, monkeypatch):
-    """Issue #12 case 8: text:PATH read the whole file into memory (a 1 GB file took 3.7 GB).
+    """text:PATH streams a single file instead of reading it whole (a 1 GB file took 3.7 GB).
     Any whole-file read now fails the test; the split must still be the contiguous blocks."""
     path = tmp_path / "big.txt"
     path.write_text("".join(f"w{i % 7} w{i % 3}\r\n\n" for i in range(50)), encoding="utf-8")

@@ -1,4 +1,4 @@
-"""Resuming a language-model run safely (issue #12 cases 2-4, 8): the checkpoint is untrusted
+"""Resuming a language-model run safely: the checkpoint is untrusted
 input, a resume continues its own run in its own folder, and the corpus must be the same."""
 import json
 import math
