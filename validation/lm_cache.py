@@ -77,7 +77,6 @@ def main():
     paths = [os.path.join(RUNS, run, "checkpoint.npz") for model in names for run in names[model]]
     done = iter(run_sweep(cache_rows, paths, jobs=2))
     cached = {f"{model} + cache": [next(done) for _ in names[model]] for model in names}
-    runs = {**results["runs"], **cached}
     results["cache_runs"] = cached
     results["cache_seconds"] = time.time() - start
     write_json("lm.json", results)

@@ -28,7 +28,6 @@ from hypothesis import strategies as st
 
 from hebbref.cli import config_file_fields
 from hebbref.data.images import load_npz
-from hebbref.experiments.curriculum import CurriculumConfig
 from hebbref.experiments.lm import LMConfig, load_state, run, save_state
 from hebbref.experiments.lm_train import lm_train_step
 from hebbref.record import write_results
