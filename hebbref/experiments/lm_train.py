@@ -35,6 +35,7 @@ class LMConfig(HebbianOptions):
     T: float = 20.0
     lam_rule: str = "paper"
     write_scale: str = "centred"  # docs/MATH.md §5 option: the batch's mean h is subtracted
+    write_gain: float = 1.0       # docs/MATH.md §5.7: scale of each written mean
     embed_size: int = 128
     hidden: int = 256
     layers: int = 1
