@@ -16,6 +16,7 @@ import textwrap
 import numpy as np
 
 import hebbref
+from hebbref.checks import check_int
 from hebbref.hebbian import WRITE_SCALES
 
 
@@ -82,26 +83,33 @@ def config_file_fields(path, config_class):
     return decoded
 
 
-def print_exposure_table(results):
-    """Accuracy per exposure bucket; n = held-out images (evaluations) the bucket rests on."""
-    buckets = list(results["baseline"]["by_exposure"])
-    images = (np.asarray(results["baseline"]["per_image"]["total"]) > 0).sum(axis=0)
-    print(f"{'exposures':>10}  {'baseline':>9}  {'hebbian':>9}  {'n images (evaluations)':>24}")
+def print_exposure_table(runs):
+    """Accuracy per exposure bucket pooled over the seeds of runs {model: [result per seed]};
+    n = held-out images (evaluations) the bucket rests on, summed over the seeds."""
+    from hebbref.plots import pooled_accuracy
+
+    buckets = list(runs["baseline"][0]["by_exposure"])
+    images = sum((np.asarray(r["per_image"]["total"]) > 0).sum(axis=0) for r in runs["baseline"])
+    seeds = len(runs["baseline"])
+    print(f"{'exposures':>10}  {'baseline':>9}  {'hebbian':>9}  {'n images (evaluations)':>24}"
+          + (f"  ({seeds} seeds pooled)" if seeds > 1 else ""))
     for b, n in zip(buckets, images):
-        row = [results[m]["by_exposure"][b] for m in ("baseline", "hebbian")]
-        cells = ["      n/a" if r["accuracy"] is None else f"{r['accuracy']:9.3f}" for r in row]
-        count = f"{n} ({row[0]['total']})"
+        accuracy = [pooled_accuracy(runs[m], b) for m in ("baseline", "hebbian")]
+        cells = ["      n/a" if np.isnan(a) else f"{a:9.3f}" for a in accuracy]
+        count = f"{n} ({sum(r['by_exposure'][b]['total'] for r in runs['baseline'])})"
         print(f"{b:>10}  {cells[0]}  {cells[1]}  {count:>24}")
-    print_late_difference(results)
+    print_late_difference(runs)
 
 
-def print_late_difference(results):
+def print_late_difference(runs):
     """Hebbian − baseline at 21–50 and >50 exposures with a 95 % bootstrap interval over the
-    held-out images (hebbref.metrics.paired_difference_ci), and whether a cost remains."""
+    (seed, held-out image) pairs (hebbref.metrics.paired_difference_ci), and whether a cost
+    remains."""
     from hebbref.metrics import paired_difference_ci
 
-    difference = paired_difference_ci([{"total": results["hebbian"]["per_image"]["total"], **{
-        model: results[model]["per_image"]["correct"] for model in ("baseline", "hebbian")}}])
+    difference = paired_difference_ci([
+        {"total": h["per_image"]["total"], "baseline": b["per_image"]["correct"],
+         "hebbian": h["per_image"]["correct"]} for b, h in zip(runs["baseline"], runs["hebbian"])])
     for b in ("21-50", ">50"):
         d = difference[b]
         if d["difference"] is None:
@@ -109,7 +117,8 @@ def print_late_difference(results):
         verdict = ("a cost remains: the interval lies below 0" if d["high"] < 0 else
                    "no cost shown: the interval includes 0 or lies above it")
         print(f"Hebbian − baseline at {b} exposures: {d['difference']:+.3f} "
-              f"[{d['low']:+.3f}, {d['high']:+.3f}] (95 %, over held-out images); {verdict}")
+              f"[{d['low']:+.3f}, {d['high']:+.3f}] (95 %, over seeds and held-out images); "
+              f"{verdict}")
 
 
 def run_curriculum(args, make_config):
@@ -124,9 +133,10 @@ def run_curriculum(args, make_config):
         fields["initial_classes"] = min(default.initial_classes,
                                         fields.get("classes", default.classes))
     config = make_config(**fields).validate(name=flag)  # errors name flags, before any folder
-    print(f"results and plots go to {config.out}")
-    results = curriculum.run(config, progress=not args.quiet)
-    print_exposure_table(results)
+    seeds = list(range(config.seed, config.seed + check_int(args.seeds, "--seeds", 1)))
+    print(f"results and plots go to {config.out}"
+          + (f" (each seed's results in seed-<s>/: seeds {seeds})" if len(seeds) > 1 else ""))
+    print_exposure_table(curriculum.run_seeds(config, seeds, progress=not args.quiet))
     return 0
 
 
@@ -181,6 +191,8 @@ def run_lm(args):
 
 
 def add_curriculum_options(p, defaults, name):
+    from hebbref.experiments.curriculum import DEMO_SEEDS
+
     def opt(flag, helptext, **kwargs):
         option(p, flag, shown(getattr(defaults, flag[2:].replace("-", "_"))), helptext, **kwargs)
 
@@ -194,6 +206,9 @@ def add_curriculum_options(p, defaults, name):
     opt("--steps", "training steps", type=int)
     opt("--batch-size", "images per training batch", type=int)
     opt("--seed", "seed for the classes drawn, the weights and the stream", type=int)
+    p.add_argument("--seeds", type=int, default=DEMO_SEEDS if name == "demo" else 1,
+                   help="run seeds --seed, --seed + 1, … and pool them (default: "
+                        f"{DEMO_SEEDS if name == 'demo' else 1})")
     opt("--gamma", "smallest mixing rate γ, in [0, 1]", type=float)
     opt("--T", "count at which a class returns to gradient descent ('inf': never)",
         type=float_or_inf)
@@ -248,6 +263,8 @@ def add_lm_options(p):
     opt("--lam-rule", "λ schedule (docs/MATH.md §5.3)", choices=["paper", "exact_mean"])
     opt("--write-scale", "transform of the written activations (docs/MATH.md §5.2)",
         choices=list(WRITE_SCALES))
+    opt("--write-gain", "scale of each written mean (docs/MATH.md §5.7; 1: the paper's write)",
+        type=float)
     opt("--hidden", "LSTM hidden size", type=int)
     opt("--embed-size", "embedding size", type=int)
     opt("--layers", "LSTM layers", type=int)

@@ -69,6 +69,20 @@ def plot_accuracy_by_exposure(runs, path, *, title=""):
                color=COLOURS.get(name))
         for xi in x[np.isnan(pooled)]:
             ax.annotate("n/a", (xi, 0.01), ha="center", va="bottom", fontsize=8)
+    paired = {"baseline", "hebbian"} <= set(runs) and all(
+        "per_image" in r for rs in runs.values() for r in rs)
+    if paired:  # the paired difference above each bucket
+        from hebbref.metrics import paired_difference_ci
+
+        difference = paired_difference_ci([
+            {"total": h["per_image"]["total"], "baseline": b["per_image"]["correct"],
+             "hebbian": h["per_image"]["correct"]}
+            for b, h in zip(runs["baseline"], runs["hebbian"])])
+        for xi, b in enumerate(buckets):
+            d = difference[b]
+            if d["difference"] is not None:
+                ax.annotate(f"{d['difference']:+.3f}\n[{d['low']:+.3f},\n{d['high']:+.3f}]",
+                            (xi, 1.0), ha="center", va="top", fontsize=7)
     seeds = next(iter(runs.values()))
     totals = [sum(seed["by_exposure"][b]["total"] for seed in seeds) for b in buckets]
     ax.set_xticks(np.arange(len(buckets)), [f"{b}\n{n:,}" for b, n in zip(buckets, totals)],
@@ -76,11 +90,14 @@ def plot_accuracy_by_exposure(runs, path, *, title=""):
     ax.set_xlabel("times the class was seen in training (exposures); second line: evaluations "
                   "(test images × times evaluated)\nbars: pooled over every evaluation"
                   + ("; whiskers: lowest to highest seed" if len(seeds) > 1 else "")
+                  + ("\nabove: Hebbian − baseline [95 % paired bootstrap interval over seeds "
+                     "and test images]" if paired else "")
                   + "; classes not yet seen (0 exposures) left out", fontsize=8)
     ax.set_ylabel("test accuracy")
-    ax.set_ylim(0, 1)
+    ax.set_ylim(0, 1.15)
+    ax.set_yticks(np.linspace(0, 1, 6))
     ax.set_title(title or "accuracy by exposure")
-    ax.legend(loc="upper left")
+    ax.legend(loc="upper left", bbox_to_anchor=(0, 0.76), fontsize=8)
     _save(fig, path)
 
 

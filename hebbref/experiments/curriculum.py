@@ -116,8 +116,13 @@ def with_dataset_protocol(fields, dataset="kanji"):
     return {**DATASET_PROTOCOLS.get(fields.get("dataset", dataset), {}), **fields}
 
 
+# `hebbref demo` runs seeds 0, 1, 2 and pools them: one seed's late difference spreads by
+# ±0.03 between seeds (validation/README.md, "The late cost: levers"), more than the effect.
+DEMO_SEEDS = 3
+
+
 def demo_config(**overrides):
-    """`hebbref demo`: 60 classes, 900 steps: a few seconds on one core."""
+    """`hebbref demo`: 60 classes, 900 steps: a few seconds a seed on one core."""
     return CurriculumConfig(**{**dict(classes=60, initial_classes=5, add_every=12, add_count=1,
                                       steps=900, eval_every=5), **overrides})
 
@@ -234,16 +239,39 @@ def run(config=None, *, progress=True, models=("baseline", "hebbian")):
             results[name] = run_model(config, data, stream, hebbian=name == "hebbian",
                                       progress=progress)
     if config.out:
-        from hebbref.plots import plot_accuracy_by_exposure, plot_accuracy_over_time
-
         write_results(os.path.join(config.out, "results.json"), results)
-        runs = {name: [results[name]] for name in ("baseline", "hebbian") if name in results}
-        title = (f"{config.dataset}, {config.classes} classes, MLP {list(config.hidden_sizes)} "
-                 f"{config.activation}, {config.optimizer}, γ={config.gamma:g}, T={config.T:g}, "
-                 f"{config.write_scale} write × {config.write_gain:g}, {config.split} drawers")
-        for plot, png in ((plot_accuracy_by_exposure, "accuracy_by_exposure.png"),
-                          (plot_accuracy_over_time, "accuracy_over_time.png")):
-            plot(runs, os.path.join(config.out, png), title=title)
+        write_plots({name: [results[name]] for name in models}, config)
         release_folder(config.out)  # taken by check_writable_folder; an error keeps it to exit
     return results
+
+
+def run_seeds(config, seeds, *, progress=True):
+    """`run` once per seed (seeds: ints; with several, each into config.out/seed-<s>, the plots
+    over all of them into config.out). Returns {"baseline": [...], "hebbian": [...]}, one
+    result per seed."""
+    if len(seeds) == 1:
+        return {name: [result] for name, result in run(
+            dataclasses.replace(config, seed=seeds[0]), progress=progress).items()
+            if name in ("baseline", "hebbian")}
+    runs = {"baseline": [], "hebbian": []}
+    for seed in seeds:
+        out = config.out and os.path.join(config.out, f"seed-{seed}")
+        results = run(dataclasses.replace(config, seed=seed, out=out), progress=progress)
+        for name in runs:
+            runs[name].append(results[name])
+    if config.out:
+        write_plots(runs, config)
+    return runs
+
+
+def write_plots(runs, config):
+    """Accuracy by exposure and over time of runs {model: [result per seed]} into config.out."""
+    from hebbref.plots import plot_accuracy_by_exposure, plot_accuracy_over_time
+
+    title = (f"{config.dataset}, {config.classes} classes, MLP {list(config.hidden_sizes)} "
+             f"{config.activation}, {config.optimizer}, γ={config.gamma:g}, T={config.T:g}, "
+             f"{config.write_scale} write × {config.write_gain:g}, {config.split} drawers")
+    for plot, png in ((plot_accuracy_by_exposure, "accuracy_by_exposure.png"),
+                      (plot_accuracy_over_time, "accuracy_over_time.png")):
+        plot(runs, os.path.join(config.out, png), title=title)
 

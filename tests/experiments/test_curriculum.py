@@ -59,12 +59,27 @@ def test_tiny_run_bookkeeping(tmp_path):
         assert (tmp_path / "out" / png).read_bytes()[:4] == b"\x89PNG"
 
 
-def test_cli_demo_prints_table(tmp_path, capsys):
+def test_cli_demo_pools_its_seeds(tmp_path, capsys):
+    """`hebbref demo` runs seeds 0, 1, 2 (each its own results.json) and its table pools them:
+    each bucket's accuracy is Σ correct / Σ evaluations over the three seeds' saved results."""
     code = cli.main(["demo", "--classes", "5", "--steps", "6", "--hidden-sizes", "8",
                      "--out", str(tmp_path / "demo"), "--quiet"])
     assert code == 0
     out = capsys.readouterr().out
-    assert "exposures" in out and "hebbian" in out and ">50" in out
+    assert "exposures" in out and "hebbian" in out and ">50" in out and "3 seeds pooled" in out
+    saved = [json.loads((tmp_path / "demo" / f"seed-{s}" / "results.json").read_text())
+             for s in range(3)]
+    assert [r["config"]["seed"] for r in saved] == [0, 1, 2]
+    assert (tmp_path / "demo" / "accuracy_by_exposure.png").read_bytes()[:4] == b"\x89PNG"
+    bucket = next(b for b in saved[0]["hebbian"]["by_exposure"] if b != "0"
+                  and sum(r["hebbian"]["by_exposure"][b]["total"] for r in saved))
+    row = next(line.split() for line in out.splitlines() if line.split()[:1] == [bucket])
+    for model, cell in zip(("baseline", "hebbian"), row[1:3]):
+        cells = [r[model]["by_exposure"][bucket] for r in saved]
+        pooled = sum(c["correct"] for c in cells) / sum(c["total"] for c in cells)
+        assert cell == f"{pooled:.3f}"
+    assert cli.main(["demo", "--seeds", "0", "--out", str(tmp_path / "x")]) == 2
+    assert "--seeds must be >= 1" in capsys.readouterr().err
 
 
 def test_late_difference_says_whether_a_cost_remains(capsys):
@@ -72,8 +87,8 @@ def test_late_difference_says_whether_a_cost_remains(capsys):
     says "a cost remains" exactly when the interval lies below 0."""
     def results(baseline_correct):
         total = [[0] * 6 + [0, 4]] * 3
-        return {"baseline": {"per_image": {"correct": [[0] * 7 + [c] for c in baseline_correct]}},
-                "hebbian": {"per_image": {"total": total, "correct": [[0] * 7 + [2]] * 3}}}
+        return {"baseline": [{"per_image": {"correct": [[0] * 7 + [c] for c in baseline_correct]}}],
+                "hebbian": [{"per_image": {"total": total, "correct": [[0] * 7 + [2]] * 3}}]}
 
     cli.print_late_difference(results([4, 4, 3]))
     out = capsys.readouterr().out
