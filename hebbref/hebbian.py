@@ -22,7 +22,7 @@ from hebbref.checks import check_array, check_labels, check_number, check_same_d
 
 LAM_RULES = ("paper", "exact_mean")
 WRITE_SCALES = ("none", "row_norm", "centred", "centred_row_norm")
-LEVERS = ("write_gain", "calibrate", "moments", "fresh_bias")
+LEVERS = ("write_gain", "calibrate", "moments", "fresh_bias", "centre_rate")
 MOMENTS = ("keep", "reset_first", "reset")          # hebbref/train.py, docs/MATH.md §5.7
 FRESH_BIASES = ("keep", "mean", "zero", "none")     # hebbref/train.py, docs/MATH.md §5.7
 
@@ -34,8 +34,10 @@ def init_counts(V):
     return np.ones(int(V), dtype=np.int64)
 
 
-def _check_levers(write_gain=1.0, calibrate=False, moments="keep", fresh_bias="keep"):
+def _check_levers(write_gain=1.0, calibrate=False, moments="keep", fresh_bias="keep",
+                  centre_rate=1.0):
     """Validate the levers of the module docstring and hebbref/train.py; return write_gain."""
+    check_number(centre_rate, "centre_rate", low=0.0, high=1.0)
     write_gain = check_number(write_gain, "write_gain", low=0.0)
     if not isinstance(calibrate, bool):
         raise TypeError(f"calibrate must be a bool, got {calibrate!r}")
@@ -133,14 +135,23 @@ def _row_norms(theta_rows):
     return np.hypot.reduce(theta_rows, axis=1)
 
 
+def _check_h_bar(h_bar, h):
+    """h_bar: None, or an (H,) array in the dtype of h (the mean a centred write subtracts)."""
+    if h_bar is not None:
+        h_bar = check_array(h_bar, "h_bar", shape=(h.shape[1],))
+        check_same_dtype("h_bar", h_bar, "h", h)
+    return h_bar
+
+
 def hebbian_update_reference(theta, counts, h, y, *, gamma, T, lam_rule="paper",
-                             write_scale="none", write_gain=1.0, calibrate=False):
+                             write_scale="none", write_gain=1.0, calibrate=False, h_bar=None):
     """docs/MATH.md §5.4 as a plain loop over the classes present. Slow; read it, test against it.
 
     Inputs:  theta: (V, H) float32/float64, θ' after the optimiser step, C-contiguous, updated
              in place; counts: (V,) int64 >= 1, updated in place; h: (N, H) same dtype as theta,
              the activations the forward pass fed to the softmax; y: (N,) int labels in [0, V);
-             gamma, T, lam_rule, write_scale, write_gain, calibrate: as HebbianConfig.
+             gamma, T, lam_rule, write_scale, write_gain, calibrate: as HebbianConfig;
+             h_bar: (H,) the mean the centred writes subtract, None: the batch's own mean.
     Outputs: None.
     """
     y, gamma, T = _check_update_args(theta, counts, h, y, gamma, T, lam_rule, write_scale)
@@ -150,7 +161,9 @@ def hebbian_update_reference(theta, counts, h, y, *, gamma, T, lam_rule="paper",
         l_ref = float(np.mean([theta[y[t]] @ h[t] for t in np.flatnonzero(seen)])) \
             if seen.any() else 0.0
     centred = write_scale.startswith("centred") and y.shape[0] > 0
-    h_bar = h.mean(axis=0) if centred else None      # h̄ over the whole batch, dtype of h
+    if centred and h_bar is None:                    # h̄ over the whole batch, dtype of h
+        h_bar = h.mean(axis=0)
+    h_bar = _check_h_bar(h_bar, h)
     for i in np.unique(y):                           # every class i with n_i > 0
         members = y == i
         n_i = int(members.sum())                     # n_i = #{t : y_t = i}
@@ -190,7 +203,7 @@ def _class_sums(h, y):
 
 
 def hebbian_update(theta, counts, h, y, *, gamma, T, lam_rule="paper", write_scale="none",
-                   write_gain=1.0, calibrate=False):
+                   write_gain=1.0, calibrate=False, h_bar=None):
     """The fast twin of :func:`hebbian_update_reference` (same arguments and result, P7).
 
     Cost: O(N log N + N·H) for the sort and sums, O(K·H) for the K present rows.
@@ -201,7 +214,7 @@ def hebbian_update(theta, counts, h, y, *, gamma, T, lam_rule="paper", write_sca
         return
     raw = h
     if write_scale.startswith("centred"):           # h_t − h̄, as the reference computes h̄
-        h = h - h.mean(axis=0)
+        h = h - (h.mean(axis=0) if h_bar is None else _check_h_bar(h_bar, h))
     if write_scale.endswith("row_norm"):            # h̃_t = h_t ‖θ'[y_t]‖ / ‖h_t‖, before any write
         ids = np.unique(y)
         norms = np.zeros(theta.shape[0], theta.dtype)
@@ -254,10 +267,12 @@ class HebbianConfig:
     calibrate: bool = False
     moments: str = "keep"
     fresh_bias: str = "keep"
+    centre_rate: float = 1.0  # ρ of the running mean h̄ the centred writes subtract; 1: the batch's
 
     def __post_init__(self):
         _check_rule_args(self.gamma, self.T, self.lam_rule, self.write_scale)
-        _check_levers(self.write_gain, self.calibrate, self.moments, self.fresh_bias)
+        _check_levers(self.write_gain, self.calibrate, self.moments, self.fresh_bias,
+                      self.centre_rate)
 
 
 class HebbianOptions:
@@ -290,12 +305,14 @@ class HebbianSoftmax:
     calibrate: bool = HebbianConfig.calibrate
     moments: str = HebbianConfig.moments
     fresh_bias: str = HebbianConfig.fresh_bias
+    centre_rate: float = HebbianConfig.centre_rate
+    h_bar: np.ndarray | None = None  # the running mean of §5.7 (centre_rate < 1), after a batch
 
     def __post_init__(self):
         self.gamma, self.T, self.lam_rule = _check_rule_args(self.gamma, self.T, self.lam_rule,
                                                              self.write_scale)
         self.write_gain = _check_levers(self.write_gain, self.calibrate, self.moments,
-                                        self.fresh_bias)
+                                        self.fresh_bias, self.centre_rate)
         if self.counts is None:
             self.counts = init_counts(self.num_classes)
         _check_counts(self.counts, self.num_classes)
@@ -312,5 +329,10 @@ class HebbianSoftmax:
         """Apply the rule (docs/MATH.md §5.4) to theta (V, H) in place, with h: (N, H),
         y: (N,); reference: run hebbian_update_reference instead of hebbian_update. -> None."""
         update = hebbian_update_reference if reference else hebbian_update
+        if self.centre_rate != 1.0 and self.write_scale.startswith("centred") and len(h):
+            rho = h.dtype.type(self.centre_rate)     # h̄ ← (1 − ρ) h̄ + ρ (batch mean), §5.7
+            mean = np.asarray(h).mean(axis=0)
+            self.h_bar = mean if self.h_bar is None else (1 - rho) * self.h_bar + rho * mean
         update(theta, self.counts, h, y, gamma=self.gamma, T=self.T, lam_rule=self.lam_rule,
-               write_scale=self.write_scale, write_gain=self.write_gain, calibrate=self.calibrate)
+               write_scale=self.write_scale, write_gain=self.write_gain, calibrate=self.calibrate,
+               h_bar=self.h_bar if self.centre_rate != 1.0 else None)

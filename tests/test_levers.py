@@ -26,13 +26,16 @@ def rule_inputs(seed, V=6, H=5, N=9, dtype=np.float64):
 
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), write_scale=st.sampled_from(WRITE_SCALES),
-       write_gain=st.sampled_from([0.0, 0.25, 1.0, 3.0]), calibrate=st.booleans())
-def test_levers_in_the_rule_reference_equals_fast(seed, write_scale, write_gain, calibrate):
-    """Property (docs/MATH.md §5.7, §5.4): with write_gain and calibrate, the reference loop and
-    the fast path write the same θ and counts (to 1e-12 in float64)."""
+       write_gain=st.sampled_from([0.0, 0.25, 1.0, 3.0]), calibrate=st.booleans(),
+       running=st.booleans())
+def test_levers_in_the_rule_reference_equals_fast(seed, write_scale, write_gain, calibrate,
+                                                  running):
+    """Property (docs/MATH.md §5.7, §5.4): with write_gain, calibrate and a given running mean
+    h̄, the reference loop and the fast path write the same θ and counts (to 1e-12, float64)."""
     theta, counts, h, y = rule_inputs(seed)
+    h_bar = np.random.default_rng(seed + 1).standard_normal(h.shape[1]) if running else None
     args = dict(gamma=0.1, T=30.0, write_scale=write_scale, write_gain=write_gain,
-                calibrate=calibrate)
+                calibrate=calibrate, h_bar=h_bar)
     theta_ref, counts_ref = theta.copy(), counts.copy()
     hebbian_update_reference(theta_ref, counts_ref, h, y, **args)
     hebbian_update(theta, counts, h, y, **args)
@@ -147,9 +150,33 @@ def test_bias_free_softmax_holds_b_at_zero():
         assert not params["softmax.b"].any()
 
 
+@pytest.mark.parametrize("reference", [False, True])
+def test_centre_rate_subtracts_the_running_mean(reference):
+    """Property (docs/MATH.md §5.7): with centre_rate ρ, h̄ after batches m_1, m_2 (their means)
+    is m_1, then (1 − ρ) m_1 + ρ m_2, and a first write sets θ[i] = ĥ_i − h̄ with that h̄; ρ = 1
+    (the default) keeps no running mean and centres on each batch's own mean (§5.2)."""
+    rng = np.random.default_rng(5)
+    h1, h2 = np.abs(rng.standard_normal((2, 8, 4)))
+    y1, y2 = np.array([0, 1] * 4), np.array([2, 3] * 4)
+    rule = HebbianSoftmax(4, gamma=0.0, T=100.0, write_scale="centred", centre_rate=0.1)
+    batch = HebbianSoftmax(4, gamma=0.0, T=100.0, write_scale="centred")
+    theta, theta_batch = np.zeros((4, 4)), np.zeros((4, 4))
+    for h, y in ((h1, y1), (h2, y2)):
+        rule.update(theta, h, y, reference=reference)
+        batch.update(theta_batch, h, y, reference=reference)
+    h_bar = 0.9 * h1.mean(axis=0) + 0.1 * h2.mean(axis=0)
+    np.testing.assert_allclose(rule.h_bar, h_bar, rtol=1e-15)
+    np.testing.assert_allclose(theta[2], h2[y2 == 2].mean(axis=0) - h_bar, rtol=1e-12)
+    np.testing.assert_allclose(theta[0], h1[y1 == 0].mean(axis=0) - h1.mean(axis=0), rtol=1e-12)
+    assert batch.h_bar is None
+    np.testing.assert_allclose(theta_batch[2], h2[y2 == 2].mean(axis=0) - h2.mean(axis=0),
+                               rtol=1e-12)
+
+
 @pytest.mark.parametrize("field, value, error", [
     ("moments", "zero", ValueError), ("fresh_bias", "reset", ValueError),
-    ("write_gain", -1.0, ValueError), ("calibrate", 1, TypeError)])
+    ("write_gain", -1.0, ValueError), ("calibrate", 1, TypeError),
+    ("centre_rate", 1.5, ValueError)])
 def test_bad_lever_values_are_refused(field, value, error):
     with pytest.raises(error, match=field):
         HebbianConfig(**{field: value})

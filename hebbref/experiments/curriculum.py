@@ -58,6 +58,7 @@ class CurriculumConfig(HebbianOptions):
     calibrate: bool = False
     moments: str = "keep"
     fresh_bias: str = "keep"
+    centre_rate: float = 1.0
     eval_every: int = 5
     eval_drawers: int = 5
     split: str = "test"
