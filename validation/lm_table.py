@@ -361,6 +361,45 @@ def selection_table(selection):
             "lm_torch.row_statistics):\n\n" + "\n".join(stats))
 
 
+def full_size(args):
+    """`hebbref lm`'s own defaults at E = H = 128 (the size of the books check), one full epoch,
+    whole splits: the baseline and the default Hebbian model on every corpus and seed, the
+    model row only. Returns the results written to results/lm_table_full.json."""
+    default = LMConfig()
+    setting = {k: getattr(default, k) for k in DEFAULT}
+    base = dataclasses.replace(default, embed_size=128, hidden=128, curve_every=10**6,
+                               checkpoint_every=10**6, out=RUNS + "_full")
+    start = time.time()
+    configs = [(c, model, run_config(base, c, seed, None if model == "baseline" else setting))
+               for seed in args.seeds for c in CORPORA for model in ("baseline", "hebbian")]
+    done = run_sweep(scored, [c for _, _, c in configs], jobs=args.jobs)
+    runs = {c: {"baseline": [], "hebbian": []} for c in CORPORA}
+    for (corpus, model, _), run in zip(configs, done):
+        runs[corpus][model].append(run)
+    table = {c: summarise(runs[c]) for c in CORPORA}
+    results = {"config": dataclasses.asdict(base), "seeds": args.seeds, "setting": setting,
+               "table": table, "runs": runs, "seconds": time.time() - start}
+    write_json("lm_table_full.json", results)
+    return results
+
+
+def render_full(results):
+    """The README lines of the full-size check: each bucket's test ratio, per corpus."""
+    s, table = results["setting"], results["table"]
+    buckets = [b for b in next(iter(table.values()))["model"] if b != "<unk>"]
+    lines = ["| corpus | " + " | ".join(buckets) + " |", "|---|" + "---|" * len(buckets)]
+    for corpus, rows in table.items():
+        lines.append(f"| {corpus} | " + " | ".join(
+            "{ratio:.3f} [{low:.3f}, {high:.3f}]".format(**rows["model"][b])
+            if "ratio" in rows["model"][b] and len(results["seeds"]) > 1
+            else f"{rows['model'][b]['ratio']:.3f}" for b in buckets) + " |")
+    return (f"`hebbref lm`'s defaults (T = {s['T']:g}, write {s['write_scale']} × "
+            f"{s['write_gain']:g}) at E = H = 128, one epoch, whole splits, seeds "
+            f"{results['seeds']}: Hebbian / baseline test perplexity"
+            + (" [95 % t-interval]" if len(results["seeds"]) > 1 else " (one seed: no interval)")
+            + ".\n\n" + "\n".join(lines))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2],
@@ -371,7 +410,14 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="tiny sizes, to check the script")
     parser.add_argument("--report-only", action="store_true",
                         help="rebuild the README table and plots from results/lm_table.json")
+    parser.add_argument("--full-size", action="store_true",
+                        help="only `hebbref lm`'s defaults at E = H = 128, model rows (full_size)")
     args = parser.parse_args(argv)
+    if args.full_size:
+        text = render_full(full_size(args))
+        update_readme_section("lm-books-full", text)
+        print(text)
+        return 0
     suffix = "_quick" if args.quick else ""
     if args.report_only:
         with open(os.path.join(RESULTS, f"lm_table{suffix}.json"), encoding="utf-8") as f:
