@@ -1,17 +1,8 @@
-"""Neural cache of Grave et al. (2017) for evaluating the language model (docs/MATH.md §6.4).
-
-Every stream column keeps its last W pairs (h_j, x_{j+1}), taken before the current pair is
-added (a target never sees itself):
-
-    p_cache(w | h_t) = Σ_{j: x_{j+1} = w} exp(θ_c h_t·h_j) / Σ_j exp(θ_c h_t·h_j)
-    p(w | h_t)       = (1 − λ_c) p_model(w | h_t) + λ_c p_cache(w | h_t)
-
-An empty window or a word absent from it has p_cache = 0 (λ_c = 1 can give NLL = inf); λ_c = 0
-returns the model's log-probabilities bit for bit. Log space with a max shift keeps θ_c = 1e3
-finite. The fast path keeps h_t·h_j and the cache's log-sum-exp in the model's dtype (float32's
-exp is faster, and the products carry float32 precision anyway), then mixes in float64.
-`cache_log_probs_reference` is one step over the whole vocabulary; over a stream only the
-target's cache probability is computed, O(W·H) per target (reference=True: the one-step formula).
+"""Neural cache of Grave et al. (2017) for evaluating the language model: p_cache and the mixture
+with λ_c are docs/MATH.md §6.4. Log space with a max shift keeps θ_c = 1e3 finite. The fast path
+keeps h_t·h_j and the cache's log-sum-exp in the model's dtype (float32's exp is faster, and the
+products carry float32 precision anyway), then mixes in float64; over a stream only the target's
+cache probability is computed, O(W·H) per target (reference=True: the one-step formula).
 """
 import math
 

@@ -1,9 +1,6 @@
-"""Gradient checks: every analytic backward pass against central finite differences in float64
-(docs/MATH.md §3.4): ∂f/∂x_k ≈ (f(x + ε e_k) − f(x − ε e_k)) / 2ε, ε = 1e-5. Each layer's
-output is reduced to f = Σ out ⊙ w with a fixed random w, so every output element counts; the
-error of one parameter is relative to the scale of its gradient (so near-zero entries do not
-blow it up). `hebbref gradcheck` prints the table and exits non-zero if any error exceeds 1e-6.
-"""
+"""Gradient checks: every analytic backward pass against central finite differences in float64,
+each layer's output reduced to f = Σ out ⊙ w (docs/MATH.md §3.4). `hebbref gradcheck` prints
+the table and exits non-zero if any error exceeds 1e-6."""
 import numpy as np
 
 from hebbref.models.classifier import classifier_init, classifier_loss
@@ -56,12 +53,8 @@ def densify(grad, shape):
 
 
 def _check(layer, arrays, f, analytic):
-    """[(layer, name, error)] for each (name, array) against its analytic gradient.
-
-    A central difference carries rounding error ≈ u·|f|/ε, about 1e-11·|f| at ε = 1e-5, so for
-    a 1e-6 threshold to measure the gradient rather than that noise the error is measured
-    against at least ROUNDING_FLOOR·|f| (for smaller gradients the check becomes absolute).
-    """
+    """[(layer, name, error)] for each (name, array) against its analytic gradient, the error
+    relative to at least ROUNDING_FLOOR·|f|, above a central difference's rounding (§3.4)."""
     floor = ROUNDING_FLOOR * abs(f())
     return [(layer, name, relative_error(analytic[name], numerical_gradient(f, array), floor))
             for name, array in arrays.items()]

@@ -1,14 +1,7 @@
 """Memory-based parameter adaptation (MbPA; Sprechmann et al., ICLR 2018) of the softmax layer,
-for evaluating the language model (docs/MATH.md §6.5):
-
-    w_k = (1/(ε + d_k²)) / Σ_j 1/(ε + d_j²)           over the K stored h_k nearest to h_t
-    L_t(θ_x, b_x) = −Σ_k w_k log softmax(θ_x h_k + b_x)[y_k] + (β/2)(‖θ_x − θ‖² + ‖b_x − b‖²)
-    S steps (θ_x, b_x) ← (θ_x, b_x) − α ∇L_t from (θ, b);  p_MbPA = softmax(θ_x h_t + b_x)
-
-`adapted_logits_reference` builds θ_x in full; `adapted_logits` uses θ_x = θ − Aᵀ H_K, b_x =
-b − c with A ← (1 − αβ) A + α G, c ← (1 − αβ) c + α Σ_k G_k, so a step costs O(K²V), not O(KVH).
-Fewer than K stored pairs: all are neighbours; an empty memory or S = 0: θ h_t + b; equal
-distances: the earlier entry first; one memory (the last M pairs) per batchify column.
+for evaluating the language model: the kernel weights w_k, the local loss L_t and its S steps
+are docs/MATH.md §6.5. `adapted_logits_reference` builds θ_x in full; `adapted_logits` keeps
+θ_x = θ − Aᵀ H_K, b_x = b − c (§6.5's span form), so a step costs O(K²V), not O(KVH).
 """
 import time
 

@@ -1,13 +1,6 @@
 """Evaluation metrics for the reproductions: perplexity by training-frequency bucket
-(docs/MATH.md §6.2) and accuracy by exposure (§6.3).
-
-A target falls in a bucket by its word's training count c = train_counts[target]; buckets are
-half-open ranges low <= c < high, most frequent first, tiling 0, 1, 2, ... (">1K" includes
-c = 1000). "default" (for ~1M-token corpora): >1K, 100–1K, 10–100, <10; "paper" (WikiText-103):
->10K, 1K–10K, 100–1K, <100. Targets equal to <unk> are a row of their own; <eos> is a word.
-
-    bucket perplexity = exp(mean NLL of its targets),   overall = exp(Σ NLL / N)
-"""
+(docs/MATH.md §6.2: half-open ranges low <= c < high of the target's training count c, most
+frequent first, <unk> a row of its own, <eos> a word) and accuracy by exposure (§6.3)."""
 import math
 import numbers
 from typing import NamedTuple
