@@ -9,7 +9,7 @@ import contextlib
 from concurrent.futures import ThreadPoolExecutor
 
 MIN_BLOCK = 1 << 19   # elements; below this a thread hand-off costs more than it saves
-_pool = None
+_pool = None  # one ThreadPoolExecutor, made on first use
 _blas = None
 
 
@@ -43,18 +43,13 @@ def row_blocks(n_rows, row_size, threads):
     return [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
 
 
-def _executor():
-    global _pool
-    if _pool is None:
-        _pool = ThreadPoolExecutor(thread_name_prefix="hebbref-rows")
-    return _pool
-
-
 def map_row_blocks(fn, args, n_rows, row_size, threads=None):
     """[fn(block, *args) for block in row_blocks(...)] on `threads` threads (default: BLAS's);
     fn must only touch the rows of its block."""
     blocks = row_blocks(n_rows, row_size, blas_threads() if threads is None else threads)
     if len(blocks) == 1:
         return [fn(blocks[0], *args)]
-    futures = [_executor().submit(fn, block, *args) for block in blocks]
+    global _pool
+    _pool = _pool or ThreadPoolExecutor(thread_name_prefix="hebbref-rows")
+    futures = [_pool.submit(fn, block, *args) for block in blocks]
     return [future.result() for future in futures]

@@ -10,10 +10,9 @@ it ("don't", "o'neill") except the clitic "'s", its own token ("warner's" -> "wa
 number is a run of digits with "." or "," between digits ("1.13", "464,000"); any other
 non-space character is a token of its own ("$", "£", "-", "(", ".").
 
-Vocabulary (§1.1), from the training split only: ids 0 and 1 are ``<unk>`` and ``<eos>``, always
-present; then every word seen at least ``min_count`` times, by descending count, ties in Python
-string order; other words become ``<unk>``. A WikiText token "<unk>" is id 0; WikiText already
-replaced words seen fewer than 3 times, so ``min_count <= 3`` keeps its published vocabulary."""
+Vocabulary: docs/MATH.md §1.1 (ties in Python string order). A WikiText token "<unk>" is id 0;
+WikiText already replaced words seen fewer than 3 times, so ``min_count <= 3`` keeps its
+published vocabulary."""
 import hashlib
 import numbers
 import re
@@ -158,7 +157,12 @@ def load_corpus(spec="bbc", *, min_count=2, split=(0.8, 0.1, 0.1), seed=0, dedup
     lines, documents, source = read_splits(kind, path, split, seed, deduplicate)
     tokenize = str.split if kind == "wikitext" else tokenize_line
     vocab, word_to_id, ids = _number_splits(lines, tokenize, min_count)
-    _check_every_split_has_tokens(ids, spec, split, documents)
+    if not any(ids[name].size for name in SPLITS):
+        raise ValueError(f"empty corpus: {spec!r} contains no tokens")
+    for name in SPLITS:
+        if ids[name].size == 0:
+            raise ValueError(f"the {name} split of {spec!r} has no tokens (it holds "
+                             f"{documents[name]}); check split={split} or the {name} text")
     source += (f"; min_count {min_count}; {ids['train'].size:,}/{ids['valid'].size:,}/"
                f"{ids['test'].size:,} tokens, vocab {len(vocab):,}")
     return Corpus(vocab=vocab, **ids, source=source, documents=documents, word_to_id=word_to_id,
@@ -180,12 +184,3 @@ def _number_splits(lines, tokenize, min_count):
     for name in ("valid", "test"):
         ids[name] = _encode(lines[name], tokenize, lambda w: word_to_id.get(w, UNK_ID)).copy()
     return vocab, word_to_id, ids
-
-
-def _check_every_split_has_tokens(ids, spec, split, documents):
-    if not any(ids[name].size for name in SPLITS):
-        raise ValueError(f"empty corpus: {spec!r} contains no tokens")
-    for name in SPLITS:
-        if ids[name].size == 0:
-            raise ValueError(f"the {name} split of {spec!r} has no tokens (it holds "
-                             f"{documents[name]}); check split={split} or the {name} text")
