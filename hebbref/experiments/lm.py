@@ -111,35 +111,33 @@ def train(config, corpus, state, *, checkpoint_path=None, progress=True):
 def evaluate_buckets(config, corpus, params, progress=False):
     """Validation and test perplexity, overall and per training-frequency bucket (docs/MATH.md
     §6.2)."""
+    return _by_bucket(config, corpus, lambda split, tokens: evaluate(
+        params, tokens, batch_size=config.eval_batch_size, bptt=config.bptt, progress=progress,
+        desc=f"evaluate {split}", reference=config.reference))
+
+
+def _by_bucket(config, corpus, score):
+    """{split: perplexity_by_bucket of score(split, tokens) = (nll, targets)} for valid, test."""
     buckets = frequency_buckets(config.buckets)
     results = {}
     for split in ("valid", "test"):
-        nll, targets = evaluate(params, eval_tokens(corpus, split, config.eval_tokens),
-                                batch_size=config.eval_batch_size, bptt=config.bptt,
-                                progress=progress, desc=f"evaluate {split}",
-                                reference=config.reference)
+        nll, targets = score(split, eval_tokens(corpus, split, config.eval_tokens))
         results[split] = perplexity_by_bucket(nll, targets, corpus.train_counts,
                                               corpus.word_to_id["<unk>"], buckets)
     return results
 
 
 def evaluate_cache(config, corpus, params):
-    """docs/MATH.md §6.4: choose (W, θ_c, λ_c) on the validation split, then report validation and test
-    perplexity by bucket with the cache at the chosen values."""
+    """docs/MATH.md §6.4: choose (W, θ_c, λ_c) on the validation split, then report validation
+    and test perplexity by bucket with the cache at the chosen values."""
     from hebbref.cache import evaluate_with_cache, grid_search
 
     walk_args = dict(batch_size=config.eval_batch_size, bptt=config.bptt,
                      reference=config.reference)
     chosen = grid_search(params, eval_tokens(corpus, "valid", config.eval_tokens), **walk_args)
-    results = {"chosen": {k: chosen[k] for k in ("window", "theta_c", "lambda_c")},
-               "grid": chosen["grid"]}
-    buckets = frequency_buckets(config.buckets)
-    for split in ("valid", "test"):
-        nll, targets = evaluate_with_cache(params, eval_tokens(corpus, split, config.eval_tokens),
-                                           **results["chosen"], **walk_args)
-        results[split] = perplexity_by_bucket(nll, targets, corpus.train_counts,
-                                              corpus.word_to_id["<unk>"], buckets)
-    return results
+    point = {k: chosen[k] for k in ("window", "theta_c", "lambda_c")}
+    score = lambda _, tokens: evaluate_with_cache(params, tokens, **point, **walk_args)
+    return {"chosen": point, "grid": chosen["grid"], **_by_bucket(config, corpus, score)}
 
 
 def run(config=None, *, resume=None, progress=True):

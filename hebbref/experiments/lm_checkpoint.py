@@ -74,7 +74,11 @@ def _check_layout(meta, headers):
         raise ValueError(f"the config's layers={config.layers} need more than "
                          f"{5 * config.layers} arrays, the file holds {len(headers)}")
     dtype, count = np.dtype(config.dtype), np.dtype(np.int64)
-    params = _param_shapes(config, vocab_size)
+    V, E, H = vocab_size, config.embed_size, config.hidden
+    params = {"embed.E": (V, E), "softmax.theta": (V, H), "softmax.b": (V,)}
+    for layer in range(1, config.layers + 1):
+        params.update({f"lstm{layer}.Wx": (E if layer == 1 else H, 4 * H),
+                       f"lstm{layer}.Wh": (H, 4 * H), f"lstm{layer}.b": (4 * H,)})
     layout = {f"params/{name}": (shape, dtype) for name, shape in params.items()}
     layout.update({f"optimizer/{buffer}/{name}": (shape, dtype) for name, shape in params.items()
                    for buffer in BUFFERS[config.optimizer]})
@@ -118,15 +122,6 @@ def _state_from(groups, meta):
         position=check_int(meta["position"], "position", 0), step=step,
         curve=[tuple(p) for p in curve], corpus=meta["corpus"])
     return config, state
-
-
-def _param_shapes(config, vocab_size):
-    V, E, H = vocab_size, config.embed_size, config.hidden
-    shapes = {"embed.E": (V, E), "softmax.theta": (V, H), "softmax.b": (V,)}
-    for layer in range(1, config.layers + 1):
-        shapes.update({f"lstm{layer}.Wx": (E if layer == 1 else H, 4 * H),
-                       f"lstm{layer}.Wh": (H, 4 * H), f"lstm{layer}.b": (4 * H,)})
-    return shapes
 
 
 def _hebbian(config, group):
