@@ -200,17 +200,13 @@ def mbpa_log_probs(params, tokens, *, batch_size, bptt, memory_size, points=DEFA
     return result
 
 
-def _mean_nll(log_p):
-    return float(-np.mean(log_p))
-
-
 def choose(log_probs, lambda_ms=DEFAULT_LAMBDA_MS):
     """The point and λ_m minimising the mean NLL of (1 − λ_m) p_model + λ_m p_MbPA over
     log_probs (mbpa_log_probs on validation); ties go to the first. -> {"point", "lambda_m",
     "mean_nll", "grid": [{point, lambda_m, mean_nll}, ...]}."""
     lambda_ms = check_grid_values(lambda_ms, "lambda_ms", check_lambda_c)
     grid = [{"point": point, "lambda_m": lam,
-             "mean_nll": _mean_nll(mix_log_probs(log_probs["model"], log_probs[point], lam))}
+             "mean_nll": float(-np.mean(mix_log_probs(log_probs["model"], log_probs[point], lam)))}
             for point in log_probs if isinstance(point, tuple) for lam in lambda_ms]
     best = min(grid, key=lambda row: row["mean_nll"])
     return {**best, "grid": grid}
@@ -242,7 +238,7 @@ def evaluate_mbpa(config, corpus, params, *, with_cache=False, points=DEFAULT_PO
         window = {k: cache[k] for k in ("window", "theta_c")}
         log_p_cache = {split: -evaluate_with_cache(params, tokens[split], lambda_c=1.0, **window,
                                                    **walk_args)[0] for split in passes}
-        lambda_c = min((0.0,) + DEFAULT_LAMBDA_CS, key=lambda lam: _mean_nll(
+        lambda_c = min((0.0,) + DEFAULT_LAMBDA_CS, key=lambda lam: -np.mean(
             mix_log_probs(mixed["valid"], log_p_cache["valid"], lam)))
         rows["cache"] = {split: mix_log_probs(p["model"], log_p_cache[split], cache["lambda_c"])
                          for split, p in passes.items()}

@@ -168,15 +168,12 @@ class ExposureTally:
 
 
 def paired_difference_ci(runs, *, confidence=0.95, n_resamples=2000, seed=0):
-    """Hebbian − baseline accuracy per exposure bucket, with a paired percentile bootstrap
-    interval (scipy.stats.bootstrap) over (seed, image) units, so it carries the variation
-    between images and between seeds' streams, classes and weights.
-
-    runs: one dict per seed, {"total", "baseline", "hebbian"}: (I, B) ints, evaluations of each
-    test image in each bucket and how many each model got right (the same stream: paired).
-    Returns {bucket: {"difference", "low", "high", "images", "evaluations"}}; difference =
-    Σ(correct_H − correct_B) / Σ total; None when empty, low = high with a single unit.
-    """
+    """Hebbian − baseline accuracy Δ_b per exposure bucket with its paired percentile bootstrap
+    interval over (seed, image) units (docs/MATH.md §6.3), so it carries the variation between
+    images and between seeds' streams, classes and weights. runs: one dict per seed, {"total",
+    "baseline", "hebbian"}: (I, B) ints, evaluations of each test image in each bucket and how
+    many each model got right. Returns {bucket: {"difference", "low", "high", "images",
+    "evaluations"}}; None when empty, low = high with a single unit."""
     from scipy import stats
 
     total = np.concatenate([np.asarray(r["total"]) for r in runs])

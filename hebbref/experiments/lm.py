@@ -177,7 +177,17 @@ def _run(config, state, resume, progress):
                            progress=progress)
         if stopped_by == "done" and late.received:
             stopped_by = signal.Signals(late.received).name
-        results = _results(config, corpus, state, stopped_by, start_step, start_time)
+        seconds = time.perf_counter() - start_time
+        results = {"config": dataclasses.asdict(config),
+                   "status": "done" if stopped_by == "done" else "interrupted",
+                   "corpus": {"source": corpus.source, "vocab_size": len(corpus.vocab),
+                              **{f"{split}_tokens": int(getattr(corpus, split).size)
+                                 for split in ("train", "valid", "test")}},
+                   "steps": state.step, "curve": state.curve, "record": run_record(),
+                   "tokens_per_second": (state.step - start_step) * config.batch_size
+                                        * config.bptt / max(seconds, 1e-9)}
+        if stopped_by != "done":
+            results["signal"] = stopped_by
         if config.out and stopped_by != "done":
             write_outputs(config, results)
     if stopped_by == "done":
@@ -191,19 +201,6 @@ def _run(config, state, resume, progress):
             write_outputs(config, results)
     results["_state"] = state
     return results
-
-
-def _results(config, corpus, state, stopped_by, start_step, start_time):
-    seconds = time.perf_counter() - start_time
-    results = {"config": dataclasses.asdict(config),
-               "status": "done" if stopped_by == "done" else "interrupted",
-               "corpus": {"source": corpus.source, "vocab_size": len(corpus.vocab),
-                          **{f"{split}_tokens": int(getattr(corpus, split).size)
-                             for split in ("train", "valid", "test")}},
-               "steps": state.step, "curve": state.curve, "record": run_record(),
-               "tokens_per_second": (state.step - start_step) * config.batch_size * config.bptt
-                                    / max(seconds, 1e-9)}
-    return results if stopped_by == "done" else {**results, "signal": stopped_by}
 
 
 def write_outputs(config, results):

@@ -114,24 +114,20 @@ def _state_from(groups, meta):
     curve = meta["curve"]
     if not isinstance(curve, list) or not all(_curve_point(p) for p in curve):
         raise ValueError("curve must be a list of [step, tokens, perplexity]")
+    hebbian = groups.get("hebbian")
+    if hebbian is not None:
+        counts = hebbian["counts"]
+        if counts.min() < 1 or counts.max() > MAX_COUNT:
+            raise ValueError(f"hebbian/counts must lie in [1, 2**62], got [{counts.min()}, "
+                             f"{counts.max()}]")
+        hebbian = HebbianSoftmax.from_config(config.hebbian_config(), counts.size, counts=counts)
     state = TrainState(
-        params=groups["params"], opt_state=groups.get("optimizer", {}),
-        hebbian_softmax=_hebbian(config, groups.get("hebbian")),
+        params=groups["params"], opt_state=groups.get("optimizer", {}), hebbian_softmax=hebbian,
         lstm_state=[(lstm[f"h{i}"], lstm[f"c{i}"]) for i in range(config.layers)],
         rng=rng_from_state(meta["rng"]), epoch=check_int(meta["epoch"], "epoch", 0),
         position=check_int(meta["position"], "position", 0), step=step,
         curve=[tuple(p) for p in curve], corpus=meta["corpus"])
     return config, state
-
-
-def _hebbian(config, group):
-    if group is None:
-        return None
-    counts = group["counts"]
-    if counts.min() < 1 or counts.max() > MAX_COUNT:
-        raise ValueError(f"hebbian/counts must lie in [1, 2**62], got [{counts.min()}, "
-                         f"{counts.max()}]")
-    return HebbianSoftmax.from_config(config.hebbian_config(), counts.size, counts=counts)
 
 
 def _curve_point(point):
