@@ -154,14 +154,6 @@ def _stream_lines(path):
                          f"read chunk cannot be decoded ({error.reason})") from None
 
 
-def _documents_in(folder):
-    """Regular files below folder, sorted by relative path; names starting with "." skipped."""
-    found = (path.relative_to(folder) for path in folder.rglob("*") if path.is_file())
-    return sorted((relative for relative in found
-                   if not any(part.startswith(".") for part in relative.parts)),
-                  key=lambda p: p.as_posix())
-
-
 def _split_bounds(n, split):
     """{split: (first, end)} positions of each split among n documents or lines."""
     # The small epsilon keeps e.g. 0.29 * 100 = 28.999999999999996 from losing one.
@@ -174,7 +166,11 @@ def _split_bounds(n, split):
 
 def _split_folder(kind, folder, split, seed, deduplicate):
     """(lines: {split: list of lines}, documents: {split: labels}, source) of a folder."""
-    relative_paths = _documents_in(folder)
+    # Regular files below folder, sorted by relative path; names starting with "." skipped.
+    found = (path.relative_to(folder) for path in folder.rglob("*") if path.is_file())
+    relative_paths = sorted((relative for relative in found
+                             if not any(part.startswith(".") for part in relative.parts)),
+                            key=lambda p: p.as_posix())
     if not relative_paths:
         raise ValueError(f"empty corpus: {folder} contains no regular files")
     fallbacks_used, texts, seen = [], {}, set()

@@ -85,17 +85,6 @@ def _encode(lines, tokenize, lookup):
     return np.frombuffer(ids, dtype=np.int64)
 
 
-def _build_vocab(words, provisional_counts, min_count):
-    """Final vocabulary and the map provisional id -> final id (module docstring: Vocabulary)."""
-    kept = [(int(-count), word) for word, count in zip(words[2:], provisional_counts[2:])
-            if count >= min_count]
-    kept.sort()
-    vocab = [UNK, EOS] + [word for _, word in kept]
-    word_to_id = {word: i for i, word in enumerate(vocab)}
-    remap = np.array([word_to_id.get(word, UNK_ID) for word in words], dtype=np.int64)
-    return vocab, word_to_id, remap
-
-
 def _check_split(split):
     if isinstance(split, (str, bytes)) or not hasattr(split, "__len__") or len(split) != 3:
         raise ValueError(f"split must be three fractions (train, valid, test), got {split!r}")
@@ -178,7 +167,12 @@ def _number_splits(lines, tokenize, min_count):
                               lambda word: provisional.setdefault(word, len(provisional)))
     words = list(provisional)
     provisional_counts = np.bincount(provisional_ids, minlength=len(words))
-    vocab, word_to_id, remap = _build_vocab(words, provisional_counts, min_count)
+    # The final vocabulary (module docstring) and the map provisional id -> final id.
+    kept = sorted((int(-count), word) for word, count in zip(words[2:], provisional_counts[2:])
+                  if count >= min_count)
+    vocab = [UNK, EOS] + [word for _, word in kept]
+    word_to_id = {word: i for i, word in enumerate(vocab)}
+    remap = np.array([word_to_id.get(word, UNK_ID) for word in words], dtype=np.int64)
     ids = {"train": remap[provisional_ids]}
     del provisional_ids  # freed before valid and test are read (0.8 GB for WikiText-103)
     for name in ("valid", "test"):
