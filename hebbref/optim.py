@@ -113,15 +113,11 @@ def _apply(params, grads, state, buffer_prefixes, update_rows):
     _check_step_inputs(params, grads, state, buffer_prefixes)  # before anything is written
     for name, g in grads.items():
         p = params[name]
-        step_key = f"step/{name}"
-        step = int(state.get(step_key, 0)) + 1
-        state[step_key] = step
-        buffers = []
+        step = state[f"step/{name}"] = int(state.get(f"step/{name}", 0)) + 1
         for prefix in buffer_prefixes:
-            key = f"{prefix}/{name}"
-            if key not in state:
-                state[key] = np.zeros_like(p)
-            buffers.append(state[key])
+            if f"{prefix}/{name}" not in state:
+                state[f"{prefix}/{name}"] = np.zeros_like(p)
+        buffers = [state[f"{prefix}/{name}"] for prefix in buffer_prefixes]
 
         if isinstance(g, SparseRows):
             ids = g.ids

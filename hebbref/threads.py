@@ -6,20 +6,18 @@ releases the GIL in its loops, and bit-identically, as each row is computed alik
 count follows BLAS's, so code under `threadpool_limits(1)` (the sweeps) stays on one thread.
 """
 import contextlib
+import functools
 from concurrent.futures import ThreadPoolExecutor
 
 MIN_BLOCK = 1 << 19   # elements; below this a thread hand-off costs more than it saves
 _pool = None  # one ThreadPoolExecutor, made on first use
-_blas = None
 
 
+@functools.lru_cache(maxsize=1)
 def _blas_controller():
-    global _blas
-    if _blas is None:
-        from threadpoolctl import ThreadpoolController
+    from threadpoolctl import ThreadpoolController
 
-        _blas = ThreadpoolController().select(user_api="blas")
-    return _blas
+    return ThreadpoolController().select(user_api="blas")
 
 
 def blas_threads():
