@@ -5,8 +5,9 @@ arrays of ``params`` named in ``grads`` ({name: ndarray or SparseRows (ids (K,) 
 sorted, rows (K, ...)), §4.5}) change in place; ``state``, a dict the caller creates empty,
 fills lazily with "step/<name>", "momentum/<name>", "m/<name>", "v/<name>" in the parameter's
 dtype, so np.savez round-trips it bit-exactly. The formulas are torch.optim's (no weight decay),
-each written once on row blocks. A bad argument raises before anything is written; gradients
-are not checked for finiteness. reference=True runs the plain steps, not the numba kernels.
+each written once on row blocks, so a sparse step equals the dense one on touched rows bit for
+bit. A bad argument raises before anything is written; gradients are not checked for finiteness.
+reference=True runs the plain steps (sgd_step_numpy, adam_step_numpy), not the numba kernels.
 """
 import math
 
