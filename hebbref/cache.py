@@ -1,17 +1,8 @@
-"""Neural cache of Grave et al. (2017) for evaluating the language model (docs/MATH.md §6.4).
-
-Every stream column keeps its last W pairs (h_j, x_{j+1}), taken before the current pair is
-added (a target never sees itself):
-
-    p_cache(w | h_t) = Σ_{j: x_{j+1} = w} exp(θ_c h_t·h_j) / Σ_j exp(θ_c h_t·h_j)
-    p(w | h_t)       = (1 − λ_c) p_model(w | h_t) + λ_c p_cache(w | h_t)
-
-An empty window or a word absent from it has p_cache = 0 (λ_c = 1 can give NLL = inf); λ_c = 0
-returns the model's log-probabilities bit for bit. Log space with a max shift keeps θ_c = 1e3
-finite. The fast path keeps h_t·h_j and the cache's log-sum-exp in the model's dtype (float32's
-exp is faster, and the products carry float32 precision anyway), then mixes in float64.
-`cache_log_probs_reference` is one step over the whole vocabulary; over a stream only the
-target's cache probability is computed, O(W·H) per target (reference=True: the one-step formula).
+"""Neural cache of Grave et al. (2017) for evaluating the language model: p_cache and the mixture
+with λ_c are docs/MATH.md §6.4. Log space with a max shift keeps θ_c = 1e3 finite. The fast path
+keeps h_t·h_j and the cache's log-sum-exp in the model's dtype (float32's exp is faster, and the
+products carry float32 precision anyway), then mixes in float64; over a stream only the target's
+cache probability is computed, O(W·H) per target (reference=True: the one-step formula).
 """
 import math
 
@@ -19,7 +10,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
 from hebbref.stream import walk
-from hebbref.checks import check_array, check_int, check_number
+from hebbref.checks import check_array, check_int, check_labels, check_number
 
 # Default grid: Grave et al. (2017) report caches of 100 and 2,000 words; LSTM outputs are
 # tanh-bounded, |h_t·h_j| <= H, so θ_c in {0.1, 0.3, 1} runs from a flat to a peaked cache.
@@ -48,23 +39,15 @@ def check_grid_values(values, name, check):
     return tuple(dict.fromkeys(check(value, f"{name}[{i}]") for i, value in enumerate(values)))
 
 
-def _check_step(h_t, window_h, window_next, vocab_size, theta_c):
-    check_int(vocab_size, "V", 1)
-    h_t = check_array(h_t, "h_t", ndim=1)
-    window_h = check_array(window_h, "window_h", shape=(None, h_t.shape[0]))
-    window_next = check_array(window_next, "window_next", shape=(window_h.shape[0],),
-                              dtype_kind="i")
-    if window_next.size and (window_next.min() < 0 or window_next.max() >= vocab_size):
-        raise ValueError(f"window_next must lie in [0, {vocab_size}), got values in "
-                         f"[{window_next.min()}, {window_next.max()}]")
-    return h_t, window_h, window_next.astype(np.int64), int(vocab_size), check_theta_c(theta_c)
-
-
 def cache_log_probs_reference(h_t, window_h, window_next, V, *, theta_c):
     """log p_cache(w | h_t) for every word w, by a plain loop over the window (docs/MATH.md §6.4).
     h_t: (H,); window_h: (W, H) earlier h_j, W >= 0; window_next: (W,) int, the word x_{j+1}
     after each; V: vocabulary size -> (V,) float64, −inf for words not in the window."""
-    h_t, window_h, window_next, V, theta_c = _check_step(h_t, window_h, window_next, V, theta_c)
+    V = check_int(V, "V", 1)
+    h_t = check_array(h_t, "h_t", ndim=1)
+    window_h = check_array(window_h, "window_h", shape=(None, h_t.shape[0]))
+    window_next = check_labels(window_next, "window_next", V, shape=(window_h.shape[0],))
+    theta_c = check_theta_c(theta_c)
     log_unnormalised = np.full(V, -np.inf)
     for j in range(window_h.shape[0]):
         a_j = theta_c * float(np.dot(h_t.astype(np.float64), window_h[j].astype(np.float64)))

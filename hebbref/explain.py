@@ -1,12 +1,9 @@
 """`hebbref explain`: the Hebbian Softmax update worked through by hand (docs/MATH.md §5.6).
 
-A softmax layer with V = 4 classes and H = 3 features sees three batches of N = 5 activations,
-multiples of 0.5. Each batch runs hebbref.train.train_step's two steps: plain SGD gives θ', then
-the rule mixes the mean ĥ_i of every class present into its row; absent rows keep θ'. With
-γ = 0.3 and T = 6 the batches reach every branch of λ_i = max(1/c_i, γ) if c_i < T, else 0:
-batch 1, every class is new, λ_i = 1 and θ[i] = ĥ_i (P2); batch 2, c_0 = 4 and 1/4 < γ, so
-λ_0 = γ; batch 3, c_0 = 6 = T, λ_0 = 0: θ[0] = θ'[0], handed back to gradient descent (P8).
-`walkthrough()` returns every number that `main()` prints, so tests can check each one.
+With γ = 0.3 and T = 6 the three batches reach every branch of λ_i: batch 1, every class is
+new, λ_i = 1 and θ[i] = ĥ_i (P2); batch 2, c_0 = 4 and 1/4 < γ, so λ_0 = γ; batch 3, c_0 = 6 = T,
+λ_0 = 0: θ[0] = θ'[0], handed back to gradient descent (P8). `walkthrough()` returns every
+number that `main()` prints, so tests can check each one.
 """
 import argparse
 import sys

@@ -182,16 +182,6 @@ def atomic_write(path, write):
         raise
 
 
-def _process_gone(pid):
-    try:
-        os.kill(pid, 0)  # signal 0: only asks whether the process exists
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # it exists, under another user
-        pass
-    return False
-
-
 def remove_orphans(path):
     """Delete temporary files of `path` left by a write on this host that was killed (kill -9,
     power loss): only names atomic_write makes, and only when their writer's pid is gone."""
@@ -200,9 +190,15 @@ def remove_orphans(path):
                       + re.escape(name))
     for entry in os.listdir(folder):
         match = ours.fullmatch(entry)
-        if match and _process_gone(int(match.group(1))):
+        if not match:
+            continue
+        try:
+            os.kill(int(match.group(1)), 0)  # signal 0: only asks whether the process exists
+        except ProcessLookupError:
             with contextlib.suppress(OSError):  # already gone, or not ours to delete
                 os.unlink(os.path.join(folder, entry))
+        except PermissionError:  # it exists, under another user
+            pass
 
 
 def check_writable_folder(folder, name="out"):
@@ -222,24 +218,21 @@ def check_writable_folder(folder, name="out"):
         if os.path.realpath(folder) not in _LOCKS:
             lock = os.fdopen(os.open(os.path.join(folder, LOCK_NAME),
                                      os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666), "r+")
-            _lock(lock, folder, name)
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = lock.read(20).strip() or "unknown"
+                lock.close()
+                raise ValueError(f"{name} folder {folder!r} is in use by another hebbref run "
+                                 f"(pid {holder}); wait for it to end or choose another "
+                                 f"{name}") from None
+            lock.truncate(0)
+            lock.write(str(os.getpid()))
+            lock.flush()
+            _LOCKS[os.path.realpath(folder)] = lock
     except OSError as error:
         raise ValueError(f"cannot write to {name} folder {folder!r}: {error.strerror}") from None
     return folder
-
-
-def _lock(lock, folder, name):
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = lock.read(20).strip() or "unknown"
-        lock.close()
-        raise ValueError(f"{name} folder {folder!r} is in use by another hebbref run (pid "
-                         f"{holder}); wait for it to end or choose another {name}") from None
-    lock.truncate(0)
-    lock.write(str(os.getpid()))
-    lock.flush()
-    _LOCKS[os.path.realpath(folder)] = lock
 
 
 def release_folder(folder):

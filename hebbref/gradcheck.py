@@ -1,9 +1,6 @@
-"""Gradient checks: every analytic backward pass against central finite differences in float64
-(docs/MATH.md §3.4): ∂f/∂x_k ≈ (f(x + ε e_k) − f(x − ε e_k)) / 2ε, ε = 1e-5. Each layer's
-output is reduced to f = Σ out ⊙ w with a fixed random w, so every output element counts; the
-error of one parameter is relative to the scale of its gradient (so near-zero entries do not
-blow it up). `hebbref gradcheck` prints the table and exits non-zero if any error exceeds 1e-6.
-"""
+"""Gradient checks: every analytic backward pass against central finite differences in float64,
+each layer's output reduced to f = Σ out ⊙ w (docs/MATH.md §3.4). `hebbref gradcheck` prints
+the table and exits non-zero if any error exceeds 1e-6."""
 import numpy as np
 
 from hebbref.models.classifier import classifier_init, classifier_loss
@@ -56,12 +53,8 @@ def densify(grad, shape):
 
 
 def _check(layer, arrays, f, analytic):
-    """[(layer, name, error)] for each (name, array) against its analytic gradient.
-
-    A central difference carries rounding error ≈ u·|f|/ε, about 1e-11·|f| at ε = 1e-5, so for
-    a 1e-6 threshold to measure the gradient rather than that noise the error is measured
-    against at least ROUNDING_FLOOR·|f| (for smaller gradients the check becomes absolute).
-    """
+    """[(layer, name, error)] for each (name, array) against its analytic gradient, the error
+    relative to at least ROUNDING_FLOOR·|f|, above a central difference's rounding (§3.4)."""
     floor = ROUNDING_FLOOR * abs(f())
     return [(layer, name, relative_error(analytic[name], numerical_gradient(f, array), floor))
             for name, array in arrays.items()]
@@ -84,8 +77,7 @@ def _random_biases(params, rng):
 
 def check_linear(rng, N=3, D=4, M=5):
     params = {"W": rng.standard_normal((D, M)), "b": rng.standard_normal(M)}
-    x = rng.standard_normal((N, D))
-    w = rng.standard_normal((N, M))
+    x, w = rng.standard_normal((N, D)), rng.standard_normal((N, M))
     out, cache = linear_forward(x, params)
     dx, grads = linear_backward(w, cache)
     return _check("dense layer", {"x": x, **params},
@@ -105,8 +97,7 @@ def check_activations(rng, N=3, D=4):
 
 
 def check_dropout(rng, N=3, D=4, p=0.5):
-    x = rng.standard_normal((N, D))
-    w = rng.standard_normal((N, D))
+    x, w = rng.standard_normal((N, D)), rng.standard_normal((N, D))
     seed = int(rng.integers(2**31))
     f = lambda: (dropout_forward(x, p, np.random.default_rng(seed))[0] * w).sum()  # same mask
     _, mask = dropout_forward(x, p, np.random.default_rng(seed))
@@ -137,8 +128,7 @@ def check_lstm(rng, T=4, N=2, D=3, H=3):
 
 def check_softmax(rng, N=4, H=3, V=5):
     params = {"theta": rng.standard_normal((V, H)), "b": rng.standard_normal(V)}
-    h = rng.standard_normal((N, H))
-    y = rng.integers(0, V, N)
+    h, y = rng.standard_normal((N, H)), rng.integers(0, V, N)
     z, cache = softmax_layer_forward(h, params)
     _, dz = softmax_cross_entropy(z, y)
     dh, grads = softmax_layer_backward(dz, cache)
@@ -160,8 +150,7 @@ def check_mlp(rng, N=3, sizes=(4, 5, 3), activation="tanh"):
 
 def check_classifier(rng, N=5, D=4, hidden=(6, 5), V=4, activation="relu"):
     params = _random_biases(classifier_init(D, list(hidden), V, rng), rng)
-    x = rng.standard_normal((N, D))
-    y = rng.integers(0, V, N)
+    x, y = rng.standard_normal((N, D)), rng.integers(0, V, N)
     _, grads, _ = classifier_loss(params, x, y, activation=activation)
     return _check(f"model: mlp classifier[{activation}]", params,
                   lambda: classifier_loss(params, x, y, activation=activation)[0], grads)

@@ -1,13 +1,9 @@
-"""Numba kernels of the fast path, each tested against a plain twin (bit for bit, or to rounding
-for the gemm). Only the fast path imports this module: numba takes most of a second to load, and
-`--reference` runs without it.
-
-- scatter_add_rows: the embedding backward and the fused softmax's ∂L/∂θ (twin: np.add.at).
-- adam_step, sgd_step: one pass over memory (twins: hebbref.optim.adam_step_numpy, sgd_step_numpy).
-- lstm_gate_gradients: one step of the LSTM backward's element-wise work.
-- matmul_accumulate: out += aᵀ b or a bᵀ by NumPy's own BLAS gemm with β = 1 (ctypes). NumPy
-  has no gemm that adds into an array, and scipy.linalg.blas loads a second OpenBLAS whose
-  spinning threads slow NumPy's (validation/README.md).
+"""Numba kernels of the fast path (scatter_add_rows, adam_step, sgd_step, lstm_gate_gradients)
+and matmul_accumulate, each tested against a plain twin (bit for bit, or to rounding for the
+gemm). Only the fast path imports this module: numba takes most of a second to load, and
+`--reference` runs without it. matmul_accumulate calls NumPy's own BLAS gemm with β = 1 (ctypes):
+NumPy has no gemm that adds into an array, and scipy.linalg.blas loads a second OpenBLAS whose
+spinning threads slow NumPy's (validation/README.md).
 """
 import ctypes
 import os

@@ -1,14 +1,7 @@
 """Memory-based parameter adaptation (MbPA; Sprechmann et al., ICLR 2018) of the softmax layer,
-for evaluating the language model (docs/MATH.md §6.5):
-
-    w_k = (1/(ε + d_k²)) / Σ_j 1/(ε + d_j²)           over the K stored h_k nearest to h_t
-    L_t(θ_x, b_x) = −Σ_k w_k log softmax(θ_x h_k + b_x)[y_k] + (β/2)(‖θ_x − θ‖² + ‖b_x − b‖²)
-    S steps (θ_x, b_x) ← (θ_x, b_x) − α ∇L_t from (θ, b);  p_MbPA = softmax(θ_x h_t + b_x)
-
-`adapted_logits_reference` builds θ_x in full; `adapted_logits` uses θ_x = θ − Aᵀ H_K, b_x =
-b − c with A ← (1 − αβ) A + α G, c ← (1 − αβ) c + α Σ_k G_k, so a step costs O(K²V), not O(KVH).
-Fewer than K stored pairs: all are neighbours; an empty memory or S = 0: θ h_t + b; equal
-distances: the earlier entry first; one memory (the last M pairs) per batchify column.
+for evaluating the language model: the kernel weights w_k, the local loss L_t and its S steps
+are docs/MATH.md §6.5. `adapted_logits_reference` builds θ_x in full; `adapted_logits` keeps
+θ_x = θ − Aᵀ H_K, b_x = b − c (§6.5's span form), so a step costs O(K²V), not O(KVH).
 """
 import time
 
@@ -207,17 +200,13 @@ def mbpa_log_probs(params, tokens, *, batch_size, bptt, memory_size, points=DEFA
     return result
 
 
-def _mean_nll(log_p):
-    return float(-np.mean(log_p))
-
-
 def choose(log_probs, lambda_ms=DEFAULT_LAMBDA_MS):
     """The point and λ_m minimising the mean NLL of (1 − λ_m) p_model + λ_m p_MbPA over
     log_probs (mbpa_log_probs on validation); ties go to the first. -> {"point", "lambda_m",
     "mean_nll", "grid": [{point, lambda_m, mean_nll}, ...]}."""
     lambda_ms = check_grid_values(lambda_ms, "lambda_ms", check_lambda_c)
     grid = [{"point": point, "lambda_m": lam,
-             "mean_nll": _mean_nll(mix_log_probs(log_probs["model"], log_probs[point], lam))}
+             "mean_nll": float(-np.mean(mix_log_probs(log_probs["model"], log_probs[point], lam)))}
             for point in log_probs if isinstance(point, tuple) for lam in lambda_ms]
     best = min(grid, key=lambda row: row["mean_nll"])
     return {**best, "grid": grid}
@@ -249,7 +238,7 @@ def evaluate_mbpa(config, corpus, params, *, with_cache=False, points=DEFAULT_PO
         window = {k: cache[k] for k in ("window", "theta_c")}
         log_p_cache = {split: -evaluate_with_cache(params, tokens[split], lambda_c=1.0, **window,
                                                    **walk_args)[0] for split in passes}
-        lambda_c = min((0.0,) + DEFAULT_LAMBDA_CS, key=lambda lam: _mean_nll(
+        lambda_c = min((0.0,) + DEFAULT_LAMBDA_CS, key=lambda lam: -np.mean(
             mix_log_probs(mixed["valid"], log_p_cache["valid"], lam)))
         rows["cache"] = {split: mix_log_probs(p["model"], log_p_cache[split], cache["lambda_c"])
                          for split, p in passes.items()}

@@ -1,13 +1,6 @@
 """Evaluation metrics for the reproductions: perplexity by training-frequency bucket
-(docs/MATH.md §6.2) and accuracy by exposure (§6.3).
-
-A target falls in a bucket by its word's training count c = train_counts[target]; buckets are
-half-open ranges low <= c < high, most frequent first, tiling 0, 1, 2, ... (">1K" includes
-c = 1000). "default" (for ~1M-token corpora): >1K, 100–1K, 10–100, <10; "paper" (WikiText-103):
->10K, 1K–10K, 100–1K, <100. Targets equal to <unk> are a row of their own; <eos> is a word.
-
-    bucket perplexity = exp(mean NLL of its targets),   overall = exp(Σ NLL / N)
-"""
+(docs/MATH.md §6.2: half-open ranges low <= c < high of the target's training count c, most
+frequent first, <unk> a row of its own, <eos> a word) and accuracy by exposure (§6.3)."""
 import math
 import numbers
 from typing import NamedTuple
@@ -175,15 +168,12 @@ class ExposureTally:
 
 
 def paired_difference_ci(runs, *, confidence=0.95, n_resamples=2000, seed=0):
-    """Hebbian − baseline accuracy per exposure bucket, with a paired percentile bootstrap
-    interval (scipy.stats.bootstrap) over (seed, image) units, so it carries the variation
-    between images and between seeds' streams, classes and weights.
-
-    runs: one dict per seed, {"total", "baseline", "hebbian"}: (I, B) ints, evaluations of each
-    test image in each bucket and how many each model got right (the same stream: paired).
-    Returns {bucket: {"difference", "low", "high", "images", "evaluations"}}; difference =
-    Σ(correct_H − correct_B) / Σ total; None when empty, low = high with a single unit.
-    """
+    """Hebbian − baseline accuracy Δ_b per exposure bucket with its paired percentile bootstrap
+    interval over (seed, image) units (docs/MATH.md §6.3), so it carries the variation between
+    images and between seeds' streams, classes and weights. runs: one dict per seed, {"total",
+    "baseline", "hebbian"}: (I, B) ints, evaluations of each test image in each bucket and how
+    many each model got right. Returns {bucket: {"difference", "low", "high", "images",
+    "evaluations"}}; None when empty, low = high with a single unit."""
     from scipy import stats
 
     total = np.concatenate([np.asarray(r["total"]) for r in runs])

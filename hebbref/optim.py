@@ -1,16 +1,13 @@
 """Optimisers over flat parameter dicts, updating in place; dense and sparse-row (docs/MATH.md §4).
 
-Every optimiser is ``opt(params, grads, state, *, lr, ..., reference=False) -> None``:
-- ``params``: {name: ndarray}; arrays named in ``grads`` change in place, the others do not.
-- ``grads``: {name: ndarray or SparseRows}. A SparseRows ``(ids (K,) unique and sorted, rows
-  (K, ...))`` is zero outside rows ``ids``; only those rows and their state change (§4.5).
-- ``state``: a dict the caller creates empty and passes back every step, filled lazily with
-  "step/<name>" (per parameter, as torch.optim), "momentum/<name>", "m/<name>", "v/<name>" in
-  the parameter's dtype: plain values, so np.savez round-trips it bit-exactly.
-The formulas are torch.optim's (no weight decay; torch parity to 1e-10), each written once on
-row blocks, so a sparse step equals the dense one on touched rows bit for bit. A bad argument
-raises before anything is written; gradients are not checked for finiteness. reference=True
-runs the plain steps (sgd_step_numpy, adam_step_numpy), else their bit-identical numba kernels.
+Every optimiser is ``opt(params, grads, state, *, lr, ..., reference=False) -> None``: the
+arrays of ``params`` named in ``grads`` ({name: ndarray or SparseRows (ids (K,) unique and
+sorted, rows (K, ...)), §4.5}) change in place; ``state``, a dict the caller creates empty,
+fills lazily with "step/<name>", "momentum/<name>", "m/<name>", "v/<name>" in the parameter's
+dtype, so np.savez round-trips it bit-exactly. The formulas are torch.optim's (no weight decay),
+each written once on row blocks, so a sparse step equals the dense one on touched rows bit for
+bit. A bad argument raises before anything is written; gradients are not checked for finiteness.
+reference=True runs the plain steps (sgd_step_numpy, adam_step_numpy), not the numba kernels.
 """
 import math
 
@@ -117,15 +114,11 @@ def _apply(params, grads, state, buffer_prefixes, update_rows):
     _check_step_inputs(params, grads, state, buffer_prefixes)  # before anything is written
     for name, g in grads.items():
         p = params[name]
-        step_key = f"step/{name}"
-        step = int(state.get(step_key, 0)) + 1
-        state[step_key] = step
-        buffers = []
+        step = state[f"step/{name}"] = int(state.get(f"step/{name}", 0)) + 1
         for prefix in buffer_prefixes:
-            key = f"{prefix}/{name}"
-            if key not in state:
-                state[key] = np.zeros_like(p)
-            buffers.append(state[key])
+            if f"{prefix}/{name}" not in state:
+                state[f"{prefix}/{name}"] = np.zeros_like(p)
+        buffers = [state[f"{prefix}/{name}"] for prefix in buffer_prefixes]
 
         if isinstance(g, SparseRows):
             ids = g.ids
@@ -143,13 +136,8 @@ def _apply(params, grads, state, buffer_prefixes, update_rows):
 
 
 def sgd(params, grads, state, *, lr, momentum=0.0, reference=False):
-    """SGD with optional heavy-ball momentum, as torch.optim.SGD (docs/MATH.md §4.2):
-
-        buf ← momentum · buf + g   (buf starts at 0; with momentum = 0, buf = g)
-        p   ← p − lr · buf
-
-    lr >= 0; momentum in [0, 1). Sparse: untouched rows' buffers are not decayed.
-    """
+    """SGD with optional heavy-ball momentum, as torch.optim.SGD (docs/MATH.md §4.2).
+    lr >= 0; momentum in [0, 1). Sparse: untouched rows' buffers are not decayed."""
     lr = check_number(lr, "lr", low=0.0)
     momentum = _check_fraction(momentum, "momentum")
     prefixes = ("momentum",) if momentum > 0.0 else ()
@@ -166,14 +154,8 @@ def sgd(params, grads, state, *, lr, momentum=0.0, reference=False):
 
 
 def adam(params, grads, state, *, lr, beta1=0.9, beta2=0.999, eps=1e-8, reference=False):
-    """Adam with bias correction, as torch.optim.Adam (docs/MATH.md §4.3; t: the step count):
-
-        m ← beta1 · m + (1 − beta1) · g,   v ← beta2 · v + (1 − beta2) · g²
-        p ← p − lr / (1 − beta1^t) · m / (sqrt(v) / sqrt(1 − beta2^t) + eps)
-
-    lr >= 0; beta1, beta2 in [0, 1); eps > 0. Sparse: lazy, as torch.optim.SparseAdam, with t
-    the parameter's count, but eps added to sqrt(v̂) as in dense Adam (docs/MATH.md §4.5).
-    """
+    """Adam with bias correction, as torch.optim.Adam (docs/MATH.md §4.3); lr >= 0; beta1, beta2
+    in [0, 1); eps > 0. Sparse: lazy, as torch.optim.SparseAdam, but eps as in dense Adam (§4.5)."""
     lr = check_number(lr, "lr", low=0.0)
     beta1 = _check_fraction(beta1, "beta1")
     beta2 = _check_fraction(beta2, "beta2")
@@ -191,13 +173,8 @@ def adam(params, grads, state, *, lr, beta1=0.9, beta2=0.999, eps=1e-8, referenc
 
 
 def rmsprop(params, grads, state, *, lr, alpha=0.99, eps=1e-8, reference=False):
-    """RMSProp, uncentred, no momentum, as torch.optim.RMSprop (docs/MATH.md §4.4):
-
-        v ← alpha · v + (1 − alpha) · g²,   p ← p − lr · g / (sqrt(v) + eps)
-
-    lr >= 0; alpha in [0, 1); eps > 0; reference: accepted for a uniform signature (RMSProp has
-    only the plain path).
-    """
+    """RMSProp, uncentred, no momentum, as torch.optim.RMSprop (docs/MATH.md §4.4). lr >= 0;
+    alpha in [0, 1); eps > 0; reference: accepted for a uniform signature (plain path only)."""
     lr = check_number(lr, "lr", low=0.0)
     alpha = _check_fraction(alpha, "alpha")
     eps = _check_positive(eps, "eps")
@@ -225,12 +202,9 @@ def clip_grad_norm(grads, max_norm):
     max_norm = _check_positive(max_norm, "max_norm")
     if not isinstance(grads, dict):
         raise TypeError(f"grads must be a dict, got {type(grads).__name__}")
-    arrays = []
-    for name, g in grads.items():
-        if isinstance(g, SparseRows):
-            arrays.append(check_array(g.rows, f"grads[{name!r}].rows", finite=False))
-        else:
-            arrays.append(check_array(g, f"grads[{name!r}]", finite=False))
+    arrays = [check_array(g.rows, f"grads[{name!r}].rows", finite=False)
+              if isinstance(g, SparseRows) else check_array(g, f"grads[{name!r}]", finite=False)
+              for name, g in grads.items()]
 
     # Each array's norm in its own dtype; the norms are combined in Python floats.
     total = math.sqrt(sum(float(np.linalg.norm(a.ravel())) ** 2 for a in arrays))

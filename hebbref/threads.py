@@ -6,20 +6,18 @@ releases the GIL in its loops, and bit-identically, as each row is computed alik
 count follows BLAS's, so code under `threadpool_limits(1)` (the sweeps) stays on one thread.
 """
 import contextlib
+import functools
 from concurrent.futures import ThreadPoolExecutor
 
 MIN_BLOCK = 1 << 19   # elements; below this a thread hand-off costs more than it saves
-_pool = None
-_blas = None
+_pool = None  # one ThreadPoolExecutor, made on first use
 
 
+@functools.lru_cache(maxsize=1)
 def _blas_controller():
-    global _blas
-    if _blas is None:
-        from threadpoolctl import ThreadpoolController
+    from threadpoolctl import ThreadpoolController
 
-        _blas = ThreadpoolController().select(user_api="blas")
-    return _blas
+    return ThreadpoolController().select(user_api="blas")
 
 
 def blas_threads():
@@ -43,18 +41,13 @@ def row_blocks(n_rows, row_size, threads):
     return [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
 
 
-def _executor():
-    global _pool
-    if _pool is None:
-        _pool = ThreadPoolExecutor(thread_name_prefix="hebbref-rows")
-    return _pool
-
-
 def map_row_blocks(fn, args, n_rows, row_size, threads=None):
     """[fn(block, *args) for block in row_blocks(...)] on `threads` threads (default: BLAS's);
     fn must only touch the rows of its block."""
     blocks = row_blocks(n_rows, row_size, blas_threads() if threads is None else threads)
     if len(blocks) == 1:
         return [fn(blocks[0], *args)]
-    futures = [_executor().submit(fn, block, *args) for block in blocks]
+    global _pool
+    _pool = _pool or ThreadPoolExecutor(thread_name_prefix="hebbref-rows")
+    futures = [_pool.submit(fn, block, *args) for block in blocks]
     return [future.result() for future in futures]

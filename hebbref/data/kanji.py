@@ -264,7 +264,15 @@ def render_kanji_dataset(num_classes, *, drawers=20, size=28, seed=0, stroke_wid
             return dataset
 
     code_points = _choose_kanji(num_classes, seed, max_strokes)
-    dataset = _render_dataset(code_points, drawers, size, seed, style)
+    images = np.empty((len(code_points) * drawers, size, size), dtype=np.float32)
+    for label, code_point in enumerate(tqdm(code_points, desc="rendering kanji", unit="class",
+                                            disable=None)):
+        images[label * drawers:(label + 1) * drawers] = _render_class(code_point, drawers, size,
+                                                                      seed, style)
+    labels = np.arange(len(code_points), dtype=np.int64)
+    dataset = ImageDataset(X=images, y=np.repeat(labels, drawers),
+                           drawer=np.tile(np.arange(drawers, dtype=np.int64), len(code_points)),
+                           class_names=[chr(code_point) for code_point in code_points])
     if cache:
         try:
             atomic_write(path, lambda file: np.savez(file, X=dataset.X, y=dataset.y,
@@ -273,19 +281,6 @@ def render_kanji_dataset(num_classes, *, drawers=20, size=28, seed=0, stroke_wid
         except OSError as error:  # a read-only home should not stop an experiment
             warnings.warn(f"could not cache the rendered kanji at {path}: {error}", stacklevel=2)
     return dataset
-
-
-def _render_dataset(code_points, drawers, size, seed, style):
-    """ImageDataset of ``drawers`` images of each kanji, class k being code_points[k]."""
-    images = np.empty((len(code_points) * drawers, size, size), dtype=np.float32)
-    for label, code_point in enumerate(tqdm(code_points, desc="rendering kanji", unit="class",
-                                            disable=None)):
-        images[label * drawers:(label + 1) * drawers] = _render_class(code_point, drawers, size,
-                                                                      seed, style)
-    labels = np.arange(len(code_points), dtype=np.int64)
-    return ImageDataset(X=images, y=np.repeat(labels, drawers),
-                        drawer=np.tile(np.arange(drawers, dtype=np.int64), len(code_points)),
-                        class_names=[chr(code_point) for code_point in code_points])
 
 
 def _cache_path(num_classes, drawers, size, seed, max_strokes, style):

@@ -10,10 +10,9 @@ it ("don't", "o'neill") except the clitic "'s", its own token ("warner's" -> "wa
 number is a run of digits with "." or "," between digits ("1.13", "464,000"); any other
 non-space character is a token of its own ("$", "£", "-", "(", ".").
 
-Vocabulary (§1.1), from the training split only: ids 0 and 1 are ``<unk>`` and ``<eos>``, always
-present; then every word seen at least ``min_count`` times, by descending count, ties in Python
-string order; other words become ``<unk>``. A WikiText token "<unk>" is id 0; WikiText already
-replaced words seen fewer than 3 times, so ``min_count <= 3`` keeps its published vocabulary."""
+Vocabulary: docs/MATH.md §1.1 (ties in Python string order). A WikiText token "<unk>" is id 0;
+WikiText already replaced words seen fewer than 3 times, so ``min_count <= 3`` keeps its
+published vocabulary."""
 import hashlib
 import numbers
 import re
@@ -86,17 +85,6 @@ def _encode(lines, tokenize, lookup):
     return np.frombuffer(ids, dtype=np.int64)
 
 
-def _build_vocab(words, provisional_counts, min_count):
-    """Final vocabulary and the map provisional id -> final id (module docstring: Vocabulary)."""
-    kept = [(int(-count), word) for word, count in zip(words[2:], provisional_counts[2:])
-            if count >= min_count]
-    kept.sort()
-    vocab = [UNK, EOS] + [word for _, word in kept]
-    word_to_id = {word: i for i, word in enumerate(vocab)}
-    remap = np.array([word_to_id.get(word, UNK_ID) for word in words], dtype=np.int64)
-    return vocab, word_to_id, remap
-
-
 def _check_split(split):
     if isinstance(split, (str, bytes)) or not hasattr(split, "__len__") or len(split) != 3:
         raise ValueError(f"split must be three fractions (train, valid, test), got {split!r}")
@@ -158,7 +146,12 @@ def load_corpus(spec="bbc", *, min_count=2, split=(0.8, 0.1, 0.1), seed=0, dedup
     lines, documents, source = read_splits(kind, path, split, seed, deduplicate)
     tokenize = str.split if kind == "wikitext" else tokenize_line
     vocab, word_to_id, ids = _number_splits(lines, tokenize, min_count)
-    _check_every_split_has_tokens(ids, spec, split, documents)
+    if not any(ids[name].size for name in SPLITS):
+        raise ValueError(f"empty corpus: {spec!r} contains no tokens")
+    for name in SPLITS:
+        if ids[name].size == 0:
+            raise ValueError(f"the {name} split of {spec!r} has no tokens (it holds "
+                             f"{documents[name]}); check split={split} or the {name} text")
     source += (f"; min_count {min_count}; {ids['train'].size:,}/{ids['valid'].size:,}/"
                f"{ids['test'].size:,} tokens, vocab {len(vocab):,}")
     return Corpus(vocab=vocab, **ids, source=source, documents=documents, word_to_id=word_to_id,
@@ -174,18 +167,14 @@ def _number_splits(lines, tokenize, min_count):
                               lambda word: provisional.setdefault(word, len(provisional)))
     words = list(provisional)
     provisional_counts = np.bincount(provisional_ids, minlength=len(words))
-    vocab, word_to_id, remap = _build_vocab(words, provisional_counts, min_count)
+    # The final vocabulary (module docstring) and the map provisional id -> final id.
+    kept = sorted((int(-count), word) for word, count in zip(words[2:], provisional_counts[2:])
+                  if count >= min_count)
+    vocab = [UNK, EOS] + [word for _, word in kept]
+    word_to_id = {word: i for i, word in enumerate(vocab)}
+    remap = np.array([word_to_id.get(word, UNK_ID) for word in words], dtype=np.int64)
     ids = {"train": remap[provisional_ids]}
     del provisional_ids  # freed before valid and test are read (0.8 GB for WikiText-103)
     for name in ("valid", "test"):
         ids[name] = _encode(lines[name], tokenize, lambda w: word_to_id.get(w, UNK_ID)).copy()
     return vocab, word_to_id, ids
-
-
-def _check_every_split_has_tokens(ids, spec, split, documents):
-    if not any(ids[name].size for name in SPLITS):
-        raise ValueError(f"empty corpus: {spec!r} contains no tokens")
-    for name in SPLITS:
-        if ids[name].size == 0:
-            raise ValueError(f"the {name} split of {spec!r} has no tokens (it holds "
-                             f"{documents[name]}); check split={split} or the {name} text")

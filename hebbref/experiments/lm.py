@@ -111,35 +111,33 @@ def train(config, corpus, state, *, checkpoint_path=None, progress=True):
 def evaluate_buckets(config, corpus, params, progress=False):
     """Validation and test perplexity, overall and per training-frequency bucket (docs/MATH.md
     §6.2)."""
+    return _by_bucket(config, corpus, lambda split, tokens: evaluate(
+        params, tokens, batch_size=config.eval_batch_size, bptt=config.bptt, progress=progress,
+        desc=f"evaluate {split}", reference=config.reference))
+
+
+def _by_bucket(config, corpus, score):
+    """{split: perplexity_by_bucket of score(split, tokens) = (nll, targets)} for valid, test."""
     buckets = frequency_buckets(config.buckets)
     results = {}
     for split in ("valid", "test"):
-        nll, targets = evaluate(params, eval_tokens(corpus, split, config.eval_tokens),
-                                batch_size=config.eval_batch_size, bptt=config.bptt,
-                                progress=progress, desc=f"evaluate {split}",
-                                reference=config.reference)
+        nll, targets = score(split, eval_tokens(corpus, split, config.eval_tokens))
         results[split] = perplexity_by_bucket(nll, targets, corpus.train_counts,
                                               corpus.word_to_id["<unk>"], buckets)
     return results
 
 
 def evaluate_cache(config, corpus, params):
-    """docs/MATH.md §6.4: choose (W, θ_c, λ_c) on the validation split, then report validation and test
-    perplexity by bucket with the cache at the chosen values."""
+    """docs/MATH.md §6.4: choose (W, θ_c, λ_c) on the validation split, then report validation
+    and test perplexity by bucket with the cache at the chosen values."""
     from hebbref.cache import evaluate_with_cache, grid_search
 
     walk_args = dict(batch_size=config.eval_batch_size, bptt=config.bptt,
                      reference=config.reference)
     chosen = grid_search(params, eval_tokens(corpus, "valid", config.eval_tokens), **walk_args)
-    results = {"chosen": {k: chosen[k] for k in ("window", "theta_c", "lambda_c")},
-               "grid": chosen["grid"]}
-    buckets = frequency_buckets(config.buckets)
-    for split in ("valid", "test"):
-        nll, targets = evaluate_with_cache(params, eval_tokens(corpus, split, config.eval_tokens),
-                                           **results["chosen"], **walk_args)
-        results[split] = perplexity_by_bucket(nll, targets, corpus.train_counts,
-                                              corpus.word_to_id["<unk>"], buckets)
-    return results
+    point = {k: chosen[k] for k in ("window", "theta_c", "lambda_c")}
+    score = lambda _, tokens: evaluate_with_cache(params, tokens, **point, **walk_args)
+    return {"chosen": point, "grid": chosen["grid"], **_by_bucket(config, corpus, score)}
 
 
 def run(config=None, *, resume=None, progress=True):
@@ -179,7 +177,17 @@ def _run(config, state, resume, progress):
                            progress=progress)
         if stopped_by == "done" and late.received:
             stopped_by = signal.Signals(late.received).name
-        results = _results(config, corpus, state, stopped_by, start_step, start_time)
+        seconds = time.perf_counter() - start_time
+        results = {"config": dataclasses.asdict(config),
+                   "status": "done" if stopped_by == "done" else "interrupted",
+                   "corpus": {"source": corpus.source, "vocab_size": len(corpus.vocab),
+                              **{f"{split}_tokens": int(getattr(corpus, split).size)
+                                 for split in ("train", "valid", "test")}},
+                   "steps": state.step, "curve": state.curve, "record": run_record(),
+                   "tokens_per_second": (state.step - start_step) * config.batch_size
+                                        * config.bptt / max(seconds, 1e-9)}
+        if stopped_by != "done":
+            results["signal"] = stopped_by
         if config.out and stopped_by != "done":
             write_outputs(config, results)
     if stopped_by == "done":
@@ -193,19 +201,6 @@ def _run(config, state, resume, progress):
             write_outputs(config, results)
     results["_state"] = state
     return results
-
-
-def _results(config, corpus, state, stopped_by, start_step, start_time):
-    seconds = time.perf_counter() - start_time
-    results = {"config": dataclasses.asdict(config),
-               "status": "done" if stopped_by == "done" else "interrupted",
-               "corpus": {"source": corpus.source, "vocab_size": len(corpus.vocab),
-                          **{f"{split}_tokens": int(getattr(corpus, split).size)
-                             for split in ("train", "valid", "test")}},
-               "steps": state.step, "curve": state.curve, "record": run_record(),
-               "tokens_per_second": (state.step - start_step) * config.batch_size * config.bptt
-                                    / max(seconds, 1e-9)}
-    return results if stopped_by == "done" else {**results, "signal": stopped_by}
 
 
 def write_outputs(config, results):

@@ -74,7 +74,11 @@ def _check_layout(meta, headers):
         raise ValueError(f"the config's layers={config.layers} need more than "
                          f"{5 * config.layers} arrays, the file holds {len(headers)}")
     dtype, count = np.dtype(config.dtype), np.dtype(np.int64)
-    params = _param_shapes(config, vocab_size)
+    V, E, H = vocab_size, config.embed_size, config.hidden
+    params = {"embed.E": (V, E), "softmax.theta": (V, H), "softmax.b": (V,)}
+    for layer in range(1, config.layers + 1):
+        params.update({f"lstm{layer}.Wx": (E if layer == 1 else H, 4 * H),
+                       f"lstm{layer}.Wh": (H, 4 * H), f"lstm{layer}.b": (4 * H,)})
     layout = {f"params/{name}": (shape, dtype) for name, shape in params.items()}
     layout.update({f"optimizer/{buffer}/{name}": (shape, dtype) for name, shape in params.items()
                    for buffer in BUFFERS[config.optimizer]})
@@ -110,33 +114,20 @@ def _state_from(groups, meta):
     curve = meta["curve"]
     if not isinstance(curve, list) or not all(_curve_point(p) for p in curve):
         raise ValueError("curve must be a list of [step, tokens, perplexity]")
+    hebbian = groups.get("hebbian")
+    if hebbian is not None:
+        counts = hebbian["counts"]
+        if counts.min() < 1 or counts.max() > MAX_COUNT:
+            raise ValueError(f"hebbian/counts must lie in [1, 2**62], got [{counts.min()}, "
+                             f"{counts.max()}]")
+        hebbian = HebbianSoftmax.from_config(config.hebbian_config(), counts.size, counts=counts)
     state = TrainState(
-        params=groups["params"], opt_state=groups.get("optimizer", {}),
-        hebbian_softmax=_hebbian(config, groups.get("hebbian")),
+        params=groups["params"], opt_state=groups.get("optimizer", {}), hebbian_softmax=hebbian,
         lstm_state=[(lstm[f"h{i}"], lstm[f"c{i}"]) for i in range(config.layers)],
         rng=rng_from_state(meta["rng"]), epoch=check_int(meta["epoch"], "epoch", 0),
         position=check_int(meta["position"], "position", 0), step=step,
         curve=[tuple(p) for p in curve], corpus=meta["corpus"])
     return config, state
-
-
-def _param_shapes(config, vocab_size):
-    V, E, H = vocab_size, config.embed_size, config.hidden
-    shapes = {"embed.E": (V, E), "softmax.theta": (V, H), "softmax.b": (V,)}
-    for layer in range(1, config.layers + 1):
-        shapes.update({f"lstm{layer}.Wx": (E if layer == 1 else H, 4 * H),
-                       f"lstm{layer}.Wh": (H, 4 * H), f"lstm{layer}.b": (4 * H,)})
-    return shapes
-
-
-def _hebbian(config, group):
-    if group is None:
-        return None
-    counts = group["counts"]
-    if counts.min() < 1 or counts.max() > MAX_COUNT:
-        raise ValueError(f"hebbian/counts must lie in [1, 2**62], got [{counts.min()}, "
-                         f"{counts.max()}]")
-    return HebbianSoftmax.from_config(config.hebbian_config(), counts.size, counts=counts)
 
 
 def _curve_point(point):

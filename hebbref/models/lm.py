@@ -1,7 +1,4 @@
 """Word-level language model: embedding → LSTM (1 or more layers) → softmax (docs/MATH.md §2.9).
-
-    e_t = E[x_t],   h^1 = lstm_1(dropout(e)), ...,   h = dropout(h^L),   z_t = h_t θᵀ + b
-
 `state` is a list of (h, c) per layer, carried between segments as plain arrays (no gradient
 flows back). The activations entering the softmax, after dropout, are returned as (T·N, H): the
 Hebbian rule uses exactly these.

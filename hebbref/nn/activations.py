@@ -1,10 +1,5 @@
-"""Element-wise non-linearities, each a forward/backward pair (docs/MATH.md §2).
-
-    relu(x) = max(x, 0)           relu'(x) = [x > 0]
-    tanh(x)                       tanh'(x) = 1 − tanh(x)²
-    sigmoid(x) = 1 / (1 + e^−x)   sigmoid'(x) = σ(x)(1 − σ(x))
-    identity(x) = x               (the "linear" features of docs/MATH.md §9)
-"""
+"""Element-wise non-linearities, each a forward/backward pair (docs/MATH.md §2.2); "linear" is
+the identity (the "linear" features of docs/MATH.md §9)."""
 import numpy as np
 
 from hebbref.checks import check_array

@@ -1,8 +1,4 @@
 """LSTM over a sequence, with truncated BPTT (docs/MATH.md §2.6–§2.8). Gate order i, f, g, o.
-
-    a_t = x_t Wx + h_{t−1} Wh + b,   i, f, o = σ(a_i, a_f, a_o),   g = tanh(a_g)
-    c_t = f ⊙ c_{t−1} + i ⊙ g,       h_t = o ⊙ tanh(c_t)
-
 The caller carries (h_T, c_T) into the next segment as plain arrays ("detached"). x_t Wx for all
 t, dWx, dWh and dx are each one (T·N)-row product; only h_{t−1} Wh runs step by step. The
 *_reference functions loop over the step functions (read these); lstm_forward / lstm_backward,

@@ -1,12 +1,8 @@
-"""Softmax output layer and cross-entropy loss (docs/MATH.md §3).
-
-    z = h θᵀ + b,   p = softmax(z),   L = −(1/N) Σ_t log p_t[y_t]
-    ∂L/∂z = (p − onehot(y)) / N,  ∂L/∂θ = (∂L/∂z)ᵀ h,  ∂L/∂b = Σ_t ∂L/∂z_t,  ∂L/∂h = (∂L/∂z) θ
-
-Plain path (read this): softmax_layer_forward → softmax_cross_entropy_reference →
-softmax_layer_backward. Fast twins, tested equal: softmax_cross_entropy (in place, row blocks on
-the BLAS threads) and linear_cross_entropy (the whole layer fused over row blocks, so the (N, V)
-logits never exist). They import hebbref.threads and hebbref.kernels (numba) when first called.
+"""Softmax output layer and cross-entropy loss (docs/MATH.md §3). Plain path (read this):
+softmax_layer_forward → softmax_cross_entropy_reference → softmax_layer_backward. Fast twins,
+tested equal: softmax_cross_entropy (in place, row blocks on the BLAS threads) and
+linear_cross_entropy (the whole layer fused over row blocks, so the (N, V) logits never exist).
+They import hebbref.threads and hebbref.kernels (numba) when first called.
 """
 import numpy as np
 
