@@ -220,8 +220,8 @@ def add_curriculum_options(p, defaults, name):
         choices=list(WRITE_SCALES))
     opt("--write-gain", "scale of each written mean (docs/MATH.md §5.7; 1: the paper's write)",
         type=float)
-    opt("--centre-rate", "rate ρ of the running mean centred writes subtract (docs/MATH.md "
-        "§5.7; 1: the batch's mean)", type=float)
+    opt("--centre-window", "centred writes subtract a running mean over about this many "
+        "images (docs/MATH.md §5.7; 0: the batch's own mean)", type=float)
     opt("--optimizer", "optimiser (docs/MATH.md §4)", choices=["adam", "rmsprop", "sgd"])
     opt("--lr", "learning rate", type=float)
     opt("--eval-every", "steps between evaluations (1: every step)", type=int)

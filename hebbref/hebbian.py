@@ -22,7 +22,7 @@ from hebbref.checks import check_array, check_labels, check_number, check_same_d
 
 LAM_RULES = ("paper", "exact_mean")
 WRITE_SCALES = ("none", "row_norm", "centred", "centred_row_norm")
-LEVERS = ("write_gain", "calibrate", "moments", "fresh_bias", "centre_rate")
+LEVERS = ("write_gain", "calibrate", "moments", "fresh_bias", "centre_window")
 MOMENTS = ("keep", "reset_first", "reset")          # hebbref/train.py, docs/MATH.md §5.7
 FRESH_BIASES = ("keep", "mean", "zero", "none")     # hebbref/train.py, docs/MATH.md §5.7
 
@@ -35,9 +35,9 @@ def init_counts(V):
 
 
 def _check_levers(write_gain=1.0, calibrate=False, moments="keep", fresh_bias="keep",
-                  centre_rate=1.0):
+                  centre_window=0.0):
     """Validate the levers of the module docstring and hebbref/train.py; return write_gain."""
-    check_number(centre_rate, "centre_rate", low=0.0, high=1.0)
+    check_number(centre_window, "centre_window", low=0.0)
     write_gain = check_number(write_gain, "write_gain", low=0.0)
     if not isinstance(calibrate, bool):
         raise TypeError(f"calibrate must be a bool, got {calibrate!r}")
@@ -267,12 +267,12 @@ class HebbianConfig:
     calibrate: bool = False
     moments: str = "keep"
     fresh_bias: str = "keep"
-    centre_rate: float = 1.0  # ρ of the running mean h̄ the centred writes subtract; 1: the batch's
+    centre_window: float = 0.0  # K: centred writes subtract a mean over ~K images; 0: the batch's
 
     def __post_init__(self):
         _check_rule_args(self.gamma, self.T, self.lam_rule, self.write_scale)
         _check_levers(self.write_gain, self.calibrate, self.moments, self.fresh_bias,
-                      self.centre_rate)
+                      self.centre_window)
 
 
 class HebbianOptions:
@@ -305,14 +305,14 @@ class HebbianSoftmax:
     calibrate: bool = HebbianConfig.calibrate
     moments: str = HebbianConfig.moments
     fresh_bias: str = HebbianConfig.fresh_bias
-    centre_rate: float = HebbianConfig.centre_rate
-    h_bar: np.ndarray | None = None  # the running mean of §5.7 (centre_rate < 1), after a batch
+    centre_window: float = HebbianConfig.centre_window
+    h_bar: np.ndarray | None = None  # the running mean of §5.7 (centre_window > 0), after a batch
 
     def __post_init__(self):
         self.gamma, self.T, self.lam_rule = _check_rule_args(self.gamma, self.T, self.lam_rule,
                                                              self.write_scale)
         self.write_gain = _check_levers(self.write_gain, self.calibrate, self.moments,
-                                        self.fresh_bias, self.centre_rate)
+                                        self.fresh_bias, self.centre_window)
         if self.counts is None:
             self.counts = init_counts(self.num_classes)
         _check_counts(self.counts, self.num_classes)
@@ -329,10 +329,10 @@ class HebbianSoftmax:
         """Apply the rule (docs/MATH.md §5.4) to theta (V, H) in place, with h: (N, H),
         y: (N,); reference: run hebbian_update_reference instead of hebbian_update. -> None."""
         update = hebbian_update_reference if reference else hebbian_update
-        if self.centre_rate != 1.0 and self.write_scale.startswith("centred") and len(h):
-            rho = h.dtype.type(self.centre_rate)     # h̄ ← (1 − ρ) h̄ + ρ (batch mean), §5.7
+        if self.centre_window and self.write_scale.startswith("centred") and len(h):
+            rho = h.dtype.type(min(1.0, len(h) / self.centre_window))  # ρ = min(1, N/K), §5.7
             mean = np.asarray(h).mean(axis=0)
             self.h_bar = mean if self.h_bar is None else (1 - rho) * self.h_bar + rho * mean
         update(theta, self.counts, h, y, gamma=self.gamma, T=self.T, lam_rule=self.lam_rule,
                write_scale=self.write_scale, write_gain=self.write_gain, calibrate=self.calibrate,
-               h_bar=self.h_bar if self.centre_rate != 1.0 else None)
+               h_bar=self.h_bar if self.centre_window else None)

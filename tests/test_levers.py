@@ -151,32 +151,36 @@ def test_bias_free_softmax_holds_b_at_zero():
 
 
 @pytest.mark.parametrize("reference", [False, True])
-def test_centre_rate_subtracts_the_running_mean(reference):
-    """Property (docs/MATH.md §5.7): with centre_rate ρ, h̄ after batches m_1, m_2 (their means)
-    is m_1, then (1 − ρ) m_1 + ρ m_2, and a first write sets θ[i] = ĥ_i − h̄ with that h̄; ρ = 1
-    (the default) keeps no running mean and centres on each batch's own mean (§5.2)."""
+def test_centre_window_subtracts_the_running_mean(reference):
+    """Property (docs/MATH.md §5.7): with centre_window K and batches of N = 8, ρ = N/K = 0.1 and
+    h̄ after batches with means m_1, m_2 is m_1, then (1 − ρ) m_1 + ρ m_2; a first write sets
+    θ[i] = ĥ_i − h̄ with that h̄; a window below the batch (ρ = 1) and K = 0 (the default) centre
+    on each batch's own mean (§5.2)."""
     rng = np.random.default_rng(5)
     h1, h2 = np.abs(rng.standard_normal((2, 8, 4)))
     y1, y2 = np.array([0, 1] * 4), np.array([2, 3] * 4)
-    rule = HebbianSoftmax(4, gamma=0.0, T=100.0, write_scale="centred", centre_rate=0.1)
+    rule = HebbianSoftmax(4, gamma=0.0, T=100.0, write_scale="centred", centre_window=80.0)
     batch = HebbianSoftmax(4, gamma=0.0, T=100.0, write_scale="centred")
-    theta, theta_batch = np.zeros((4, 4)), np.zeros((4, 4))
+    short = HebbianSoftmax(4, gamma=0.0, T=100.0, write_scale="centred", centre_window=4.0)
+    theta, theta_batch, theta_short = np.zeros((4, 4)), np.zeros((4, 4)), np.zeros((4, 4))
     for h, y in ((h1, y1), (h2, y2)):
         rule.update(theta, h, y, reference=reference)
         batch.update(theta_batch, h, y, reference=reference)
+        short.update(theta_short, h, y, reference=reference)
     h_bar = 0.9 * h1.mean(axis=0) + 0.1 * h2.mean(axis=0)
     np.testing.assert_allclose(rule.h_bar, h_bar, rtol=1e-15)
     np.testing.assert_allclose(theta[2], h2[y2 == 2].mean(axis=0) - h_bar, rtol=1e-12)
     np.testing.assert_allclose(theta[0], h1[y1 == 0].mean(axis=0) - h1.mean(axis=0), rtol=1e-12)
     assert batch.h_bar is None
-    np.testing.assert_allclose(theta_batch[2], h2[y2 == 2].mean(axis=0) - h2.mean(axis=0),
-                               rtol=1e-12)
+    for centred in (theta_batch, theta_short):
+        np.testing.assert_allclose(centred[2], h2[y2 == 2].mean(axis=0) - h2.mean(axis=0),
+                                   rtol=1e-12)
 
 
 @pytest.mark.parametrize("field, value, error", [
     ("moments", "zero", ValueError), ("fresh_bias", "reset", ValueError),
     ("write_gain", -1.0, ValueError), ("calibrate", 1, TypeError),
-    ("centre_rate", 1.5, ValueError)])
+    ("centre_window", -1.0, ValueError)])
 def test_bad_lever_values_are_refused(field, value, error):
     with pytest.raises(error, match=field):
         HebbianConfig(**{field: value})
