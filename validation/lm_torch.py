@@ -49,10 +49,10 @@ from hebbref.models.lm import lm_forward, lm_initial_state  # noqa: E402
 
 PARAMS = os.path.join(os.path.dirname(RESULTS), "..", "runs", "lm_torch")
 SHAPE = dict(embed_size=128, hidden=128, layers=1, batch_size=32, bptt=35, eval_batch_size=10)
-RULE_KEYS = ("optimizer", "lr", "clip", "gamma", "T", "lam_rule", "write_scale")
+RULE_KEYS = ("optimizer", "lr", "clip", "gamma", "T", "lam_rule", "write_scale", "write_gain")
 INIT_KEYS = ("embed_init", "softmax_bias_init", "lstm_bias_init")
 ADAM = dict(optimizer="adam", lr=2e-3, clip=2.5, gamma=0.01, T=500.0, lam_rule="paper",
-            write_scale="none")
+            write_scale="none", write_gain=1.0)
 # The Adam rows as LMConfig keywords (validation/lm_mbpa.py builds its config from them).
 SETTINGS = {**SHAPE, **{key: ADAM[key] for key in ("optimizer", "lr", "clip", "gamma", "T")}}
 HEBBREF_INIT = dict(embed_init="uniform", softmax_bias_init="zero", lstm_bias_init="forget_one")
@@ -178,7 +178,10 @@ def train_row(name, corpus, seed, max_steps, eval_tokens, folder):
 
 def same_training(a, b):
     """Two rows (records or ROWS entries) trained from the same settings and initialisation."""
-    return a["settings"] == b["settings"] and a["init"] == b["init"]
+    def rule(settings):  # rows recorded before write_gain existed wrote at full size
+        return {"write_gain": 1.0, **settings}
+
+    return rule(a["settings"]) == rule(b["settings"]) and a["init"] == b["init"]
 
 
 def load_results(path, max_steps, eval_tokens):

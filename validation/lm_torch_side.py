@@ -54,11 +54,11 @@ def torch_forward(model, x, state):
     return model["linear"](h), h, state
 
 
-def torch_hebbian(theta, counts, h, y, gamma, T, write_scale="none"):
+def torch_hebbian(theta, counts, h, y, gamma, T, write_scale="none", write_gain=1.0):
     """docs/MATH.md §5 after opt.step(): λ_i = max(1/c_i, γ) if c_i < T else 0 (count before the
     batch), θ[i] ← λ_i ĥ_i + (1 − λ_i) θ[i] for every class in the batch, c_i += n_i.
     ĥ_i is the mean of h_t over y_t = i ("none"), or of h_t − h̄ with h̄ the mean of all N rows
-    of h, every class ("centred")."""
+    of h, every class ("centred"), times write_gain (docs/MATH.md §5.7)."""
     import torch
 
     if write_scale not in WRITE_SCALES:
@@ -67,7 +67,7 @@ def torch_hebbian(theta, counts, h, y, gamma, T, write_scale="none"):
         h = h - h.mean(dim=0)
     classes, n = torch.unique(y, return_counts=True)
     sums = torch.zeros(theta.shape[0], h.shape[1]).index_add_(0, y, h)
-    h_hat = sums[classes] / n[:, None]
+    h_hat = sums[classes] / n[:, None] * write_gain
     c = counts[classes].double()
     lam = torch.where(c < T, torch.clamp(1.0 / c, min=gamma), torch.zeros_like(c)).float()
     theta[classes] = lam[:, None] * h_hat + (1 - lam[:, None]) * theta[classes]
@@ -131,7 +131,8 @@ def torch_train(model, corpus, hebbian, settings, optimizers, *, max_steps, batc
         if hebbian:
             with torch.no_grad():
                 torch_hebbian(model["linear"].weight, counts, h.detach(), y, settings["gamma"],
-                              settings["T"], settings["write_scale"])
+                              settings["T"], settings["write_scale"],
+                              settings.get("write_gain", 1.0))
     return time.perf_counter() - start
 
 

@@ -19,8 +19,9 @@ from hebbref.experiments.lm_train import LMConfig, init_state, lm_train_step  # 
 from hebbref.hebbian import hebbian_update_reference  # noqa: E402
 
 
-@pytest.mark.parametrize("write_scale", ["none", "centred"])
-def test_torch_hebbian_equals_the_reference(torch, write_scale):
+@pytest.mark.parametrize("write_scale, write_gain", [("none", 1.0), ("centred", 1.0),
+                                                     ("none", 0.5)])
+def test_torch_hebbian_equals_the_reference(torch, write_scale, write_gain):
     rng = np.random.default_rng(1)
     V, H, N = 12, 5, 30
     theta = rng.normal(size=(V, H)).astype(np.float32)
@@ -28,9 +29,10 @@ def test_torch_hebbian_equals_the_reference(torch, write_scale):
     h = rng.normal(1.0, 1.0, size=(N, H)).astype(np.float32)   # a common component to centre
     y = rng.integers(0, V // 2, size=N)                          # repeats; half the classes absent
     theta_t, counts_t = torch.from_numpy(theta.copy()), torch.from_numpy(counts.copy())
-    hebbian_update_reference(theta, counts, h, y, gamma=0.2, T=5, write_scale=write_scale)
+    hebbian_update_reference(theta, counts, h, y, gamma=0.2, T=5, write_scale=write_scale,
+                             write_gain=write_gain)
     lm_torch_side.torch_hebbian(theta_t, counts_t, torch.from_numpy(h), torch.from_numpy(y),
-                                0.2, 5, write_scale)
+                                0.2, 5, write_scale, write_gain)
     np.testing.assert_allclose(theta_t.numpy(), theta, rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(counts_t.numpy(), counts)
 
@@ -52,7 +54,7 @@ def test_torch_sgd_with_frozen_bias_hh_trains_hebbref_steps(torch, write_scale):
     corpus = SimpleNamespace(train=rng.integers(0, V, size=B * bptt * steps + B),
                              vocab=[f"w{i}" for i in range(V)])
     settings = dict(optimizer="sgd", lr=2.0, clip=0.25, gamma=0.1, T=100.0, lam_rule="paper",
-                    write_scale=write_scale)
+                    write_scale=write_scale, write_gain=0.5)
     init = dict(embed_init="normal", softmax_bias_init="uniform", lstm_bias_init="torch")
     config = LMConfig(hebbian=True, seed=3, embed_size=E, hidden=H, batch_size=B, bptt=bptt,
                       **settings, **init).validate()
