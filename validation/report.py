@@ -194,6 +194,30 @@ def seed_count(ratios, seeds):
         f"; {', '.join(worse)}" if worse else "")
 
 
+def lm_books_claims():
+    """README.md: the news-and-books model row per corpus, in the claim rules' words, then the
+    full-size check of `hebbref lm`'s defaults when it has run."""
+    r = load("lm_table.json")
+    parts = []
+    for corpus, rows in r["table"].items():
+        cells = [(b, c) for b, c in rows["model"].items() if b != "<unk>" and "ratio" in c]
+        parts.append(f"{corpus} " + ", ".join(
+            f"{b} {c['ratio']:.3f} [{c['low']:.3f}, {c['high']:.3f}] "
+            f"{ratio_verdict(c['low'], c['high'])}" for b, c in cells))
+    met = ", ".join(f"{c} {'met' if m else 'not met'}" for c, m in r["done_criterion"].items())
+    text = ("; ".join(parts) + f". Every bucket ≤ 1.00 and overall ≤ 0.97 (point estimates): "
+            f"{met}.")
+    if os.path.exists(os.path.join(common.RESULTS, "lm_table_full.json")):
+        full = load("lm_table_full.json")
+        text += (f" At `hebbref lm`'s size (E = H = 128, one epoch, whole splits, seeds "
+                 f"{full['seeds']}), the defaults give: " + "; ".join(
+                     f"{corpus} " + ", ".join(f"{b} {c['ratio']:.3f}"
+                                              for b, c in rows["model"].items()
+                                              if b != "<unk>" and "ratio" in c)
+                     for corpus, rows in full["table"].items()) + ".")
+    return text
+
+
 def lm_claims():
     """Both READMEs: each bucket against the goal, by the t interval over seeds."""
     runs, seeds = lm_runs(cache=True), load("lm.json")["seeds"]
@@ -262,6 +286,27 @@ def levers_text():
             + levers.lever_markdown(r["screen"]))
 
 
+def centring_claims():
+    """README.md: the curriculum's default from the centring study, on its test drawers, in
+    the claim rules' words, beside the previous default."""
+    r = load("curriculum_centring.json")
+    names = {"kanji": "fresh KanjiVG classes", "digits": "the digits",
+             "demo": "`hebbref demo` (its seeds 0–2)", "rich": "the data-rich regime"}
+    parts = []
+    for name, per in r["final"].items():
+        d = per["chosen"]["difference"]
+        late = [f"{b} {_signed(d[b])} ({difference_verdict(d[b]['low'], d[b]['high'])})"
+                for b in ("21-50", ">50")]
+        parts.append(f"{names[name]}: {d['1']['difference']:+.3f} and "
+                     f"{d['2']['difference']:+.3f} at 1 and 2 exposures, " + ", ".join(late))
+    old = r["final"]["rich"]["current"]["difference"]["21-50"]
+    return (f"The default ({', '.join(f'{k} = {v:g}' for k, v in r['chosen_levers'].items())}),"
+            " Hebbian − baseline on test drawers, 95 % bootstrap intervals: " + "; ".join(parts)
+            + f". The previous default (write_gain = 0.25, each batch's own mean) in the "
+            f"data-rich regime at 21–50 exposures: {_signed(old)} "
+            f"({difference_verdict(old['low'], old['high'])}).")
+
+
 def levers_demo():
     """validation/README.md: the demo's regime on validation drawers."""
     rows = ["| setting | fresh-win share H / B | 1 | 2 | 21–50 [95 % CI] | >50 [95 % CI] |",
@@ -288,7 +333,8 @@ def levers_claims():
     verdict = lambda c: difference_verdict(c["low"], c["high"])
     return (
         f"The chosen write ({', '.join(f'{k} = {v}' for k, v in r['chosen_levers'].items())}, "
-        "the default of `hebbref curriculum` and `hebbref demo`), reported once on KanjiVG classes "
+        "the default of `hebbref curriculum` and `hebbref demo` until the centring study), "
+        "reported once on KanjiVG classes "
         "no choice had seen and on the digits: at >50 exposures "
         f"{_signed(late['kanji'])} ({verdict(late['kanji'])}) on the fresh KanjiVG classes (the "
         f"full write: {_signed(full['kanji'])}) and {_signed(late['digits'])} "
@@ -327,6 +373,9 @@ def scripts_blocks():
         "lm-mbpa": lambda: lm_mbpa.markdown(load("lm_mbpa.json")),
         "bench": lambda: bench.markdown(load("bench.json")),
         "lm-books": lambda: script("lm_table").render(load("lm_table.json")),
+        "lm-books-full": lambda: script("lm_table").render_full(load("lm_table_full.json")),
+        "centring": lambda: script("curriculum_centring").markdown(
+            load("curriculum_centring.json")),
     }
 
 
@@ -337,6 +386,8 @@ def blocks():
            (readme, "curriculum-claims"): curriculum_claims,
            (readme, "lm-table"): lm_table, (readme, "lm-claims"): lm_claims,
            (readme, "lm-tuning"): lm_tuning, (readme, "mbpa"): mbpa_sentence,
+           (readme, "lm-books-claims"): lm_books_claims,
+           (readme, "centring-claims"): centring_claims,
            (readme, "speed"): speed_prose,
            (validation, "claim-rules"): claim_rules, (validation, "lm-goal"): lm_claims,
            (validation, "lm-centring"): lm_tuning, (validation, "bench-verdicts"): bench_verdicts,

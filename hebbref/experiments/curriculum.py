@@ -118,8 +118,9 @@ def with_dataset_protocol(fields, dataset="kanji"):
     return {**DATASET_PROTOCOLS.get(fields.get("dataset", dataset), {}), **fields}
 
 
-# `hebbref demo` runs seeds 0, 1, 2 and pools them: one seed's late difference spreads by
-# ±0.03 between seeds (validation/README.md, "The late cost: levers"), more than the effect.
+# `hebbref demo` runs seeds 0, 1, 2 and pools them: in its regime one seed's >50 difference
+# ranged from −0.013 to +0.037 over validation seeds 10–15, more than the effect
+# (validation/results/curriculum_centring.json, the screen).
 DEMO_SEEDS = 3
 
 
