@@ -112,15 +112,24 @@ def test_cli_small_class_count_and_schedule_options(tmp_path, capsys):
             config["batch_size"]) == (1, 2, 3, 7)
 
 
-def test_cli_write_gain_reaches_the_config(tmp_path, capsys):
-    """--write-gain 1 restores the paper's full write; the default is the chosen 0.25."""
+def test_cli_write_levers_reach_the_config(tmp_path, capsys):
+    """--write-gain 1 --centre-window 0 restore the full write on each batch's own mean; without
+    them the config holds CurriculumConfig's defaults (docs/MATH.md §5.7)."""
+    from hebbref.experiments.curriculum import CurriculumConfig
+
     out = tmp_path / "gain"
     assert cli.main(["curriculum", "--classes", "3", "--steps", "2", "--hidden-sizes", "8",
-                     "--write-gain", "1", "--out", str(out), "--quiet"]) == 0
-    assert json.loads((out / "results.json").read_text())["config"]["write_gain"] == 1.0
+                     "--write-gain", "1", "--centre-window", "0", "--out", str(out),
+                     "--quiet"]) == 0
+    config = json.loads((out / "results.json").read_text())["config"]
+    assert (config["write_gain"], config["centre_window"]) == (1.0, 0.0)
     assert cli.main(["curriculum", "--classes", "3", "--steps", "2", "--hidden-sizes", "8",
                      "--out", str(out), "--quiet"]) == 0
-    assert json.loads((out / "results.json").read_text())["config"]["write_gain"] == 0.25
+    config = json.loads((out / "results.json").read_text())["config"]
+    default = CurriculumConfig()
+    assert (config["write_gain"], config["centre_window"]) == (default.write_gain,
+                                                               default.centre_window)
+    assert default.centre_window > 0 and default.write_gain < 1   # the levers are on
 
 
 def test_cli_rejects_bad_gamma(tmp_path, capsys):
