@@ -314,7 +314,7 @@ def describe(settings, init=None):
     """One line of a row's training settings (and initialisation) for the README."""
     text = (f"{settings['optimizer']} lr {settings['lr']:g}, clip {settings['clip']:g}, "
             f"γ = {settings['gamma']:g}, T = {settings['T']:g}, lam_rule {settings['lam_rule']}, "
-            f"write_scale {settings['write_scale']}")
+            f"write_scale {settings['write_scale']} × {settings.get('write_gain', 1.0):g}")
     if init is not None:
         text += ", init " + (init if isinstance(init, str)
                              else " / ".join(f"{key}={value}" for key, value in init.items()))
