@@ -1,5 +1,5 @@
 """The language model of docs/MATH.md §10 trained by hebbref and by a short independent PyTorch script
-(validation/lm_torch_side.py), side by side, on the same split and token ids (issue 15, point 1).
+(validation/lm_torch_side.py), side by side, on the same split and token ids.
 
     python validation/lm_torch.py [--rows NAME ...] [--seeds 0 1 2] [--max-steps 230]
                                   [--eval-tokens 30000] [--skip-done] [--quick]
