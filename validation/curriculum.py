@@ -37,17 +37,18 @@ from hebbref.metrics import EXPOSURE_BUCKETS  # noqa: E402
 from hebbref.plots import plot_accuracy_by_exposure  # noqa: E402
 from hebbref.sweep import run_sweep  # noqa: E402
 
-# write_gain=1.0, the full write: this study chooses the rule's other settings, and
-# validation/curriculum_levers.py chooses the write's strength on top of them
+# write_gain=1.0 and centre_window=0.0, the full write centred on each batch's own mean: this
+# study chooses the rule's other settings, and curriculum_levers.py and curriculum_centring.py
+# choose the levers on top of them (pinned, so the defaults they chose do not change this study)
 DATASETS = {
     "kanji": CurriculumConfig(dataset="kanji", classes=100, initial_classes=10, add_every=40,
                               add_count=5, steps=1500, batch_size=16, eval_every=5,
-                              write_gain=1.0),
+                              write_gain=1.0, centre_window=0.0),
     # the digit curriculum: one new class every 60 steps, batch 4, every step evaluated
     "digits": CurriculumConfig(dataset="digits", classes=10, size=8, initial_classes=2,
                                add_every=60, add_count=1, steps=600, batch_size=4,
                                hidden_sizes=(256, 128), eval_every=1, eval_drawers=40,
-                               write_gain=1.0),
+                               write_gain=1.0, centre_window=0.0),
 }
 LR = {"adam": 1e-3, "rmsprop": 3e-4, "sgd": 0.1}   # conventional values, not tuned
 RULES = [dict(gamma=g, T=T, write_scale=w) for w in ("none", "row_norm", "centred",

@@ -58,7 +58,7 @@ from hebbref.data import kanji  # noqa: E402
 from hebbref.experiments.curriculum import DATASET_PROTOCOLS, DEMO_SEEDS, demo_config  # noqa: E402
 from hebbref.files import atomic_write  # noqa: E402
 
-CURRENT = {"write_gain": 0.25}  # the default of `hebbref curriculum` before this study
+CURRENT = {"write_gain": 0.25, "centre_window": 0.0}  # the default before this study
 SETTINGS = {"gain 0.25 (current)": CURRENT}
 SETTINGS.update({f"gain {g:g}, window {K}": {"write_gain": g, "centre_window": float(K)}
                  for K in (64, 256) for g in (0.25, 0.5)})
@@ -120,7 +120,7 @@ def choose_late_first(table, tolerance=0.01):
 def regime(name, seed, split, points=None):
     """The base config (write_gain pinned at 1) of one regime, seed and split."""
     if name == "demo":
-        return demo_config(seed=seed, split=split, write_gain=1.0)
+        return demo_config(seed=seed, split=split, write_gain=1.0, centre_window=0.0)
     if name == "rich":
         return dataclasses.replace(DATASETS["digits"], **RICH, dataset=rich_dataset(seed, points),
                                    seed=seed, split=split)

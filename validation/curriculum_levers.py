@@ -49,7 +49,8 @@ SCREEN_SEEDS, DIGIT_TEST_SEEDS, FRESH_SEEDS = (10, 11), (0, 1, 2, 3, 4), (20, 21
 USED_SEEDS = (0, 1, 2, 3, 4, 10, 11, 12)
 # Every lever at its paper value: the "default" rows below are the setting validation/
 # curriculum.py chose (its DATASETS pin write_gain=1.0 too), the base each lever is tried on.
-BEFORE = {"write_gain": 1.0, "calibrate": False, "moments": "keep", "fresh_bias": "keep"}
+BEFORE = {"write_gain": 1.0, "calibrate": False, "moments": "keep", "fresh_bias": "keep",
+          "centre_window": 0.0}
 LEVERS = {  # each applied alone on top of the current default of `hebbref curriculum`
     "default": {},
     "moments reset_first": {"moments": "reset_first"},

@@ -46,8 +46,9 @@ from hebbref.plots import plot_lm_buckets, plot_lm_curves  # noqa: E402
 from hebbref.sweep import run_sweep  # noqa: E402
 from lm_torch import mechanism  # noqa: E402
 
+# The write of this study's time, pinned: plain (its tuning tries the variants) at full size.
 BASE = LMConfig(embed_size=128, hidden=128, batch_size=32, bptt=35, epochs=1,
-                curve_every=100, curve_tokens=20000)
+                curve_every=100, curve_tokens=20000, write_scale="none", write_gain=1.0)
 INITS = {"hebbref": dict(embed_init="uniform", softmax_bias_init="zero", lstm_bias_init="forget_one"),
          "torch": dict(embed_init="normal", softmax_bias_init="uniform", lstm_bias_init="torch")}
 # Each optimiser with its clip and Hebbian (γ, T): SGD's from the earlier BBC sweep, Adam's from
@@ -87,7 +88,8 @@ def train_one(config):
         with open(path, encoding="utf-8") as f:
             saved = json.load(f)
         # An option added after the run was saved counts as its default, which the run used.
-        defaults = dataclasses.asdict(LMConfig())
+        # (write_gain came later; the runs before it wrote at full size)
+        defaults = {**dataclasses.asdict(LMConfig()), "write_gain": 1.0}
         wanted = dataclasses.asdict(config.validate())
         if saved.get("status") == "done" and all(saved["config"].get(k, defaults[k]) == v
                                                  for k, v in wanted.items() if k != "out"):
