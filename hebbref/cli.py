@@ -105,11 +105,9 @@ def print_late_difference(runs):
     """Hebbian − baseline at 21–50 and >50 exposures with a 95 % bootstrap interval over the
     (seed, held-out image) pairs (hebbref.metrics.paired_difference_ci), and whether a cost
     remains."""
-    from hebbref.metrics import paired_difference_ci
+    from hebbref.metrics import paired_difference_of_runs
 
-    difference = paired_difference_ci([
-        {"total": h["per_image"]["total"], "baseline": b["per_image"]["correct"],
-         "hebbian": h["per_image"]["correct"]} for b, h in zip(runs["baseline"], runs["hebbian"])])
+    difference = paired_difference_of_runs(runs["baseline"], runs["hebbian"])
     for b in ("21-50", ">50"):
         d = difference[b]
         if d["difference"] is None:
@@ -190,6 +188,16 @@ def run_lm(args):
     return 0
 
 
+def add_write_options(opt):
+    """The rule's write options, the same for every command that trains; opt(flag, help, ...)
+    is the command's own option adder (it states the command's default)."""
+    opt("--lam-rule", "λ schedule (docs/MATH.md §5.3)", choices=["paper", "exact_mean"])
+    opt("--write-scale", "transform of the written activations (docs/MATH.md §5.2)",
+        choices=list(WRITE_SCALES))
+    opt("--write-gain", "scale of each written mean (docs/MATH.md §5.7; 1: the paper's write)",
+        type=float)
+
+
 def add_curriculum_options(p, defaults, name):
     from hebbref.experiments.curriculum import DEMO_SEEDS
 
@@ -215,11 +223,7 @@ def add_curriculum_options(p, defaults, name):
     opt("--activation", "non-linearity of the hidden layers",
         choices=["relu", "tanh", "sigmoid", "linear"])
     opt("--hidden-sizes", "hidden layer sizes, e.g. 256,256", type=hidden_sizes)
-    opt("--lam-rule", "λ schedule (docs/MATH.md §5.3)", choices=["paper", "exact_mean"])
-    opt("--write-scale", "transform of the written activations (docs/MATH.md §5.2)",
-        choices=list(WRITE_SCALES))
-    opt("--write-gain", "scale of each written mean (docs/MATH.md §5.7; 1: the paper's write)",
-        type=float)
+    add_write_options(opt)
     opt("--centre-window", "centred writes subtract a running mean over about this many "
         "images (docs/MATH.md §5.7; 0: the batch's own mean)", type=float)
     opt("--optimizer", "optimiser (docs/MATH.md §4)", choices=["adam", "rmsprop", "sgd"])
@@ -262,11 +266,7 @@ def add_lm_options(p):
         action=argparse.BooleanOptionalAction)
     opt("--gamma", "smallest mixing rate γ", type=float)
     opt("--T", "count at which a class returns to gradient descent", type=float_or_inf)
-    opt("--lam-rule", "λ schedule (docs/MATH.md §5.3)", choices=["paper", "exact_mean"])
-    opt("--write-scale", "transform of the written activations (docs/MATH.md §5.2)",
-        choices=list(WRITE_SCALES))
-    opt("--write-gain", "scale of each written mean (docs/MATH.md §5.7; 1: the paper's write)",
-        type=float)
+    add_write_options(opt)
     opt("--hidden", "LSTM hidden size", type=int)
     opt("--embed-size", "embedding size", type=int)
     opt("--layers", "LSTM layers", type=int)

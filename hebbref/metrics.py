@@ -167,6 +167,15 @@ class ExposureTally:
                 for (name, _, _), c, t in zip(EXPOSURE_BUCKETS, correct, total)}
 
 
+def paired_difference_of_runs(baseline, hebbian, **options):
+    """paired_difference_ci of two models' curriculum results on the same streams: baseline,
+    hebbian: [result per seed] (each with "per_image"), in the same seed order."""
+    return paired_difference_ci([
+        {"total": h["per_image"]["total"], "baseline": b["per_image"]["correct"],
+         "hebbian": h["per_image"]["correct"]} for b, h in zip(baseline, hebbian, strict=True)],
+        **options)
+
+
 def paired_difference_ci(runs, *, confidence=0.95, n_resamples=2000, seed=0):
     """Hebbian − baseline accuracy Δ_b per exposure bucket with its paired percentile bootstrap
     interval over (seed, image) units (docs/MATH.md §6.3), so it carries the variation between

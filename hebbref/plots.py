@@ -72,12 +72,9 @@ def plot_accuracy_by_exposure(runs, path, *, title=""):
     paired = {"baseline", "hebbian"} <= set(runs) and all(
         "per_image" in r for rs in runs.values() for r in rs)
     if paired:  # the paired difference above each bucket
-        from hebbref.metrics import paired_difference_ci
+        from hebbref.metrics import paired_difference_of_runs
 
-        difference = paired_difference_ci([
-            {"total": h["per_image"]["total"], "baseline": b["per_image"]["correct"],
-             "hebbian": h["per_image"]["correct"]}
-            for b, h in zip(runs["baseline"], runs["hebbian"])])
+        difference = paired_difference_of_runs(runs["baseline"], runs["hebbian"])
         for xi, b in enumerate(buckets):
             d = difference[b]
             if d["difference"] is not None:

@@ -252,17 +252,14 @@ def run_seeds(config, seeds, *, progress=True):
     """`run` once per seed (seeds: ints; with several, each into config.out/seed-<s>, the plots
     over all of them into config.out). Returns {"baseline": [...], "hebbian": [...]}, one
     result per seed."""
-    if len(seeds) == 1:
-        return {name: [result] for name, result in run(
-            dataclasses.replace(config, seed=seeds[0]), progress=progress).items()
-            if name in ("baseline", "hebbian")}
+    several = len(seeds) > 1
     runs = {"baseline": [], "hebbian": []}
     for seed in seeds:
-        out = config.out and os.path.join(config.out, f"seed-{seed}")
+        out = config.out and (os.path.join(config.out, f"seed-{seed}") if several else config.out)
         results = run(dataclasses.replace(config, seed=seed, out=out), progress=progress)
         for name in runs:
             runs[name].append(results[name])
-    if config.out:
+    if config.out and several:
         write_plots(runs, config)
     return runs
 
