@@ -30,10 +30,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (DIFFERENCE_MARGIN, RESULTS, target_verdict,  # noqa: E402
                     update_readme_section, write_json)
 from curriculum_why import plot_why  # noqa: E402
-from stats import paired_difference_ci  # noqa: E402
 
 from hebbref.experiments.curriculum import CurriculumConfig, run  # noqa: E402
-from hebbref.metrics import EXPOSURE_BUCKETS  # noqa: E402
+from hebbref.metrics import EXPOSURE_BUCKETS, paired_difference_of_runs  # noqa: E402
 from hebbref.plots import plot_accuracy_by_exposure  # noqa: E402
 from hebbref.sweep import run_sweep  # noqa: E402
 
@@ -208,11 +207,9 @@ def summarise_final(final_runs):
     summary = {}
     for name, per_rule in final_runs.items():
         for label, seeds in per_rule.items():
-            per_image = [{"total": s["hebbian"]["per_image"]["total"],
-                          "baseline": s["baseline"]["per_image"]["correct"],
-                          "hebbian": s["hebbian"]["per_image"]["correct"]} for s in seeds]
             summary.setdefault(name, {})[label] = {
-                "difference": paired_difference_ci(per_image),
+                "difference": paired_difference_of_runs([s["baseline"] for s in seeds],
+                                                        [s["hebbian"] for s in seeds]),
                 "seed_t": seed_t_interval(seeds),
                 "accuracy": {m: {b: _mean([s[m]["by_exposure"][b]["accuracy"] for s in seeds])
                                  for b in ["0", *BUCKETS]} for m in ("baseline", "hebbian")},

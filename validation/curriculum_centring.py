@@ -50,8 +50,8 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import RESULTS, update_readme_section, write_json  # noqa: E402
 from curriculum import DATASETS, _mean, choose, score  # noqa: E402
-from curriculum_levers import (FRESH_SEEDS, _seeds, compare, final_markdown,  # noqa: E402
-                               fresh_code_points, fresh_dataset, lever_markdown, run_cells,
+from curriculum_levers import (FRESH_SEEDS, _seeds, final_markdown,  # noqa: E402
+                               fresh_code_points, fresh_dataset, lever_markdown, stage,
                                used_code_points)
 
 from hebbref.data import kanji  # noqa: E402
@@ -125,22 +125,6 @@ def regime(name, seed, split, points=None):
         return dataclasses.replace(DATASETS["digits"], **RICH, dataset=rich_dataset(seed, points),
                                    seed=seed, split=split)
     return dataclasses.replace(DATASETS[name], seed=seed, split=split)
-
-
-def stage(plan, settings, quick, jobs):
-    """plan: {regime: [(seed, base config)]}; every setting and the baseline on each cell.
-    Returns {label: {regime: compare(...)}}."""
-    cells = {}
-    for name, configs in plan.items():
-        for seed, config in configs:
-            if quick:
-                config = dataclasses.replace(config, steps=config.steps // 5)
-            cells[(name, seed, None)] = config
-            for label, levers in settings.items():
-                cells[(name, seed, label)] = dataclasses.replace(config, **levers)
-    results = run_cells(cells, jobs)
-    return {label: {name: compare(results, name, label, [s for s, _ in configs])
-                    for name, configs in plan.items()} for label in settings}
 
 
 def main(argv=None):

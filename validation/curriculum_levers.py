@@ -38,7 +38,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import RESULTS, update_readme_section, write_json  # noqa: E402
 from curriculum import (BUCKETS, DATASETS, _mean, choose, criterion, meets_criterion,  # noqa: E402
                         score, why)
-from stats import paired_difference_ci  # noqa: E402
+from hebbref.metrics import paired_difference_of_runs  # noqa: E402
 
 from hebbref.data import kanji  # noqa: E402
 from hebbref.experiments.curriculum import demo_config, run  # noqa: E402
@@ -131,12 +131,10 @@ def compare(results, dataset, label, seeds):
     """Hebbian (label) − baseline over seeds: the paired interval per bucket, mean accuracies,
     fresh-win shares, and per-seed diffs in the form curriculum.score expects."""
     pairs = [(results[(dataset, s, None)], results[(dataset, s, label)]) for s in seeds]
-    per_image = [{"total": h["per_image"]["total"], "baseline": b["per_image"]["correct"],
-                  "hebbian": h["per_image"]["correct"]} for b, h in pairs]
     diff = lambda b, h, k: (None if None in (h["by_exposure"][k]["accuracy"],
                                              b["by_exposure"][k]["accuracy"]) else
                             h["by_exposure"][k]["accuracy"] - b["by_exposure"][k]["accuracy"])
-    return {"difference": paired_difference_ci(per_image),
+    return {"difference": paired_difference_of_runs(*zip(*pairs)),
             "accuracy": {m: {k: _mean([p[i]["by_exposure"][k]["accuracy"] for p in pairs])
                              for k in BUCKETS} for i, m in enumerate(("baseline", "hebbian"))},
             "fresh_wins": {m: _mean([why(p[i])["fresh_wins"] for p in pairs])
@@ -151,19 +149,26 @@ def _seeds(per_dataset):
     return {name: cell["seeds"] for name, cell in per_dataset.items()}
 
 
-def screen(settings, quick, jobs):
+def stage(plan, settings, quick, jobs):
+    """plan: {dataset: [(seed, base config)]}; the baseline and every setting on each cell
+    (quick: steps / 5). Returns {label: {dataset: compare(...)}}."""
     cells = {}
-    for name, base in DATASETS.items():
-        for seed in SCREEN_SEEDS:
-            config = dataclasses.replace(base, split="validation", seed=seed)
+    for name, configs in plan.items():
+        for seed, config in configs:
             if quick:
                 config = dataclasses.replace(config, steps=config.steps // 5)
             cells[(name, seed, None)] = config
             for label, levers in settings.items():
                 cells[(name, seed, label)] = dataclasses.replace(config, **levers)
     results = run_cells(cells, jobs)
-    return {label: {name: compare(results, name, label, SCREEN_SEEDS) for name in DATASETS}
-            for label in settings}
+    return {label: {name: compare(results, name, label, [s for s, _ in configs])
+                    for name, configs in plan.items()} for label in settings}
+
+
+def screen(settings, quick, jobs):
+    return stage({name: [(s, dataclasses.replace(base, split="validation", seed=s))
+                         for s in SCREEN_SEEDS] for name, base in DATASETS.items()},
+                 settings, quick, jobs)
 
 
 DEMO_LEVERS = {"default": {}, "gain 0.25": {"write_gain": 0.25}, "gain 0.1": {"write_gain": 0.1},
@@ -176,23 +181,16 @@ def demo_screen(quick, jobs):
     """`hebbref demo`'s configuration (a class every 12 steps) on validation drawers, seeds
     SCREEN_SEEDS: why its late cost outlasts the choice (run after the final stage; it
     changes no choice)."""
-    cells = {}
-    for seed in SCREEN_SEEDS:
-        config = demo_config(seed=seed, split="validation",
-                             steps=demo_config().steps // (5 if quick else 1), **BEFORE)
-        cells[("demo", seed, None)] = config
-        for label, levers in DEMO_LEVERS.items():
-            cells[("demo", seed, label)] = dataclasses.replace(config, **levers)
-    results = run_cells(cells, jobs)
-    return {label: {"demo": compare(results, "demo", label, SCREEN_SEEDS)}
-            for label in DEMO_LEVERS}
+    return stage({"demo": [(s, demo_config(seed=s, split="validation", **BEFORE))
+                           for s in SCREEN_SEEDS]}, DEMO_LEVERS, quick, jobs)
 
 
 def final(chosen_levers, quick, jobs, used):
     """Baseline, current default and the choice on fresh kanji classes and the digits' test
     drawers; then the demo's configuration with and without the choice."""
-    cells, fresh = {}, {}
+    plan, fresh = {}, {}
     for name, base in DATASETS.items():
+        plan[name] = []
         for seed in (FRESH_SEEDS if name == "kanji" else DIGIT_TEST_SEEDS):
             config = dataclasses.replace(base, split="test", seed=seed)
             if name == "kanji":
@@ -200,21 +198,10 @@ def final(chosen_levers, quick, jobs, used):
                 assert not used & set(points), "fresh classes overlap the used ones"
                 fresh[seed] = "".join(chr(c) for c in points)
                 config = dataclasses.replace(config, dataset=spec)
-            if quick:
-                config = dataclasses.replace(config, steps=config.steps // 5)
-            cells[(name, seed, None)] = config
-            cells[(name, seed, "default")] = config
-            cells[(name, seed, "chosen")] = dataclasses.replace(config, **chosen_levers)
-    demo = demo_config(seed=0, steps=demo_config().steps // (5 if quick else 1), **BEFORE)
-    cells[("demo", 0, None)] = demo
-    cells[("demo", 0, "default")] = demo
-    cells[("demo", 0, "chosen")] = dataclasses.replace(demo, **chosen_levers)
-    results = run_cells(cells, jobs)
-    out = {name: {label: compare(results, name, label,
-                                 FRESH_SEEDS if name == "kanji" else
-                                 DIGIT_TEST_SEEDS if name == "digits" else (0,))
-                  for label in ("default", "chosen")} for name in (*DATASETS, "demo")}
-    return out, fresh
+            plan[name].append((seed, config))
+    plan["demo"] = [(0, demo_config(seed=0, **BEFORE))]
+    out = stage(plan, {"default": {}, "chosen": chosen_levers}, quick, jobs)
+    return {name: {label: out[label][name] for label in out} for name in plan}, fresh
 
 
 # ----------------------------------------------------------------------------------------------
