@@ -5,8 +5,12 @@ import re
 
 import numpy as np
 
-from hebbref.files import atomic_write
-from hebbref.record import write_results
+try:
+    from hebbref.files import atomic_write
+    from hebbref.record import write_results
+except ModuleNotFoundError as error:  # the scripts run against the installed package
+    raise SystemExit(f"validation/ needs hebbref and its dependencies installed ({error}): "
+                     "pip install -e . (README, Set up)") from None
 from stats import seed_ratio_interval
 
 HERE = os.path.dirname(os.path.abspath(__file__))
