@@ -275,6 +275,8 @@ def add_lm_options(p):
     option(p, "--lr", ", ".join(f"{k} {v:g}" for k, v in DEFAULT_LR.items()), "learning rate",
            type=float)
     opt("--clip", "global gradient-norm clip (0: none)", type=float)
+    opt("--lr-schedule", "lr over the run: constant, or linear decay towards 0",
+        choices=["constant", "linear"])
     opt("--batch-size", "streams per batch", type=int)
     opt("--bptt", "truncated-BPTT length", type=int)
     opt("--epochs", "passes over the training split", type=int)

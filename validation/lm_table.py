@@ -89,6 +89,8 @@ def run_config(base, corpus, seed, setting=None):
     if setting:
         name = "hebbian_g{gamma:g}_T{T:g}_{write_scale}_{lam_rule}_x{write_gain:g}".format(
             **setting)
+    if base.lr_schedule != "constant":
+        name += f"_lr{base.lr_schedule}"
     return dataclasses.replace(base, corpus=CORPORA[corpus], seed=seed,
                                hebbian=setting is not None, **(setting or {}),
                                out=os.path.join(base.out, f"{corpus}_{name}_s{seed}"))

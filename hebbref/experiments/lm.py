@@ -17,7 +17,8 @@ from hebbref.data.text import corpus_identity, load_corpus
 from hebbref.experiments.lm_checkpoint import (check_resumable, load_state, resumed_config,
                                                save_state)
 from hebbref.experiments.lm_train import (DEFAULT_LR, QUICK_SETTINGS, LMConfig,  # noqa: F401
-                                          TrainState, init_state, lm_train_step, quick_config)
+                                          TrainState, init_state, lm_train_step, quick_config,
+                                          scheduled_lr)
 from hebbref.files import check_writable_folder, release_folder
 from hebbref.metrics import frequency_buckets, perplexity_by_bucket
 from hebbref.models.lm import lm_initial_state
@@ -84,7 +85,7 @@ def train(config, corpus, state, *, checkpoint_path=None, progress=True):
                 state.epoch, state.position = state.epoch + 1, 0
                 state.lstm_state = lm_initial_state(state.params, config.batch_size)
             _, x, y = next(bptt_segments(data, config.bptt, start=state.position * config.bptt))
-            loss = lm_train_step(state, x, y, config)
+            loss = lm_train_step(state, x, y, config, scheduled_lr(config, state.step, total))
             state.position, state.step = state.position + 1, state.step + 1
             loss_sum, loss_n, tokens_since = loss_sum + loss, loss_n + 1, tokens_since + y.size
             if state.step % curve_every == 0 or state.step == total:

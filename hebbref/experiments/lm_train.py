@@ -18,6 +18,7 @@ from hebbref.checks import check_int, check_number
 
 # Each optimiser's own default: Adam and RMSProp at SGD's lr of 20 diverge (perplexity ~10⁴⁷).
 DEFAULT_LR = {"sgd": 20.0, "adam": 2e-3, "rmsprop": 2e-3}
+LR_SCHEDULES = ("constant", "linear")
 BUCKET_CHOICES = ("default", "paper")
 
 
@@ -50,6 +51,9 @@ class LMConfig(HebbianOptions):
     optimizer: str = "sgd"
     lr: float | None = None  # None: DEFAULT_LR[optimizer]
     clip: float = 0.25
+    # "linear": lr · (1 − s / S) at step s of S, so the last steps are small and the model
+    # evaluated is not wherever the last full-size step landed (see scheduled_lr)
+    lr_schedule: str = "constant"
     seed: int = 0
     dtype: str = "float32"
     buckets: str = "default"
@@ -82,7 +86,8 @@ class LMConfig(HebbianOptions):
         for name, choices in (("optimizer", tuple(OPTIMIZERS)),
                               ("dtype", ("float32", "float64")), ("buckets", BUCKET_CHOICES),
                               ("embed_init", EMBED_INITS), ("softmax_bias_init", SOFTMAX_BIAS_INITS),
-                              ("lstm_bias_init", LSTM_BIAS_INITS)):
+                              ("lstm_bias_init", LSTM_BIAS_INITS),
+                              ("lr_schedule", LR_SCHEDULES)):
             if getattr(self, name) not in choices:
                 raise ValueError(f"{name} must be one of {choices}, got {getattr(self, name)!r}")
         lr = DEFAULT_LR[self.optimizer] if self.lr is None else self.lr
@@ -150,10 +155,19 @@ def init_state(config, vocab_size):
                       np.random.default_rng([config.seed, 1]))
 
 
-def lm_train_step(state, x, y, config):
+def scheduled_lr(config, step, total):
+    """The learning rate of training step `step` (0-based) of `total`: config.lr throughout
+    ("constant"), or falling linearly from config.lr towards 0 ("linear")."""
+    if config.lr_schedule == "linear":
+        return config.lr * (1.0 - step / total)
+    return config.lr
+
+
+def lm_train_step(state, x, y, config, lr=None):
     """One truncated-BPTT step in docs/MATH.md §5 order, updating state in place. x, y: (T, N)
-    token ids, y[t] the token after x[t]. Returns the segment's mean NLL; raises
-    FloatingPointError on a non-finite loss, before anything is changed."""
+    token ids, y[t] the token after x[t]; lr: this step's (None: config.lr). Returns the
+    segment's mean NLL; raises FloatingPointError on a non-finite loss, before anything is
+    changed."""
     loss, grads, h, lstm_state = lm_loss(  # docs/MATH.md §2.9, §3
         state.params, x, y, state.lstm_state, dropout=config.dropout, rng=state.rng,
         reference=config.reference)
@@ -162,7 +176,7 @@ def lm_train_step(state, x, y, config):
             f"non-finite training loss {loss} at step {state.step + 1} (epoch {state.epoch}, "
             f"segment {state.position}); the last checkpoint is intact")
     train_step(state.params, grads, state.opt_state, h, np.asarray(y).reshape(-1),  # θ' → θ, §2
-               optimizer=config.optimizer, lr=config.lr, clip=config.clip or None,
+               optimizer=config.optimizer, lr=config.lr if lr is None else lr, clip=config.clip or None,
                hebbian_softmax=state.hebbian_softmax, reference=config.reference)
     state.lstm_state = lstm_state
     return loss
