@@ -52,7 +52,8 @@ class LMConfig(HebbianOptions):
     lr: float | None = None  # None: DEFAULT_LR[optimizer]
     clip: float = 0.25
     # "linear": lr · (1 − s / S) at step s of S, so the last steps are small and the model
-    # evaluated is not wherever the last full-size step landed (see scheduled_lr)
+    # evaluated is not wherever the last full-size step landed (see scheduled_lr). S counts
+    # the run's steps: a resume with another --max-steps or --epochs reshapes what is left.
     lr_schedule: str = "constant"
     seed: int = 0
     dtype: str = "float32"

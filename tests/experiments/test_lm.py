@@ -40,6 +40,32 @@ def test_resume_is_bit_exact(tiny, tmp_path, overrides):
             assert np.array_equal(value, split[group][name]), f"{group}/{name} differs"
 
 
+def test_interrupted_linear_schedule_resumes_exactly(tiny, tmp_path, monkeypatch):
+    """A run with the linear lr schedule stopped by Ctrl-C after k of 2k steps and resumed ends
+    with the same arrays as the run never stopped: the schedule follows the step count saved in
+    the checkpoint, not the process."""
+    k, real_step, calls = 5, lm.lm_train_step, {"n": 0}
+    run(tiny(tmp_path / "straight", max_steps=2 * k, lr_schedule="linear"), progress=False)
+
+    def step_then_stop(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == k:
+            os.kill(os.getpid(), signal.SIGINT)
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(lm, "lm_train_step", step_then_stop)
+    config = tiny(tmp_path / "split", max_steps=2 * k, lr_schedule="linear", checkpoint_every=100)
+    assert run(config, progress=False)["status"] == "interrupted"
+    monkeypatch.setattr(lm, "lm_train_step", real_step)
+    run(config, resume=tmp_path / "split" / "checkpoint.npz", progress=False)
+    straight, meta_straight = final_arrays(tmp_path / "straight")
+    split, meta_split = final_arrays(tmp_path / "split")
+    assert meta_straight == meta_split
+    for group in straight:
+        for name, value in straight[group].items():
+            assert np.array_equal(value, split[group][name]), f"{group}/{name} differs"
+
+
 def test_resume_crosses_an_epoch_boundary(tiny, tmp_path):
     config = tiny(tmp_path / "a", epochs=2)
     state_steps = run(config, progress=False)["steps"]
@@ -96,6 +122,26 @@ def test_non_finite_loss_stops_with_the_step_and_keeps_last_checkpoint(tiny, tmp
     assert all(np.isfinite(v).all() for v in state.params.values())
 
 
+@pytest.mark.parametrize("schedule", ["constant", "linear"])
+def test_each_step_trains_at_its_scheduled_lr(tiny, tmp_path, monkeypatch, schedule):
+    """Step s of S trains at lr ("constant") or at lr · (1 − s/S) ("linear"): the first step at
+    lr, every later one smaller, the last still above 0, so every step of the run trains."""
+    real_step, seen = lm.lm_train_step, []
+
+    def recording_step(state, x, y, config, lr=None):
+        seen.append(lr)
+        return real_step(state, x, y, config, lr)
+
+    monkeypatch.setattr(lm, "lm_train_step", recording_step)
+    S = 9
+    config = tiny(tmp_path, max_steps=S, lr_schedule=schedule, lr=0.5)
+    run(config, progress=False)
+    expected = [0.5 * (1 - s / S) if schedule == "linear" else 0.5 for s in range(S)]
+    assert seen == pytest.approx(expected, rel=1e-12)
+    if schedule == "linear":
+        assert seen[0] == 0.5 and all(a > b > 0 for a, b in zip(seen, seen[1:]))
+
+
 def test_foreign_checkpoint_is_rejected(tmp_path):
     path = tmp_path / "other.npz"
     np.savez(path, x=np.zeros(2))
@@ -110,6 +156,8 @@ def test_bad_config_is_rejected():
         LMConfig(T=-1).validate()
     with pytest.raises(ValueError, match="hidden"):
         LMConfig(hidden=0).validate()
+    with pytest.raises(ValueError, match="lr_schedule"):
+        LMConfig(lr_schedule="cosine").validate()
 
 
 @pytest.mark.parametrize("curve_every, expected", [(100, [*range(2, 45, 2), 45]),
