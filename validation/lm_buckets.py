@@ -88,8 +88,10 @@ def train_one(config):
         with open(path, encoding="utf-8") as f:
             saved = json.load(f)
         # An option added after the run was saved counts as its default, which the run used.
-        # (write_gain came later; the runs before it wrote at full size)
-        defaults = {**dataclasses.asdict(LMConfig()), "write_gain": 1.0}
+        # (write_gain and lr_schedule came later; the runs before them wrote at full size and
+        # trained at a constant lr)
+        defaults = {**dataclasses.asdict(LMConfig()), "write_gain": 1.0,
+                    "lr_schedule": "constant"}
         wanted = dataclasses.asdict(config.validate())
         if saved.get("status") == "done" and all(saved["config"].get(k, defaults[k]) == v
                                                  for k, v in wanted.items() if k != "out"):

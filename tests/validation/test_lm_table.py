@@ -86,3 +86,67 @@ def test_a_second_run_reuses_every_finished_run(study_folder, monkeypatch):
     monkeypatch.setattr(lm_table, "evaluate_cache", no_training)
     assert lm_table.main(["--quick", "--seeds", "0", "1", "--jobs", "1"]) == 0
     assert os.path.exists(tmp_path / "lm_table_a_quick.png")
+
+
+def fake_run(valid):
+    """A finished run as choose_full reads it: validation perplexity per bucket and overall."""
+    rows = {"buckets": [{"name": b, "perplexity": p} for b, p in valid.items() if b != "overall"],
+            "overall": {"name": "overall", "perplexity": valid["overall"]}}
+    return {"valid": rows, "fine": rows}
+
+
+def test_full_size_choice_takes_the_schedule_of_the_better_baseline_then_its_best_candidate():
+    """The schedule is judged by the plain model alone (lower validation perplexity, geometric
+    mean over corpora and seeds), and only candidates under it compete: a candidate of the other
+    schedule with a smaller worst ratio is not chosen. Within the schedule the smaller larger-of-
+    the-two-corpora worst ratio wins (lm_buckets.worst_ratio)."""
+    base = {"rare": 100.0, "common": 10.0, "overall": 20.0}
+    scaled = lambda f: fake_run({k: v * f.get(k, 1.0) for k, v in base.items()})
+    models = [("constant", None), ("linear", None), ("constant", {"write_gain": 0.5}),
+              ("linear", {"write_gain": 0.5}), ("linear", {"write_gain": 0.25})]
+    runs = {
+        "a": [[scaled({"overall": 1.10})] * 2, [scaled({})] * 2,
+              [scaled({"rare": 0.5})] * 2,                      # best ratio, wrong schedule
+              [scaled({"rare": 0.9, "common": 1.02})] * 2,      # worst ratio 1.02 on a
+              [scaled({"rare": 0.9})] * 2],
+        "b": [[scaled({"overall": 1.10})] * 2, [scaled({})] * 2, [scaled({"rare": 0.5})] * 2,
+              [scaled({"rare": 0.9})] * 2,
+              [scaled({"rare": 0.95, "common": 1.04})] * 2],    # worst ratio 1.04 on b
+    }
+    settings = {k: 0 for k in ("gamma", "T", "lam_rule", "write_scale")}
+    models = [(s, None if m is None else {**settings, **m}) for s, m in models]
+    record, chosen = lm_table.choose_full(runs, models)
+    assert record["baseline_valid_ppl"]["linear"] < record["baseline_valid_ppl"]["constant"]
+    assert chosen == 3
+    worst = {(r["corpus"], r["lr_schedule"], r["write_gain"]): r["worst_ratio"]
+             for r in record["table"]}
+    assert worst[("a", "linear", 0.5)] == pytest.approx(1.02)
+    assert worst[("b", "linear", 0.25)] == pytest.approx(1.04)
+    assert worst[("a", "constant", 0.5)] == pytest.approx(1.0)
+
+
+def test_full_size_study_end_to_end_at_smoke_size(tmp_path, corpus_file, monkeypatch):
+    """--full-size on two tiny corpora: every candidate trains under its own schedule, the
+    chosen pair is evaluated with the cache and MbPA, and the README section renders every row
+    from the JSON, with the chosen setting's runs on both corpora."""
+    patch(monkeypatch, tmp_path, corpus_file)
+    tiny = dict(hidden=8, embed_size=8, max_steps=6, eval_tokens=800, batch_size=8, bptt=10)
+    monkeypatch.setattr(lm_table, "FULL_BASE", lm_table.dataclasses.replace(
+        lm_table.FULL_BASE, **tiny))
+    sections = {}
+    monkeypatch.setattr(lm_table, "update_readme_section", sections.__setitem__)
+    assert lm_table.main(["--full-size", "--seeds", "0", "1", "--jobs", "1",
+                          "--mbpa-tokens", "300"]) == 0
+    with open(tmp_path / "lm_table_full.json", encoding="utf-8") as f:
+        results = json.load(f)
+    assert len(results["selection"]["table"]) == 2 * len(lm_table.FULL_CANDIDATES)
+    for corpus in ("a", "b"):
+        assert all(results["table"][corpus][row] for row in lm_table.ROWS)
+        for model in ("baseline", "hebbian"):
+            assert {r["config"]["lr_schedule"] for r in results["runs"][corpus][model]} == {
+                results["schedule"]}
+        assert [r["config"]["write_scale"] for r in results["runs"][corpus]["hebbian"]] == [
+            results["setting"]["write_scale"]] * 2
+    text = sections["lm-books-full"]
+    assert text.count("| + both |") == 2 and "Choice on validation" in text
+    assert os.path.exists(tmp_path / "lm_table_a_full.png")
