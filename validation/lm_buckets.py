@@ -46,9 +46,11 @@ from hebbref.plots import plot_lm_buckets, plot_lm_curves  # noqa: E402
 from hebbref.sweep import run_sweep  # noqa: E402
 from lm_torch import mechanism  # noqa: E402
 
-# The write of this study's time, pinned: plain (its tuning tries the variants) at full size.
+# The write and lr of this study's time, pinned: plain (its tuning tries the variants) at full
+# size, a constant lr.
 BASE = LMConfig(embed_size=128, hidden=128, batch_size=32, bptt=35, epochs=1,
-                curve_every=100, curve_tokens=20000, write_scale="none", write_gain=1.0)
+                curve_every=100, curve_tokens=20000, write_scale="none", write_gain=1.0,
+                lr_schedule="constant")
 INITS = {"hebbref": dict(embed_init="uniform", softmax_bias_init="zero", lstm_bias_init="forget_one"),
          "torch": dict(embed_init="normal", softmax_bias_init="uniform", lstm_bias_init="torch")}
 # Each optimiser with its clip and Hebbian (γ, T): SGD's from the earlier BBC sweep, Adam's from

@@ -65,7 +65,7 @@ SCREEN_CORPUS = "shakespeare"
 # MAX_STEPS segments of an epoch, the same for both corpora; buckets count what was trained on.
 MAX_STEPS = 300
 BASE = LMConfig(embed_size=64, hidden=64, max_steps=MAX_STEPS, eval_tokens=30000, curve_every=10**6,
-                checkpoint_every=10**6)
+                checkpoint_every=10**6, lr_schedule="constant")
 DEFAULT = dict(gamma=0.01, T=20.0, write_scale="centred", lam_rule="paper", write_gain=1.0)
 # Writes with and without centring (docs/MATH.md §5.2), each at full, half and quarter size
 # (write_gain, §5.7): written rows of words seen 10–100 times are larger than the rows gradient

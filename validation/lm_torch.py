@@ -146,9 +146,11 @@ def row_statistics(params, corpus):
 
 def hebbref_row(row, seed, max_steps, eval_tokens):
     """Train and score one hebbref row with LMConfig(seed=seed): split, initial weights."""
+    # A constant lr, as the torch side trains: the comparison is of implementations, not schedules.
     config = LMConfig(corpus="bbc", hebbian=row["hebbian"], seed=seed, max_steps=max_steps,
                       eval_tokens=eval_tokens, curve_every=10**9, checkpoint_every=10**9,
-                      dropout=0.0, dtype="float32", **SHAPE, **row["settings"], **row["init"])
+                      dropout=0.0, dtype="float32", lr_schedule="constant", **SHAPE,
+                      **row["settings"], **row["init"])
     results = run(config, progress=False)
     return ({split: results[split] for split in ("valid", "test")},
             results["_state"].params, results["tokens_per_second"])
