@@ -386,6 +386,7 @@ def scripts_blocks():
         "bench": lambda: bench.markdown(load("bench.json")),
         "lm-books": lambda: script("lm_table").render(load("lm_table.json")),
         "lm-books-full": lambda: script("lm_table").render_full(load("lm_table_full.json")),
+        "lm-books-file": lambda: script("lm_books_file").render(load("lm_books_file.json")),
         "centring": lambda: script("curriculum_centring").markdown(
             load("curriculum_centring.json")),
     }

