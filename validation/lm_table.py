@@ -394,6 +394,7 @@ def full_size(args):
     for (corpus, k, _), run in zip(configs, done):
         runs[corpus][k].append(run)
     selection, chosen = choose_full(runs, models)
+    selection["rows"] = row_table(runs, models)
     pair = {c: {"baseline": runs[c][schedules.index(models[chosen][0])], "hebbian": runs[c][chosen]}
             for c in CORPORA}
     results = {"config": dataclasses.asdict(base), "seeds": args.seeds,
@@ -443,6 +444,13 @@ def choose_full(runs, models):
             "table": rows}, chosen
 
 
+def row_table(runs, models):
+    """The softmax rows of every model's first seed on every corpus (row_statistics_of)."""
+    return [{"corpus": c, "lr_schedule": s, **(setting or {"model": "baseline"}),
+             **row_statistics_of(runs[c][k][0])}
+            for c in runs for k, (s, setting) in enumerate(models)]
+
+
 def render_full(results):
     """The README section of the full-size study: the choice on validation, then each row's
     test ratio per corpus (render's table)."""
@@ -455,10 +463,21 @@ def render_full(results):
         lines.append(f"| {r['corpus']} | {r['lr_schedule']} | {r['write_scale']} × "
                      f"{r['write_gain']:g} | {r['worst_ratio']:.3f} | "
                      + " | ".join(f"{r['valid'].get(k, float('nan')):.3f}" for k in coarse) + " |")
+    stats = ["| corpus | lr | model | " + " | ".join(f"‖θ_i‖ {b}" for b in coarse[:-1]) + " | "
+             + " | ".join(f"alignment {b}" for b in coarse[:-1]) + " |",
+             "|---|---|---|" + "---|" * 2 * (len(coarse) - 1)]
+    for r in sel.get("rows", []):
+        name = r.get("model") or f"{r['write_scale']} × {r['write_gain']:g}"
+        stats.append(f"| {r['corpus']} | {r['lr_schedule']} | {name} | " + " | ".join(
+            f"{r[key].get(b, float('nan')):.2f}" for key in ("theta_norm", "alignment")
+            for b in coarse[:-1]) + " |")
     return (f"Choice on validation, seeds {results['seeds']} (geometric mean over seeds). "
             f"Baseline validation perplexity by schedule (geometric mean over corpora and "
             f"seeds): {ppl}. Hebbian / baseline validation perplexity of each candidate against "
             f"the baseline of its schedule:\n\n" + "\n".join(lines) + "\n\n"
+            f"Softmax rows of seed {results['seeds'][0]}'s models per bucket of training counts "
+            "(mean norm; alignment ≈ mean pairwise cosine, lm_torch.row_statistics):\n\n"
+            + "\n".join(stats) + "\n\n"
             + render_rows(results, f"chosen: lr {results['schedule']}, γ = {s['gamma']:g}, "
                                    f"T = {s['T']:g}, write {s['write_scale']} × "
                                    f"{s['write_gain']:g}, λ {s['lam_rule']}"))

@@ -149,4 +149,7 @@ def test_full_size_study_end_to_end_at_smoke_size(tmp_path, corpus_file, monkeyp
             results["setting"]["write_scale"]] * 2
     text = sections["lm-books-full"]
     assert text.count("| + both |") == 2 and "Choice on validation" in text
+    rows = results["selection"]["rows"]   # every model, baselines too, on both corpora
+    assert len(rows) == 2 * (len(lm_table.FULL_CANDIDATES) + 2)
+    assert all(r["theta_norm"] for r in rows)
     assert os.path.exists(tmp_path / "lm_table_a_full.png")
