@@ -23,8 +23,11 @@ def final_arrays(out):
                                        dict(hebbian=False, optimizer="rmsprop")])
 def test_resume_is_bit_exact(tiny, tmp_path, overrides):
     """k steps, save, load, k more steps == 2k uninterrupted steps, for every saved array
-    (parameters, optimiser state, Hebbian counts, carried LSTM state) and the RNG/position."""
+    (parameters, optimiser state, Hebbian counts, carried LSTM state) and the RNG/position.
+    At a constant lr: the resume raises max_steps, which reshapes a linear schedule (that one's
+    exact resume is test_interrupted_linear_schedule_resumes_exactly)."""
     k = 7
+    overrides = {"lr_schedule": "constant", **overrides}
     run(tiny(tmp_path / "straight", max_steps=2 * k, **overrides), progress=False)
     run(tiny(tmp_path / "split", max_steps=k, **overrides), progress=False)
     run(tiny(tmp_path / "split", max_steps=2 * k, **overrides),
@@ -67,11 +70,12 @@ def test_interrupted_linear_schedule_resumes_exactly(tiny, tmp_path, monkeypatch
 
 
 def test_resume_crosses_an_epoch_boundary(tiny, tmp_path):
-    config = tiny(tmp_path / "a", epochs=2)
+    config = tiny(tmp_path / "a", epochs=2, lr_schedule="constant")  # max_steps changes below
     state_steps = run(config, progress=False)["steps"]
     half = state_steps // 2 + 1
-    run(tiny(tmp_path / "b", epochs=2, max_steps=half), progress=False)
-    run(tiny(tmp_path / "b", epochs=2), resume=tmp_path / "b" / "checkpoint.npz",
+    run(tiny(tmp_path / "b", epochs=2, max_steps=half, lr_schedule="constant"), progress=False)
+    run(tiny(tmp_path / "b", epochs=2, lr_schedule="constant"),
+        resume=tmp_path / "b" / "checkpoint.npz",
         progress=False)
     a, _ = final_arrays(tmp_path / "a")
     b, _ = final_arrays(tmp_path / "b")
