@@ -436,6 +436,7 @@ def choose_full(runs, models):
             score = worst_ratio(runs[c][k], runs[c][baselines[s]])
             ratio = [ratios(h, b) for h, b in zip(runs[c][k], runs[c][baselines[s]])]
             rows.append({"corpus": c, "lr_schedule": s, **setting, "worst_ratio": score,
+                         "per_seed": {b: [r["valid"][b] for r in ratio] for b in ratio[0]["valid"]},
                          **{key: {b: float(np.exp(np.mean([np.log(r[key][b]) for r in ratio])))
                                   for b in ratio[0][key] if all(r[key][b] for r in ratio)}
                             for key in ("valid", "fine")}})
@@ -459,17 +460,19 @@ def render_full(results):
     s, sel = results["setting"], results["selection"]
     ppl = ", ".join(f"{k} {v:.1f}" for k, v in sel["baseline_valid_ppl"].items())
     coarse = [k for k in sel["table"][0]["valid"] if k != "<unk>"]
-    lines = ["| corpus | lr | write | worst ratio | " + " | ".join(coarse) + " |",
-             "|---|---|---|---|" + "---|" * len(coarse)]
+    lines = ["| corpus | lr | write | T | worst ratio | " + " | ".join(coarse)
+             + f" | {coarse[0]} per seed |", "|---|---|---|---|---|" + "---|" * (len(coarse) + 1)]
     for r in sel["table"]:
         lines.append(f"| {r['corpus']} | {r['lr_schedule']} | {r['write_scale']} × "
-                     f"{r['write_gain']:g} | {r['worst_ratio']:.3f} | "
-                     + " | ".join(f"{r['valid'].get(k, float('nan')):.3f}" for k in coarse) + " |")
+                     f"{r['write_gain']:g} | {r['T']:g} | {r['worst_ratio']:.3f} | "
+                     + " | ".join(f"{r['valid'].get(k, float('nan')):.3f}" for k in coarse)
+                     + " | " + ", ".join("—" if x is None else f"{x:.3f}"
+                                         for x in r["per_seed"][coarse[0]]) + " |")
     stats = ["| corpus | lr | model | " + " | ".join(f"‖θ_i‖ {b}" for b in coarse[:-1]) + " | "
              + " | ".join(f"alignment {b}" for b in coarse[:-1]) + " |",
              "|---|---|---|" + "---|" * 2 * (len(coarse) - 1)]
     for r in sel.get("rows", []):
-        name = r.get("model") or f"{r['write_scale']} × {r['write_gain']:g}"
+        name = r.get("model") or f"{r['write_scale']} × {r['write_gain']:g}, T {r['T']:g}"
         stats.append(f"| {r['corpus']} | {r['lr_schedule']} | {name} | " + " | ".join(
             f"{r[key].get(b, float('nan')):.2f}" for key in ("theta_norm", "alignment")
             for b in coarse[:-1]) + " |")
