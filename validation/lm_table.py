@@ -337,6 +337,19 @@ def render_rows(results, chosen):
             + ", ".join(f"{c} {'met' if m else 'not met'}" for c, m in met.items()) + ".")
 
 
+def row_stats_table(rows, buckets, head, label):
+    """Markdown lines: the columns `head` (label(row) gives them), then each bucket's mean ‖θ_i‖
+    and alignment (row_statistics_of)."""
+    lines = ["| " + " | ".join(head + [f"‖θ_i‖ {b}" for b in buckets]
+                               + [f"alignment {b}" for b in buckets]) + " |",
+             "|" + "---|" * (len(head) + 2 * len(buckets))]
+    for r in rows:
+        lines.append("| " + " | ".join(label(r) + [
+            f"{r[key].get(b, float('nan')):.2f}" for key in ("theta_norm", "alignment")
+            for b in buckets]) + " |")
+    return lines
+
+
 def selection_table(selection):
     """The validation ratios behind the choice: every candidate on every corpus it ran on."""
     rows = selection["table"]
@@ -350,14 +363,8 @@ def selection_table(selection):
                      f"{r.get('write_gain', 1.0):g} | {r['lam_rule']} | "
                      f"{r['worst_ratio']:.3f} | " + " | ".join("—" if c is None else f"{c:.3f}"
                                                                 for c in cells) + " |")
-    stats = ["| model | " + " | ".join(f"‖θ_i‖ {b}" for b in coarse[:-1]) + " | "
-             + " | ".join(f"alignment {b}" for b in coarse[:-1]) + " |",
-             "|---|" + "---|" * 2 * (len(coarse) - 1)]
-    for r in selection.get("rows", []):
-        name = r.get("model") or f"T {r['T']:g} {r['write_scale']} × {r.get('write_gain', 1):g}"
-        stats.append(f"| {name} | " + " | ".join(
-            f"{r[key].get(b, float('nan')):.2f}" for key in ("theta_norm", "alignment")
-            for b in coarse[:-1]) + " |")
+    stats = row_stats_table(selection.get("rows", []), coarse[:-1], ["model"], lambda r: [
+        r.get("model") or f"T {r['T']:g} {r['write_scale']} × {r.get('write_gain', 1):g}"])
     return (f"Choice on validation (seed {selection['seed']}; Hebbian / baseline perplexity, "
             f"γ = 0.01; worst ratio over the buckets and overall; the last columns cut the "
             f"10–100 and <10 buckets finer):\n\n" + "\n".join(lines)
@@ -468,14 +475,9 @@ def render_full(results):
                      + " | ".join(f"{r['valid'].get(k, float('nan')):.3f}" for k in coarse)
                      + " | " + ", ".join("—" if x is None else f"{x:.3f}"
                                          for x in r["per_seed"][coarse[0]]) + " |")
-    stats = ["| corpus | lr | model | " + " | ".join(f"‖θ_i‖ {b}" for b in coarse[:-1]) + " | "
-             + " | ".join(f"alignment {b}" for b in coarse[:-1]) + " |",
-             "|---|---|---|" + "---|" * 2 * (len(coarse) - 1)]
-    for r in sel.get("rows", []):
-        name = r.get("model") or f"{r['write_scale']} × {r['write_gain']:g}, T {r['T']:g}"
-        stats.append(f"| {r['corpus']} | {r['lr_schedule']} | {name} | " + " | ".join(
-            f"{r[key].get(b, float('nan')):.2f}" for key in ("theta_norm", "alignment")
-            for b in coarse[:-1]) + " |")
+    stats = row_stats_table(sel.get("rows", []), coarse[:-1], ["corpus", "lr", "model"],
+                            lambda r: [r["corpus"], r["lr_schedule"], r.get("model") or
+                                       f"{r['write_scale']} × {r['write_gain']:g}, T {r['T']:g}"])
     return (f"Choice on validation, seeds {results['seeds']} (geometric mean over seeds). "
             f"Baseline validation perplexity by schedule (geometric mean over corpora and "
             f"seeds): {ppl}. Hebbian / baseline validation perplexity of each candidate against "
