@@ -450,8 +450,11 @@ def choose_full(runs, models):
             if s == schedule:
                 worst[k] = max(worst.get(k, 0.0), score)
     chosen = min(worst, key=worst.get)
+    by_corpus = {s: {c: float(np.exp(np.mean([np.log(r["valid"]["overall"]["perplexity"])
+                                              for r in runs[c][k]]))) for c in runs}
+                 for s, k in baselines.items()}
     return {"baseline_valid_ppl": {s: float(np.exp(v)) for s, v in log_ppl.items()},
-            "table": rows}, chosen
+            "baseline_valid_ppl_by_corpus": by_corpus, "table": rows}, chosen
 
 
 def row_table(runs, models):
@@ -465,7 +468,9 @@ def render_full(results):
     """The README section of the full-size study: the choice on validation, then each row's
     test ratio per corpus (render's table)."""
     s, sel = results["setting"], results["selection"]
-    ppl = ", ".join(f"{k} {v:.1f}" for k, v in sel["baseline_valid_ppl"].items())
+    ppl = "; ".join(f"{k} {v:.1f} (" + ", ".join(
+        f"{c} {p:.1f}" for c, p in sel["baseline_valid_ppl_by_corpus"][k].items()) + ")"
+        for k, v in sel["baseline_valid_ppl"].items())
     coarse = [k for k in sel["table"][0]["valid"] if k != "<unk>"]
     lines = ["| corpus | lr | write | T | worst ratio | " + " | ".join(coarse)
              + f" | {coarse[0]} per seed |", "|---|---|---|---|---|" + "---|" * (len(coarse) + 1)]
@@ -480,7 +485,7 @@ def render_full(results):
                                        f"{r['write_scale']} × {r['write_gain']:g}, T {r['T']:g}"])
     return (f"Choice on validation, seeds {results['seeds']} (geometric mean over seeds). "
             f"Baseline validation perplexity by schedule (geometric mean over corpora and "
-            f"seeds): {ppl}. Hebbian / baseline validation perplexity of each candidate against "
+            f"seeds, then per corpus over seeds): {ppl}. Hebbian / baseline validation perplexity of each candidate against "
             f"the baseline of its schedule:\n\n" + "\n".join(lines) + "\n\n"
             f"Softmax rows of seed {results['seeds'][0]}'s models per bucket of training counts "
             "(mean norm; alignment ≈ mean pairwise cosine, lm_torch.row_statistics):\n\n"

@@ -117,6 +117,7 @@ def test_full_size_choice_takes_the_schedule_of_the_better_baseline_then_its_bes
     models = [(s, None if m is None else {**settings, **m}) for s, m in models]
     record, chosen = lm_table.choose_full(runs, models)
     assert record["baseline_valid_ppl"]["linear"] < record["baseline_valid_ppl"]["constant"]
+    assert record["baseline_valid_ppl_by_corpus"]["constant"]["a"] == pytest.approx(22.0)
     assert chosen == 3
     worst = {(r["corpus"], r["lr_schedule"], r["write_gain"]): r["worst_ratio"]
              for r in record["table"]}
