@@ -472,12 +472,15 @@ def render_full(results):
         f"{c} {p:.1f}" for c, p in sel["baseline_valid_ppl_by_corpus"][k].items()) + ")"
         for k, v in sel["baseline_valid_ppl"].items())
     coarse = [k for k in sel["table"][0]["valid"] if k != "<unk>"]
-    lines = ["| corpus | lr | write | T | worst ratio | " + " | ".join(coarse)
-             + f" | {coarse[0]} per seed |", "|---|---|---|---|---|" + "---|" * (len(coarse) + 1)]
+    fine = [k for k in sel["table"][0]["fine"] if k not in coarse and k != "<unk>"]
+    lines = ["| corpus | lr | write | T | worst ratio | " + " | ".join(coarse + fine)
+             + f" | {coarse[0]} per seed |",
+             "|---|---|---|---|---|" + "---|" * (len(coarse) + len(fine) + 1)]
     for r in sel["table"]:
+        cells = [r["valid"].get(k) for k in coarse] + [r["fine"].get(k) for k in fine]
         lines.append(f"| {r['corpus']} | {r['lr_schedule']} | {r['write_scale']} × "
                      f"{r['write_gain']:g} | {r['T']:g} | {r['worst_ratio']:.3f} | "
-                     + " | ".join(f"{r['valid'].get(k, float('nan')):.3f}" for k in coarse)
+                     + " | ".join("—" if x is None else f"{x:.3f}" for x in cells)
                      + " | " + ", ".join("—" if x is None else f"{x:.3f}"
                                          for x in r["per_seed"][coarse[0]]) + " |")
     stats = row_stats_table(sel.get("rows", []), coarse[:-1], ["corpus", "lr", "model"],
@@ -486,7 +489,8 @@ def render_full(results):
     return (f"Choice on validation, seeds {results['seeds']} (geometric mean over seeds). "
             f"Baseline validation perplexity by schedule (geometric mean over corpora and "
             f"seeds, then per corpus over seeds): {ppl}. Hebbian / baseline validation perplexity of each candidate against "
-            f"the baseline of its schedule:\n\n" + "\n".join(lines) + "\n\n"
+            f"the baseline of its schedule (the columns after overall cut the 10–100 and <10 "
+            f"buckets finer):\n\n" + "\n".join(lines) + "\n\n"
             f"Softmax rows of seed {results['seeds'][0]}'s models per bucket of training counts "
             "(mean norm; alignment ≈ mean pairwise cosine, lm_torch.row_statistics):\n\n"
             + "\n".join(stats) + "\n\n"
