@@ -41,6 +41,7 @@ from stats import bucket_difference_interval  # noqa: E402
 from hebbref.data.text import load_corpus  # noqa: E402
 from hebbref.experiments.lm import LMConfig, evaluate, run  # noqa: E402
 from hebbref.experiments.lm_checkpoint import load_state  # noqa: E402
+from hebbref.hebbian import HebbianConfig  # noqa: E402
 from hebbref.metrics import bucket_of_targets, frequency_buckets  # noqa: E402
 from hebbref.plots import plot_lm_buckets, plot_lm_curves  # noqa: E402
 from hebbref.sweep import run_sweep  # noqa: E402
@@ -82,6 +83,9 @@ def cell_config(base, cell, seed, hebbian=None):
                                out=os.path.join(base.out, f"{name}_s{seed}"))
 
 
+RULE_FIELDS = [f.name for f in dataclasses.fields(HebbianConfig)]
+
+
 def train_one(config):
     """run(config) without the state, or the finished results already in config.out (a run
     whose folder moved with runs/ still counts)."""
@@ -95,8 +99,10 @@ def train_one(config):
         defaults = {**dataclasses.asdict(LMConfig()), "write_gain": 1.0,
                     "lr_schedule": "constant"}
         wanted = dataclasses.asdict(config.validate())
+        # A baseline does not read the rule's fields, so a change of their defaults keeps it.
+        ignored = {"out"} | (set(RULE_FIELDS) if not config.hebbian else set())
         if saved.get("status") == "done" and all(saved["config"].get(k, defaults[k]) == v
-                                                 for k, v in wanted.items() if k != "out"):
+                                                 for k, v in wanted.items() if k not in ignored):
             return saved
     return {k: v for k, v in run(config, progress=False).items() if not k.startswith("_")}
 

@@ -88,3 +88,25 @@ def test_tune_confirms_on_a_second_seed_and_can_overturn_seed_0(monkeypatch):
     two = {r["T"]: r["worst_ratio_two_seeds"] for r in table if "worst_ratio_two_seeds" in r}
     assert two[50.0] == pytest.approx(math.sqrt(0.92 * 0.93))
     assert two[20.0] == pytest.approx(math.sqrt(0.90 * 1.30))
+
+
+@pytest.mark.parametrize("hebbian", [False, True])
+def test_a_finished_baseline_is_reused_whatever_the_rule_fields_say(tmp_path, monkeypatch,
+                                                                     hebbian):
+    """train_one reuses a finished run whose saved config equals the wanted one; a baseline
+    never reads the rule's fields (docs/MATH.md §5), so for it a different write_scale or T
+    still matches, while a Hebbian run with another write is trained anew."""
+    import dataclasses
+    import json
+
+    script = _script()
+    wanted = script.LMConfig(corpus="bbc", hebbian=hebbian, out=str(tmp_path))
+    saved = dataclasses.asdict(dataclasses.replace(wanted.validate(), write_scale="row_norm",
+                                                   T=7.0))
+    (tmp_path / "results.json").write_text(json.dumps({"status": "done", "config": saved}))
+    trained = []
+    monkeypatch.setattr(script, "run", lambda config, **_: trained.append(config) or {})
+    result = script.train_one(wanted)
+    assert (trained == []) == (not hebbian)
+    if not hebbian:
+        assert result["config"]["write_scale"] == "row_norm"
