@@ -57,6 +57,7 @@ from hebbref.data.text import load_corpus  # noqa: E402
 from hebbref.experiments.lm import LMConfig, evaluate, evaluate_cache  # noqa: E402
 from hebbref.files import atomic_write  # noqa: E402
 from hebbref.metrics import frequency_buckets, perplexity_by_bucket  # noqa: E402
+from hebbref.record import run_record  # noqa: E402
 from hebbref.sweep import run_sweep  # noqa: E402
 
 CORPORA = {"bbc": "bbc", "shakespeare": "shakespeare"}  # name in the table: LMConfig.corpus
@@ -393,6 +394,7 @@ def full_size(args):
     corpus and seed; choose on validation (choose_full); evaluate the chosen pair with the cache
     and MbPA. Returns the results written to results/lm_table_full.json after each stage."""
     base = dataclasses.replace(FULL_BASE, out=RUNS + "_full")
+    record = run_record()  # the tree as it starts, not dirtied by the JSON written per stage
     schedules = list(dict.fromkeys(s for s, _ in FULL_CANDIDATES))
     models = [(s, None) for s in schedules] + list(FULL_CANDIDATES)
     configs = [(c, k, run_config(dataclasses.replace(base, lr_schedule=s), c, seed, setting))
@@ -406,7 +408,7 @@ def full_size(args):
     selection["rows"] = row_table(runs, models)
     pair = {c: {"baseline": runs[c][schedules.index(models[chosen][0])], "hebbian": runs[c][chosen]}
             for c in CORPORA}
-    results = {"config": dataclasses.asdict(base), "seeds": args.seeds,
+    results = {"config": dataclasses.asdict(base), "seeds": args.seeds, "record": record,
                "schedule": models[chosen][0], "setting": models[chosen][1],
                "selection": selection, "mbpa_tokens": args.mbpa_tokens,
                "mbpa_points": [list(p) for p in MBPA_POINTS]}
