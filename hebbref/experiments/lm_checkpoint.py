@@ -22,6 +22,9 @@ from hebbref.checks import check_int
 # experiment from the one the checkpoint holds.
 RESUME_MAY_CHANGE = ("max_steps", "epochs", "checkpoint_every", "eval_batch_size",
                      "eval_tokens", "buckets", "cache", "reference", "out")
+# Options added after checkpoints were first written, with the value every run before them used
+# (not today's default): a checkpoint without lr_schedule trained at a constant lr.
+ADDED_LATER = {"lr_schedule": "constant"}
 MAX_COUNT = 2**62  # Hebbian counts above this could wrap int64 within one batch
 BUFFERS = {"adam": ("m", "v"), "rmsprop": ("v",), "sgd": ()}  # hebbref.optim's, per parameter
 
@@ -57,10 +60,11 @@ def _config(meta):
                          f"model checkpoint)")
     if not isinstance(meta.get("config"), dict):
         raise TypeError("config must be a dict")
-    missing = sorted({f.name for f in dataclasses.fields(LMConfig)} - set(meta["config"]))
+    config = {**ADDED_LATER, **meta["config"]}
+    missing = sorted({f.name for f in dataclasses.fields(LMConfig)} - set(config))
     if missing:  # a default filled in would be a silent change of the run
         raise ValueError(f"config lacks {missing}")
-    return LMConfig(**meta["config"]).validate()
+    return LMConfig(**config).validate()
 
 
 def _check_layout(meta, headers):

@@ -218,3 +218,16 @@ def test_later_stop_signals_are_ignored_until_results_are_written(tmp_path, tiny
     assert results["status"] == "interrupted" and results["signal"] == "SIGTERM"
     assert load_state(tmp_path / "out" / "checkpoint.npz")[1].step == results["steps"] == 2
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_checkpoint_from_before_lr_schedule_loads_at_a_constant_lr(saved_run, tmp_path):
+    """A checkpoint written before the lr schedule existed trained at a constant lr, so it loads
+    as "constant" (not as today's default, which would silently change the run); any other
+    missing option is still refused by name."""
+    checkpoint = copy_of(saved_run, tmp_path)
+    rewrite(checkpoint, lambda groups, meta: meta["config"].pop("lr_schedule"))
+    config, _ = load_state(checkpoint)
+    assert config.lr_schedule == "constant" != LMConfig().lr_schedule
+    rewrite(checkpoint, lambda groups, meta: meta["config"].pop("clip"))
+    with pytest.raises(ValueError, match=r"config lacks \['clip'\]"):
+        load_state(checkpoint)
