@@ -276,7 +276,7 @@ def done_criterion(table):
     return met
 
 
-def plot(table, corpus, seeds, path):
+def plot(table, corpus, seeds, path, size=""):
     """Hebbian/baseline test perplexity ratio per bucket with its 95 % interval over seeds, one
     colour per row of the table."""
     import matplotlib
@@ -300,7 +300,7 @@ def plot(table, corpus, seeds, path):
     ax.set_xticks(np.arange(len(buckets)), buckets)
     ax.set_xlabel("occurrences of the target word among the tokens trained on")
     ax.set_ylabel("Hebbian / baseline test perplexity")
-    ax.set_title(f"{corpus}: ratio and 95 % t-interval over seeds {seeds}")
+    ax.set_title(f"{corpus}{size}: ratio and 95 % t-interval over seeds {seeds}")
     ax.legend(fontsize=8)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
@@ -523,7 +523,9 @@ def main(argv=None):
         results = full_size(args) if args.full_size else study(args, name)
     for corpus in results["table"]:
         plot(results["table"][corpus], corpus, results["seeds"],
-             os.path.join(RESULTS, f"lm_table_{corpus}{suffix}.png"))
+             os.path.join(RESULTS, f"lm_table_{corpus}{suffix}.png"),
+             ", E = H = 128, one epoch" if args.full_size else
+             f", E = H = {results['config']['hidden']}, {results['config']['max_steps']} steps")
     text = (render_full if args.full_size else render)(results)
     if not args.quick:
         update_readme_section("lm-books-full" if args.full_size else "lm-books", text)
