@@ -47,7 +47,8 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import HERE, RESULTS, update_readme_section, write_json  # noqa: E402
+from common import (HERE, RESULTS, ratio_verdict, update_readme_section,  # noqa: E402
+                    write_json)
 from stats import seed_ratio_interval  # noqa: E402
 from lm_buckets import final_params, train_one, worst_ratio  # noqa: E402
 from lm_torch import row_statistics  # noqa: E402
@@ -249,20 +250,9 @@ def summarise(runs):
             if all(b) and all(h):
                 ratios = np.array(h) / np.array(b)
                 mean, low, high = seed_ratio_interval(ratios)
-                cell.update(ratios=ratios.tolist(), ratio=mean, low=low, high=high,
-                            verdict=verdict(mean, low, high))
+                cell.update(ratios=ratios.tolist(), ratio=mean, low=low, high=high)
             out[row][bucket] = cell
     return out
-
-
-def verdict(ratio, low, high):
-    if high < 1:
-        return "better"
-    if low > 1:
-        return "worse"
-    if low >= 0.99 and high <= 1.01:
-        return "not worse"
-    return "inconclusive"
 
 
 def done_criterion(table):
@@ -327,13 +317,14 @@ def render_rows(results, chosen):
             if not cells:
                 continue
             lines.append(f"| {corpus} | {ROW_NAMES[row]} | " + " | ".join(
-                "{ratio:.3f} [{low:.3f}, {high:.3f}] {verdict}".format(**cells[b])
+                "{ratio:.3f} [{low:.3f}, {high:.3f}] ".format(**cells[b])
+                + ratio_verdict(cells[b]["low"], cells[b]["high"])
                 if "ratio" in cells[b]
                 else "—" for b in buckets) + " |")
     met = results["done_criterion"]
     return (f"Hebbian / baseline test perplexity, geometric mean over seeds {results['seeds']} "
-            f"[95 % t-interval] and the claim it allows (not worse: the interval within ±1 % "
-            f"of 1); {chosen}; MbPA rows on the first {results['mbpa_tokens']:,} tokens.\n\n"
+            f"[95 % t-interval] and the claim it allows (validation/README.md, \"How claims are "
+            f"worded\"); {chosen}; MbPA rows on the first {results['mbpa_tokens']:,} tokens.\n\n"
             + "\n".join(lines) + "\n\nEvery bucket ≤ 1.00 and overall ≤ 0.97 (model row): "
             + ", ".join(f"{c} {'met' if m else 'not met'}" for c, m in met.items()) + ".")
 

@@ -9,9 +9,10 @@ softmax, B = 32, BPTT 35, state carried and detached, evaluation batch 10; the H
 docs/MATH.md §5 after the optimiser step (bias by gradient only). Each row carries its own training
 settings (optimizer, lr, clip, γ, T, lam_rule, write_scale):
 - the Adam rows: Adam lr 2e-3, gradient-norm clip 2.5, γ = 0.01, T = 500, the paper's write;
-- the ", defaults" rows: hebbref's LM defaults, read from `LMConfig()` when the script runs
-  (today torch-style init, SGD lr 20, clip 0.25, γ = 0.01, T = 100); torch: hebbref's initial
-  weights copied in, plain torch.optim.SGD, b_hh frozen at 0 (lm_torch_side.torch_model).
+- the ", defaults" rows: hebbref's LM defaults when they ran, pinned (DEFAULTS): torch-style
+  init, SGD lr 20 at a constant lr, clip 0.25, γ = 0.01, T = 20, plain writes at half size; torch:
+  hebbref's initial weights copied in, plain torch.optim.SGD, b_hh frozen at 0
+  (lm_torch_side.torch_model).
 
 Seeds: a seed s does on both sides what LMConfig(seed=s) does in hebbref: it shuffles the
 documents into the split (so the vocabulary changes with s) and draws the initial weights
@@ -43,14 +44,13 @@ from stats import seed_ratio_interval  # noqa: E402
 
 from hebbref.data.batching import batchify, bptt_segments  # noqa: E402
 from hebbref.data.text import load_corpus  # noqa: E402
-from hebbref.experiments.lm import DEFAULT_LR, LMConfig, run  # noqa: E402
+from hebbref.experiments.lm import LMConfig, run  # noqa: E402
 from hebbref.metrics import bucket_of_targets, frequency_buckets  # noqa: E402
 from hebbref.models.lm import lm_forward, lm_initial_state  # noqa: E402
 
 PARAMS = os.path.join(os.path.dirname(RESULTS), "..", "runs", "lm_torch")
 SHAPE = dict(embed_size=128, hidden=128, layers=1, batch_size=32, bptt=35, eval_batch_size=10)
 RULE_KEYS = ("optimizer", "lr", "clip", "gamma", "T", "lam_rule", "write_scale", "write_gain")
-INIT_KEYS = ("embed_init", "softmax_bias_init", "lstm_bias_init")
 ADAM = dict(optimizer="adam", lr=2e-3, clip=2.5, gamma=0.01, T=500.0, lam_rule="paper",
             write_scale="none", write_gain=1.0)
 # The Adam rows as LMConfig keywords (validation/lm_mbpa.py builds its config from them).
@@ -59,15 +59,11 @@ HEBBREF_INIT = dict(embed_init="uniform", softmax_bias_init="zero", lstm_bias_in
 TORCH_INIT = dict(embed_init="normal", softmax_bias_init="uniform", lstm_bias_init="torch")
 
 
-def lm_defaults():
-    """hebbref's LM defaults as this script runs: (settings, init) read from LMConfig()."""
-    config = LMConfig()
-    settings = {key: getattr(config, key) for key in RULE_KEYS}
-    settings["lr"] = float(DEFAULT_LR[config.optimizer] if config.lr is None else config.lr)
-    return settings, {key: getattr(config, key) for key in INIT_KEYS}
-
-
-DEFAULTS, DEFAULTS_INIT = lm_defaults()
+# hebbref's LM defaults when the ", defaults" rows ran, pinned so a rerun reproduces them (the
+# defaults have since moved to centred writes and an annealed lr, which the torch side lacks).
+DEFAULTS = dict(optimizer="sgd", lr=20.0, clip=0.25, gamma=0.01, T=20.0, lam_rule="paper",
+                write_scale="none", write_gain=0.5)
+DEFAULTS_INIT = dict(embed_init="normal", softmax_bias_init="uniform", lstm_bias_init="torch")
 
 
 def spec(implementation, hebbian, init, sparse=None, settings=ADAM, freeze_bias_hh=None):
