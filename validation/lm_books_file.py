@@ -16,12 +16,10 @@ import dataclasses
 import os
 import sys
 
-import numpy as np
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import HERE, update_readme_section, write_json  # noqa: E402
 from lm_buckets import train_one  # noqa: E402
-from stats import seed_ratio_interval  # noqa: E402
+from lm_table import summarise  # noqa: E402
 
 from hebbref.data.corpus_files import shakespeare_works  # noqa: E402
 from hebbref.experiments.lm import LMConfig  # noqa: E402
@@ -50,10 +48,6 @@ def config(path, seed, hebbian):
                                                       f"_s{seed}"))
 
 
-def ppl(run):
-    return {b["name"]: b["perplexity"] for b in run["test"]["buckets"] + [run["test"]["overall"]]}
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
@@ -62,16 +56,7 @@ def main(argv=None):
     path = books_file(RUNS)
     configs = [config(path, seed, hebbian) for seed in args.seeds for hebbian in (False, True)]
     done = run_sweep(train_one, configs, jobs=args.jobs)
-    pairs = [(ppl(done[2 * k]), ppl(done[2 * k + 1])) for k in range(len(args.seeds))]
-    table = {}
-    for bucket in pairs[0][0]:
-        if bucket == "<unk>" or not all(b[bucket] and h[bucket] for b, h in pairs):
-            continue
-        ratios = np.array([h[bucket] / b[bucket] for b, h in pairs])
-        table[bucket] = {"baseline": [b[bucket] for b, _ in pairs],
-                         "hebbian": [h[bucket] for _, h in pairs], "ratios": ratios.tolist()}
-        if len(ratios) > 1:
-            table[bucket].update(zip(("ratio", "low", "high"), seed_ratio_interval(ratios)))
+    table = summarise({"baseline": done[0::2], "hebbian": done[1::2]})["model"]
     defaults = {k: v for k, v in dataclasses.asdict(configs[1]).items()
                 if k in ("gamma", "T", "write_scale", "write_gain", "lr_schedule")}
     results = {"seeds": args.seeds, "defaults": defaults, "table": table,
@@ -84,15 +69,18 @@ def main(argv=None):
 
 
 def render(results):
-    """The README lines: each bucket's test perplexities and ratio per seed."""
+    """The README lines: each bucket's test perplexities and ratio per seed (lm_table.summarise's
+    model row), and their geometric mean over seeds when there are several."""
     table, d = results["table"], results["defaults"]
     lines = ["| bucket | baseline | Hebbian | Hebbian / baseline |", "|---|---|---|---|"]
     for bucket, cell in table.items():
+        if bucket == "<unk>" or "ratios" not in cell:
+            continue
         lines.append(f"| {bucket} | " + " | ".join(
             ", ".join(f"{x:,.1f}" for x in cell[k]) for k in ("baseline", "hebbian")) + " | "
             + ", ".join(f"{r:.3f}" for r in cell["ratios"])
             + (f" (geometric mean {cell['ratio']:.3f} [{cell['low']:.3f}, {cell['high']:.3f}])"
-               if "ratio" in cell else "") + " |")
+               if len(results["seeds"]) > 1 else "") + " |")
     return (f"Shakespeare's works as one `text:` file, `hebbref lm --hidden 128 --embed-size 128` "
             f"with its defaults (lr {d['lr_schedule']}, write {d['write_scale']} × "
             f"{d['write_gain']:g}, T = {d['T']:g}), seeds {results['seeds']}; test perplexity "

@@ -24,7 +24,7 @@ def test_books_file_study_at_smoke_size(tmp_path, monkeypatch):
     assert text.startswith("ALL'S WELL THAT ENDS WELL")  # the first work by file name
     results = json.loads((tmp_path / "lm_books_file.json").read_text(encoding="utf-8"))
     assert "contiguous line blocks" in results["corpus"]["source"]
-    for cell in results["table"].values():
+    for cell in (c for c in results["table"].values() if "ratios" in c):  # buckets with targets
         assert cell["ratios"] == pytest.approx([h / b for h, b in zip(cell["hebbian"],
                                                                       cell["baseline"])])
     assert [(r["config"]["seed"], r["config"]["hebbian"]) for r in results["runs"]] == [
