@@ -306,6 +306,12 @@ def render(results):
                  f"{s.get('write_gain', 1.0):g}, λ {s['lam_rule']}")
 
 
+def claim(cell):
+    """"ratio [low, high] verdict" of a summarise cell, in the claim rules' words."""
+    return (f"{cell['ratio']:.3f} [{cell['low']:.3f}, {cell['high']:.3f}] "
+            + ratio_verdict(cell["low"], cell["high"]))
+
+
 def render_rows(results, chosen):
     """Each row's test ratio per corpus and bucket, and the done criterion's verdict."""
     table = results["table"]
@@ -317,10 +323,7 @@ def render_rows(results, chosen):
             if not cells:
                 continue
             lines.append(f"| {corpus} | {ROW_NAMES[row]} | " + " | ".join(
-                "{ratio:.3f} [{low:.3f}, {high:.3f}] ".format(**cells[b])
-                + ratio_verdict(cells[b]["low"], cells[b]["high"])
-                if "ratio" in cells[b]
-                else "—" for b in buckets) + " |")
+                claim(cells[b]) if "ratio" in cells[b] else "—" for b in buckets) + " |")
     met = results["done_criterion"]
     return (f"Hebbian / baseline test perplexity, geometric mean over seeds {results['seeds']} "
             f"[95 % t-interval] and the claim it allows (validation/README.md, \"How claims are "

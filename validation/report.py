@@ -197,9 +197,7 @@ def seed_count(ratios, seeds):
 def lm_books_claims():
     """README.md: the news-and-books study at `hebbref lm`'s size (model row per bucket, every
     row overall), in the claim rules' words, then the reduced-size table's model row."""
-    def cell(c):
-        return f"{c['ratio']:.3f} {interval(c['low'], c['high'], '.3f')} " \
-               f"{ratio_verdict(c['low'], c['high'])}"
+    cell = script("lm_table").claim
 
     def cells(rows):
         return ", ".join(f"{b} {cell(c)}" for b, c in rows.items()
