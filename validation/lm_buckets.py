@@ -40,7 +40,7 @@ from stats import bucket_difference_interval  # noqa: E402
 
 from hebbref.data.text import load_corpus  # noqa: E402
 from hebbref.experiments.lm import LMConfig, evaluate, run  # noqa: E402
-from hebbref.experiments.lm_checkpoint import load_state  # noqa: E402
+from hebbref.experiments.lm_checkpoint import ADDED_LATER, load_state  # noqa: E402
 from hebbref.hebbian import HebbianConfig  # noqa: E402
 from hebbref.metrics import bucket_of_targets, frequency_buckets  # noqa: E402
 from hebbref.plots import plot_lm_buckets, plot_lm_curves  # noqa: E402
@@ -93,11 +93,10 @@ def train_one(config):
     if os.path.exists(path):
         with open(path, encoding="utf-8") as f:
             saved = json.load(f)
-        # An option added after the run was saved counts as its default, which the run used.
-        # (write_gain and lr_schedule came later; the runs before them wrote at full size and
-        # trained at a constant lr)
-        defaults = {**dataclasses.asdict(LMConfig()), "write_gain": 1.0,
-                    "lr_schedule": "constant"}
+        # An option added after the run was saved counts as the value the run used: its
+        # default then (write_gain came later; the runs before it wrote at full size), or what
+        # a checkpoint of that time loads as (lm_checkpoint.ADDED_LATER).
+        defaults = {**dataclasses.asdict(LMConfig()), "write_gain": 1.0, **ADDED_LATER}
         wanted = dataclasses.asdict(config.validate())
         # A baseline does not read the rule's fields, so a change of their defaults keeps it.
         ignored = {"out"} | (set(RULE_FIELDS) if not config.hebbian else set())

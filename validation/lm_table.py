@@ -427,9 +427,10 @@ def choose_full(runs, models):
     (lm_buckets.worst_ratio) is smallest. Returns the record of the choice and the chosen index
     into `models` ((schedule, setting None for the baseline))."""
     baselines = {s: k for k, (s, setting) in enumerate(models) if setting is None}
-    log_ppl = {s: float(np.mean([np.log(r["valid"]["overall"]["perplexity"])
-                                 for c in runs for r in runs[c][k]]))
-               for s, k in baselines.items()}
+    log_by_corpus = {s: {c: np.mean([np.log(r["valid"]["overall"]["perplexity"])
+                                     for r in runs[c][k]]) for c in runs}
+                     for s, k in baselines.items()}
+    log_ppl = {s: np.mean(list(logs.values())) for s, logs in log_by_corpus.items()}  # equal seeds
     schedule = min(log_ppl, key=log_ppl.get)
     rows, worst = [], {}
     for k, (s, setting) in enumerate(models):
@@ -446,11 +447,10 @@ def choose_full(runs, models):
             if s == schedule:
                 worst[k] = max(worst.get(k, 0.0), score)
     chosen = min(worst, key=worst.get)
-    by_corpus = {s: {c: float(np.exp(np.mean([np.log(r["valid"]["overall"]["perplexity"])
-                                              for r in runs[c][k]]))) for c in runs}
-                 for s, k in baselines.items()}
     return {"baseline_valid_ppl": {s: float(np.exp(v)) for s, v in log_ppl.items()},
-            "baseline_valid_ppl_by_corpus": by_corpus, "table": rows}, chosen
+            "baseline_valid_ppl_by_corpus": {s: {c: float(np.exp(v)) for c, v in logs.items()}
+                                             for s, logs in log_by_corpus.items()},
+            "table": rows}, chosen
 
 
 def row_table(runs, models):
