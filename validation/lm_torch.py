@@ -59,8 +59,8 @@ HEBBREF_INIT = dict(embed_init="uniform", softmax_bias_init="zero", lstm_bias_in
 TORCH_INIT = dict(embed_init="normal", softmax_bias_init="uniform", lstm_bias_init="torch")
 
 
-# hebbref's LM defaults when the ", defaults" rows ran, pinned so a rerun reproduces them (the
-# defaults have since moved to centred writes and an annealed lr, which the torch side lacks).
+# The LM settings the ", defaults" rows train with, pinned so a rerun reproduces them: LMConfig()
+# now anneals the lr (docs/MATH.md §4.6), which the torch side does not implement.
 DEFAULTS = dict(optimizer="sgd", lr=20.0, clip=0.25, gamma=0.01, T=20.0, lam_rule="paper",
                 write_scale="none", write_gain=0.5)
 DEFAULTS_INIT = dict(embed_init="normal", softmax_bias_init="uniform", lstm_bias_init="torch")
