@@ -57,7 +57,9 @@ from hebbref.data.batching import batchify, num_segments  # noqa: E402
 from hebbref.data.text import load_corpus  # noqa: E402
 from hebbref.experiments.lm import LMConfig, evaluate, evaluate_cache  # noqa: E402
 from hebbref.files import atomic_write  # noqa: E402
-from hebbref.metrics import frequency_buckets, perplexity_by_bucket  # noqa: E402
+from hebbref.metrics import (bucket_of_targets, frequency_buckets,  # noqa: E402
+                             perplexity_by_bucket)
+from hebbref.stream import eval_tokens, walk  # noqa: E402
 from hebbref.record import run_record  # noqa: E402
 from hebbref.sweep import run_sweep  # noqa: E402
 
@@ -211,6 +213,35 @@ def row_statistics_of(run):
     return row_statistics(final_params(run), trained_corpus(config))
 
 
+def mass_by_bucket(run):
+    """Where the probability goes, on validation: for the targets of each bucket of trained
+    counts, the mean total p_model the run puts on the words of each bucket. A row written from
+    a few contexts can win logits of other words' contexts; this shows whose mass it takes.
+    Returns {target bucket: {word bucket: mean mass}}, cached beside the run as mass.json."""
+    def compute():
+        config = LMConfig(**{**run["config"], "out": None})
+        corpus, params = trained_corpus(config), final_params(run)
+        buckets = frequency_buckets(config.buckets)
+        names = [b.name for b in buckets] + ["<unk>"]
+        unk = corpus.word_to_id["<unk>"]
+        word_bucket = bucket_of_targets(np.arange(len(corpus.vocab)), corpus.train_counts, unk,
+                                        buckets)
+        total = np.zeros((len(names), len(names)))            # target bucket × word bucket
+        count = np.zeros(len(names))
+        for _, y, _, z, _ in walk(params, eval_tokens(corpus, "valid", config.eval_tokens),
+                                  batch_size=config.eval_batch_size, bptt=config.bptt):
+            p = np.exp(z - z.max(axis=1, keepdims=True))
+            p /= p.sum(axis=1, keepdims=True)
+            mass = np.stack([p[:, word_bucket == k].sum(axis=1) for k in range(len(names))], 1)
+            target_bucket = word_bucket[y.reshape(-1)]
+            np.add.at(total, target_bucket, mass)
+            count += np.bincount(target_bucket, minlength=len(names))
+        return {names[t]: {names[k]: float(total[t, k] / count[t]) for k in range(len(names))}
+                for t in range(len(names)) if count[t]}
+
+    return cached(run, "mass.json", compute)
+
+
 def ppl_of(rows):
     """{bucket: perplexity} of a perplexity_by_bucket result, buckets then overall."""
     return {b["name"]: b["perplexity"] for b in rows["buckets"] + [rows["overall"]]}
@@ -345,6 +376,25 @@ def row_stats_table(rows, buckets, head, label):
     return lines
 
 
+def mass_table(mass, seed):
+    """Markdown: per corpus and target bucket, the mass the baseline → the chosen Hebbian model
+    put on each bucket's words (mass_by_bucket); "" before it was measured."""
+    if not mass:
+        return ""
+    words = list(next(iter(mass[0]["mass"].values())))
+    lines = ["| corpus | target | " + " | ".join(f"mass on {w}" for w in words) + " |",
+             "|---|---|" + "---|" * len(words)]
+    by = {(m["corpus"], m["model"]): m["mass"] for m in mass}
+    for corpus in dict.fromkeys(m["corpus"] for m in mass):
+        base, hebb = by[corpus, "baseline"], by[corpus, "hebbian"]
+        for target in base:
+            lines.append(f"| {corpus} | {target} | " + " | ".join(
+                f"{base[target][w]:.3f} → {hebb[target][w]:.3f}" for w in words) + " |")
+    return (f"Where the probability goes, seed {seed}, validation: for the targets of each bucket,"
+            " the mean total probability the baseline → the chosen Hebbian model puts on the words"
+            " of each bucket (mass_by_bucket):\n\n" + "\n".join(lines) + "\n\n")
+
+
 def selection_table(selection):
     """The validation ratios behind the choice: every candidate on every corpus it ran on."""
     rows = selection["table"]
@@ -373,14 +423,19 @@ def selection_table(selection):
 # the evaluated model wherever the last full-size steps put it, so a frequent-word bucket the rule
 # hardly touches moves by ±4 % between the seeds' paired runs), then, under the linear schedule,
 # centring the write (§5.2) at half and three-quarter size, and at half size handed back at
-# T = 10: the words trained on 50–100 times lose most, after their 20 writes.
+# T = 10: the words trained on 50–100 times lose most, after their 20 writes. Where their mass
+# goes (mass_by_bucket): to the words seen < 10 times, whose rows, written from one to a few
+# contexts, are twice the norm gradient descent gives them; so last a quarter-size write and a
+# centred write at the row's own norm (§5.2 row_norm), both of which shrink those rows.
 FULL_BASE = dataclasses.replace(LMConfig(), embed_size=128, hidden=128, curve_every=10**6,
                                 checkpoint_every=10**6)
 FULL_WRITE = dict(gamma=0.01, T=20.0, write_scale="none", lam_rule="paper", write_gain=0.5)
 FULL_CANDIDATES = (("constant", FULL_WRITE), ("linear", FULL_WRITE),
                    ("linear", dict(FULL_WRITE, write_scale="centred")),
                    ("linear", dict(FULL_WRITE, write_scale="centred", write_gain=0.75)),
-                   ("linear", dict(FULL_WRITE, write_scale="centred", T=10.0)))
+                   ("linear", dict(FULL_WRITE, write_scale="centred", T=10.0)),
+                   ("linear", dict(FULL_WRITE, write_scale="centred", write_gain=0.25)),
+                   ("linear", dict(FULL_WRITE, write_scale="centred_row_norm", write_gain=1.0)))
 
 
 def full_size(args):
@@ -402,6 +457,10 @@ def full_size(args):
     selection["rows"] = row_table(runs, models)
     pair = {c: {"baseline": runs[c][schedules.index(models[chosen][0])], "hebbian": runs[c][chosen]}
             for c in CORPORA}
+    firsts = [(c, m, pair[c][m][0]) for c in CORPORA for m in ("baseline", "hebbian")]
+    selection["mass"] = [{"corpus": c, "model": m, "mass": mass} for (c, m, _), mass in
+                         zip(firsts, run_sweep(mass_by_bucket, [r for *_, r in firsts],
+                                               jobs=args.jobs))]
     results = {"config": dataclasses.asdict(base), "seeds": args.seeds, "record": record,
                "schedule": models[chosen][0], "setting": models[chosen][1],
                "selection": selection, "mbpa_tokens": args.mbpa_tokens,
@@ -482,6 +541,7 @@ def render_full(results):
     stats = row_stats_table(sel.get("rows", []), coarse[:-1], ["corpus", "lr", "model"],
                             lambda r: [r["corpus"], r["lr_schedule"], r.get("model") or
                                        f"{r['write_scale']} × {r['write_gain']:g}, T {r['T']:g}"])
+    mass = mass_table(sel.get("mass", []), results["seeds"][0])
     return (f"Choice on validation, seeds {results['seeds']} (geometric mean over seeds). "
             f"Baseline validation perplexity by schedule (geometric mean over corpora and "
             f"seeds, then per corpus over seeds): {ppl}. Hebbian / baseline validation perplexity of each candidate against "
@@ -489,7 +549,7 @@ def render_full(results):
             f"buckets finer):\n\n" + "\n".join(lines) + "\n\n"
             f"Softmax rows of seed {results['seeds'][0]}'s models per bucket of training counts "
             "(mean norm; alignment ≈ mean pairwise cosine, lm_torch.row_statistics):\n\n"
-            + "\n".join(stats) + "\n\n"
+            + "\n".join(stats) + "\n\n" + mass
             + render_rows(results, f"chosen: lr {results['schedule']}, γ = {s['gamma']:g}, "
                                    f"T = {s['T']:g}, write {s['write_scale']} × "
                                    f"{s['write_gain']:g}, λ {s['lam_rule']}"))

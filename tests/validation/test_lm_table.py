@@ -129,7 +129,8 @@ def test_full_size_choice_takes_the_schedule_of_the_better_baseline_then_its_bes
 def test_full_size_study_end_to_end_at_smoke_size(tmp_path, corpus_file, monkeypatch):
     """--full-size on two tiny corpora: every candidate trains under its own schedule, the
     chosen pair is evaluated with the cache and MbPA, and the README section renders every row
-    from the JSON, with the chosen setting's runs on both corpora."""
+    from the JSON, with the chosen setting's runs on both corpora. The probability the first
+    seed's pair puts on each bucket's words sums to 1 over the buckets for every target bucket."""
     patch(monkeypatch, tmp_path, corpus_file)
     tiny = dict(hidden=8, embed_size=8, max_steps=6, eval_tokens=800, batch_size=8, bptt=10)
     monkeypatch.setattr(lm_table, "FULL_BASE", lm_table.dataclasses.replace(
@@ -153,4 +154,13 @@ def test_full_size_study_end_to_end_at_smoke_size(tmp_path, corpus_file, monkeyp
     rows = results["selection"]["rows"]   # every model, baselines too, on both corpora
     assert len(rows) == 2 * (len(lm_table.FULL_CANDIDATES) + 2)
     assert all(r["theta_norm"] for r in rows)
+    # Every word is in exactly one bucket, so a target's masses over the buckets sum to 1
+    # (to float32 rounding: the model computes its softmax in float32).
+    mass = results["selection"]["mass"]
+    assert {(m["corpus"], m["model"]) for m in mass} == {
+        (c, m) for c in ("a", "b") for m in ("baseline", "hebbian")}
+    for m in mass:
+        for target, by_word in m["mass"].items():
+            assert sum(by_word.values()) == pytest.approx(1.0, abs=1e-6), target
+    assert "Where the probability goes" in text
     assert os.path.exists(tmp_path / "lm_table_a_full.png")
