@@ -215,29 +215,42 @@ def row_statistics_of(run):
 
 def mass_by_bucket(run):
     """Where the probability goes, on validation: for the targets of each bucket of trained
-    counts, the mean total p_model the run puts on the words of each bucket. A row written from
-    a few contexts can win logits of other words' contexts; this shows whose mass it takes.
-    Returns {target bucket: {word bucket: mean mass}}, cached beside the run as mass.json."""
+    counts, the mean total p_model the run puts on the words of each bucket ("mass"). A row
+    written from a few contexts can win the logits of other words' contexts; to see whose mass
+    it takes, the same split is scored again with the rows θ_i of the rarest bucket's words
+    halved, an evaluation-only probe ("halved": the change of each target bucket's mean NLL).
+    Returns {"mass": {target bucket: {word bucket: mass}}, "halved": {target bucket: ΔNLL}},
+    cached beside the run as mass.json."""
     def compute():
         config = LMConfig(**{**run["config"], "out": None})
         corpus, params = trained_corpus(config), final_params(run)
         buckets = frequency_buckets(config.buckets)
         names = [b.name for b in buckets] + ["<unk>"]
-        unk = corpus.word_to_id["<unk>"]
-        word_bucket = bucket_of_targets(np.arange(len(corpus.vocab)), corpus.train_counts, unk,
-                                        buckets)
-        total = np.zeros((len(names), len(names)))            # target bucket × word bucket
-        count = np.zeros(len(names))
-        for _, y, _, z, _ in walk(params, eval_tokens(corpus, "valid", config.eval_tokens),
-                                  batch_size=config.eval_batch_size, bptt=config.bptt):
-            p = np.exp(z - z.max(axis=1, keepdims=True))
-            p /= p.sum(axis=1, keepdims=True)
-            mass = np.stack([p[:, word_bucket == k].sum(axis=1) for k in range(len(names))], 1)
-            target_bucket = word_bucket[y.reshape(-1)]
-            np.add.at(total, target_bucket, mass)
-            count += np.bincount(target_bucket, minlength=len(names))
-        return {names[t]: {names[k]: float(total[t, k] / count[t]) for k in range(len(names))}
-                for t in range(len(names)) if count[t]}
+        word_bucket = bucket_of_targets(np.arange(len(corpus.vocab)), corpus.train_counts,
+                                        corpus.word_to_id["<unk>"], buckets)
+        tokens = eval_tokens(corpus, "valid", config.eval_tokens)
+
+        def score(params):   # -> (target bucket × word bucket mass sums, NLL sums, counts)
+            mass, nll, count = np.zeros((len(names), len(names))), np.zeros(len(names)), 0
+            for _, y, _, z, target_nll in walk(params, tokens, batch_size=config.eval_batch_size,
+                                               bptt=config.bptt):
+                p = np.exp(z - z.max(axis=1, keepdims=True))
+                p /= p.sum(axis=1, keepdims=True)
+                target = word_bucket[y.reshape(-1)]
+                np.add.at(mass, target, np.stack([p[:, word_bucket == k].sum(axis=1)
+                                                  for k in range(len(names))], axis=1))
+                nll += np.bincount(target, weights=target_nll, minlength=len(names))
+                count += np.bincount(target, minlength=len(names))
+            return mass, nll, count
+
+        mass, nll, count = score(params)
+        theta = params["softmax.theta"].copy()
+        theta[word_bucket == len(buckets) - 1] *= 0.5
+        _, halved, _ = score({**params, "softmax.theta": theta})
+        present = [t for t in range(len(names)) if count[t]]
+        return {"mass": {names[t]: {names[k]: float(mass[t, k] / count[t])
+                                    for k in range(len(names))} for t in present},
+                "halved": {names[t]: float((halved[t] - nll[t]) / count[t]) for t in present}}
 
     return cached(run, "mass.json", compute)
 
@@ -378,21 +391,25 @@ def row_stats_table(rows, buckets, head, label):
 
 def mass_table(mass, seed):
     """Markdown: per corpus and target bucket, the mass the baseline → the chosen Hebbian model
-    put on each bucket's words (mass_by_bucket); "" before it was measured."""
+    put on each bucket's words, and the Hebbian model's ΔNLL with its rarest bucket's rows
+    halved (mass_by_bucket); "" before it was measured."""
     if not mass:
         return ""
-    words = list(next(iter(mass[0]["mass"].values())))
-    lines = ["| corpus | target | " + " | ".join(f"mass on {w}" for w in words) + " |",
-             "|---|---|" + "---|" * len(words)]
+    words = list(next(iter(mass[0]["mass"]["mass"].values())))
+    lines = ["| corpus | target | " + " | ".join(f"mass on {w}" for w in words)
+             + f" | ΔNLL, rows of {words[-2]} halved |", "|---|---|" + "---|" * (len(words) + 1)]
     by = {(m["corpus"], m["model"]): m["mass"] for m in mass}
     for corpus in dict.fromkeys(m["corpus"] for m in mass):
         base, hebb = by[corpus, "baseline"], by[corpus, "hebbian"]
-        for target in base:
+        for target in base["mass"]:
             lines.append(f"| {corpus} | {target} | " + " | ".join(
-                f"{base[target][w]:.3f} → {hebb[target][w]:.3f}" for w in words) + " |")
+                f"{base['mass'][target][w]:.3f} → {hebb['mass'][target][w]:.3f}" for w in words)
+                + f" | {hebb['halved'][target]:+.3f} |")
     return (f"Where the probability goes, seed {seed}, validation: for the targets of each bucket,"
             " the mean total probability the baseline → the chosen Hebbian model puts on the words"
-            " of each bucket (mass_by_bucket):\n\n" + "\n".join(lines) + "\n\n")
+            f" of each bucket, and the change of the Hebbian model's mean NLL (nats) when the rows"
+            f" θ_i of the {words[-2]} words are halved at evaluation (mass_by_bucket):\n\n"
+            + "\n".join(lines) + "\n\n")
 
 
 def selection_table(selection):

@@ -160,7 +160,8 @@ def test_full_size_study_end_to_end_at_smoke_size(tmp_path, corpus_file, monkeyp
     assert {(m["corpus"], m["model"]) for m in mass} == {
         (c, m) for c in ("a", "b") for m in ("baseline", "hebbian")}
     for m in mass:
-        for target, by_word in m["mass"].items():
+        for target, by_word in m["mass"]["mass"].items():
             assert sum(by_word.values()) == pytest.approx(1.0, abs=1e-6), target
+        assert set(m["mass"]["halved"]) == set(m["mass"]["mass"])
     assert "Where the probability goes" in text
     assert os.path.exists(tmp_path / "lm_table_a_full.png")
