@@ -38,7 +38,7 @@ class LMConfig(HebbianOptions):
     T: float = 20.0
     lam_rule: str = "paper"
     write_scale: str = "centred"
-    write_gain: float = 0.5
+    write_gain: float = 0.25
     embed_size: int = 128
     hidden: int = 256
     layers: int = 1
