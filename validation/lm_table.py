@@ -442,8 +442,8 @@ def selection_table(selection):
 # centring the write (§5.2) at half and three-quarter size, and at half size handed back at
 # T = 10: the words trained on 50–100 times lose most, after their 20 writes. Where their mass
 # goes (mass_by_bucket): to the words seen < 10 times, whose rows, written from one to a few
-# contexts, are twice the norm gradient descent gives them; so last a quarter-size write and a
-# centred write at the row's own norm (§5.2 row_norm), both of which shrink those rows.
+# contexts, are at half size twice the norm gradient descent gives them; so last a quarter-size
+# write and a centred write at the row's own norm (§5.2 row_norm), both shrinking those rows.
 FULL_BASE = dataclasses.replace(LMConfig(), embed_size=128, hidden=128, curve_every=10**6,
                                 checkpoint_every=10**6)
 FULL_WRITE = dict(gamma=0.01, T=20.0, write_scale="none", lam_rule="paper", write_gain=0.5)
