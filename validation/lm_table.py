@@ -59,8 +59,9 @@ from hebbref.experiments.lm import LMConfig, evaluate, evaluate_cache  # noqa: E
 from hebbref.files import atomic_write  # noqa: E402
 from hebbref.metrics import (bucket_of_targets, frequency_buckets,  # noqa: E402
                              perplexity_by_bucket)
-from hebbref.stream import eval_tokens, walk  # noqa: E402
+from hebbref.nn.softmax import log_softmax  # noqa: E402
 from hebbref.record import run_record  # noqa: E402
+from hebbref.stream import eval_tokens, walk  # noqa: E402
 from hebbref.sweep import run_sweep  # noqa: E402
 
 CORPORA = {"bbc": "bbc", "shakespeare": "shakespeare"}  # name in the table: LMConfig.corpus
@@ -215,42 +216,38 @@ def row_statistics_of(run):
 
 def mass_by_bucket(run):
     """Where the probability goes, on validation: for the targets of each bucket of trained
-    counts, the mean total p_model the run puts on the words of each bucket ("mass"). A row
+    counts, the mean total p_model a scored run puts on the words of each bucket ("mass"). A row
     written from a few contexts can win the logits of other words' contexts; to see whose mass
     it takes, the same split is scored again with the rows θ_i of the rarest bucket's words
-    halved, an evaluation-only probe ("halved": the change of each target bucket's mean NLL).
-    Returns {"mass": {target bucket: {word bucket: mass}}, "halved": {target bucket: ΔNLL}},
-    cached beside the run as mass.json."""
+    halved, an evaluation-only probe ("halved": the change of each target bucket's mean NLL from
+    the run's own validation row). Returns {"mass": {target bucket: {word bucket: mass}},
+    "halved": {target bucket: ΔNLL}}, cached beside the run as mass.json."""
     def compute():
         config = LMConfig(**{**run["config"], "out": None})
         corpus, params = trained_corpus(config), final_params(run)
-        buckets = frequency_buckets(config.buckets)
+        buckets, unk = frequency_buckets(config.buckets), corpus.word_to_id["<unk>"]
         names = [b.name for b in buckets] + ["<unk>"]
-        word_bucket = bucket_of_targets(np.arange(len(corpus.vocab)), corpus.train_counts,
-                                        corpus.word_to_id["<unk>"], buckets)
+        word_bucket = bucket_of_targets(np.arange(len(corpus.vocab)), corpus.train_counts, unk,
+                                        buckets)
         tokens = eval_tokens(corpus, "valid", config.eval_tokens)
-
-        def score(params):   # -> (target bucket × word bucket mass sums, NLL sums, counts)
-            mass, nll, count = np.zeros((len(names), len(names))), np.zeros(len(names)), 0
-            for _, y, _, z, target_nll in walk(params, tokens, batch_size=config.eval_batch_size,
-                                               bptt=config.bptt):
-                p = np.exp(z - z.max(axis=1, keepdims=True))
-                p /= p.sum(axis=1, keepdims=True)
-                target = word_bucket[y.reshape(-1)]
-                np.add.at(mass, target, np.stack([p[:, word_bucket == k].sum(axis=1)
-                                                  for k in range(len(names))], axis=1))
-                nll += np.bincount(target, weights=target_nll, minlength=len(names))
-                count += np.bincount(target, minlength=len(names))
-            return mass, nll, count
-
-        mass, nll, count = score(params)
+        mass, count = np.zeros((len(names), len(names))), np.zeros(len(names))
+        for _, y, _, z, _ in walk(params, tokens, batch_size=config.eval_batch_size,
+                                  bptt=config.bptt):
+            p = np.exp(log_softmax(z))
+            target = word_bucket[y.reshape(-1)]
+            np.add.at(mass, target, np.stack([p[:, word_bucket == k].sum(axis=1)
+                                              for k in range(len(names))], axis=1))
+            count += np.bincount(target, minlength=len(names))
         theta = params["softmax.theta"].copy()
         theta[word_bucket == len(buckets) - 1] *= 0.5
-        _, halved, _ = score({**params, "softmax.theta": theta})
+        nll, targets = evaluate({**params, "softmax.theta": theta}, tokens,
+                                batch_size=config.eval_batch_size, bptt=config.bptt)
+        halved = perplexity_by_bucket(nll, targets, corpus.train_counts, unk, buckets)["buckets"]
         present = [t for t in range(len(names)) if count[t]]
         return {"mass": {names[t]: {names[k]: float(mass[t, k] / count[t])
                                     for k in range(len(names))} for t in present},
-                "halved": {names[t]: float((halved[t] - nll[t]) / count[t]) for t in present}}
+                "halved": {names[t]: halved[t]["mean_nll"] - run["valid"]["buckets"][t]["mean_nll"]
+                           for t in present}}
 
     return cached(run, "mass.json", compute)
 
