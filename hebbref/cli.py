@@ -267,6 +267,8 @@ def add_lm_options(p):
     opt("--gamma", "smallest mixing rate γ", type=float)
     opt("--T", "count at which a class returns to gradient descent", type=float_or_inf)
     add_write_options(opt)
+    opt("--prior-count", "k in λ = 1/(c + k): the row gradient descent trained weighs like k "
+        "activations (docs/MATH.md §5.7; 0: the paper's λ)", type=float)
     opt("--hidden", "LSTM hidden size", type=int)
     opt("--embed-size", "embedding size", type=int)
     opt("--layers", "LSTM layers", type=int)

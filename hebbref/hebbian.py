@@ -22,7 +22,7 @@ from hebbref.checks import check_array, check_labels, check_number, check_same_d
 
 LAM_RULES = ("paper", "exact_mean")
 WRITE_SCALES = ("none", "row_norm", "centred", "centred_row_norm")
-LEVERS = ("write_gain", "calibrate", "moments", "fresh_bias", "centre_window")
+LEVERS = ("write_gain", "calibrate", "moments", "fresh_bias", "centre_window", "prior_count")
 MOMENTS = ("keep", "reset_first", "reset")          # hebbref/train.py, docs/MATH.md §5.7
 FRESH_BIASES = ("keep", "mean", "zero", "none")     # hebbref/train.py, docs/MATH.md §5.7
 
@@ -35,9 +35,10 @@ def init_counts(V):
 
 
 def _check_levers(write_gain=1.0, calibrate=False, moments="keep", fresh_bias="keep",
-                  centre_window=0.0):
+                  centre_window=0.0, prior_count=0.0):
     """Validate the levers of the module docstring and hebbref/train.py; return write_gain."""
     check_number(centre_window, "centre_window", low=0.0)
+    check_number(prior_count, "prior_count", low=0.0)
     write_gain = check_number(write_gain, "write_gain", low=0.0)
     if not isinstance(calibrate, bool):
         raise TypeError(f"calibrate must be a bool, got {calibrate!r}")
@@ -97,17 +98,18 @@ def _check_update_args(theta, counts, h, y, gamma, T, lam_rule, write_scale):
     return y, gamma, T
 
 
-def _lambda(counts_i, n_i, gamma, T, lam_rule):  # counts_i: the counts before this batch
-    if lam_rule == "paper":
-        rate = 1.0 / counts_i
-    else:  # "exact_mean": weight of the n_i new activations in the running mean of c_i−1+n_i
-        rate = n_i / (counts_i - 1 + n_i)
+def _lambda(counts_i, n_i, gamma, T, lam_rule, k=0.0):  # counts_i: the counts before this batch
+    if lam_rule == "paper":                           # k: prior_count, θ′ weighs like k activations
+        rate = 1.0 / (counts_i + k)
+    else:  # "exact_mean": weight of the n_i new activations in the running mean of c_i−1+k+n_i
+        rate = n_i / (counts_i - 1 + k + n_i)
     return np.where(counts_i < T, np.maximum(rate, gamma), 0.0)
 
 
-def hebbian_lambda(counts_i, n_i, *, gamma, T, lam_rule="paper"):
+def hebbian_lambda(counts_i, n_i, *, gamma, T, lam_rule="paper", prior_count=0.0):
     """Mixing rates λ_i (docs/MATH.md §5.3) of K present classes: counts_i: (K,) int counts
-    c_i >= 1 before this batch; n_i: (K,) int >= 1 occurrences in it -> (K,) float64."""
+    c_i >= 1 before this batch; n_i: (K,) int >= 1 occurrences in it; prior_count k >= 0
+    (§5.7) -> (K,) float64."""
     counts_i = check_array(counts_i, "counts_i", ndim=1, dtype_kind="i")
     n_i = check_array(n_i, "n_i", shape=counts_i.shape, dtype_kind="i")
     if counts_i.size and counts_i.min() < 1:
@@ -115,7 +117,9 @@ def hebbian_lambda(counts_i, n_i, *, gamma, T, lam_rule="paper"):
     if n_i.size and n_i.min() < 1:
         raise ValueError(f"n_i must be >= 1 (only classes present in the batch), got min {n_i.min()}")
     gamma, T, lam_rule = _check_rule_args(gamma, T, lam_rule)
-    return _lambda(counts_i.astype(np.int64), n_i.astype(np.int64), gamma, T, lam_rule)
+    check_number(prior_count, "prior_count", low=0.0)
+    return _lambda(counts_i.astype(np.int64), n_i.astype(np.int64), gamma, T, lam_rule,
+                   float(prior_count))
 
 
 def _rescale_to_norms(h, norms):
@@ -144,18 +148,21 @@ def _check_h_bar(h_bar, h):
 
 
 def hebbian_update_reference(theta, counts, h, y, *, gamma, T, lam_rule="paper",
-                             write_scale="none", write_gain=1.0, calibrate=False, h_bar=None):
+                             write_scale="none", write_gain=1.0, calibrate=False, h_bar=None,
+                             prior_count=0.0):
     """docs/MATH.md §5.4 as a plain loop over the classes present. Slow; read it, test against it.
 
     Inputs:  theta: (V, H) float32/float64, θ' after the optimiser step, C-contiguous, updated
              in place; counts: (V,) int64 >= 1, updated in place; h: (N, H) same dtype as theta,
              the activations the forward pass fed to the softmax; y: (N,) int labels in [0, V);
-             gamma, T, lam_rule, write_scale, write_gain, calibrate: as HebbianConfig;
+             gamma, T, lam_rule, write_scale, write_gain, calibrate, prior_count: as
+             HebbianConfig;
              h_bar: (H,) the mean the centred writes subtract, None: the batch's own mean.
     Outputs: None.
     """
     y, gamma, T = _check_update_args(theta, counts, h, y, gamma, T, lam_rule, write_scale)
-    write_gain = _check_levers(write_gain, calibrate)
+    write_gain = _check_levers(write_gain, calibrate, prior_count=prior_count)
+    k = float(prior_count)                           # θ′ weighs like k activations (§5.7)
     if calibrate:                                    # ℓ_ref before any row is written
         seen = counts[y] > 1
         l_ref = float(np.mean([theta[y[t]] @ h[t] for t in np.flatnonzero(seen)])) \
@@ -181,7 +188,7 @@ def hebbian_update_reference(theta, counts, h, y, *, gamma, T, lam_rule="paper",
                 h_hat = h_hat * h.dtype.type(l_ref / own)
         c_i = int(counts[i])                         # the count before this batch
         if c_i < T:
-            rate = 1.0 / c_i if lam_rule == "paper" else n_i / (c_i - 1 + n_i)
+            rate = 1.0 / (c_i + k) if lam_rule == "paper" else n_i / (c_i - 1 + k + n_i)
             lam = max(rate, gamma)
         else:
             lam = 0.0
@@ -203,13 +210,13 @@ def _class_sums(h, y):
 
 
 def hebbian_update(theta, counts, h, y, *, gamma, T, lam_rule="paper", write_scale="none",
-                   write_gain=1.0, calibrate=False, h_bar=None):
+                   write_gain=1.0, calibrate=False, h_bar=None, prior_count=0.0):
     """The fast twin of :func:`hebbian_update_reference` (same arguments and result, P7).
 
     Cost: O(N log N + N·H) for the sort and sums, O(K·H) for the K present rows.
     """
     y, gamma, T = _check_update_args(theta, counts, h, y, gamma, T, lam_rule, write_scale)
-    write_gain = _check_levers(write_gain, calibrate)
+    write_gain = _check_levers(write_gain, calibrate, prior_count=prior_count)
     if y.shape[0] == 0:
         return
     raw = h
@@ -226,7 +233,7 @@ def hebbian_update(theta, counts, h, y, *, gamma, T, lam_rule="paper", write_sca
         h_hat = h_hat * h.dtype.type(write_gain)
     if calibrate:
         h_hat = _calibrated(h_hat, theta, counts, raw, y, ids, n_i)
-    lam = _lambda(counts[ids], n_i, gamma, T, lam_rule)
+    lam = _lambda(counts[ids], n_i, gamma, T, lam_rule, float(prior_count))
     write = lam > 0.0                               # λ = 0 rows stay bit-identical (P1, P8)
     rows = ids[write]
     lam = lam[write].astype(theta.dtype)[:, None]
@@ -268,11 +275,12 @@ class HebbianConfig:
     moments: str = "keep"
     fresh_bias: str = "keep"
     centre_window: float = 0.0  # K: centred writes subtract a mean over ~K images; 0: the batch's
+    prior_count: float = 0.0    # k: λ = 1/(c + k), θ′ weighs like k activations; 0: the paper's
 
     def __post_init__(self):
         _check_rule_args(self.gamma, self.T, self.lam_rule, self.write_scale)
         _check_levers(self.write_gain, self.calibrate, self.moments, self.fresh_bias,
-                      self.centre_window)
+                      self.centre_window, self.prior_count)
 
 
 class HebbianOptions:
@@ -306,13 +314,14 @@ class HebbianSoftmax:
     moments: str = HebbianConfig.moments
     fresh_bias: str = HebbianConfig.fresh_bias
     centre_window: float = HebbianConfig.centre_window
+    prior_count: float = HebbianConfig.prior_count
     h_bar: np.ndarray | None = None  # the running mean of §5.7 (centre_window > 0), after a batch
 
     def __post_init__(self):
         self.gamma, self.T, self.lam_rule = _check_rule_args(self.gamma, self.T, self.lam_rule,
                                                              self.write_scale)
         self.write_gain = _check_levers(self.write_gain, self.calibrate, self.moments,
-                                        self.fresh_bias, self.centre_window)
+                                        self.fresh_bias, self.centre_window, self.prior_count)
         if self.counts is None:
             self.counts = init_counts(self.num_classes)
         _check_counts(self.counts, self.num_classes)
@@ -335,4 +344,4 @@ class HebbianSoftmax:
             self.h_bar = mean if self.h_bar is None else (1 - rho) * self.h_bar + rho * mean
         update(theta, self.counts, h, y, gamma=self.gamma, T=self.T, lam_rule=self.lam_rule,
                write_scale=self.write_scale, write_gain=self.write_gain, calibrate=self.calibrate,
-               h_bar=self.h_bar if self.centre_window else None)
+               h_bar=self.h_bar if self.centre_window else None, prior_count=self.prior_count)

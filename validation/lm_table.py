@@ -93,7 +93,7 @@ def run_config(base, corpus, seed, setting=None):
     name = "baseline"
     if setting:
         name = "hebbian_g{gamma:g}_T{T:g}_{write_scale}_{lam_rule}_x{write_gain:g}".format(
-            **setting)
+            **setting) + (f"_k{setting['prior_count']:g}" if setting.get("prior_count") else "")
     if base.lr_schedule != "constant":
         name += f"_lr{base.lr_schedule}"
     return dataclasses.replace(base, corpus=CORPORA[corpus], seed=seed,

@@ -39,6 +39,7 @@ class LMConfig(HebbianOptions):
     lam_rule: str = "paper"
     write_scale: str = "centred"
     write_gain: float = 0.25
+    prior_count: float = 0.0
     embed_size: int = 128
     hidden: int = 256
     layers: int = 1
