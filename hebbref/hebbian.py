@@ -9,7 +9,9 @@ mean ĥ_i of its activations h̃_t into its row; rows of absent classes are neve
 Options not in the paper, off by default: write_scale sets h̃_t ("row_norm": h_t rescaled to
 ‖θ'[y_t]‖, the norm gradient descent gave the row; "centred": h_t − h̄, since features after ReLU
 share a large common component that, written into a row, raises its logit for every input,
-§5.2; "centred_row_norm": both); write_gain and calibrate scale ĥ_i against the late cost (§5.7).
+§5.2; "centred_row_norm": both); write_gain and calibrate scale ĥ_i against the late cost, and
+prior_count k sets λ_i = max(1/(c_i + k), γ), so the row gradient descent trained weighs like k
+activations in the mean (§5.7).
 :func:`hebbian_update_reference` is the plain loop over classes; :func:`hebbian_update` sorts the
 batch once and touches only the K present rows (no V×H temporary). They agree (§8 P7); both
 update θ and the counts in place.

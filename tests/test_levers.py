@@ -1,4 +1,4 @@
-"""The levers against the curriculum's late cost (docs/MATH.md §5.7): write_gain and calibrate
+"""The levers against the late cost (docs/MATH.md §5.7): write_gain, calibrate and prior_count
 inside the rule (reference loop == fast path), moments and fresh_bias after it
 (hebbref.train.apply_write_levers), and the fresh KanjiVG split of validation/curriculum_levers.py.
 """
@@ -27,15 +27,17 @@ def rule_inputs(seed, V=6, H=5, N=9, dtype=np.float64):
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), write_scale=st.sampled_from(WRITE_SCALES),
        write_gain=st.sampled_from([0.0, 0.25, 1.0, 3.0]), calibrate=st.booleans(),
-       running=st.booleans())
+       running=st.booleans(), prior_count=st.sampled_from([0.0, 1.0, 2.5]),
+       lam_rule=st.sampled_from(["paper", "exact_mean"]))
 def test_levers_in_the_rule_reference_equals_fast(seed, write_scale, write_gain, calibrate,
-                                                  running):
-    """Property (docs/MATH.md §5.7, §5.4): with write_gain, calibrate and a given running mean
-    h̄, the reference loop and the fast path write the same θ and counts (to 1e-12, float64)."""
+                                                  running, prior_count, lam_rule):
+    """Property (docs/MATH.md §5.7, §5.4): with write_gain, calibrate, prior_count and a given
+    running mean h̄, the reference loop and the fast path write the same θ and counts (to
+    1e-12, float64)."""
     theta, counts, h, y = rule_inputs(seed)
     h_bar = np.random.default_rng(seed + 1).standard_normal(h.shape[1]) if running else None
     args = dict(gamma=0.1, T=30.0, write_scale=write_scale, write_gain=write_gain,
-                calibrate=calibrate, h_bar=h_bar)
+                calibrate=calibrate, h_bar=h_bar, prior_count=prior_count, lam_rule=lam_rule)
     theta_ref, counts_ref = theta.copy(), counts.copy()
     hebbian_update_reference(theta_ref, counts_ref, h, y, **args)
     hebbian_update(theta, counts, h, y, **args)
@@ -54,6 +56,26 @@ def test_write_gain_scales_a_first_write(update):
     update(scaled, counts.copy(), h, y, gamma=0.1, T=30.0, write_gain=0.25)
     rows = np.unique(y)
     np.testing.assert_allclose(scaled[rows], 0.25 * plain[rows], rtol=1e-14)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), k=st.sampled_from([0.0, 0.5, 1.0, 3.0]),
+       m=st.integers(1, 8), reference=st.booleans())
+def test_prior_count_weighs_the_gradient_row_like_k_activations(seed, k, m, reference):
+    """Property (docs/MATH.md §5.7): with λ = 1/(c + k), γ = 0 and T = ∞, m single-activation
+    writes h_1 … h_m into a row θ_0 first seen now (c = 1) leave the running mean in which θ_0
+    counts as k activations: θ = (k θ_0 + Σ_j h_j) / (k + m). k = 0 is the paper's running
+    mean of the activations alone (§8 P2)."""
+    rng = np.random.default_rng(seed)
+    theta = rng.standard_normal((3, 4))
+    theta_0, counts = theta[1].copy(), np.ones(3, np.int64)
+    hs = rng.standard_normal((m, 4))
+    update = hebbian_update_reference if reference else hebbian_update
+    for h in hs:
+        update(theta, counts, h[None], np.array([1]), gamma=0.0, T=np.inf, prior_count=k)
+    np.testing.assert_allclose(theta[1], (k * theta_0 + hs.sum(axis=0)) / (k + m), rtol=1e-12,
+                               atol=1e-12)
+    assert counts[1] == 1 + m
 
 
 @pytest.mark.parametrize("update", [hebbian_update, hebbian_update_reference])
@@ -180,7 +202,7 @@ def test_centre_window_subtracts_the_running_mean(reference):
 @pytest.mark.parametrize("field, value, error", [
     ("moments", "zero", ValueError), ("fresh_bias", "reset", ValueError),
     ("write_gain", -1.0, ValueError), ("calibrate", 1, TypeError),
-    ("centre_window", -1.0, ValueError)])
+    ("centre_window", -1.0, ValueError), ("prior_count", -0.5, ValueError)])
 def test_bad_lever_values_are_refused(field, value, error):
     with pytest.raises(error, match=field):
         HebbianConfig(**{field: value})

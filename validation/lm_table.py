@@ -439,8 +439,10 @@ def selection_table(selection):
 # centring the write (§5.2) at half and three-quarter size, and at half size handed back at
 # T = 10: the words trained on 50–100 times lose most, after their 20 writes. Where their mass
 # goes (mass_by_bucket): to the words seen < 10 times, whose rows, written from one to a few
-# contexts, are at half size twice the norm gradient descent gives them; so last a quarter-size
-# write and a centred write at the row's own norm (§5.2 row_norm), both shrinking those rows.
+# contexts, are at half size twice the norm gradient descent gives them; so then a quarter-size
+# write and a centred write at the row's own norm (§5.2 row_norm), both shrinking those rows;
+# last, at quarter and half size, λ = 1/(c + 1) (prior_count, §5.7), which shrinks the rows
+# written from few contexts most: a word seen once keeps half its gradient-trained row.
 FULL_BASE = dataclasses.replace(LMConfig(), embed_size=128, hidden=128, curve_every=10**6,
                                 checkpoint_every=10**6)
 FULL_WRITE = dict(gamma=0.01, T=20.0, write_scale="none", lam_rule="paper", write_gain=0.5)
@@ -449,7 +451,10 @@ FULL_CANDIDATES = (("constant", FULL_WRITE), ("linear", FULL_WRITE),
                    ("linear", dict(FULL_WRITE, write_scale="centred", write_gain=0.75)),
                    ("linear", dict(FULL_WRITE, write_scale="centred", T=10.0)),
                    ("linear", dict(FULL_WRITE, write_scale="centred", write_gain=0.25)),
-                   ("linear", dict(FULL_WRITE, write_scale="centred_row_norm", write_gain=1.0)))
+                   ("linear", dict(FULL_WRITE, write_scale="centred_row_norm", write_gain=1.0)),
+                   ("linear", dict(FULL_WRITE, write_scale="centred", write_gain=0.25,
+                                   prior_count=1.0)),
+                   ("linear", dict(FULL_WRITE, write_scale="centred", prior_count=1.0)))
 
 
 def full_size(args):
@@ -533,6 +538,12 @@ def row_table(runs, models):
             for c in runs for k, (s, setting) in enumerate(models)]
 
 
+def write_label(s):
+    """A setting's write, "centred × 0.25", with ", k 1" when it sets prior_count (§5.7)."""
+    return (f"{s['write_scale']} × {s.get('write_gain', 1.0):g}"
+            + (f", k {s['prior_count']:g}" if s.get("prior_count") else ""))
+
+
 def render_full(results):
     """The README section of the full-size study: the choice on validation, then each row's
     test ratio per corpus (render's table)."""
@@ -547,14 +558,14 @@ def render_full(results):
              "|---|---|---|---|---|" + "---|" * (len(coarse) + len(fine) + 1)]
     for r in sel["table"]:
         cells = [r["valid"].get(k) for k in coarse] + [r["fine"].get(k) for k in fine]
-        lines.append(f"| {r['corpus']} | {r['lr_schedule']} | {r['write_scale']} × "
-                     f"{r['write_gain']:g} | {r['T']:g} | {r['worst_ratio']:.3f} | "
+        lines.append(f"| {r['corpus']} | {r['lr_schedule']} | {write_label(r)} | "
+                     f"{r['T']:g} | {r['worst_ratio']:.3f} | "
                      + " | ".join("—" if x is None else f"{x:.3f}" for x in cells)
                      + " | " + ", ".join("—" if x is None else f"{x:.3f}"
                                          for x in r["per_seed"][coarse[0]]) + " |")
     stats = row_stats_table(sel.get("rows", []), coarse[:-1], ["corpus", "lr", "model"],
                             lambda r: [r["corpus"], r["lr_schedule"], r.get("model") or
-                                       f"{r['write_scale']} × {r['write_gain']:g}, T {r['T']:g}"])
+                                       f"{write_label(r)}, T {r['T']:g}"])
     mass = mass_table(sel.get("mass", []), results["seeds"][0])
     return (f"Choice on validation, seeds {results['seeds']} (geometric mean over seeds). "
             f"Baseline validation perplexity by schedule (geometric mean over corpora and "
@@ -565,8 +576,8 @@ def render_full(results):
             "(mean norm; alignment ≈ mean pairwise cosine, lm_torch.row_statistics):\n\n"
             + "\n".join(stats) + "\n\n" + mass
             + render_rows(results, f"chosen: lr {results['schedule']}, γ = {s['gamma']:g}, "
-                                   f"T = {s['T']:g}, write {s['write_scale']} × "
-                                   f"{s['write_gain']:g}, λ {s['lam_rule']}"))
+                                   f"T = {s['T']:g}, write {write_label(s)}, "
+                                   f"λ {s['lam_rule']}"))
 
 
 def main(argv=None):

@@ -213,7 +213,7 @@ def lm_books_claims():
         names = {"cache": "+ cache", "mbpa": "+ MbPA", "cache_mbpa": "+ both"}
         text = (f"At `hebbref lm`'s size (E = H = 128, one epoch, whole splits, seeds "
                 f"{full['seeds']}), with the setting chosen on validation (lr "
-                f"{full['schedule']}, write {s['write_scale']} × {s['write_gain']:g}, T = "
+                f"{full['schedule']}, write {script('lm_table').write_label(s)}, T = "
                 f"{s['T']:g}): " + "; ".join(
                     f"{corpus}: {cells(rows['model'])}" + "".join(
                         f"; {name} overall {cell(rows[row]['overall'])}"
