@@ -296,15 +296,19 @@ def summarise(runs):
     return out
 
 
+def goal_met(ratio):
+    """The study's goal on one corpus's ratios {bucket: Hebbian / baseline perplexity}: every
+    frequency bucket's ratio <= 1.00 and overall <= 0.97 (not <unk>; a missing bucket is not
+    counted)."""
+    return bool(all(r <= 1.0 for b, r in ratio.items() if b != "<unk>" and r is not None)
+                and ratio["overall"] <= 0.97)
+
+
 def done_criterion(table):
     """Every frequency bucket's ratio <= 1.00 and overall <= 0.97, the model row of each corpus
     (a bucket without test tokens has no ratio and is not counted)."""
-    met = {}
-    for corpus, rows in table.items():
-        cells = {k: v for k, v in rows["model"].items() if k != "<unk>" and "ratio" in v}
-        met[corpus] = (all(c["ratio"] <= 1.0 for c in cells.values())
-                       and cells["overall"]["ratio"] <= 0.97)
-    return met
+    return {corpus: goal_met({k: v["ratio"] for k, v in rows["model"].items() if "ratio" in v})
+            for corpus, rows in table.items()}
 
 
 def plot(table, corpus, seeds, path, size=""):
@@ -501,7 +505,8 @@ def full_size(args):
 def choose_full(runs, models):
     """The schedule whose baselines have the lower validation perplexity (geometric mean over
     corpora and seeds: a training recipe is judged by the plain model it trains), then, under it,
-    the candidate whose larger worst validation ratio over the two corpora
+    among the candidates that meet the goal on validation on both corpora (goal_met), or among
+    all of them when none does, the one whose larger worst validation ratio over the two corpora
     (lm_buckets.worst_ratio) is smallest. Returns the record of the choice and the chosen index
     into `models` ((schedule, setting None for the baseline))."""
     baselines = {s: k for k, (s, setting) in enumerate(models) if setting is None}
@@ -510,7 +515,7 @@ def choose_full(runs, models):
                      for s, k in baselines.items()}
     log_ppl = {s: np.mean(list(logs.values())) for s, logs in log_by_corpus.items()}  # equal seeds
     schedule = min(log_ppl, key=log_ppl.get)
-    rows, worst = [], {}
+    rows, worst, met = [], {}, {}
     for k, (s, setting) in enumerate(models):
         if setting is None:
             continue
@@ -522,9 +527,12 @@ def choose_full(runs, models):
                          **{key: {b: float(np.exp(np.mean([np.log(r[key][b]) for r in ratio])))
                                   for b in ratio[0][key] if all(r[key][b] for r in ratio)}
                             for key in ("valid", "fine")}})
+            rows[-1]["goal_met"] = goal_met(rows[-1]["valid"])
             if s == schedule:
                 worst[k] = max(worst.get(k, 0.0), score)
-    chosen = min(worst, key=worst.get)
+                met[k] = met.get(k, True) and rows[-1]["goal_met"]
+    pool = [k for k in worst if met[k]] or list(worst)
+    chosen = min(pool, key=worst.get)
     return {"baseline_valid_ppl": {s: float(np.exp(v)) for s, v in log_ppl.items()},
             "baseline_valid_ppl_by_corpus": {s: {c: float(np.exp(v)) for c, v in logs.items()}
                                              for s, logs in log_by_corpus.items()},

@@ -23,8 +23,9 @@ from hebbref.checks import check_int
 RESUME_MAY_CHANGE = ("max_steps", "epochs", "checkpoint_every", "eval_batch_size",
                      "eval_tokens", "buckets", "cache", "reference", "out")
 # Options added after checkpoints were first written, with the value every run before them used
-# (not today's default): a checkpoint without lr_schedule trained at a constant lr.
-ADDED_LATER = {"lr_schedule": "constant"}
+# (not today's default): a checkpoint without lr_schedule trained at a constant lr, one without
+# prior_count at the paper's λ = 1/c.
+ADDED_LATER = {"lr_schedule": "constant", "prior_count": 0.0}
 MAX_COUNT = 2**62  # Hebbian counts above this could wrap int64 within one batch
 BUFFERS = {"adam": ("m", "v"), "rmsprop": ("v",), "sgd": ()}  # hebbref.optim's, per parameter
 

@@ -126,6 +126,28 @@ def test_full_size_choice_takes_the_schedule_of_the_better_baseline_then_its_bes
     assert worst[("a", "constant", 0.5)] == pytest.approx(1.0)
 
 
+def test_full_size_choice_prefers_a_candidate_that_meets_the_goal_on_validation():
+    """Among the candidates of the chosen schedule, those meeting the goal on validation on both
+    corpora (every bucket <= 1.00, overall <= 0.97) compete alone: a smaller worst ratio that
+    misses the goal (overall 0.99 > 0.97) loses to a larger one that meets it on both corpora,
+    and one that meets it on one corpus only does not count."""
+    base = {"rare": 100.0, "common": 10.0, "overall": 20.0}
+    scaled = lambda f: fake_run({k: v * f.get(k, 1.0) for k, v in base.items()})
+    settings = {k: 0 for k in ("gamma", "T", "lam_rule", "write_scale")}
+    models = [("linear", None)] + [("linear", {**settings, "write_gain": g})
+                                   for g in (0.25, 0.5, 1.0)]
+    near = scaled({"rare": 0.9, "common": 0.99, "overall": 0.99})      # worst 0.99, goal missed
+    met = scaled({"rare": 0.5, "common": 0.995, "overall": 0.96})      # worst 0.995, goal met
+    better = scaled({"rare": 0.5, "common": 0.98, "overall": 0.95})
+    runs = {"a": [[scaled({})] * 2, [near] * 2, [met] * 2, [better] * 2],
+            "b": [[scaled({})] * 2, [near] * 2, [met] * 2, [near] * 2]}
+    record, chosen = lm_table.choose_full(runs, models)
+    assert chosen == 2
+    assert {(r["corpus"], r["write_gain"]): r["goal_met"] for r in record["table"]} == {
+        ("a", 0.25): False, ("a", 0.5): True, ("a", 1.0): True,
+        ("b", 0.25): False, ("b", 0.5): True, ("b", 1.0): False}
+
+
 def test_full_size_study_end_to_end_at_smoke_size(tmp_path, corpus_file, monkeypatch):
     """--full-size on two tiny corpora: every candidate trains under its own schedule, the
     chosen pair is evaluated with the cache and MbPA, and the README section renders every row
