@@ -51,7 +51,7 @@ from lm_torch import mechanism  # noqa: E402
 # size, a constant lr.
 BASE = LMConfig(embed_size=128, hidden=128, batch_size=32, bptt=35, epochs=1,
                 curve_every=100, curve_tokens=20000, write_scale="none", write_gain=1.0,
-                lr_schedule="constant")
+                prior_count=0.0, lr_schedule="constant")
 INITS = {"hebbref": dict(embed_init="uniform", softmax_bias_init="zero", lstm_bias_init="forget_one"),
          "torch": dict(embed_init="normal", softmax_bias_init="uniform", lstm_bias_init="torch")}
 # Each optimiser with its clip and Hebbian (γ, T): SGD's from the earlier BBC sweep, Adam's from

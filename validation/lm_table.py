@@ -71,7 +71,8 @@ SCREEN_CORPUS = "shakespeare"
 MAX_STEPS = 300
 BASE = LMConfig(embed_size=64, hidden=64, max_steps=MAX_STEPS, eval_tokens=30000, curve_every=10**6,
                 checkpoint_every=10**6, lr_schedule="constant")
-DEFAULT = dict(gamma=0.01, T=20.0, write_scale="centred", lam_rule="paper", write_gain=1.0)
+DEFAULT = dict(gamma=0.01, T=20.0, write_scale="centred", lam_rule="paper", write_gain=1.0,
+               prior_count=0.0)
 # Writes with and without centring (docs/MATH.md §5.2), each at full, half and quarter size
 # (write_gain, §5.7): written rows of words seen 10–100 times are larger than the rows gradient
 # descent gives them (the row statistics below), so a smaller write is the first thing to try.
@@ -449,7 +450,8 @@ def selection_table(selection):
 # written from few contexts most: a word seen once keeps half its gradient-trained row.
 FULL_BASE = dataclasses.replace(LMConfig(), embed_size=128, hidden=128, curve_every=10**6,
                                 checkpoint_every=10**6)
-FULL_WRITE = dict(gamma=0.01, T=20.0, write_scale="none", lam_rule="paper", write_gain=0.5)
+FULL_WRITE = dict(gamma=0.01, T=20.0, write_scale="none", lam_rule="paper", write_gain=0.5,
+                  prior_count=0.0)
 FULL_CANDIDATES = (("constant", FULL_WRITE), ("linear", FULL_WRITE),
                    ("linear", dict(FULL_WRITE, write_scale="centred")),
                    ("linear", dict(FULL_WRITE, write_scale="centred", write_gain=0.75)),

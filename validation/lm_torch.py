@@ -52,7 +52,7 @@ PARAMS = os.path.join(os.path.dirname(RESULTS), "..", "runs", "lm_torch")
 SHAPE = dict(embed_size=128, hidden=128, layers=1, batch_size=32, bptt=35, eval_batch_size=10)
 RULE_KEYS = ("optimizer", "lr", "clip", "gamma", "T", "lam_rule", "write_scale", "write_gain")
 ADAM = dict(optimizer="adam", lr=2e-3, clip=2.5, gamma=0.01, T=500.0, lam_rule="paper",
-            write_scale="none", write_gain=1.0)
+            write_scale="none", write_gain=1.0, prior_count=0.0)
 # The Adam rows as LMConfig keywords (validation/lm_mbpa.py builds its config from them).
 SETTINGS = {**SHAPE, **{key: ADAM[key] for key in ("optimizer", "lr", "clip", "gamma", "T")}}
 HEBBREF_INIT = dict(embed_init="uniform", softmax_bias_init="zero", lstm_bias_init="forget_one")
@@ -62,7 +62,7 @@ TORCH_INIT = dict(embed_init="normal", softmax_bias_init="uniform", lstm_bias_in
 # The LM settings the ", defaults" rows train with, pinned so a rerun reproduces them: LMConfig()
 # now anneals the lr (docs/MATH.md §4.6), which the torch side does not implement.
 DEFAULTS = dict(optimizer="sgd", lr=20.0, clip=0.25, gamma=0.01, T=20.0, lam_rule="paper",
-                write_scale="none", write_gain=0.5)
+                write_scale="none", write_gain=0.5, prior_count=0.0)
 DEFAULTS_INIT = dict(embed_init="normal", softmax_bias_init="uniform", lstm_bias_init="torch")
 
 
@@ -176,8 +176,8 @@ def train_row(name, corpus, seed, max_steps, eval_tokens, folder):
 
 def same_training(a, b):
     """Two rows (records or ROWS entries) trained from the same settings and initialisation."""
-    def rule(settings):  # rows recorded before write_gain existed wrote at full size
-        return {"write_gain": 1.0, **settings}
+    def rule(settings):  # rows recorded before write_gain, prior_count: full size, λ = 1/c
+        return {"write_gain": 1.0, "prior_count": 0.0, **settings}
 
     return rule(a["settings"]) == rule(b["settings"]) and a["init"] == b["init"]
 

@@ -175,6 +175,9 @@ def torch_row(corpus, hebbian, init, sparse, settings, shape, *, seed, max_steps
     Returns (splits, params, training tokens per second)."""
     import torch
 
+    if settings.get("prior_count", 0.0):
+        raise ValueError(f"the torch side implements prior_count 0 only, got "
+                         f"{settings['prior_count']!r}")
     if settings["lam_rule"] != "paper":
         raise ValueError(f"the torch side writes lam_rule 'paper' only, got "
                          f"{settings['lam_rule']!r}")

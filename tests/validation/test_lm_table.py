@@ -69,7 +69,7 @@ def test_the_chosen_rule_is_the_finalist_with_the_smallest_worst_ratio(study):
     screen = [row for row in table if row["corpus"] == "b"]
     assert len(screen) == 3
     best = min(screen, key=lambda row: row["worst_ratio"])
-    setting = {k: best[k] for k in ("gamma", "T", "write_scale", "lam_rule", "write_gain")}
+    setting = {k: best[k] for k in ("gamma", "T", "write_scale", "lam_rule", "write_gain", "prior_count")}
     assert study["chosen"] == setting  # one finalist: the best on the screen corpus
     assert [row for row in table if row["corpus"] == "a"][0]["T"] == setting["T"]
     for run in study["runs"]["a"]["hebbian"]:

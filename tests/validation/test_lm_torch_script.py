@@ -54,7 +54,7 @@ def test_torch_sgd_with_frozen_bias_hh_trains_hebbref_steps(torch, write_scale):
     corpus = SimpleNamespace(train=rng.integers(0, V, size=B * bptt * steps + B),
                              vocab=[f"w{i}" for i in range(V)])
     settings = dict(optimizer="sgd", lr=2.0, clip=0.25, gamma=0.1, T=100.0, lam_rule="paper",
-                    write_scale=write_scale, write_gain=0.5)
+                    write_scale=write_scale, write_gain=0.5, prior_count=0.0)
     init = dict(embed_init="normal", softmax_bias_init="uniform", lstm_bias_init="torch")
     config = LMConfig(hebbian=True, seed=3, embed_size=E, hidden=H, batch_size=B, bptt=bptt,
                       **settings, **init).validate()
