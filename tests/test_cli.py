@@ -186,3 +186,17 @@ def test_explain_help_and_readme_describe_what_explain_prints(capsys):
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     (row,) = [line for line in readme.splitlines() if line.startswith("| `hebbref explain`")]
     assert f"{words} Hebbian updates" in row, row
+
+
+def test_lm_prior_count_reaches_the_rule_and_a_negative_one_is_refused(corpus_file, tmp_path,
+                                                                        capsys):
+    """--prior-count k becomes LMConfig.prior_count and the rule's (docs/MATH.md §5.7); k < 0
+    is a one-line error naming prior_count, before any output folder is made."""
+    args = cli.build_parser().parse_args(lm_argv(corpus_file, tmp_path / "a", "--prior-count", "2"))
+    config = cli.lm_config(args)
+    assert config.prior_count == 2.0 and config.hebbian_config().prior_count == 2.0
+    out = tmp_path / "b"
+    assert cli.main(lm_argv(corpus_file, out, "--prior-count", "-1")) == 2
+    error = capsys.readouterr().err.strip()
+    assert "prior_count" in error and "\n" not in error
+    assert not out.exists()
