@@ -19,7 +19,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import HERE, update_readme_section, write_json  # noqa: E402
 from lm_buckets import train_one  # noqa: E402
-from lm_table import summarise  # noqa: E402
+from lm_table import summarise, write_label  # noqa: E402
 
 from hebbref.data.corpus_files import shakespeare_works  # noqa: E402
 from hebbref.experiments.lm import LMConfig  # noqa: E402
@@ -58,7 +58,7 @@ def main(argv=None):
     done = run_sweep(train_one, configs, jobs=args.jobs)
     table = summarise({"baseline": done[0::2], "hebbian": done[1::2]})["model"]
     defaults = {k: v for k, v in dataclasses.asdict(configs[1]).items()
-                if k in ("gamma", "T", "write_scale", "write_gain", "lr_schedule")}
+                if k in ("gamma", "T", "write_scale", "write_gain", "prior_count", "lr_schedule")}
     results = {"seeds": args.seeds, "defaults": defaults, "table": table,
                "corpus": done[0]["corpus"], "runs": done}
     write_json("lm_books_file.json", results)
@@ -82,8 +82,8 @@ def render(results):
             + (f" (geometric mean {cell['ratio']:.3f} [{cell['low']:.3f}, {cell['high']:.3f}])"
                if len(results["seeds"]) > 1 else "") + " |")
     return (f"Shakespeare's works as one `text:` file, `hebbref lm --hidden 128 --embed-size 128` "
-            f"with its defaults (lr {d['lr_schedule']}, write {d['write_scale']} × "
-            f"{d['write_gain']:g}, T = {d['T']:g}), seeds {results['seeds']}; test perplexity "
+            f"with its defaults (lr {d['lr_schedule']}, write {write_label(d)}, "
+            f"T = {d['T']:g}), seeds {results['seeds']}; test perplexity "
             f"per seed ({results['corpus']['test_tokens']:,} test tokens):\n\n"
             + "\n".join(lines))
 

@@ -359,17 +359,21 @@ def claim(cell):
 
 
 def render_rows(results, chosen):
-    """Each row's test ratio per corpus and bucket, and the done criterion's verdict."""
+    """Each row's test ratio per corpus and bucket, then the <unk> targets' (not in the goal),
+    and the done criterion's verdict."""
     table = results["table"]
-    buckets = [b for b in next(iter(table.values()))["model"] if b != "<unk>"]
-    lines = ["| corpus | row | " + " | ".join(buckets) + " |", "|---|---|" + "---|" * len(buckets)]
+    first = next(iter(table.values()))["model"]
+    buckets = [b for b in first if b != "<unk>"] + (["<unk>"] if "<unk>" in first else [])
+    lines = ["| corpus | row | " + " | ".join(b if b != "<unk>" else "`<unk>` (not in the goal)"
+                                              for b in buckets) + " |",
+             "|---|---|" + "---|" * len(buckets)]
     for corpus in table:
         for row in ROWS:
             cells = table[corpus][row]
             if not cells:
                 continue
             lines.append(f"| {corpus} | {ROW_NAMES[row]} | " + " | ".join(
-                claim(cells[b]) if "ratio" in cells[b] else "—" for b in buckets) + " |")
+                claim(cells[b]) if "ratio" in cells.get(b, {}) else "—" for b in buckets) + " |")
     met = results["done_criterion"]
     return (f"Hebbian / baseline test perplexity, geometric mean over seeds {results['seeds']} "
             f"[95 % t-interval] and the claim it allows (validation/README.md, \"How claims are "
