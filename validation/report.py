@@ -199,9 +199,11 @@ def lm_books_claims():
     row overall), in the claim rules' words, then the reduced-size table's model row."""
     cell = script("lm_table").claim
 
-    def cells(rows):
+    def cells(rows, unk=False):
         return ", ".join(f"{b} {cell(c)}" for b, c in rows.items()
-                         if b != "<unk>" and "ratio" in c)
+                         if b != "<unk>" and "ratio" in c) + (
+            f", <unk> targets (not in the goal) {cell(rows['<unk>'])}"
+            if unk and "ratio" in rows.get("<unk>", {}) else "")
 
     def met(r):
         return ", ".join(f"{c} {'met' if m else 'not met'}" for c, m in r["done_criterion"].items())
@@ -215,7 +217,7 @@ def lm_books_claims():
                 f"{full['seeds']}), with the setting chosen on validation (lr "
                 f"{full['schedule']}, write {script('lm_table').write_label(s)}, T = "
                 f"{s['T']:g}): " + "; ".join(
-                    f"{corpus}: {cells(rows['model'])}" + "".join(
+                    f"{corpus}: {cells(rows['model'], unk=True)}" + "".join(
                         f"; {name} overall {cell(rows[row]['overall'])}"
                         for row, name in names.items() if rows.get(row))
                     for corpus, rows in full["table"].items())
